@@ -1,0 +1,22 @@
+"""tinygen: a from-scratch reverse-mode autograd engine on NumPy (CuPy when a GPU is there)."""
+
+from tinygen import autograd
+from tinygen.autograd import (
+    Function,
+    Tensor,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+)
+from tinygen.autograd.ops import *  # noqa: F403 - the op wrappers are the functional API
+from tinygen.autograd.ops import __all__ as _ops_all
+from tinygen.backend import get_array_module, info, manual_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "Tensor", "autograd", "enable_grad", "get_array_module", "info",
+    "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "tensor", *_ops_all,
+]

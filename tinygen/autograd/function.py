@@ -1,0 +1,149 @@
+"""The op contract: one ``Function`` subclass per differentiable op.
+
+A subclass takes its hyperparameters in ``__init__`` and its arrays in ``forward``::
+
+    class Tanh(Function):
+        def forward(self, x):               # raw xp arrays in, raw arrays out
+            y = get_array_module(x).tanh(x)
+            self.save_for_backward(y)       # keep exactly what the derivative needs
+            return y
+
+        def backward(self, gy):             # Tensors in, one Tensor (or None) per input out
+            (y,) = self.saved_tensors
+            # dy/dx = 1 - y^2
+            return gy * (1 - y * y)
+
+``backward`` is written with Tensor operations, so with ``create_graph=True`` the engine
+records it and second derivatives come for free; otherwise it runs with recording off.
+
+``save_for_backward`` accepts arrays. An array that *is* one of the op's input or output
+arrays is saved as that Tensor (so it stays in the graph for higher-order derivatives and is
+guarded against in-place changes); any other array is saved as a constant, which is right
+only for quantities whose derivative is zero almost everywhere (masks, argmax indices).
+"""
+
+from __future__ import annotations
+
+from tinygen.autograd.grad_mode import grad_mode
+from tinygen.backend import DeviceError
+from tinygen.autograd.tensor import Tensor
+
+
+class Function:
+    """Base class of every differentiable op. Use ``Op(hyper...).apply(*tensors)``."""
+
+    #: Elementwise ops set this: the engine sums their gradients back to the input shapes.
+    broadcasts = False
+
+    # Filled by apply() when the call is recorded.
+    inputs: tuple = ()
+    needs_input_grad: tuple = ()
+    _saved = None
+    _saved_entries: tuple = ()
+    _retained = None  # output index -> Tensor, for outputs that called retain_grad()
+    _released = False
+    _recording = False
+
+    def forward(self, *arrays):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    # ------------------------------------------------------------------ saving for backward
+    def save_for_backward(self, *arrays) -> None:
+        """Keep arrays that backward needs. A no-op when the call is not being recorded."""
+        if self._recording:
+            self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved values as Tensors, after checking that none was changed in place."""
+        self.check_not_released()
+        return tuple(self._resolve(entry) for entry in self._saved_entries)
+
+    def check_not_released(self) -> None:
+        """Raise a clear error if backward already ran through this node and freed it."""
+        if self._released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: op {self.name}'s saved "
+                "arrays were freed by the first backward. Pass retain_graph=True to the first "
+                "backward (or autograd.grad) if you need to backward twice."
+            )
+
+    def _resolve(self, entry):
+        if entry is None:
+            return None
+        tensor, version = entry
+        if tensor._version != version:
+            who = f"'{tensor.name}'" if tensor.name else f"of shape {tensor.shape}"
+            raise RuntimeError(
+                f"The tensor {who} saved for backward by op {self.name} was modified in place "
+                f"after the forward pass (version {tensor._version}, expected {version}). Its "
+                "gradients would be wrong. Run backward before changing it (for example, before "
+                "optimizer.step()), or use a copy."
+            )
+        return tensor
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def release(self) -> None:
+        """Free the graph after backward (unless retain_graph): saved arrays and inputs."""
+        self._saved_entries = ()
+        self._released = True
+
+    # ------------------------------------------------------------------ calling the op
+    def apply(self, *inputs: Tensor):
+        """Run forward on the inputs' arrays and, if needed, record the call for backward."""
+        arrays = [t.data for t in inputs]
+        if len(arrays) > 1:
+            _check_same_device(self, inputs, arrays)
+        recording = grad_mode.enabled and any(t.requires_grad for t in inputs)
+        self._recording = recording
+        raw = self.forward(*arrays)
+        single = not isinstance(raw, tuple)
+        outputs = (raw,) if single else raw
+        if not recording:
+            wrapped = tuple(Tensor._from_array(y) for y in outputs)
+            return wrapped[0] if single else wrapped
+        self.inputs = inputs
+        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        wrapped = tuple(Tensor._from_op(y, self, index) for index, y in enumerate(outputs))
+        self._output_meta = tuple((y.shape, y.dtype) for y in outputs)
+        self._saved_entries = self._entries(self._saved or (), arrays, outputs, wrapped)
+        self._saved = None
+        return wrapped[0] if single else wrapped
+
+    def _entries(self, saved, arrays, outputs, wrapped):
+        entries = []
+        for array in saved:
+            if array is None:
+                entries.append(None)
+                continue
+            tensor = None
+            for candidate, source in zip(self.inputs, arrays):
+                if array is source:
+                    tensor = candidate
+                    break
+            else:
+                for candidate, source in zip(wrapped, outputs):
+                    if array is source:
+                        tensor = candidate
+                        break
+            if tensor is None:
+                tensor = Tensor._from_array(array)
+            entries.append((tensor, tensor._version))
+        return tuple(entries)
+
+
+def _check_same_device(function, inputs, arrays):
+    first = type(arrays[0])
+    for array in arrays[1:]:
+        if type(array) is not first:
+            devices = ", ".join(f"input {i}: {t.device}" for i, t in enumerate(inputs))
+            raise DeviceError(
+                f"op {function.name} got tensors on different devices ({devices}); move them "
+                "to one device with .to(device) first"
+            )

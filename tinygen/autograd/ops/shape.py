@@ -1,0 +1,331 @@
+"""Shape ops: reshape, flatten, transpose/permute, expand, squeeze/unsqueeze, getitem (and its
+adjoint index_add), concatenate, stack, split, pad, flip.
+
+None of these does arithmetic, so each backward is the inverse rearrangement of the
+upstream gradient.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygen import backend
+from tinygen.autograd.function import Function
+from tinygen.autograd.tensor import Tensor, _raw
+from tinygen.backend import get_array_module
+
+
+class Reshape(Function):
+    def __init__(self, shape: tuple):
+        self.shape = shape
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x.reshape(self.shape)
+
+    def backward(self, gy):
+        # reshape moves no values: the gradient is reshaped back
+        return reshape(gy, self.input_shape)
+
+
+class Permute(Function):
+    def __init__(self, axes: tuple):
+        self.axes = axes
+
+    def forward(self, x):
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        # the gradient is permuted back by the inverse permutation
+        inverse = [0] * len(self.axes)
+        for position, axis in enumerate(self.axes):
+            inverse[axis] = position
+        return permute(gy, tuple(inverse))
+
+
+class Expand(Function):
+    """Broadcast x to a larger shape (a read-only view, no copy)."""
+
+    broadcasts = True  # the engine sums the gradient back to x's shape
+
+    def __init__(self, shape: tuple):
+        self.shape = shape
+
+    def forward(self, x):
+        return get_array_module(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        # each input entry was copied to many outputs: the engine sums their gradients
+        return gy
+
+
+class GetItem(Function):
+    """x[index] for basic (slices, ints, None, Ellipsis) and advanced (integer/bool array)
+    indexing. Its adjoint, used in backward, is :class:`IndexAdd`."""
+
+    def __init__(self, index):
+        self.index = index
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return x[self.index]
+
+    def backward(self, gy):
+        # each selected entry's gradient is added back where it came from (repeats add up)
+        return index_add(gy, self.index, self.input_shape)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``values`` added at ``index``: the adjoint of x[index]."""
+
+    def __init__(self, index, shape: tuple):
+        self.index = index
+        self.shape = shape
+
+    def forward(self, values):
+        xp = get_array_module(values)
+        out = xp.zeros(self.shape, dtype=values.dtype)
+        if _is_basic_index(self.index):
+            out[self.index] = values  # basic indexing never selects an entry twice
+        else:
+            backend.scatter_add(out, self.index, values)
+        return out
+
+    def backward(self, gy):
+        # index_add is linear; its adjoint is gathering at the same index
+        return getitem(gy, self.index)
+
+
+def _is_basic_index(index) -> bool:
+    entries = index if isinstance(index, tuple) else (index,)
+    return all(
+        entry is None or entry is Ellipsis or isinstance(entry, (int, slice))
+        for entry in entries
+    )
+
+
+class Concatenate(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, *xs):
+        self.sizes = [x.shape[self.axis] for x in xs]
+        return get_array_module(*xs).concatenate(xs, axis=self.axis)
+
+    def backward(self, gy):
+        # each input receives its own slice of the gradient
+        return split(gy, self.sizes, axis=self.axis)
+
+
+class Stack(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, *xs):
+        return get_array_module(*xs).stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        # each input receives the gradient's slice at its position along axis
+        count = gy.shape[self.axis]
+        pieces = split(gy, [1] * count, axis=self.axis)
+        return tuple(squeeze(piece, self.axis) for piece in pieces)
+
+
+class Split(Function):
+    """Cut x along ``axis`` into pieces of the given sizes (several outputs)."""
+
+    def __init__(self, sizes: list, axis: int):
+        self.sizes = sizes
+        self.axis = axis
+
+    def forward(self, x):
+        bounds = [0]
+        for size in self.sizes:
+            bounds.append(bounds[-1] + size)
+        selector = [slice(None)] * x.ndim
+        pieces = []
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            selector[self.axis] = slice(start, stop)
+            pieces.append(x[tuple(selector)])
+        return tuple(pieces)
+
+    def backward(self, *gys):
+        # the pieces' gradients, laid side by side again (missing ones arrive as zeros)
+        return concatenate(gys, axis=self.axis)
+
+
+class Pad(Function):
+    """Constant padding; ``pad_width`` is NumPy-style ((before, after) per axis)."""
+
+    def __init__(self, pad_width: tuple, value: float = 0.0):
+        self.pad_width = pad_width
+        self.value = value
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+
+    def backward(self, gy):
+        # the padding is constant: the gradient is the unpadded window
+        window = tuple(slice(before, n - after)
+                       for (before, after), n in zip(self.pad_width, gy.shape))
+        return getitem(gy, window)
+
+
+class Flip(Function):
+    def __init__(self, axes: tuple):
+        self.axes = axes
+
+    def forward(self, x):
+        return get_array_module(x).flip(x, axis=self.axes)
+
+    def backward(self, gy):
+        # flipping is its own inverse
+        return flip(gy, self.axes)
+
+
+# --------------------------------------------------------------------------- public wrappers
+def reshape(x: Tensor, shape) -> Tensor:
+    """x with a new shape of the same size; one entry may be -1."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    known = math.prod(n for n in shape if n != -1)
+    if shape.count(-1) > 1 or (-1 not in shape and known != x.size) or (
+            -1 in shape and (known == 0 or x.size % known)):
+        raise ValueError(f"reshape: cannot view shape {x.shape} ({x.size} elements) as {shape}")
+    if x.shape == shape:
+        return x
+    return Reshape(shape).apply(x)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes start_dim..end_dim (inclusive) into one."""
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    # (..., d_start, ..., d_end, ...) -> (..., d_start * ... * d_end, ...)
+    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+
+
+def permute(x: Tensor, axes) -> Tensor:
+    """Reorder all axes: ``axes`` is a permutation of range(x.ndim)."""
+    axes = tuple(a % x.ndim for a in axes) if x.ndim else tuple(axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: axes must be a permutation of 0..{x.ndim - 1}, got {axes}")
+    return Permute(axes).apply(x)
+
+
+def transpose(x: Tensor, *axes) -> Tensor:
+    """``transpose(x)`` reverses all axes; ``transpose(x, a, b)`` swaps two axes (as torch);
+    three or more axes are a full permutation (as numpy)."""
+    if not axes:
+        return permute(x, tuple(reversed(range(x.ndim))))
+    if len(axes) == 2:
+        order = list(range(x.ndim))
+        first, second = axes[0] % x.ndim, axes[1] % x.ndim
+        order[first], order[second] = order[second], order[first]
+        return permute(x, tuple(order))
+    return permute(x, axes)
+
+
+def expand(x: Tensor, shape) -> Tensor:
+    """Broadcast x to ``shape`` (NumPy broadcasting rules; -1 keeps a size)."""
+    shape = tuple(shape)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: shape {shape} has fewer axes than the input {x.shape}")
+    shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+    for have, want in zip(x.shape, shape[lead:]):
+        if have != want and have != 1:
+            raise ValueError(f"expand: cannot broadcast shape {x.shape} to {shape}")
+    if shape == x.shape:
+        return x
+    return Expand(shape).apply(x)
+
+
+broadcast_to = expand
+
+
+def squeeze(x: Tensor, axis=None) -> Tensor:
+    """Drop axes of size 1 (all of them when ``axis`` is None)."""
+    if axis is None:
+        axes = {i for i, n in enumerate(x.shape) if n == 1}
+    else:
+        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, expected 1")
+    # drop the size-1 axes: (..., 1, ...) -> (..., ...)
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    """Insert an axis of size 1 at ``axis``."""
+    position = axis % (x.ndim + 1)
+    # (..., ...) -> (..., 1, ...)
+    return reshape(x, x.shape[:position] + (1,) + x.shape[position:])
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """x[index]. Integer/bool Tensors in the index are used as arrays."""
+    if isinstance(index, tuple):
+        index = tuple(_raw(i) for i in index)
+    else:
+        index = _raw(index)
+    if isinstance(index, list):
+        index = get_array_module(x.data).asarray(index)
+    return GetItem(index).apply(x)
+
+
+def index_add(values: Tensor, index, shape: tuple) -> Tensor:
+    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats sum)."""
+    return IndexAdd(index, tuple(shape)).apply(values)
+
+
+def concatenate(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: expected at least one tensor, got none")
+    return Concatenate(axis % tensors[0].ndim).apply(*tensors)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected at least one tensor, got none")
+    return Stack(axis % (tensors[0].ndim + 1)).apply(*tensors)
+
+
+def split(x: Tensor, sizes, axis: int = 0) -> tuple:
+    """Cut x along ``axis``. ``sizes`` is a piece size (int) or a list of piece sizes."""
+    axis = axis % x.ndim
+    length = x.shape[axis]
+    if isinstance(sizes, int):
+        if sizes <= 0:
+            raise ValueError(f"split: piece size must be positive, got {sizes}")
+        sizes = [sizes] * (length // sizes) + ([length % sizes] if length % sizes else [])
+    sizes = list(sizes)
+    if sum(sizes) != length:
+        raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, "
+                         f"but axis {axis} has length {length}")
+    return Split(sizes, axis).apply(x)
+
+
+
+def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
+    """Constant padding. ``pad_width``: an int, or one (before, after) pair per axis."""
+    if isinstance(pad_width, int):
+        pad_width = ((pad_width, pad_width),) * x.ndim
+    pad_width = tuple((int(before), int(after)) for before, after in pad_width)
+    if len(pad_width) != x.ndim or any(b < 0 or a < 0 for b, a in pad_width):
+        raise ValueError(f"pad: pad_width must be {x.ndim} non-negative (before, after) "
+                         f"pairs, got {pad_width}")
+    return Pad(pad_width, value).apply(x)
+
+
+def flip(x: Tensor, axis) -> Tensor:
+    """Reverse the order of entries along ``axis`` (an int or a tuple)."""
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return Flip(tuple(a % x.ndim for a in axes)).apply(x)

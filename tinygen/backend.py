@@ -1,0 +1,184 @@
+"""Which array module an array lives on, devices, seeding.
+
+This is the one module that imports CuPy. Everything else asks it for ``xp`` (the array
+module: ``numpy`` or ``cupy``) and writes a single code path against that. Where NumPy and
+CuPy differ, the difference lives here behind one helper (see :func:`scatter_add`).
+
+CuPy missing, or installed without a usable GPU, means NumPy: silently for CPU tensors, and
+with a clear :class:`DeviceError` for ``device="cuda"``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # guarded: CuPy is an optional extra (``pip install tinygen[gpu]``)
+    import cupy
+    import cupyx
+except Exception as import_error:  # pragma: no cover - depends on the machine
+    cupy = None
+    cupyx = None
+    _CUPY_IMPORT_ERROR: str | None = f"{type(import_error).__name__}: {import_error}"
+else:
+    _CUPY_IMPORT_ERROR = None
+
+DEVICES = ("cpu", "cuda")
+
+
+class DeviceError(RuntimeError):
+    """A tensor is on the wrong device, devices are mixed, or no GPU is usable."""
+
+
+_gpu_state: dict = {}
+
+
+def _probe_gpu() -> tuple[bool, str]:
+    """Return (usable, reason). The probe allocates once, because ``cupy.is_available()`` can
+    be True on a machine whose first real allocation still fails."""
+    if "usable" in _gpu_state:
+        return _gpu_state["usable"], _gpu_state["reason"]
+    if cupy is None:
+        usable, reason = False, f"cupy is not installed ({_CUPY_IMPORT_ERROR})"
+    else:
+        try:
+            if not cupy.is_available():
+                raise RuntimeError("cupy.is_available() is False: no CUDA device or driver")
+            cupy.zeros(1)  # the first allocation is what raises CUDARuntimeError
+            usable, reason = True, f"GPU: {_gpu_name()}"
+        except Exception as error:
+            usable, reason = False, f"{type(error).__name__}: {error}"
+    _gpu_state.update(usable=usable, reason=reason)
+    return usable, reason
+
+
+def _gpu_name() -> str:
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and a GPU accepts an allocation."""
+    return _probe_gpu()[0]
+
+
+def info() -> dict:
+    """Versions and the backend in use: numpy, cupy, the GPU found, or why NumPy is used."""
+    usable, reason = _probe_gpu()
+    return {
+        "numpy": np.__version__,
+        "cupy": None if cupy is None else cupy.__version__,
+        "gpu": reason if usable else None,
+        "backend": "cupy" if usable else "numpy",
+        "fallback_reason": None if usable else reason,
+    }
+
+
+def get_array_module(*arrays):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``.
+
+    Accepts raw arrays and Tensors (anything with a ``.data`` array attribute).
+    """
+    if cupy is not None:
+        for array in arrays:
+            array = getattr(array, "data", array)
+            if isinstance(array, cupy.ndarray):
+                return cupy
+    return np
+
+
+def device_of(array) -> str:
+    """The device name ("cpu" or "cuda") of a raw array."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return "cuda"
+    return "cpu"
+
+
+def check_device(device) -> str:
+    """Validate a device argument and return its canonical name."""
+    if device is None:
+        return "cpu"
+    name = str(device)
+    if name.startswith("cuda:"):
+        name = "cuda"
+    if name not in DEVICES:
+        raise DeviceError(f"device must be one of {DEVICES}, got {device!r}")
+    if name == "cuda":
+        usable, reason = _probe_gpu()
+        if not usable:
+            raise DeviceError(f"device='cuda' was requested but no GPU is usable: {reason}")
+    return name
+
+
+def array_module_for(device: str):
+    """The array module that holds arrays on ``device``."""
+    return cupy if check_device(device) == "cuda" else np
+
+
+def to_device(array, device: str):
+    """Move a raw array to ``device`` (a no-op when it is already there)."""
+    device = check_device(device)
+    if device == device_of(array):
+        return array
+    if device == "cuda":
+        return cupy.asarray(array)
+    return cupy.asnumpy(array)
+
+
+def to_numpy(array) -> np.ndarray:
+    """A NumPy view or copy of a raw array, wherever it lives."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy.asnumpy(array)
+    return np.asarray(array)
+
+
+def scatter_add(target, index, values) -> None:
+    """In place ``target[index] += values``, summing over repeated indices.
+
+    NumPy spells this ``np.add.at``; CuPy spells it ``cupyx.scatter_add``.
+    """
+    if device_of(target) == "cuda":
+        cupyx.scatter_add(target, index, values)
+    else:
+        np.add.at(target, index, values)
+
+
+# ----------------------------------------------------------------------------- seeding
+_generators: dict = {}
+_seed: list = [None]  # the last manual_seed, so generators made later derive from it
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random generator tinygen uses, on both backends."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    _generators["cpu"] = np.random.default_rng(int(seed))
+    _generators.pop("cuda", None)
+    _seed[0] = int(seed)
+    if gpu_available():
+        _generators["cuda"] = cupy.random.default_rng(int(seed))
+
+
+def get_generator(device: str = "cpu"):
+    """The generator for ``device``, created from the last manual_seed (or fresh entropy)."""
+    generator = _generators.get(device)
+    if generator is None:
+        seed = _seed[0]
+        if device == "cuda":
+            check_device("cuda")
+            generator = cupy.random.default_rng(seed)
+        else:
+            generator = np.random.default_rng(seed)
+        _generators[device] = generator
+    return generator
+
+
+def get_rng_state() -> dict:
+    """The state of every generator, as plain data (JSON/npz friendly)."""
+    return {device: gen.bit_generator.state for device, gen in _generators.items()}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore generator states produced by :func:`get_rng_state`."""
+    for device, bit_state in state.items():
+        get_generator(device).bit_generator.state = bit_state
