@@ -1,0 +1,200 @@
+"""The backward engine: accumulation, graph freeing, mutation guard, autograd.grad, modes."""
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen.autograd import Function, grad
+
+
+def leaf(values, dtype=np.float64):
+    return tg.tensor(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+def test_chain_of_100k_ops_backpropagates_without_recursion():
+    x = leaf([1.0, 2.0])
+    y = x
+    for _ in range(100_000):
+        y = y + 0.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+def test_gradients_accumulate_in_leaves_across_backward_calls():
+    x = leaf([3.0])
+    (x * x).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [12.0])
+
+
+def test_shared_subexpression_gets_the_sum_of_both_paths():
+    x = leaf([2.0])
+    y = x * 3.0
+    z = (y * y + y).sum()  # dz/dx = (2y + 1) * 3 = 39
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [39.0])
+
+
+def test_second_backward_through_a_freed_graph_names_the_op():
+    x = leaf([1.0, 2.0])
+    y = (x.tanh() * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+
+
+def test_in_place_change_of_a_saved_tensor_is_caught_naming_op_and_tensor():
+    weight = tg.tensor(np.ones(3), requires_grad=True, name="layer.weight")
+    loss = (weight * weight).sum()
+    with tg.no_grad():
+        weight.sub_(0.1 * np.ones(3))  # an optimizer step before backward: the GAN-loop bug
+    with pytest.raises(RuntimeError, match=r"'layer\.weight'.*op Mul.*modified in place"):
+        loss.backward()
+
+
+def test_assigning_data_counts_as_an_in_place_change():
+    weight = leaf([1.0, 2.0])
+    loss = (weight.exp() * weight).sum()
+    weight.data = weight.data - 1.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_in_place_update_of_a_tensor_that_requires_grad_needs_no_grad():
+    weight = leaf([1.0])
+    with pytest.raises(RuntimeError, match="no_grad"):
+        weight.add_(1.0)
+
+
+def test_no_grad_records_nothing_and_works_as_decorator():
+    x = leaf([1.0])
+    with tg.no_grad():
+        y = x * 2.0
+    assert not y.requires_grad and y.grad_fn is None
+
+    @tg.no_grad()
+    def double(t):
+        return t * 2.0
+
+    assert double(x).grad_fn is None
+    with tg.no_grad(), tg.enable_grad():
+        assert (x * 2.0).requires_grad
+    assert tg.is_grad_enabled()
+
+
+def test_grad_returns_gradients_without_touching_dot_grad():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = (x * w).sum()
+    gx, gw = grad(y, [x, w])
+    np.testing.assert_allclose(gx.numpy(), [3.0, 4.0])
+    np.testing.assert_allclose(gw.numpy(), [1.0, 2.0])
+    assert x.grad is None and w.grad is None
+
+
+def test_grad_with_respect_to_an_intermediate_tensor():
+    x = leaf([1.0, 2.0])
+    hidden = x * 3.0
+    y = (hidden * hidden).sum()
+    (g_hidden,) = grad(y, [hidden])
+    np.testing.assert_allclose(g_hidden.numpy(), [6.0, 12.0])
+
+
+def test_grad_of_an_unused_input_raises_unless_allowed():
+    x, unused = leaf([1.0]), leaf([1.0])
+    y = (x * 2.0).sum()
+    with pytest.raises(RuntimeError, match=r"inputs\[1\].*allow_unused=True"):
+        grad(y, [x, unused], retain_graph=True)
+    gx, g_unused = grad(y, [x, unused], allow_unused=True)
+    assert g_unused is None
+    np.testing.assert_allclose(gx.numpy(), [2.0])
+
+
+def test_create_graph_gives_second_derivatives():
+    x = leaf([0.5, -1.5])
+    y = (x * x * x).sum()
+    (gx,) = grad(y, [x], create_graph=True)  # 3x^2
+    (ggx,) = grad(gx.sum(), [x])  # 6x
+    np.testing.assert_allclose(gx.numpy(), 3 * np.array([0.5, -1.5]) ** 2)
+    np.testing.assert_allclose(ggx.numpy(), 6 * np.array([0.5, -1.5]))
+
+
+def test_retain_grad_keeps_an_intermediate_gradient():
+    x = leaf([1.0, 2.0])
+    hidden = (x * 2.0).retain_grad()
+    (hidden * hidden).sum().backward()
+    np.testing.assert_allclose(hidden.grad.numpy(), [4.0, 8.0])
+
+
+def test_broadcast_gradients_are_reduced_to_the_input_shapes():
+    row, column = leaf(np.ones((1, 3))), leaf(np.ones((4, 1)))
+    (row * column + row).sum().backward()
+    # each row entry meets 4 column entries (each 1) and is broadcast down 4 rows: 4 + 4
+    np.testing.assert_allclose(row.grad.numpy(), np.full((1, 3), 8.0))
+    np.testing.assert_allclose(column.grad.numpy(), np.full((4, 1), 3.0))
+
+
+def test_a_wrong_gradient_shape_names_the_op():
+    class BadShape(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return gy.sum()
+
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"op BadShape.*shape \(\).*input 0.*\(2,\)"):
+        BadShape().apply(x).sum().backward()
+
+
+def test_advanced_indexing_scatters_repeated_indices_additively():
+    x = leaf([10.0, 20.0, 30.0])
+    x[np.array([0, 2, 0, 0])].sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 0.0, 1.0])
+
+
+def test_missing_output_gradient_of_a_multi_output_op_counts_as_zero():
+    x = leaf(np.arange(4.0))
+    first, _second = tg.split(x, 2)
+    first.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0, 0.0, 0.0])
+
+
+def test_backward_needs_a_gradient_for_non_scalar_outputs():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="one-element outputs"):
+        (x * 2.0).backward()
+    (x * 2.0).backward(np.array([1.0, -1.0]))
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -2.0])
+
+
+def test_leaf_gradients_do_not_alias_the_upstream_gradient():
+    a, b = leaf([1.0]), leaf([2.0])
+    upstream = np.array([5.0])
+    (a + b).backward(upstream)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, upstream)
+
+
+def test_comparisons_are_not_differentiable():
+    x = leaf([1.0, -1.0])
+    mask = x > 0
+    assert mask.dtype == bool and not mask.requires_grad
+
+
+def test_float32_is_the_default_dtype_and_float64_on_request():
+    assert tg.tensor([1.0, 2.0]).dtype == np.float32
+    assert tg.tensor([1.0], dtype=np.float64).dtype == np.float64
+    assert (tg.tensor([1.0]) * 2.5).dtype == np.float32
+
+
+def test_requires_grad_needs_a_float_dtype():
+    with pytest.raises(TypeError, match="floating dtype.*int64"):
+        tg.tensor([1, 2], requires_grad=True)
