@@ -126,26 +126,31 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
             output_grads = pending.pop(node, None)
             if output_grads is None:
                 continue
-            output_grads = _fill_missing(node, output_grads)
-            _retain_intermediate(node, output_grads, capture)
-            if through is not None and node not in through:
-                continue  # it only produces a captured tensor; nothing upstream is wanted
+            if node._n_outputs > 1:
+                output_grads = _fill_missing(node, output_grads)
+            if node._retained or capture is not None:
+                _retain_intermediate(node, output_grads, capture)
+                if through is not None and node not in through:
+                    continue  # it only produces a captured tensor; nothing upstream is wanted
             node.check_not_released()
             input_grads = node.backward(*output_grads)
-            if not isinstance(input_grads, (tuple, list)):
-                input_grads = (input_grads,)
-            if len(input_grads) != len(node.inputs):
+            if type(input_grads) is not tuple:
+                input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+            inputs = node.inputs
+            if len(input_grads) != len(inputs):
                 raise RuntimeError(
                     f"op {node.name}.backward returned {len(input_grads)} gradients for "
-                    f"{len(node.inputs)} inputs"
+                    f"{len(inputs)} inputs"
                 )
-            for index, (tensor, grad) in enumerate(zip(node.inputs, input_grads)):
+            for index, tensor in enumerate(inputs):
+                grad = input_grads[index]
                 if grad is None or not tensor.requires_grad:
                     continue
-                if node.broadcasts:
-                    grad = _reduce_to_shape(grad, tensor.shape)
-                else:
-                    _check_grad_shape(node, index, grad, tensor)
+                if grad._data.shape != tensor._data.shape:
+                    if node.broadcasts:
+                        grad = _reduce_to_shape(grad, tensor.shape)
+                    else:
+                        _check_grad_shape(node, index, grad, tensor)
                 if tensor._ctx is None:
                     _deliver(tensor, grad, capture, create_graph)
                 else:
@@ -158,7 +163,7 @@ def _add_pending(pending, tensor, grad):
     node = tensor._ctx
     slots = pending.get(node)
     if slots is None:
-        slots = pending[node] = [None] * len(node._output_meta)
+        slots = pending[node] = [None] * node._n_outputs
     index = tensor._out_index
     slots[index] = grad if slots[index] is None else slots[index] + grad
     if tensor._retains_grad:
@@ -169,7 +174,7 @@ def _add_pending(pending, tensor, grad):
 
 def _fill_missing(node, output_grads):
     """An output that received no gradient contributes zero (e.g. an unused LSTM state)."""
-    if all(g is not None for g in output_grads):
+    if not any(g is None for g in output_grads):
         return output_grads
     xp = get_array_module(*(g._data for g in output_grads if g is not None))
     return [

@@ -41,6 +41,8 @@ class Function:
     _saved = None
     _saved_entries: tuple = ()
     _retained = None  # output index -> Tensor, for outputs that called retain_grad()
+    _n_outputs = 1
+    _output_meta: tuple = ()  # (shape, dtype) per output, kept for multi-output ops only
     _released = False
     _recording = False
 
@@ -97,26 +99,43 @@ class Function:
     # ------------------------------------------------------------------ calling the op
     def apply(self, *inputs: Tensor):
         """Run forward on the inputs' arrays and, if needed, record the call for backward."""
-        arrays = [t.data for t in inputs]
-        if len(arrays) > 1:
-            _check_same_device(self, inputs, arrays)
-        recording = grad_mode.enabled and any(t.requires_grad for t in inputs)
-        self._recording = recording
-        raw = self.forward(*arrays)
-        single = not isinstance(raw, tuple)
-        outputs = (raw,) if single else raw
-        if not recording:
-            wrapped = tuple(Tensor._from_array(y) for y in outputs)
-            return wrapped[0] if single else wrapped
-        self.inputs = inputs
-        self.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        wrapped = tuple(Tensor._from_op(y, self, index) for index, y in enumerate(outputs))
-        self._output_meta = tuple((y.shape, y.dtype) for y in outputs)
-        self._saved_entries = self._entries(self._saved or (), arrays, outputs, wrapped)
-        self._saved = None
-        return wrapped[0] if single else wrapped
+        if grad_mode.enabled:
+            for tensor in inputs:
+                if tensor.requires_grad:
+                    if len(inputs) > 1:
+                        _check_same_device(self, inputs)
+                    return self._apply_recorded(inputs)
+        # Not recorded (no_grad, or constants only): this path must stay cheap, because every
+        # backward with create_graph=False runs its Tensor arithmetic through it.
+        if len(inputs) == 1:
+            raw = self.forward(inputs[0]._data)
+        else:
+            _check_same_device(self, inputs)
+            raw = self.forward(*[t._data for t in inputs])
+        if type(raw) is tuple:
+            return tuple(Tensor._from_array(y) for y in raw)
+        return Tensor._from_array(raw)
 
-    def _entries(self, saved, arrays, outputs, wrapped):
+    def _apply_recorded(self, inputs):
+        self._recording = True
+        arrays = [t._data for t in inputs]
+        raw = self.forward(*arrays)
+        self.inputs = inputs
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        if type(raw) is tuple:
+            outputs = tuple([Tensor._from_op(y, self, i) for i, y in enumerate(raw)])
+            self._n_outputs = len(outputs)
+            self._output_meta = tuple([(y.shape, y.dtype) for y in outputs])
+            result = outputs
+        else:
+            result = Tensor._from_op(raw, self, 0)
+            outputs = (result,)
+        if self._saved is not None:
+            self._saved_entries = self._entries(self._saved, arrays, outputs)
+            self._saved = None
+        return result
+
+    def _entries(self, saved, arrays, wrapped):
         entries = []
         for array in saved:
             if array is None:
@@ -128,8 +147,8 @@ class Function:
                     tensor = candidate
                     break
             else:
-                for candidate, source in zip(wrapped, outputs):
-                    if array is source:
+                for candidate in wrapped:
+                    if array is candidate._data:
                         tensor = candidate
                         break
             if tensor is None:
@@ -138,10 +157,10 @@ class Function:
         return tuple(entries)
 
 
-def _check_same_device(function, inputs, arrays):
-    first = type(arrays[0])
-    for array in arrays[1:]:
-        if type(array) is not first:
+def _check_same_device(function, inputs):
+    first = type(inputs[0]._data)
+    for tensor in inputs[1:]:
+        if type(tensor._data) is not first:
             devices = ", ".join(f"input {i}: {t.device}" for i, t in enumerate(inputs))
             raise DeviceError(
                 f"op {function.name} got tensors on different devices ({devices}); move them "

@@ -57,7 +57,7 @@ class Tensor:
     def _from_array(cls, array) -> Tensor:
         tensor = cls.__new__(cls)
         if type(array) is not np.ndarray and not hasattr(array, "__cuda_array_interface__"):
-            array = np.asarray(array)
+            array = np.asarray(array)  # NumPy reductions return scalars; keep arrays only
         tensor._data = array
         tensor.grad = None
         tensor.requires_grad = False
