@@ -99,18 +99,23 @@ class Function:
     # ------------------------------------------------------------------ calling the op
     def apply(self, *inputs: Tensor):
         """Run forward on the inputs' arrays and, if needed, record the call for backward."""
+        count = len(inputs)
+        if count == 2:
+            if type(inputs[0]._data) is not type(inputs[1]._data):
+                _raise_device_mix(self, inputs)
+        elif count > 2:
+            _check_same_device(self, inputs)
         if grad_mode.enabled:
             for tensor in inputs:
                 if tensor.requires_grad:
-                    if len(inputs) > 1:
-                        _check_same_device(self, inputs)
                     return self._apply_recorded(inputs)
         # Not recorded (no_grad, or constants only): this path must stay cheap, because every
         # backward with create_graph=False runs its Tensor arithmetic through it.
-        if len(inputs) == 1:
+        if count == 1:
             raw = self.forward(inputs[0]._data)
+        elif count == 2:
+            raw = self.forward(inputs[0]._data, inputs[1]._data)
         else:
-            _check_same_device(self, inputs)
             raw = self.forward(*[t._data for t in inputs])
         if type(raw) is tuple:
             return tuple(Tensor._from_array(y) for y in raw)
@@ -161,8 +166,12 @@ def _check_same_device(function, inputs):
     first = type(inputs[0]._data)
     for tensor in inputs[1:]:
         if type(tensor._data) is not first:
-            devices = ", ".join(f"input {i}: {t.device}" for i, t in enumerate(inputs))
-            raise DeviceError(
-                f"op {function.name} got tensors on different devices ({devices}); move them "
-                "to one device with .to(device) first"
-            )
+            _raise_device_mix(function, inputs)
+
+
+def _raise_device_mix(function, inputs):
+    devices = ", ".join(f"input {i}: {t.device}" for i, t in enumerate(inputs))
+    raise DeviceError(
+        f"op {function.name} got tensors on different devices ({devices}); move them "
+        "to one device with .to(device) first"
+    )
