@@ -10,6 +10,7 @@ its own backward runs.
 from __future__ import annotations
 
 from tinygen.autograd.grad_mode import set_grad_enabled
+from tinygen.autograd.hooks import observers
 from tinygen.autograd.tensor import Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
@@ -121,6 +122,15 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
         else:
             _add_pending(pending, output, grad)
     order, through = _topological_order([o._ctx for o in outputs], capture)
+    observers.in_backward = True
+    try:
+        _visit_nodes(order, through, pending, retain_graph, create_graph, capture)
+    finally:
+        observers.in_backward = False
+
+
+def _visit_nodes(order, through, pending, retain_graph, create_graph, capture):
+    """Run each node's backward in reverse topological order, routing gradients onward."""
     with set_grad_enabled(create_graph):
         for node in reversed(order):
             output_grads = pending.pop(node, None)
@@ -136,6 +146,8 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
             input_grads = node.backward(*output_grads)
             if type(input_grads) is not tuple:
                 input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+            if observers.backward is not None:
+                observers.backward(node, output_grads, input_grads)
             inputs = node.inputs
             if len(input_grads) != len(inputs):
                 raise RuntimeError(

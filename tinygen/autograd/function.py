@@ -25,6 +25,7 @@ only for quantities whose derivative is zero almost everywhere (masks, argmax in
 from __future__ import annotations
 
 from tinygen.autograd.grad_mode import grad_mode
+from tinygen.autograd.hooks import observers
 from tinygen.backend import DeviceError
 from tinygen.autograd.tensor import Tensor
 
@@ -118,8 +119,12 @@ class Function:
         else:
             raw = self.forward(*[t._data for t in inputs])
         if type(raw) is tuple:
-            return tuple(Tensor._from_array(y) for y in raw)
-        return Tensor._from_array(raw)
+            result = tuple(Tensor._from_array(y) for y in raw)
+        else:
+            result = Tensor._from_array(raw)
+        if observers.forward is not None:
+            observers.forward(self, inputs, result if type(result) is tuple else (result,))
+        return result
 
     def _apply_recorded(self, inputs):
         self._recording = True
@@ -138,6 +143,8 @@ class Function:
         if self._saved is not None:
             self._saved_entries = self._entries(self._saved, arrays, outputs)
             self._saved = None
+        if observers.forward is not None:
+            observers.forward(self, inputs, outputs)
         return result
 
     def _entries(self, saved, arrays, wrapped):

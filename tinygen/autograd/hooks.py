@@ -1,0 +1,21 @@
+"""Observation points in the engine, for debugging tools (tinygen.debug).
+
+Each is None unless a tool installs a callable, so the cost when unused is one attribute
+read per op. They observe and may raise; they never change values.
+
+- ``forward(function, inputs, outputs)``: after every op's forward (recorded or not).
+- ``backward(node, output_grads, input_grads)``: after every node's backward in the engine.
+- ``in_backward``: True while the engine runs backward, so a forward observer can tell the
+  ops that make up a backward pass from the user's own forward ops.
+"""
+
+from __future__ import annotations
+
+
+class _Observers:
+    forward = None
+    backward = None
+    in_backward = False
+
+
+observers = _Observers()
