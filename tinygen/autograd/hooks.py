@@ -5,6 +5,7 @@ read per op. They observe and may raise; they never change values.
 
 - ``forward(function, inputs, outputs)``: after every op's forward (recorded or not).
 - ``backward(node, output_grads, input_grads)``: after every node's backward in the engine.
+- ``detach(source, result)``: after ``Tensor.detach()``, so a tool can see the cut.
 - ``in_backward``: True while the engine runs backward, so a forward observer can tell the
   ops that make up a backward pass from the user's own forward ops.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 class _Observers:
     forward = None
     backward = None
+    detach = None
     in_backward = False
 
 

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from tinygen import backend
+from tinygen.autograd.hooks import observers as _observers
 
 DEFAULT_FLOAT = np.float32
 _FLOAT_KINDS = "f"
@@ -157,7 +158,10 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's array, cut from the graph."""
-        return Tensor._from_array(self._data)
+        result = Tensor._from_array(self._data)
+        if _observers.detach is not None:
+            _observers.detach(self, result)
+        return result
 
     def retain_grad(self) -> Tensor:
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.autograd.function import Function
+from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.tensor import Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
@@ -360,7 +361,11 @@ def where(condition, a, b) -> Tensor:
 
 
 def cast(x: Tensor, dtype) -> Tensor:
-    """x converted to ``dtype`` (differentiable between float dtypes)."""
+    """x converted to ``dtype`` (differentiable between float dtypes; a cast to an integer or
+    bool dtype ends the graph there, as no gradient flows through rounding)."""
+    if np.dtype(dtype).kind != "f":
+        with no_grad():
+            return Cast(dtype).apply(x)
     return Cast(dtype).apply(x)
 
 

@@ -1,0 +1,19 @@
+"""Seeing backprop: tape trace, graph export, grad explainer and NaN locator.
+
+- :func:`trace` prints the backward tape in execution order with gradient norms.
+- :func:`to_dot` exports the graph as Graphviz DOT (PNG/SVG when Graphviz is installed).
+- :func:`explain_grad` names what cuts the gradient between a tensor and the loss.
+- :func:`detect_anomaly` stops at the first op that makes a NaN or Inf.
+- :func:`record` notes call sites and graph cuts, so the tools can point at user code.
+"""
+
+from tinygen.debug.anomaly import AnomalyError, detect_anomaly
+from tinygen.debug.dot import to_dot
+from tinygen.debug.explain import GradExplanation, explain_grad
+from tinygen.debug.recording import record, user_call_site
+from tinygen.debug.trace import trace
+
+__all__ = [
+    "AnomalyError", "GradExplanation", "detect_anomaly", "explain_grad", "record", "to_dot",
+    "trace", "user_call_site",
+]
