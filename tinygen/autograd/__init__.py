@@ -4,8 +4,9 @@ from tinygen.autograd.tensor import Tensor, tensor  # first: the ops import Tens
 from tinygen.autograd.function import Function  # noqa: I001 - order matters, see above
 from tinygen.autograd.engine import backward, grad
 from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinygen.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
-    "Function", "Tensor", "backward", "enable_grad", "grad", "is_grad_enabled", "no_grad",
-    "set_grad_enabled", "tensor",
+    "Function", "GradcheckError", "Tensor", "backward", "enable_grad", "grad", "gradcheck",
+    "gradgradcheck", "is_grad_enabled", "no_grad", "set_grad_enabled", "tensor",
 ]

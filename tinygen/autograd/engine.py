@@ -217,7 +217,9 @@ def _deliver(leaf, grad, capture, create_graph):
     if leaf.grad is not None:
         leaf.grad = leaf.grad + grad
     elif create_graph:
-        leaf.grad = grad
+        # a recorded copy: the same gradient Tensor can reach several leaves (a + b) or be
+        # the caller's upstream gradient, and .grad must never alias another array
+        leaf.grad = grad + 0.0
     else:
         leaf.grad = Tensor._from_array(grad._data.copy())  # own the memory: grads never alias
 

@@ -141,13 +141,14 @@ class Function:
             result = Tensor._from_op(raw, self, 0)
             outputs = (result,)
         if self._saved is not None:
-            self._saved_entries = self._entries(self._saved, arrays, outputs)
+            raws = raw if type(raw) is tuple else (raw,)
+            self._saved_entries = self._entries(self._saved, arrays, outputs, raws)
             self._saved = None
         if observers.forward is not None:
             observers.forward(self, inputs, outputs)
         return result
 
-    def _entries(self, saved, arrays, wrapped):
+    def _entries(self, saved, arrays, wrapped, raws):
         entries = []
         for array in saved:
             if array is None:
@@ -159,8 +160,11 @@ class Function:
                     tensor = candidate
                     break
             else:
-                for candidate in wrapped:
-                    if array is candidate._data:
+                # A ufunc on a 0-d array returns a NumPy scalar, which the output Tensor
+                # wraps in a new array: match the raw output too, or a saved output would
+                # silently become a constant (wrong second derivatives, no mutation guard).
+                for candidate, source in zip(wrapped, raws):
+                    if array is candidate._data or array is source:
                         tensor = candidate
                         break
             if tensor is None:
