@@ -1,10 +1,10 @@
 """The autograd layer: Tensor, Function, the backward engine, grad modes and gradient checks."""
 
-from tinygen.autograd.tensor import Tensor, tensor  # first: the ops import Tensor
-from tinygen.autograd.function import Function  # noqa: I001 - order matters, see above
 from tinygen.autograd.engine import backward, grad
+from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from tinygen.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from tinygen.autograd.tensor import Tensor, tensor
 
 __all__ = [
     "Function", "GradcheckError", "Tensor", "backward", "enable_grad", "grad", "gradcheck",

@@ -27,7 +27,6 @@ from __future__ import annotations
 from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers
 from tinygen.backend import DeviceError
-from tinygen.autograd.tensor import Tensor
 
 
 class Function:
@@ -186,3 +185,7 @@ def _raise_device_mix(function, inputs):
         f"op {function.name} got tensors on different devices ({devices}); move them "
         "to one device with .to(device) first"
     )
+
+
+# Imported last: tensor.py imports the ops, which import this module's Function.
+from tinygen.autograd.tensor import Tensor  # noqa: E402

@@ -190,7 +190,7 @@ def _check(fn, inputs, mode, eps, atol, rtol, seed, raise_exception, label, name
         headline = f"{label} failed (full mode: every Jacobian entry compared)"
     else:
         rng = np.random.default_rng(seed)
-        for direction in range(_DIRECTIONS):
+        for direction in range(_DIRECTIONS):  # noqa: B007 - reported after the loop
             entry, us = problem.directional(rng)
             if entry.error > entry.tolerance:
                 break
