@@ -262,7 +262,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Returns:
         A tuple with one gradient Tensor (or None) per input.
     """
-    outputs, grad_outputs = _as_sequences(outputs, grad_outputs)
+    outputs, grad_outputs = _as_sequences(outputs, grad_outputs, bare_gradient=False)
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
     for position, tensor in enumerate(inputs):
@@ -284,10 +284,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     return tuple(results)
 
 
-def _as_sequences(tensors, grads):
+def _as_sequences(tensors, grads, bare_gradient=True):
     if isinstance(tensors, Tensor):
         tensors = [tensors]
-        grads = [grads]
+        # autograd.grad's grad_outputs is a sequence (one per output), as in PyTorch; a bare
+        # gradient is accepted too for a single output
+        one = not bare_gradient and isinstance(grads, (list, tuple)) and len(grads) == 1 and (
+            grads[0] is None or hasattr(grads[0], "shape"))
+        grads = list(grads) if one else [grads]
     else:
         tensors = list(tensors)
         grads = [None] * len(tensors) if grads is None else list(grads)

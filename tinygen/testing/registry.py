@@ -24,6 +24,7 @@ from tinygen.autograd.tensor import Tensor
 #: Modules whose import registers specs. Add a module here to have its ops tested.
 SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs",
+    "tinygen.testing.op_specs_nn",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}

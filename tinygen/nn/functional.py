@@ -1,0 +1,34 @@
+"""The functional API (``import tinygen.nn.functional as F``): stateless ops on Tensors.
+
+Layers in ``tinygen.nn`` hold parameters and call these; training loops may call them too.
+"""
+
+from tinygen.autograd.ops.activation import (
+    elu,
+    leaky_relu,
+    log_sigmoid,
+    relu,
+    sigmoid,
+    softplus,
+    tanh,
+)
+from tinygen.autograd.ops.dropout import dropout
+from tinygen.autograd.ops.loss import (
+    bernoulli_nll,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    gaussian_kl,
+    gaussian_nll,
+    mse_loss,
+)
+from tinygen.autograd.ops.normalization import batch_norm
+from tinygen.autograd.ops.pooling import avg_pool2d, max_pool2d, upsample_nearest2d
+from tinygen.autograd.ops.recurrent import lstm_cell
+from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
+
+__all__ = [
+    "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy_with_logits",
+    "cross_entropy", "dropout", "elu", "gaussian_kl", "gaussian_nll", "leaky_relu",
+    "log_sigmoid", "log_softmax", "logsumexp", "lstm_cell", "max_pool2d", "mse_loss", "relu",
+    "sigmoid", "softmax", "softplus", "tanh", "upsample_nearest2d",
+]
