@@ -1,4 +1,5 @@
-# `make run` and `make test` create the virtualenv and install what they need.
+# `make run` and `make test` create the virtualenv and install what they need, so both work
+# from a fresh clone. Stamp files record what is installed; editing pyproject.toml reinstalls.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,24 +8,33 @@ BIN := $(VENV)/bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-run: $(VENV)/.installed-test
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+run: $(VENV)/.installed
 	$(BIN)/python examples/demo_mlp.py
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/python
-	$(BIN)/python -m pip install --quiet ruff
+lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/overhead.py
 
 clean:

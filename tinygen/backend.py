@@ -81,8 +81,10 @@ def get_array_module(*arrays):
     """
     if cupy is not None:
         for array in arrays:
-            array = getattr(array, "data", array)
-            if isinstance(array, cupy.ndarray):
+            # Unwrap Tensors only: a raw array's own ``.data`` is its buffer (a memoryview in
+            # NumPy, a MemoryPointer in CuPy), never an array.
+            if isinstance(array, cupy.ndarray) or isinstance(
+                    getattr(array, "data", None), cupy.ndarray):
                 return cupy
     return np
 
@@ -143,6 +145,27 @@ def scatter_add(target, index, values) -> None:
         np.add.at(target, index, values)
 
 
+def sliding_windows(x, kernel: tuple, stride: tuple, dilation: tuple = (1, 1)):
+    """A read-only strided view of the 2-D windows of ``x`` (no copy).
+
+    (N, C, H, W) -> (N, C, oh, ow, kh, kw), where window (i, j) starts at
+    (i * stride_h, j * stride_w) and its taps are ``dilation`` apart.
+    NumPy and CuPy keep ``as_strided`` in different modules; this is the one place that knows.
+    """
+    n, c, h, w = x.shape
+    kh, kw = kernel
+    sh, sw = stride
+    dh, dw = dilation
+    oh = (h - dh * (kh - 1) - 1) // sh + 1
+    ow = (w - dw * (kw - 1) - 1) // sw + 1
+    s0, s1, s2, s3 = x.strides
+    shape = (n, c, oh, ow, kh, kw)
+    strides = (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
+    if device_of(x) == "cuda":
+        return cupy.lib.stride_tricks.as_strided(x, shape, strides)
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+
+
 # ----------------------------------------------------------------------------- seeding
 _generators: dict = {}
 _seed: list = [None]  # the last manual_seed, so generators made later derive from it
@@ -174,11 +197,38 @@ def get_generator(device: str = "cpu"):
 
 
 def get_rng_state() -> dict:
-    """The state of every generator, as plain data (JSON/npz friendly)."""
-    return {device: gen.bit_generator.state for device, gen in _generators.items()}
+    """The state of every generator, as plain host data: NumPy's state dict for "cpu", the
+    cuRAND state bytes (an int8 NumPy array) for "cuda"."""
+    return {device: _generator_state(gen, device) for device, gen in _generators.items()}
 
 
 def set_rng_state(state: dict) -> None:
     """Restore generator states produced by :func:`get_rng_state`."""
-    for device, bit_state in state.items():
-        get_generator(device).bit_generator.state = bit_state
+    for device, saved in state.items():
+        generator = get_generator(device)
+        if device == "cuda":
+            # CuPy (checked on 14.x) keeps cuRAND states in a device buffer: copy them back.
+            _cuda_state_buffer(generator)[...] = cupy.asarray(saved)
+        else:
+            generator.bit_generator.state = saved
+
+
+def _generator_state(generator, device: str):
+    if device == "cuda":
+        return cupy.asnumpy(_cuda_state_buffer(generator))
+    return generator.bit_generator.state
+
+
+def _cuda_state_buffer(generator):
+    """The int8 device array holding a CuPy Generator's cuRAND states.
+
+    CuPy's ``bit_generator.state`` is a method returning a raw pointer, not NumPy's settable
+    state dict, and CuPy has no public way to save or restore it; the buffer is private
+    (``_state``), so this is the one place that touches it, and it fails loudly if it moves.
+    """
+    buffer = getattr(generator.bit_generator, "_state", None)
+    if buffer is None or not isinstance(buffer, cupy.ndarray):
+        raise RuntimeError(
+            f"cannot save the CUDA generator state with cupy {cupy.__version__}: its bit "
+            f"generator {type(generator.bit_generator).__name__} has no _state device buffer")
+    return buffer

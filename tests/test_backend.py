@@ -1,0 +1,242 @@
+"""tinygen.backend: array modules, devices, the NumPy fallback, seeding.
+
+No machine here has a GPU, so the CUDA paths are exercised through a fake CuPy module whose
+"device arrays" are an ndarray subclass: enough for ``to_device``, ``Tensor.to`` and the
+device-mix check, which only look at array types.
+"""
+
+import types
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from tinygen import backend
+from tinygen.backend import DeviceError
+
+
+class FakeDeviceArray(np.ndarray):
+    """Stands in for ``cupy.ndarray``: a distinct array type on a pretend "cuda" device."""
+
+    __cuda_array_interface__ = {}  # what Tensor looks for to keep a non-NumPy array as is
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """Make backend believe a usable GPU exists, with FakeDeviceArray as its arrays."""
+    fake_cupy = types.SimpleNamespace(
+        __version__="0.0-fake",
+        ndarray=FakeDeviceArray,
+        asarray=lambda array, dtype=None: np.asarray(array, dtype=dtype).view(FakeDeviceArray),
+        asnumpy=lambda array: np.asarray(array).view(np.ndarray).copy(),
+    )
+    monkeypatch.setattr(backend, "cupy", fake_cupy)
+    monkeypatch.setattr(backend, "_gpu_state", {"usable": True, "reason": "GPU: fake"})
+    return fake_cupy
+
+
+@pytest.fixture
+def cupy_without_gpu(monkeypatch):
+    """CuPy imports (as it does here) but reports no device, whatever this machine has."""
+    cupy = pytest.importorskip("cupy")
+    monkeypatch.setattr(backend, "cupy", cupy)
+    monkeypatch.setattr(backend, "_gpu_state", {})
+    monkeypatch.setattr(cupy, "is_available", lambda: False)
+    return cupy
+
+
+# ----------------------------------------------------------------------------- array module
+def test_get_array_module_is_numpy_for_numpy_arrays_tensors_and_scalars():
+    assert backend.get_array_module(np.zeros(3)) is np
+    assert backend.get_array_module(tg.tensor([1.0, 2.0])) is np
+    assert backend.get_array_module(1.0, [1, 2]) is np
+    assert backend.get_array_module() is np
+
+
+def test_get_array_module_picks_the_device_module_if_any_argument_lives_there(fake_gpu):
+    on_device = fake_gpu.asarray(np.ones(2))
+    assert backend.get_array_module(np.zeros(2), on_device) is fake_gpu
+    assert backend.get_array_module(tg.tensor(on_device)) is fake_gpu
+
+
+# ----------------------------------------------------------------------------- devices
+def test_device_names_are_validated_with_the_choices_in_the_message():
+    assert backend.check_device(None) == "cpu"
+    assert backend.check_device("cpu") == "cpu"
+    with pytest.raises(DeviceError, match=r"one of \('cpu', 'cuda'\), got 'tpu'"):
+        backend.check_device("tpu")
+
+
+def test_cuda_with_an_index_is_the_cuda_device(fake_gpu):
+    assert backend.check_device("cuda:0") == "cuda"
+    assert tg.tensor([1.0], device="cuda:0").device == "cuda"
+
+
+def test_tensors_are_on_cpu_by_default():
+    x = tg.tensor([1.0, 2.0])
+    assert x.device == "cpu"
+    assert x.to("cpu") is x
+    assert x.cpu() is x
+
+
+# ----------------------------------------------------------------------------- info
+def test_info_reports_versions_and_the_backend_in_use():
+    report = tg.info()
+    assert report["numpy"] == np.__version__
+    assert report["backend"] in ("numpy", "cupy")
+    if report["backend"] == "numpy":
+        assert report["gpu"] is None
+        assert report["fallback_reason"]
+    else:
+        assert report["gpu"].startswith("GPU: ")
+        assert report["fallback_reason"] is None
+
+
+def test_info_reports_the_cupy_version_when_cupy_imports():
+    cupy = pytest.importorskip("cupy")
+    assert tg.info()["cupy"] == cupy.__version__
+
+
+# ----------------------------------------------------------------------------- fallback
+def test_cupy_without_a_gpu_falls_back_to_numpy_and_names_the_reason(cupy_without_gpu):
+    assert not backend.gpu_available()
+    report = tg.info()
+    assert report["backend"] == "numpy"
+    assert "no CUDA device" in report["fallback_reason"]
+    x = tg.tensor([1.0, 2.0]) * 3.0  # CPU tensors keep working, silently
+    assert type(x.data) is np.ndarray
+
+
+def test_cuda_tensor_without_a_gpu_raises_device_error_with_the_reason(cupy_without_gpu):
+    with pytest.raises(DeviceError, match="device='cuda'.*no GPU is usable.*no CUDA device"):
+        tg.tensor([1.0], device="cuda")
+    with pytest.raises(DeviceError, match="no GPU is usable"):
+        tg.tensor([1.0]).cuda()
+    with pytest.raises(DeviceError, match="no GPU is usable"):
+        tg.zeros(2, device="cuda")
+
+
+def test_gpu_probe_reports_a_failing_first_allocation(monkeypatch):
+    cupy = pytest.importorskip("cupy")
+    monkeypatch.setattr(backend, "cupy", cupy)
+    monkeypatch.setattr(backend, "_gpu_state", {})
+    monkeypatch.setattr(cupy, "is_available", lambda: True)
+
+    def failing_zeros(*args, **kwargs):
+        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+
+    monkeypatch.setattr(cupy, "zeros", failing_zeros)
+    assert not backend.gpu_available()
+    assert "cudaErrorNoDevice" in tg.info()["fallback_reason"]
+
+
+def test_missing_cupy_is_reported_as_the_fallback_reason(monkeypatch):
+    monkeypatch.setattr(backend, "cupy", None)
+    monkeypatch.setattr(backend, "_gpu_state", {})
+    monkeypatch.setattr(backend, "_CUPY_IMPORT_ERROR", "ModuleNotFoundError: No module 'cupy'")
+    report = tg.info()
+    assert report["cupy"] is None
+    assert "cupy is not installed" in report["fallback_reason"]
+    assert backend.get_array_module(np.zeros(1)) is np
+
+
+# ----------------------------------------------------------------------------- Tensor.to
+def test_to_cuda_and_back_round_trips_values_and_dtype(fake_gpu):
+    x = tg.tensor([[1.0, -2.0], [3.0, 4.5]])
+    on_gpu = x.cuda()
+    assert on_gpu.device == "cuda"
+    assert isinstance(on_gpu.data, FakeDeviceArray)
+    back = on_gpu.cpu()
+    assert back.device == "cpu"
+    assert type(back.data) is np.ndarray
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back.numpy(), x.numpy())
+
+
+def test_to_device_is_differentiable_and_returns_the_gradient_to_the_source_device(fake_gpu):
+    x = tg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.to("cuda").to("cpu") * 2.0
+    y.sum().backward()
+    assert x.grad.device == "cpu"
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_to_changes_dtype_and_device_together(fake_gpu):
+    x = tg.tensor([1.0, 2.0])
+    y = x.to("cuda", dtype=np.float64)
+    assert (y.device, y.dtype) == ("cuda", np.float64)
+
+
+def test_mixing_devices_in_one_op_names_the_op_and_both_devices(fake_gpu):
+    a = tg.tensor([1.0, 2.0]).cuda()
+    b = tg.tensor([3.0, 4.0])
+    with pytest.raises(DeviceError) as raised:
+        a + b
+    message = str(raised.value)
+    assert "input 0: cuda" in message
+    assert "input 1: cpu" in message
+    assert "Add" in message or "add" in message
+    assert ".to(device)" in message
+
+
+# ----------------------------------------------------------------------------- helpers
+def test_scatter_add_sums_repeated_indices():
+    target = np.zeros(4)
+    backend.scatter_add(target, np.array([0, 2, 2, 3, 0]), np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    np.testing.assert_array_equal(target, [6.0, 0.0, 5.0, 4.0])
+
+
+def test_to_numpy_returns_a_numpy_array_from_any_device(fake_gpu):
+    on_gpu = fake_gpu.asarray(np.arange(3.0))
+    result = backend.to_numpy(on_gpu)
+    assert type(result) is np.ndarray
+    np.testing.assert_array_equal(result, [0.0, 1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- seeding
+def test_manual_seed_makes_random_factories_reproducible():
+    tg.manual_seed(123)
+    first = (tg.randn(3, 4).numpy(), tg.rand(5).numpy(), tg.randint(0, 10, (6,)).numpy())
+    tg.manual_seed(123)
+    second = (tg.randn(3, 4).numpy(), tg.rand(5).numpy(), tg.randint(0, 10, (6,)).numpy())
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    tg.manual_seed(124)
+    assert not np.array_equal(tg.randn(3, 4).numpy(), first[0])
+
+
+def test_manual_seed_rejects_non_integers_naming_the_type():
+    with pytest.raises(TypeError, match="seed must be an int, got float"):
+        tg.manual_seed(1.5)
+    with pytest.raises(TypeError, match="got bool"):
+        tg.manual_seed(True)
+
+
+def test_rng_state_round_trips_and_replays_the_same_draws():
+    tg.manual_seed(7)
+    tg.randn(2)
+    state = backend.get_rng_state()
+    expected = tg.randn(3, 3).numpy()
+    tg.randn(10)
+    backend.set_rng_state(state)
+    np.testing.assert_array_equal(tg.randn(3, 3).numpy(), expected)
+
+
+@pytest.mark.gpu
+def test_cuda_rng_state_round_trips_on_a_real_gpu():
+    tg.manual_seed(7)
+    tg.randn(2, device="cuda")
+    state = backend.get_rng_state()
+    expected = tg.randn(3, 3, device="cuda").numpy()
+    tg.randn(10, device="cuda")
+    backend.set_rng_state(state)
+    np.testing.assert_array_equal(tg.randn(3, 3, device="cuda").numpy(), expected)
+
+
+@pytest.mark.gpu
+def test_real_gpu_round_trip_and_device_mix_error():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (x.cuda() * 3.0).cpu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    with pytest.raises(DeviceError, match="cuda.*cpu|cpu.*cuda"):
+        x.cuda() + x
