@@ -80,6 +80,8 @@ def _note_call_site(function, inputs, outputs):
     if observers.in_backward:
         return
     function.call_site = user_call_site()
+    if observers.module_stack:
+        function.module_path = observers.module_stack[-1]
     if not function.inputs:  # not recorded: remember why these outputs are off the graph
         reason = "no_grad" if not is_grad_enabled() else "inputs need no grad"
         for output in outputs:

@@ -25,6 +25,7 @@ from tinygen.autograd.tensor import Tensor
 SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs",
     "tinygen.testing.op_specs_nn",
+    "tinygen.testing.op_specs_conv",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}

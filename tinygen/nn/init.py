@@ -1,0 +1,121 @@
+"""Weight initialisers. Each fills a tensor in place (under no_grad, bumping its version) from
+tinygen's generator for the tensor's device, so ``tinygen.manual_seed`` makes them repeatable."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.autograd.grad_mode import no_grad
+from tinygen.autograd.tensor import Tensor
+
+_GAINS = {"linear": 1.0, "conv2d": 1.0, "conv_transpose2d": 1.0, "sigmoid": 1.0,
+          "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 0.75}
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """The recommended gain for a nonlinearity (PyTorch's table)."""
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + slope ** 2))
+    if nonlinearity not in _GAINS:
+        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; expected one "
+                         f"of {sorted([*_GAINS, 'leaky_relu'])}")
+    return _GAINS[nonlinearity]
+
+
+def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
+    """Fans of a weight: (in, out) for a matrix; times the kernel size for a conv weight."""
+    if tensor.ndim < 2:
+        raise ValueError(f"fan in/out needs a tensor with at least 2 axes, got {tensor.shape}")
+    receptive = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _fill(tensor: Tensor, values) -> Tensor:
+    with no_grad():
+        tensor.copy_(values.astype(tensor.dtype))
+    return tensor
+
+
+def _generator(tensor: Tensor):
+    return backend.get_generator(tensor.device)
+
+
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with U(a, b)."""
+    return _fill(tensor, _generator(tensor).uniform(a, b, tensor.shape))
+
+
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with N(mean, std^2)."""
+    return _fill(tensor, mean + std * _generator(tensor).standard_normal(tensor.shape))
+
+
+def constant_(tensor: Tensor, value: float) -> Tensor:
+    with no_grad():
+        tensor.fill_(value)
+    return tensor
+
+
+def zeros_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: Tensor) -> Tensor:
+    return constant_(tensor, 1.0)
+
+
+def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound)
+
+
+def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """Glorot: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _kaiming_std(tensor, a, mode, nonlinearity) -> float:
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu") -> Tensor:
+    """He: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound)
+
+
+def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
+                    nonlinearity: str = "leaky_relu") -> Tensor:
+    """He: N(0, std^2) with std = gain / sqrt(fan)."""
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (rows flattened
+    over the trailing axes), e.g. for LSTM recurrent weights."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: needs at least 2 axes, got shape {tensor.shape}")
+    rows = tensor.shape[0]
+    cols = tensor.size // rows
+    gaussian = backend.to_numpy(_generator(tensor).standard_normal((max(rows, cols),
+                                                                   min(rows, cols))))
+    q, r = np.linalg.qr(gaussian)
+    q *= np.sign(np.diag(r))  # a uniform (Haar) draw, not one biased by QR's sign convention
+    if rows < cols:
+        q = q.T
+    # (rows, cols) -> the tensor's shape
+    values = gain * q[:rows, :cols].reshape(tensor.shape)
+    xp = backend.get_array_module(tensor.data)
+    return _fill(tensor, xp.asarray(values))

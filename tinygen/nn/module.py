@@ -1,0 +1,272 @@
+"""``Module``: a container of parameters, buffers and submodules, found by walking attributes.
+
+No registration calls: assigning a :class:`Parameter`, a :class:`Buffer` or a ``Module`` to
+an attribute is enough. Names follow PyTorch (``layers.0.weight``, ``bn.running_mean``), so
+state dicts and exported weights line up with a PyTorch twin.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from tinygen import backend
+from tinygen.autograd.grad_mode import no_grad
+from tinygen.autograd.hooks import observers
+from tinygen.autograd.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module trains: ``requires_grad=True`` unless told otherwise."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad: bool = True, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, device=device)
+
+
+class Buffer(Tensor):
+    """A Tensor of module state that is saved but not trained (e.g. running statistics)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None, device=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        super().__init__(data, requires_grad=False, dtype=dtype, device=device)
+
+
+class StateDictError(KeyError):
+    """load_state_dict found missing, unexpected or wrongly shaped entries."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.args[0]
+
+
+class Module:
+    """Base class of every layer and model. Subclasses set attributes and define forward."""
+
+    training: bool = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        if observers.forward is None:
+            return self.forward(*args, **kwargs)
+        observers.module_stack.append(getattr(self, "_module_path", type(self).__name__))
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            observers.module_stack.pop()
+
+    # ------------------------------------------------------------------ walking
+    def _members(self) -> Iterator[tuple[str, object]]:
+        yield from vars(self).items()
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in self._members():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """Every module in the tree (this one first), each once, with its dotted path."""
+        seen: set = set()
+        stack = [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            module._module_path = path or type(module).__name__
+            yield path, module
+            children = [(f"{path}.{name}" if path else name, child)
+                        for name, child in module.named_children()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def _named_tensors(self, kind) -> Iterator[tuple[str, Tensor]]:
+        seen: set = set()
+        for path, module in self.named_modules():
+            for name, value in module._members():
+                if isinstance(value, kind) and id(value) not in seen:
+                    seen.add(id(value))
+                    full = f"{path}.{name}" if path else name
+                    yield full, value
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs; each parameter's ``name`` is set to its path."""
+        for name, parameter in self._named_tensors(Parameter):
+            if parameter.name is None:
+                parameter.name = name
+            yield name, parameter
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, parameter in self.named_parameters():
+            yield parameter
+
+    def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
+        yield from self._named_tensors(Buffer)
+
+    def buffers(self) -> Iterator[Buffer]:
+        for _, buffer in self.named_buffers():
+            yield buffer
+
+    # ------------------------------------------------------------------ modes and devices
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch norm on batch statistics) everywhere."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for parameter in self.parameters():
+            if set_to_none or parameter.grad is None:
+                parameter.grad = None
+            else:
+                parameter.grad = Tensor._from_array(parameter.grad.data * 0)
+
+    def to(self, device) -> Module:
+        """Move every parameter, buffer and gradient to ``device``, in place (like PyTorch)."""
+        device = backend.check_device(device)
+        for _, tensor in [*self.named_parameters(), *self.named_buffers()]:
+            tensor._data = backend.to_device(tensor.data, device)
+            if tensor.grad is not None:
+                tensor.grad = Tensor._from_array(backend.to_device(tensor.grad.data, device))
+        return self
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> OrderedDict:
+        """Parameters and buffers by dotted name, as raw arrays (not copies)."""
+        state = OrderedDict(
+            (name, tensor.data) for name, tensor in self.named_parameters())
+        state.update((name, tensor.data) for name, tensor in self.named_buffers())
+        return state
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> tuple[list, list]:
+        """Copy arrays into the parameters and buffers of the same names.
+
+        Args:
+            state_dict: name -> array (NumPy/CuPy array or Tensor).
+            strict: if True, missing or unexpected keys are an error; shapes must always match.
+
+        Returns:
+            (missing keys, unexpected keys).
+
+        Raises:
+            StateDictError: listing every missing, unexpected and wrongly shaped key.
+        """
+        own = dict([*self.named_parameters(), *self.named_buffers()])
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        wrong_shapes = [
+            f"{name}: expected {own[name].shape}, got {tuple(np.shape(_raw(value)))}"
+            for name, value in state_dict.items()
+            if name in own and tuple(np.shape(_raw(value))) != own[name].shape
+        ]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        if wrong_shapes:
+            problems.append(f"wrongly shaped keys: {wrong_shapes}")
+        if problems:
+            raise StateDictError(
+                f"load_state_dict into {type(self).__name__} failed: " + "; ".join(problems))
+        xp = backend.get_array_module(*(t.data for t in own.values()))
+        with no_grad():
+            for name, value in state_dict.items():
+                if name in own:
+                    target = own[name]
+                    target.copy_(xp.asarray(backend.to_numpy(_raw(value)) if xp is np
+                                            else _raw(value), dtype=target.dtype))
+        return missing, unexpected
+
+    # ------------------------------------------------------------------ display
+    def extra_repr(self) -> str:
+        """The layer's own settings, shown inside its parentheses."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        if self.extra_repr():
+            lines.append(f"  {self.extra_repr()}")
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+def _raw(value):
+    return value.data if isinstance(value, Tensor) else value
+
+
+class Sequential(Module):
+    """Modules applied one after another; children are named "0", "1", ..."""
+
+    def __init__(self, *modules: Module):
+        for index, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {index} must be a Module, got "
+                                f"{type(module).__name__}")
+            setattr(self, str(index), module)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.named_children())
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self.children())[index]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self.children()))
+
+    def forward(self, x):
+        for module in self.children():
+            x = module(x)
+        return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the parent module finds."""
+
+    def __init__(self, modules: Iterable[Module] = ()):
+        self._count = 0
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
+        setattr(self, str(self._count), module)
+        self._count += 1
+        return self
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> Module:
+        if not -self._count <= index < self._count:
+            raise IndexError(f"ModuleList index {index} out of range for length {self._count}")
+        return getattr(self, str(index % self._count))
+
+    def __iter__(self) -> Iterator[Module]:
+        return (getattr(self, str(i)) for i in range(self._count))
