@@ -198,3 +198,15 @@ def test_float32_is_the_default_dtype_and_float64_on_request():
 def test_requires_grad_needs_a_float_dtype():
     with pytest.raises(TypeError, match="floating dtype.*int64"):
         tg.tensor([1, 2], requires_grad=True)
+
+
+def test_changing_a_tensor_whose_view_was_saved_is_caught():
+    weight = tg.tensor(np.ones((2, 3)), requires_grad=True, name="w")
+    loss = (tg.tensor(np.ones((4, 3))) @ weight.T).sum() * 1.0
+    product = tg.tensor(np.ones((4, 2))) @ weight[:, :2].reshape(2, 2)  # a saved view
+    with tg.no_grad():
+        weight.mul_(2.0)
+    with pytest.raises(RuntimeError, match="'view of w'.*modified in place"):
+        product.sum().backward()
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()

@@ -34,6 +34,10 @@ class Function:
 
     #: Elementwise ops set this: the engine sums their gradients back to the input shapes.
     broadcasts = False
+    #: Ops whose outputs may be views of their first input (reshape, transpose, slicing) set
+    #: this: the outputs then share the input's version counter, so changing the input in
+    #: place is caught even when only a view of it was saved for backward.
+    returns_view = False
 
     # Filled by apply() when the call is recorded.
     inputs: tuple = ()
@@ -77,11 +81,11 @@ class Function:
         if entry is None:
             return None
         tensor, version = entry
-        if tensor._version != version:
+        if tensor._version[0] != version:
             who = f"'{tensor.name}'" if tensor.name else f"of shape {tensor.shape}"
             raise RuntimeError(
                 f"The tensor {who} saved for backward by op {self.name} was modified in place "
-                f"after the forward pass (version {tensor._version}, expected {version}). Its "
+                f"after the forward pass (version {tensor._version[0]}, expected {version}). Its "
                 "gradients would be wrong. Run backward before changing it (for example, before "
                 "optimizer.step()), or use a copy."
             )
@@ -121,6 +125,8 @@ class Function:
             result = tuple(Tensor._from_array(y) for y in raw)
         else:
             result = Tensor._from_array(raw)
+        if self.returns_view:
+            _share_version(inputs[0], result)
         if observers.forward is not None:
             observers.forward(self, inputs, result if type(result) is tuple else (result,))
         return result
@@ -139,6 +145,8 @@ class Function:
         else:
             result = Tensor._from_op(raw, self, 0)
             outputs = (result,)
+        if self.returns_view:
+            _share_version(inputs[0], result)
         if self._saved is not None:
             raws = raw if type(raw) is tuple else (raw,)
             self._saved_entries = self._entries(self._saved, arrays, outputs, raws)
@@ -168,8 +176,16 @@ class Function:
                         break
             if tensor is None:
                 tensor = Tensor._from_array(array)
-            entries.append((tensor, tensor._version))
+            entries.append((tensor, tensor._version[0]))
         return tuple(entries)
+
+
+def _share_version(source, outputs) -> None:
+    for output in outputs if type(outputs) is tuple else (outputs,):
+        output._version = source._version
+        if source.name is not None:  # so the mutation guard can name what was changed
+            output.name = source.name if source.name.startswith("view of ") else (
+                f"view of {source.name}")
 
 
 def _check_same_device(function, inputs):

@@ -49,7 +49,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._out_index = 0
-        self._version = 0
+        self._version = [0]  # shared with views of this tensor (see Function.returns_view)
         self.name = name
         self._retains_grad = False
 
@@ -64,7 +64,7 @@ class Tensor:
         tensor.requires_grad = False
         tensor._ctx = None
         tensor._out_index = 0
-        tensor._version = 0
+        tensor._version = [0]
         tensor.name = None
         tensor._retains_grad = False
         return tensor
@@ -91,7 +91,7 @@ class Tensor:
                 f"data: expected an array of shape {self._data.shape}, got {tuple(array.shape)}"
             )
         self._data = array
-        self._version += 1
+        self._version[0] += 1
 
     @property
     def shape(self) -> tuple:
@@ -224,7 +224,7 @@ class Tensor:
     def _inplace(self, what: str, update) -> Tensor:
         self._check_inplace(what)
         update(self._data)
-        self._version += 1
+        self._version[0] += 1
         return self
 
     def add_(self, other, alpha=1.0) -> Tensor:

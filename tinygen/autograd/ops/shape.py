@@ -16,6 +16,8 @@ from tinygen.backend import get_array_module
 
 
 class Reshape(Function):
+    returns_view = True
+
     def __init__(self, shape: tuple):
         self.shape = shape
 
@@ -29,6 +31,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    returns_view = True
+
     def __init__(self, axes: tuple):
         self.axes = axes
 
@@ -47,6 +51,7 @@ class Expand(Function):
     """Broadcast x to a larger shape (a read-only view, no copy)."""
 
     broadcasts = True  # the engine sums the gradient back to x's shape
+    returns_view = True
 
     def __init__(self, shape: tuple):
         self.shape = shape
@@ -65,6 +70,7 @@ class GetItem(Function):
 
     def __init__(self, index):
         self.index = index
+        self.returns_view = _is_basic_index(index)  # advanced indexing copies
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -132,6 +138,8 @@ class Stack(Function):
 
 
 class Split(Function):
+    returns_view = True
+
     """Cut x along ``axis`` into pieces of the given sizes (several outputs)."""
 
     def __init__(self, sizes: list, axis: int):
@@ -173,6 +181,8 @@ class Pad(Function):
 
 
 class Flip(Function):
+    returns_view = True
+
     def __init__(self, axes: tuple):
         self.axes = axes
 

@@ -1,0 +1,249 @@
+"""Optimizers: SGD, Adam, AdamW, RMSprop.
+
+``step()`` updates raw arrays under ``no_grad`` through Tensor's in-place methods, so each
+update bumps the parameter's version: a graph still holding the old values then refuses to
+backward (the engine's mutation guard) instead of giving wrong gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygen.autograd.grad_mode import no_grad
+from tinygen.backend import get_array_module
+from tinygen.nn.module import Parameter
+
+
+class Optimizer:
+    """Base class: parameter groups with their own hyperparameters, per-parameter state."""
+
+    def __init__(self, params, defaults: dict):
+        params = list(params)
+        if not params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        self.defaults = defaults
+        self.param_groups: list[dict] = []
+        for group in groups:
+            self.add_param_group(group)
+        self.state: dict = {}  # id(parameter) -> {name: array or number}
+
+    def add_param_group(self, group: dict) -> None:
+        group = {**self.defaults, **group, "params": list(group["params"])}
+        for index, param in enumerate(group["params"]):
+            if not isinstance(param, Parameter) and not getattr(param, "requires_grad", False):
+                raise TypeError(f"{type(self).__name__}: params[{index}] must be a tensor that "
+                                f"requires grad, got {type(param).__name__}")
+        if group["lr"] < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
+        self._validate(group)
+        self.param_groups.append(group)
+
+    def _validate(self, group: dict) -> None:
+        """Subclasses check their own hyperparameters."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for group in self.param_groups:
+            for param in group["params"]:
+                if set_to_none or param.grad is None:
+                    param.grad = None
+                else:
+                    param.grad.data.fill(0)
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state.setdefault(id(param), {})
+                self._update(param, param.grad.data, state, group)
+
+    def _update(self, param, grad, state: dict, group: dict) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ state
+    def _ordered_params(self) -> list:
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self) -> dict:
+        """Plain data: {"state": {index: {name: array | number}}, "param_groups": [...]}.
+
+        Parameters are referred to by their position across the groups, as in PyTorch.
+        """
+        index_of = {id(p): i for i, p in enumerate(self._ordered_params())}
+        state = {index_of[key]: dict(value) for key, value in self.state.items()
+                 if key in index_of}
+        groups = []
+        for group in self.param_groups:
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = [index_of[id(p)] for p in group["params"]]
+            groups.append(saved)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` produced, checking that the parameters match."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"load_state_dict: expected {len(self.param_groups)} parameter "
+                             f"groups, got {len(groups)}")
+        params = self._ordered_params()
+        for mine, saved in zip(self.param_groups, groups, strict=True):
+            if len(saved["params"]) != len(mine["params"]):
+                raise ValueError(f"load_state_dict: a group has {len(mine['params'])} "
+                                 f"parameters, the saved one {len(saved['params'])}")
+            mine.update({k: v for k, v in saved.items() if k != "params"})
+        self.state = {}
+        for index, value in state_dict["state"].items():
+            param = params[int(index)]
+            for name, array in value.items():
+                if hasattr(array, "shape") and array.shape not in ((), param.shape):
+                    raise ValueError(f"load_state_dict: state {name!r} of parameter {index} "
+                                     f"has shape {array.shape}, expected {param.shape}")
+            xp = get_array_module(param.data)
+            self.state[id(param)] = {
+                name: xp.array(array, dtype=param.dtype) if hasattr(array, "shape")
+                and array.shape == param.shape else _number(array)
+                for name, array in value.items()
+            }
+
+
+def _number(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _check_range(name: str, value, low: float, high: float = math.inf) -> None:
+    if not low <= value < high:
+        raise ValueError(f"{name} must be in [{low}, {high}), got {value}")
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and weight decay
+    (PyTorch's formulation: v = mu v + (1 - dampening) g; p -= lr (g + mu v if nesterov)."""
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov})
+
+    def _validate(self, group):
+        _check_range("momentum", group["momentum"], 0.0)
+        _check_range("weight_decay", group["weight_decay"], 0.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
+
+    def _update(self, param, grad, state, group):
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
+        if group["momentum"]:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = grad.copy()
+            else:
+                buffer *= group["momentum"]
+                buffer += (1 - group["dampening"]) * grad
+            grad = grad + group["momentum"] * buffer if group["nesterov"] else buffer
+        param.sub_(group["lr"] * grad)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), with PyTorch's bias correction; L2 weight decay on the gradient.
+    ``amsgrad`` keeps the running maximum of the second moment."""
+
+    decoupled = False
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
+
+    def _validate(self, group):
+        for index, beta in enumerate(group["betas"]):
+            _check_range(f"betas[{index}]", beta, 0.0, 1.0)
+        _check_range("eps", group["eps"], 0.0)
+        _check_range("weight_decay", group["weight_decay"], 0.0)
+
+    def _update(self, param, grad, state, group):
+        xp = get_array_module(grad)
+        beta1, beta2 = group["betas"]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(param.data)
+            state["exp_avg_sq"] = xp.zeros_like(param.data)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(param.data)
+        state["step"] += 1
+        step = state["step"]
+        if group["weight_decay"]:
+            if self.decoupled:  # AdamW: shrink the weights directly, outside the moments
+                param.mul_(1 - group["lr"] * group["weight_decay"])
+            else:
+                grad = grad + group["weight_decay"] * param.data
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg *= beta1
+        exp_avg += (1 - beta1) * grad
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            second = state["max_exp_avg_sq"]
+        bias1 = 1 - beta1 ** step
+        bias2 = 1 - beta2 ** step
+        denominator = xp.sqrt(second) / math.sqrt(bias2) + group["eps"]
+        param.sub_((group["lr"] / bias1) * exp_avg / denominator)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): p -= lr * wd * p."""
+
+    decoupled = True
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (PyTorch's form): v = a v + (1 - a) g^2; optional momentum and centering."""
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
+                                  "weight_decay": weight_decay, "momentum": momentum,
+                                  "centered": centered})
+
+    def _validate(self, group):
+        _check_range("alpha", group["alpha"], 0.0, 1.0 + 1e-12)
+        _check_range("momentum", group["momentum"], 0.0)
+        _check_range("eps", group["eps"], 0.0)
+
+    def _update(self, param, grad, state, group):
+        xp = get_array_module(grad)
+        if not state:
+            state["square_avg"] = xp.zeros_like(param.data)
+            if group["momentum"]:
+                state["momentum_buffer"] = xp.zeros_like(param.data)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(param.data)
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
+        alpha = group["alpha"]
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            grad_avg *= alpha
+            grad_avg += (1 - alpha) * grad
+            denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
+        else:
+            denominator = xp.sqrt(square_avg) + group["eps"]
+        if group["momentum"]:
+            buffer = state["momentum_buffer"]
+            buffer *= group["momentum"]
+            buffer += grad / denominator
+            param.sub_(group["lr"] * buffer)
+        else:
+            param.sub_(group["lr"] * grad / denominator)
