@@ -1,0 +1,123 @@
+"""Layers: shapes, gradients (checked in float64), masks, argument errors."""
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+import tinygen.nn as nn
+from tinygen.autograd import gradcheck
+
+
+def as_float64(module):
+    for parameter in module.parameters():
+        parameter._data = parameter.data.astype(np.float64)
+    for buffer in module.buffers():
+        if buffer.dtype.kind == "f":
+            buffer._data = buffer.data.astype(np.float64)
+    return module
+
+
+def call_with(module, parameters, *inputs):
+    """Run module with its parameters replaced by ``parameters`` (in named order), so that
+    gradcheck's perturbed copies are the ones the forward pass reads."""
+    slots = [(owner, name) for _, owner in module.named_modules()
+             for name, value in vars(owner).items() if isinstance(value, nn.Parameter)]
+    originals = [getattr(owner, name) for owner, name in slots]
+    for (owner, name), tensor in zip(slots, parameters, strict=True):
+        setattr(owner, name, tensor)
+    try:
+        return module(*inputs)
+    finally:
+        for (owner, name), original in zip(slots, originals, strict=True):
+            setattr(owner, name, original)
+
+
+def x64(*shape, seed=0):
+    return tg.tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
+
+
+@pytest.mark.parametrize(("layer", "shape", "out_shape"), [
+    (lambda: nn.Linear(3, 2), (4, 3), (4, 2)),
+    (lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5), (2, 3, 3, 3)),
+    (lambda: nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1), (2, 2, 3, 3), (2, 3, 6, 6)),
+    (lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), (1, 2, 4, 4), (1, 2, 4, 4)),
+    (lambda: nn.BatchNorm1d(3), (5, 3), (5, 3)),
+    (lambda: nn.BatchNorm2d(2), (3, 2, 2, 2), (3, 2, 2, 2)),
+    (lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 4))), (3, 2, 2, 2), (3, 2, 4)),
+    (lambda: nn.Sequential(nn.LeakyReLU(0.2), nn.ELU(), nn.Tanh(), nn.Sigmoid(),
+                           nn.Softplus(), nn.ReLU()), (3, 4), (3, 4)),
+])
+def test_layer_output_shape_and_gradients(layer, shape, out_shape):
+    tg.manual_seed(0)
+    module = as_float64(layer())
+    x = x64(*shape)
+    assert module(x).shape == out_shape
+    params = [tg.tensor(p.data.copy(), requires_grad=True) for _, owner in
+              module.named_modules() for p in vars(owner).values()
+              if isinstance(p, nn.Parameter)]
+    assert gradcheck(lambda inp, *ps: call_with(module, ps, inp), [x, *params])
+
+
+def test_lstm_and_lstm_cell_gradients_in_float64():
+    tg.manual_seed(1)
+    lstm = as_float64(nn.LSTM(3, 2, batch_first=True))
+    x = x64(2, 4, 3)
+    output, (h, c) = lstm(x)
+    assert output.shape == (2, 4, 2) and h.shape == (1, 2, 2) and c.shape == (1, 2, 2)
+    np.testing.assert_allclose(output.numpy()[:, -1], h.numpy()[0])
+    assert gradcheck(lambda inp: lstm(inp)[0], [x])
+    cell = as_float64(nn.LSTMCell(3, 2))
+    assert gradcheck(lambda inp: cell(inp)[0], [x64(2, 3)])
+
+
+def test_embedding_gathers_rows_and_scatters_gradients():
+    tg.manual_seed(2)
+    embedding = nn.Embedding(5, 3)
+    out = embedding(np.array([[1, 1], [4, 0]]))
+    assert out.shape == (2, 2, 3)
+    out.sum().backward()
+    np.testing.assert_allclose(embedding.weight.grad.numpy()[:, 0], [1, 2, 0, 0, 1])
+    with pytest.raises(ValueError, match=r"indices must be in \[0, 5\)"):
+        embedding(np.array([5]))
+
+
+def test_dropout_layer_follows_train_and_eval():
+    layer = nn.Dropout(0.5)
+    x = tg.ones(1000)
+    assert (layer(x).numpy() == 0).any()
+    assert layer.eval()(x) is x
+
+
+def test_masked_conv_weight_gradient_is_masked():
+    layer = nn.MaskedConv2d(1, 1, 3, mask_type="A")
+    layer(tg.randn(1, 1, 5, 5)).sum().backward()
+    grad = layer.weight.grad.numpy()[0, 0]
+    assert not grad[1, 1:].any() and not grad[2].any() and grad[0].all()
+
+
+def test_default_inits_follow_pytorch_bounds():
+    tg.manual_seed(3)
+    linear = nn.Linear(100, 50)
+    assert np.abs(linear.weight.numpy()).max() <= 1 / np.sqrt(100) + 1e-7
+    assert np.abs(linear.bias.numpy()).max() <= 1 / np.sqrt(100) + 1e-7
+    lstm = nn.LSTMCell(10, 16)
+    assert np.abs(lstm.weight_hh.numpy()).max() <= 0.25 + 1e-7
+
+
+def test_orthogonal_init_gives_orthonormal_rows():
+    weight = nn.Parameter(np.empty((4, 8), dtype=np.float64))
+    nn.init.orthogonal_(weight)
+    np.testing.assert_allclose(weight.numpy() @ weight.numpy().T, np.eye(4), atol=1e-10)
+
+
+def test_layers_reject_bad_arguments_and_inputs():
+    with pytest.raises(ValueError, match="in_features must be a positive int, got 0"):
+        nn.Linear(0, 3)
+    with pytest.raises(ValueError, match="Linear: expected input with 3 features"):
+        nn.Linear(3, 2)(tg.randn(4, 5))
+    with pytest.raises(ValueError, match="groups=2 must divide"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="mask_type must be 'A' or 'B'"):
+        nn.MaskedConv2d(1, 1, 3, mask_type="C")
+    with pytest.raises(ValueError, match="BatchNorm2d: expected a 4-D input"):
+        nn.BatchNorm2d(3)(tg.randn(4, 3))
