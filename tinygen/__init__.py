@@ -1,6 +1,6 @@
 """tinygen: a from-scratch reverse-mode autograd engine on NumPy (CuPy when a GPU is there)."""
 
-from tinygen import autograd
+from tinygen import autograd, debug
 from tinygen.autograd import (
     Function,
     Tensor,
@@ -33,7 +33,7 @@ from tinygen.backend import get_array_module, info, manual_seed
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "Tensor", "autograd", "enable_grad", "get_array_module", "info",
+    "Function", "Tensor", "autograd", "debug", "enable_grad", "get_array_module", "info",
     "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "tensor", *_ops_all,
     "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "zeros", "zeros_like",

@@ -1,0 +1,93 @@
+"""The VAE family's losses: KL, the reparameterization gradient, M2's enumeration, overfitting."""
+
+import math
+
+import numpy as np
+
+import tinygen as tg
+import tinygen.nn.functional as F
+import tinygen.optim as optim
+from models import vae
+
+
+def binary_batch(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return tg.tensor((rng.random((n, vae.PIXELS)) > 0.7).astype(np.float32))
+
+
+def test_closed_form_kl_matches_a_monte_carlo_estimate():
+    tg.manual_seed(0)
+    model = vae.VAE(latent=3, hidden=16)
+    mu, logvar = model.encode(binary_batch())
+    z = vae.reparameterize(tg.tensor(np.repeat(mu.numpy()[None], 20_000, 0)),
+                           tg.tensor(np.repeat(logvar.numpy()[None], 20_000, 0))).numpy()
+    m, lv = mu.numpy()[None], logvar.numpy()[None]
+    log_q = -0.5 * (np.log(2 * np.pi) + lv + (z - m) ** 2 / np.exp(lv))
+    log_p = -0.5 * (np.log(2 * np.pi) + z ** 2)
+    monte_carlo = (log_q - log_p).sum(axis=2).mean(axis=0)
+    closed = F.gaussian_kl(mu, logvar, reduction="none").numpy()
+    np.testing.assert_allclose(monte_carlo, closed, atol=0.05)
+
+
+def test_reparameterized_gradient_matches_the_score_function_estimate():
+    # d/dmu E_{z ~ N(mu, s^2)}[z^2] = 2 mu, by pathwise and by score-function estimates
+    mu_value, log_std = 0.7, math.log(0.5)
+    tg.manual_seed(1)
+    mu = tg.tensor(np.full(200_000, mu_value), requires_grad=True)
+    logvar = tg.tensor(np.full(200_000, 2 * log_std))
+    z = vae.reparameterize(mu, logvar)
+    (z * z).mean().backward()
+    pathwise = mu.grad.numpy().sum()
+    samples = np.random.default_rng(2).normal(mu_value, 0.5, 200_000)
+    score = (samples ** 2 * (samples - mu_value) / 0.25).mean()
+    assert abs(pathwise - 2 * mu_value) < 0.02
+    assert abs(score - pathwise) < 0.05
+
+
+def test_m2_unlabelled_loss_equals_the_explicit_sum_over_labels():
+    tg.manual_seed(3)
+    model = vae.M2(latent=4, hidden=16)
+    x = binary_batch(n=3)
+    tg.manual_seed(4)
+    enumerated = vae.m2_unlabelled_loss(model, x).numpy()
+    q_y = F.softmax(model.classifier(x), axis=1).numpy()
+    tg.manual_seed(4)  # the same noise: one draw of eps for the 10 stacked copies
+    explicit = np.zeros(3)
+    stacked = []
+    for digit in range(vae.DIGITS):
+        y = vae.one_hot(np.full(3, digit))
+        stacked.append((x, y))
+    x_all = tg.concatenate([pair[0] for pair in stacked], axis=0)
+    y_all = tg.concatenate([pair[1] for pair in stacked], axis=0)
+    losses = vae.negative_elbo(model.vae, x_all, y_all).numpy().reshape(vae.DIGITS, 3)
+    for digit in range(vae.DIGITS):
+        explicit += q_y[:, digit] * (losses[digit] + math.log(vae.DIGITS))
+    explicit += (q_y * np.log(q_y)).sum(axis=1)
+    np.testing.assert_allclose(enumerated, explicit, rtol=1e-5)
+
+
+def test_a_few_steps_overfit_a_tiny_batch():
+    tg.manual_seed(5)
+    model = vae.VAE(latent=4, hidden=64)
+    x = binary_batch(n=4)
+    optimizer = optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        loss = vae.negative_elbo(model, x).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        first = first if first is not None else loss.item()
+    assert loss.item() < 0.5 * first
+
+
+def test_iwae_bound_is_at_least_the_elbo_and_tightens_with_k():
+    tg.manual_seed(6)
+    model = vae.VAE(latent=2, hidden=16)
+    x = binary_batch(n=5)
+    with tg.no_grad():
+        elbo = -np.mean([vae.negative_elbo(model, x).numpy() for _ in range(200)], axis=0)
+    bound_10 = vae.importance_weighted_bound(model, x, k=10)
+    bound_500 = vae.importance_weighted_bound(model, x, k=500)
+    assert (bound_10 >= elbo - 1.0).all()
+    assert bound_500.mean() >= bound_10.mean() - 0.5
