@@ -46,14 +46,22 @@ def _topological_order(roots, targets=None):
     return [node for node in order if node in through or node in producers], through
 
 
+_reduction_axes: dict = {}  # (broadcast shape, input shape) -> axes to sum; shapes repeat
+
+
 def _reduce_to_shape(grad: Tensor, shape: tuple) -> Tensor:
     """Sum a broadcast gradient back to the shape of the input it belongs to."""
     if grad.shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
-    )
+    key = (grad.shape, shape)
+    axes = _reduction_axes.get(key)
+    if axes is None:
+        extra = grad.ndim - len(shape)
+        axes = tuple(range(extra)) + tuple(
+            extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+        )
+        if len(_reduction_axes) < 4096:
+            _reduction_axes[key] = axes
     reduced = _ops.sum(grad, axis=axes, keepdims=True) if axes else grad
     return _ops.reshape(reduced, shape) if reduced.shape != shape else reduced
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.shape import reshape, transpose
+from tinygen.autograd.ops.shape import reshape, swap_last_axes
 from tinygen.autograd.tensor import Tensor
 
 
@@ -19,8 +19,8 @@ class MatMul(Function):
     def backward(self, gy):
         # d(a @ b)/da = gy @ b^T, d(a @ b)/db = a^T @ gy  (transposing the last two axes)
         a, b = self.saved_tensors
-        ga = gy @ transpose(b, -1, -2) if self.needs_input_grad[0] else None
-        gb = transpose(a, -1, -2) @ gy if self.needs_input_grad[1] else None
+        ga = gy @ swap_last_axes(b) if self.needs_input_grad[0] else None
+        gb = swap_last_axes(a) @ gy if self.needs_input_grad[1] else None
         return ga, gb
 
 

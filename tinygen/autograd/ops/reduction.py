@@ -11,7 +11,7 @@ import math
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.elementwise import exp
-from tinygen.autograd.ops.shape import expand, reshape
+from tinygen.autograd.ops.shape import Expand, Reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -48,7 +48,12 @@ class _Reduction(Function):
 
     def _kept(self, g: Tensor) -> Tensor:
         """g reshaped to the keepdims shape, so that it broadcasts against the input."""
-        return g if g.shape == self.kept_shape else reshape(g, self.kept_shape)
+        return g if g.shape == self.kept_shape else Reshape(self.kept_shape).apply(g)
+
+
+def _spread(g: Tensor, shape: tuple) -> Tensor:
+    """Broadcast a keepdims-shaped gradient back over the reduced axes (known valid)."""
+    return g if g.shape == shape else Expand(shape).apply(g)
 
 
 class Sum(_Reduction):
@@ -58,7 +63,7 @@ class Sum(_Reduction):
 
     def backward(self, gy):
         # d sum(x)/dx_i = 1
-        return expand(self._kept(gy), self.input_shape)
+        return _spread(self._kept(gy), self.input_shape)
 
 
 class Mean(_Reduction):
@@ -70,7 +75,7 @@ class Mean(_Reduction):
 
     def backward(self, gy):
         # d mean(x)/dx_i = 1/n
-        return expand(self._kept(gy) * (1.0 / self.count), self.input_shape)
+        return _spread(self._kept(gy) * (1.0 / self.count), self.input_shape)
 
 
 class Var(_Reduction):

@@ -26,8 +26,9 @@ class Reshape(Function):
         return x.reshape(self.shape)
 
     def backward(self, gy):
-        # reshape moves no values: the gradient is reshaped back
-        return reshape(gy, self.input_shape)
+        # reshape moves no values: the gradient is reshaped back (the shape is known valid,
+        # so the op is applied directly, skipping the wrapper's checks on this hot path)
+        return Reshape(self.input_shape).apply(gy)
 
 
 class Permute(Function):
@@ -44,7 +45,7 @@ class Permute(Function):
         inverse = [0] * len(self.axes)
         for position, axis in enumerate(self.axes):
             inverse[axis] = position
-        return permute(gy, tuple(inverse))
+        return Permute(tuple(inverse)).apply(gy)
 
 
 class Expand(Function):
@@ -220,6 +221,13 @@ def permute(x: Tensor, axes) -> Tensor:
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: axes must be a permutation of 0..{x.ndim - 1}, got {axes}")
     return Permute(axes).apply(x)
+
+
+def swap_last_axes(x: Tensor) -> Tensor:
+    """x with its last two axes swapped (matrix transpose of a batch), unchecked and fast."""
+    order = list(range(x.ndim))
+    order[-2], order[-1] = order[-1], order[-2]
+    return Permute(tuple(order)).apply(x)
 
 
 def transpose(x: Tensor, *axes) -> Tensor:
