@@ -1,1 +1,1 @@
-"""The generative models, one readable file per family, each with its training loop."""
+"""Models trained with tinygen, each a module file with its own visible training loop."""

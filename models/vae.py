@@ -12,13 +12,29 @@ the modules, the losses, the training loop, evaluation and pictures, and main().
 
 from __future__ import annotations
 
+import json
 import math
 
-import numpy as np
+import matplotlib
 
-import tinygen as tg
-import tinygen.nn as nn
-import tinygen.nn.functional as F
+matplotlib.use("Agg")  # files only: the scripts run on machines without a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinygen as tg  # noqa: E402
+import tinygen.nn as nn  # noqa: E402
+import tinygen.nn.functional as F  # noqa: E402
+from tinygen.data import DataLoader, binarize, default_split  # noqa: E402
+from tinygen.optim import Adam  # noqa: E402
+from tinygen.train import (  # noqa: E402
+    Checkpoint,
+    RunLogger,
+    add_model_flags,
+    make_parser,
+    parse_args,
+    plot_metrics,
+    save_image_grid,
+)
 
 DIGITS = 10
 PIXELS = 28 * 28
@@ -192,3 +208,228 @@ def importance_weighted_bound(vae: VAE, x, k: int, chunk: int = 100, y=None) -> 
     log_weights = np.concatenate(log_weights, axis=0).astype(np.float64)  # (k, N)
     top = log_weights.max(axis=0)
     return top + np.log(np.exp(log_weights - top).mean(axis=0))
+
+
+# =========================================================================== training
+def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_epoch=0,
+          unlabelled=None, alpha: float = 0.0):
+    """The training loop. For M2, ``loader`` yields labelled batches and ``unlabelled`` an
+    endless stream of unlabelled ones; for the other models ``loader`` is all there is."""
+    step = start_step
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        for x, labels in loader:
+            if isinstance(model, M2):
+                x_unlabelled = next(unlabelled)
+                labelled = m2_labelled_loss(model, x, labels, alpha).mean()
+                loss = labelled + m2_unlabelled_loss(model, x_unlabelled).mean()
+            elif model.conditional:
+                loss = negative_elbo(model, x, one_hot(labels, x.device)).mean()
+            else:
+                loss = negative_elbo(model, x).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            log.step(step, epoch=epoch, loss=loss.item())
+            if args.quick and step >= args.quick_steps:
+                return step, epoch
+        checkpoint.save(step=step, epoch=epoch + 1)
+    return step, args.epochs
+
+
+def endless(loader):
+    """Batches of images only, epoch after epoch (M2's unlabelled stream)."""
+    while True:
+        for (x,) in loader:
+            yield x
+
+
+# =========================================================================== evaluation
+@tg.no_grad()
+def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 500) -> dict:
+    """Test -ELBO (nats per image; mean of 5 draws), IWAE bounds, and M2's accuracy."""
+    model.eval()
+    metrics = {}
+    vae_part = model.vae if isinstance(model, M2) else model
+    condition = one_hot(y_test) if vae_part.conditional else None
+    x = tg.tensor(x_test)
+    if isinstance(model, M2):
+        predictions = model.classifier(x).numpy().argmax(axis=1)
+        metrics["accuracy"] = float((predictions == y_test).mean())
+        condition = one_hot(predictions)
+    draws = [negative_elbo(vae_part, x, condition).numpy().mean() for _ in range(5)]
+    metrics["test_neg_elbo"] = float(np.mean(draws))
+    subset = slice(0, iwae_images)
+    for k in iwae_ks:
+        sub_condition = None if condition is None else condition[subset]
+        bound = importance_weighted_bound(vae_part, x[subset], k, y=sub_condition)
+        metrics[f"test_iwae_nll_k{k}"] = float(-bound.mean())
+    return metrics
+
+
+# =========================================================================== pictures
+@tg.no_grad()
+def save_pictures(model, x_test, y_test, out, fixed_noise) -> None:
+    """Reconstructions beside originals, prior samples, and latent interpolations; for a
+    2-D latent the decoded manifold and a scatter of test codes; for the cVAE, one row
+    per digit and style transfer (keep z, change y)."""
+    vae_part = model.vae if isinstance(model, M2) else model
+    conditional = vae_part.conditional
+    x = tg.tensor(x_test[:32])
+    y = one_hot(y_test[:32]) if conditional else None
+    mu, _ = vae_part.encode(x, y)
+    reconstruction = vae_part.decode(mu, y).sigmoid()
+    pairs = np.stack([x.numpy(), reconstruction.numpy()], axis=1).reshape(-1, 1, 28, 28)
+    save_image_grid(pairs, out / "reconstructions.png", nrow=16)  # original, reconstruction
+
+    noise = tg.tensor(fixed_noise)
+    if conditional:  # one row per digit, the same 10 noise vectors in every row
+        z = tg.tensor(np.tile(fixed_noise[:10], (DIGITS, 1)))
+        labels = one_hot(np.repeat(np.arange(DIGITS), 10))
+        samples = vae_part.decode(z, labels).sigmoid()
+        save_image_grid(samples.numpy().reshape(-1, 1, 28, 28), out / "samples_by_digit.png",
+                        nrow=10)
+        style = np.tile(mu.numpy()[:8], (DIGITS, 1))  # keep z of 8 test digits, vary y
+        transfer = vae_part.decode(tg.tensor(style), one_hot(np.repeat(np.arange(DIGITS), 8)))
+        save_image_grid(transfer.sigmoid().numpy().reshape(-1, 1, 28, 28),
+                        out / "style_transfer.png", nrow=8)
+    else:
+        samples = vae_part.decode(noise).sigmoid()
+        save_image_grid(samples.numpy().reshape(-1, 1, 28, 28), out / "samples.png", nrow=8)
+
+    steps = np.linspace(0, 1, 10, dtype=np.float32)[:, None]
+    rows = []
+    for first, second in ((0, 1), (2, 3), (4, 5), (6, 7)):
+        path = (1 - steps) * mu.numpy()[first] + steps * mu.numpy()[second]  # (10, latent)
+        label = None if not conditional else tg.tensor(np.repeat(y.numpy()[[first]], 10, 0))
+        rows.append(vae_part.decode(tg.tensor(path), label).sigmoid().numpy())
+    save_image_grid(np.concatenate(rows).reshape(-1, 1, 28, 28), out / "interpolation.png",
+                    nrow=10)
+    if vae_part.latent == 2 and not conditional:
+        _save_latent_plots(vae_part, x_test, y_test, out)
+
+
+def _save_latent_plots(vae_part, x_test, y_test, out) -> None:
+    lattice = np.linspace(-2.5, 2.5, 15, dtype=np.float32)
+    grid = np.array([[a, b] for b in lattice[::-1] for a in lattice], dtype=np.float32)
+    manifold = vae_part.decode(tg.tensor(grid)).sigmoid().numpy()
+    save_image_grid(manifold.reshape(-1, 1, 28, 28), out / "manifold.png", nrow=15)
+    codes, _ = vae_part.encode(tg.tensor(x_test))
+    codes = codes.numpy()
+    figure, axes = plt.subplots(figsize=(6, 5))
+    points = axes.scatter(codes[:, 0], codes[:, 1], c=y_test, cmap="tab10", s=4)
+    figure.colorbar(points, ax=axes, label="digit")
+    axes.set(title="test codes (posterior means)", xlabel="z[0]", ylabel="z[1]")
+    figure.savefig(out / "latent_scatter.png", dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+# =========================================================================== main
+def main(argv=None) -> dict:
+    parser = make_parser("Train a VAE-family model on binarized MNIST (t10k[:8000], "
+                         "tested on t10k[8000:]).", epochs=30, batch_size=128, lr=1e-3,
+                         out="runs/vae")
+    flags = add_model_flags(parser, "VAE")
+    flags.add_argument("--model", choices=["vae", "conv", "cvae", "m2"], default="vae",
+                       help="VAE, conv VAE, conditional VAE, or semi-supervised M2")
+    flags.add_argument("--latent", type=int, default=20, help="latent dimensions")
+    flags.add_argument("--hidden", type=int, default=400, help="hidden units of the MLPs")
+    flags.add_argument("--labels", type=int, default=100,
+                       help="M2: labelled examples (the rest of the 8000 are unlabelled)")
+    flags.add_argument("--binarize", choices=["stochastic", "threshold"], default="stochastic",
+                       help="Bernoulli(intensity) sampled once with the seed (the papers'), "
+                            "or pixel > 127")
+    args = parse_args(parser, argv)
+    args.quick_steps = 300
+    if args.quick:
+        args.epochs = min(args.epochs, 2)
+    tg.manual_seed(args.seed)
+    (train_images, train_labels), (test_images, test_labels) = default_split()
+    binary = binarize(np.concatenate([train_images, test_images]), args.binarize, seed=args.seed)
+    x_train = binary[:8000].reshape(-1, PIXELS).astype(np.float32)
+    x_test = binary[8000:].reshape(-1, PIXELS).astype(np.float32)
+
+    if args.model == "m2":
+        model = M2(latent=args.latent, hidden=args.hidden)
+        labelled = _balanced_indices(train_labels, args.labels, args.seed)
+        loader = DataLoader(x_train[labelled], train_labels[labelled],
+                            batch_size=min(args.batch_size, len(labelled)), shuffle=True,
+                            seed=args.seed, device=args.device)
+        unlabelled = endless(DataLoader(x_train, batch_size=args.batch_size, shuffle=True,
+                                        seed=args.seed + 1, drop_last=True,
+                                        device=args.device))
+        alpha = 0.1 * len(x_train)  # Kingma et al.: alpha = 0.1 N
+        steps_per_epoch = len(x_train) // args.batch_size
+        loader = CycledLoader(loader, steps_per_epoch)
+    else:
+        model = VAE(args.latent, args.hidden, conv=args.model == "conv",
+                    conditional=args.model == "cvae")
+        loader = DataLoader(x_train, train_labels, batch_size=args.batch_size, shuffle=True,
+                            seed=args.seed, device=args.device)
+        unlabelled, alpha = None, 0.0
+    model.to(args.device)
+    optimizer = Adam(model.parameters(), lr=args.lr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fixed_noise = tg.randn(64, args.latent).numpy()
+    checkpoint = Checkpoint(args.out / "checkpoint.npz", model=model, optimizer=optimizer)
+    start_step = start_epoch = 0
+    if args.resume is not None:
+        state = Checkpoint(args.resume, model=model, optimizer=optimizer).load()
+        start_step, start_epoch = state["step"], state["epoch"]
+        fixed_noise = state.get("fixed_noise", fixed_noise)
+
+    total = args.epochs * len(loader) if not args.quick else args.quick_steps
+    with RunLogger(args.out, total_steps=total, initial_step=start_step,
+                   desc=args.model) as log:
+        step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
+                            start_epoch, unlabelled, alpha)
+        checkpoint.save(step=step, epoch=epoch, fixed_noise=fixed_noise)
+        metrics = evaluate(model, x_test, test_labels,
+                           iwae_ks=(100,) if args.quick else (100, 1000),
+                           iwae_images=100 if args.quick else 500)
+        log.write(step, split="test", **metrics)
+        log.print(json.dumps(metrics))
+    save_pictures(model, x_test, test_labels, args.out, fixed_noise)
+    plot_metrics(args.out)
+    return metrics
+
+
+def _balanced_indices(labels, count: int, seed: int) -> np.ndarray:
+    """``count`` labelled examples, the same number of each digit (as in the M2 paper)."""
+    if count % DIGITS or not 0 < count <= len(labels):
+        raise ValueError(f"--labels must be a positive multiple of 10 up to {len(labels)}, "
+                         f"got {count}")
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == d), count // DIGITS, replace=False)
+             for d in range(DIGITS)]
+    return np.sort(np.concatenate(picks))
+
+
+class CycledLoader:
+    """Cycle a small labelled loader for a fixed number of batches per epoch."""
+
+    def __init__(self, loader, batches: int):
+        self.loader, self.batches = loader, batches
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self):
+        produced = 0
+        while produced < self.batches:
+            for batch in self.loader:
+                yield batch
+                produced += 1
+                if produced == self.batches:
+                    return
+
+    def state_dict(self):
+        return self.loader.state_dict()
+
+    def load_state_dict(self, state):
+        self.loader.load_state_dict(state)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""MNIST: the bundled 10k test split, a user's directory, or the 60k train split on request.
+
+The package ships the official test split (``t10k``, 10,000 images, CC BY-SA 3.0, LeCun, Cortes
+and Burges) so that everything runs offline. Until a user supplies the training split,
+experiments use :func:`default_split`: train = t10k[:8000], test = t10k[8000:]. Every
+reported figure should name the split and the binarisation it used (see :func:`binarize`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from tinygen.data.idx import IDXError, read_idx
+
+BUNDLED_DIR = Path(__file__).resolve().parent / "mnist"
+DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+SPLITS = ("train", "test")
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+# The published SHA-256 of the original gzip files.
+SHA256 = {
+    "train-images-idx3-ubyte.gz":
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz":
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+DEFAULT_TRAIN_SIZE = 8000
+_CHUNK = 1 << 16
+
+
+class ChecksumError(ValueError):
+    """A downloaded file's SHA-256 is not the published one."""
+
+
+def default_root() -> Path:
+    """Where downloads go when no ``root`` is given: ``$TINYGEN_DATA/mnist`` or
+    ``~/.cache/tinygen/mnist``."""
+    base = os.environ.get("TINYGEN_DATA")
+    return Path(base) / "mnist" if base else Path.home() / ".cache" / "tinygen" / "mnist"
+
+
+def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
+               download: bool = False, mirror: str = DEFAULT_MIRROR,
+               sha256: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Load an MNIST split.
+
+    Args:
+        split: "test" (10k images) or "train" (60k images).
+        root: a directory holding the IDX files (``.gz`` or uncompressed, original names).
+            None means the bundled copy for "test", and :func:`default_root` for "train".
+        download: fetch missing files from ``mirror`` into ``root`` (verified, resumable,
+            atomic).
+        mirror: base URL that the file names are appended to.
+        sha256: file name -> expected SHA-256 of downloads (default: the published ones).
+
+    Returns:
+        (images uint8 (N, 28, 28), labels int64 (N,)).
+
+    Raises:
+        ValueError: unknown split.
+        FileNotFoundError: a file is missing and ``download`` is False.
+        ChecksumError: a download does not match its SHA-256.
+        IDXError: a file is truncated or corrupt, or not MNIST-shaped.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"load_mnist: split must be one of {SPLITS}, got {split!r}")
+    if root is None:
+        root = BUNDLED_DIR if split == "test" and not download else default_root()
+    root = Path(root)
+    paths = []
+    for name in FILES[split]:
+        path = _find(root, name)
+        if path is None:
+            if not download:
+                raise FileNotFoundError(
+                    f"load_mnist: {name} (or {name[:-3]}) not found in root={str(root)!r}; "
+                    f"pass download=True to fetch the {split} split, or a root that holds it")
+            path = root / name
+            checksums = SHA256 if sha256 is None else sha256
+            download_file(mirror.rstrip("/") + "/" + name, path, checksums[name])
+        paths.append(path)
+    images, labels = read_idx(paths[0]), read_idx(paths[1])
+    _check_mnist(images, labels, paths)
+    return images, labels.astype(np.int64)
+
+
+def _find(root: Path, name: str) -> Path | None:
+    for candidate in (root / name, root / name[:-3]):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _check_mnist(images: np.ndarray, labels: np.ndarray, paths: list) -> None:
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise IDXError(f"{paths[0]}: expected uint8 images of shape (N, 28, 28), got "
+                       f"{images.dtype} {images.shape}")
+    if labels.dtype != np.uint8 or labels.shape != (images.shape[0],):
+        raise IDXError(f"{paths[1]}: expected uint8 labels of shape ({images.shape[0]},) to "
+                       f"match the images, got {labels.dtype} {labels.shape}")
+    if labels.size and labels.max() > 9:
+        raise IDXError(f"{paths[1]}: labels must be in 0..9, got a {labels.max()}")
+
+
+def default_split(root: str | os.PathLike | None = None,
+                  train_size: int = DEFAULT_TRAIN_SIZE) -> tuple[tuple, tuple]:
+    """The fixed experiment split of the 10k test set: the first ``train_size`` images for
+    training, the rest for evaluation (t10k[:8000] and t10k[8000:] by default).
+
+    Returns:
+        ((train images, train labels), (test images, test labels)), uint8 and int64.
+    """
+    images, labels = load_mnist("test", root=root)
+    if not 0 < train_size < len(images):
+        raise ValueError(f"default_split: train_size must be in (0, {len(images)}), got "
+                         f"{train_size}")
+    return ((images[:train_size], labels[:train_size]),
+            (images[train_size:], labels[train_size:]))
+
+
+def binarize(images: np.ndarray, method: str = "threshold", seed: int | None = None,
+             threshold: int = 127) -> np.ndarray:
+    """Binarise uint8 intensities to {0, 1} (uint8), once.
+
+    Args:
+        images: uint8 array of intensities 0..255, any shape.
+        method: "threshold" (pixel > ``threshold``: an easy dataset, fine for demos) or
+            "stochastic" (each pixel ~ Bernoulli(intensity / 255), sampled once with ``seed``:
+            the "binarized MNIST" of the literature, for figures set beside published ones).
+        seed: required for "stochastic", so that the dataset is the same on every run.
+        threshold: the cut for "threshold".
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"binarize: images must be uint8 intensities, got {images.dtype}")
+    if method == "threshold":
+        return (images > threshold).astype(np.uint8)
+    if method == "stochastic":
+        if seed is None:
+            raise ValueError("binarize: method='stochastic' needs an integer seed, got None")
+        rng = np.random.default_rng(seed)
+        return (rng.random(images.shape) < images / 255.0).astype(np.uint8)
+    raise ValueError(f"binarize: method must be 'threshold' or 'stochastic', got {method!r}")
+
+
+# ----------------------------------------------------------------------------- download
+def download_file(url: str, path: str | os.PathLike, sha256: str, timeout: float = 60.0
+                  ) -> Path:
+    """Download ``url`` to ``path``, resumable and atomic, and verify its SHA-256.
+
+    Bytes go to ``path + ".part"``; a later call continues it with an HTTP Range request
+    (starting over if the server ignores the range). Only a complete file whose SHA-256
+    matches is fsynced and renamed onto ``path``, so ``path`` is never a partial file.
+
+    Raises:
+        ChecksumError: the complete download has another SHA-256 (the part file is deleted,
+            so that a retry starts clean).
+        urllib.error.URLError: the server cannot be reached (the part file is kept).
+        ConnectionError: the connection dropped mid-file (the part file is kept).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url)
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code != 416:  # 416: the part already holds the whole file
+            raise
+    else:
+        expected = response.headers.get("Content-Length")
+        received = 0
+        with response, open(part, "ab" if response.status == 206 else "wb") as out:
+            while chunk := response.read(_CHUNK):
+                out.write(chunk)
+                received += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        # http.client returns a short body without complaint when the connection drops.
+        if expected is not None and received < int(expected):
+            raise ConnectionError(f"download of {url} stopped after {received} of {expected} "
+                                  f"bytes; {part.name} is kept: call again to resume")
+    actual = _sha256(part)
+    if actual != sha256:
+        part.unlink()
+        raise ChecksumError(f"download of {url}: SHA-256 of {path.name} expected {sha256}, "
+                            f"got {actual}")
+    os.replace(part, path)
+    _fsync_directory(path.parent)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable; Windows cannot open directories, and needs no such step."""
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

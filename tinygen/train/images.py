@@ -1,0 +1,86 @@
+"""Image grids of samples, laid out like torchvision's ``make_grid`` and saved with Pillow."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tinygen import backend
+from tinygen.autograd.tensor import Tensor
+
+
+def make_grid(images, nrow: int = 8, padding: int = 2, normalize: bool = False,
+              value_range: tuple[float, float] | None = None, pad_value: float = 0.0
+              ) -> np.ndarray:
+    """Tile a batch of images into one image, in torchvision's ``make_grid`` layout.
+
+    Images fill rows of ``min(nrow, B)`` columns left to right, top to bottom, each cell
+    preceded by ``padding`` pixels of ``pad_value`` and the grid closed by ``padding`` more:
+    the grid is ``(C, rows * (H + padding) + padding, cols * (W + padding) + padding)``, with
+    ``rows = ceil(B / cols)``. As in torchvision, a batch of one image is returned unpadded.
+    Unlike torchvision, a single channel stays single (a grayscale grid, not RGB).
+
+    Args:
+        images: (B, C, H, W), one image (C, H, W) or (H, W); Tensor, NumPy or CuPy. C is 1
+            or 3. Floats are intensities in [0, 1] (after ``normalize``); uint8 is 0..255.
+        nrow: images per row.
+        padding: pixels between images and around the grid.
+        normalize: rescale to [0, 1] by ``value_range``, or by the batch's min and max.
+        value_range: (low, high) for ``normalize``; values outside are clipped.
+        pad_value: the padding's intensity.
+
+    Returns:
+        float32 array (C, H_grid, W_grid).
+    """
+    array = backend.to_numpy(images.data if isinstance(images, Tensor) else images)
+    array = array / np.float32(255) if array.dtype == np.uint8 else array
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 2:  # (H, W) -> (1, 1, H, W)
+        array = array[None, None]
+    elif array.ndim == 3:  # one image (C, H, W) -> (1, C, H, W)
+        array = array[None]
+    if array.ndim != 4 or array.shape[1] not in (1, 3):
+        raise ValueError(f"make_grid: images must be (B, C, H, W), (C, H, W) or (H, W) with "
+                         f"C in (1, 3), got shape {np.shape(images)}")
+    if nrow < 1 or padding < 0:
+        raise ValueError(f"make_grid: nrow must be >= 1 and padding >= 0, got nrow={nrow}, "
+                         f"padding={padding}")
+    if normalize:
+        low, high = value_range if value_range is not None else (array.min(), array.max())
+        array = (np.clip(array, low, high) - low) / max(high - low, 1e-5)
+    count, channels, height, width = array.shape
+    if count == 1:
+        return array[0]
+    cols = min(nrow, count)
+    rows = math.ceil(count / cols)
+    cell_h, cell_w = height + padding, width + padding
+    grid = np.full((channels, rows * cell_h + padding, cols * cell_w + padding), pad_value,
+                   dtype=np.float32)
+    for k in range(count):
+        top = (k // cols) * cell_h + padding
+        left = (k % cols) * cell_w + padding
+        grid[:, top:top + height, left:left + width] = array[k]
+    return grid
+
+
+def save_image_grid(images, path: str | os.PathLike, nrow: int = 8, padding: int = 2,
+                    normalize: bool = False, value_range: tuple[float, float] | None = None,
+                    pad_value: float = 0.0) -> Path:
+    """Save a batch of images as one PNG (or any format Pillow knows by the suffix).
+
+    Arguments as in :func:`make_grid`; intensities in [0, 1] map to 0..255 with rounding, as
+    torchvision's ``save_image`` does. Returns the path.
+    """
+    grid = make_grid(images, nrow=nrow, padding=padding, normalize=normalize,
+                     value_range=value_range, pad_value=pad_value)
+    pixels = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8)
+    # (C, H, W) -> (H, W) for grayscale, (H, W, 3) for RGB: Pillow's layouts
+    pixels = pixels[0] if pixels.shape[0] == 1 else pixels.transpose(1, 2, 0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path)
+    return path
