@@ -81,7 +81,7 @@ def _note_call_site(function, inputs, outputs):
         return
     function.call_site = user_call_site()
     if observers.module_stack:
-        function.module_path = observers.module_stack[-1]
+        function.module_path = observers.module_stack[-1][0]
     if not function.inputs:  # not recorded: remember why these outputs are off the graph
         reason = "no_grad" if not is_grad_enabled() else "inputs need no grad"
         for output in outputs:

@@ -58,7 +58,7 @@ class Module:
     def __call__(self, *args, **kwargs):
         if observers.forward is None:
             return self.forward(*args, **kwargs)
-        observers.module_stack.append(getattr(self, "_module_path", type(self).__name__))
+        observers.module_stack.append((_module_path(self, observers.module_stack), self))
         try:
             return self.forward(*args, **kwargs)
         finally:
@@ -86,7 +86,6 @@ class Module:
             if id(module) in seen:
                 continue
             seen.add(id(module))
-            module._module_path = path or type(module).__name__
             yield path, module
             children = [(f"{path}.{name}" if path else name, child)
                         for name, child in module.named_children()]
@@ -214,6 +213,18 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def _module_path(module: Module, stack: list) -> str:
+    """The dotted path of ``module`` under the module whose forward called it (debug only);
+    the outermost module called is named by its class."""
+    if not stack:
+        return type(module).__name__
+    parent_path, parent = stack[-1][0], stack[-1][1]
+    for name, value in vars(parent).items():
+        if value is module:
+            return f"{parent_path}.{name}" if parent_path else name
+    return parent_path
 
 
 def _raw(value):
