@@ -4,16 +4,19 @@
 - :func:`to_dot` exports the graph as Graphviz DOT (PNG/SVG when Graphviz is installed).
 - :func:`explain_grad` names what cuts the gradient between a tensor and the loss.
 - :func:`detect_anomaly` stops at the first op that makes a NaN or Inf.
+- :func:`check_causal` proves an autoregressive image model sees only the past, and draws
+  its receptive field.
 - :func:`record` notes call sites and graph cuts, so the tools can point at user code.
 """
 
 from tinygen.debug.anomaly import AnomalyError, detect_anomaly
+from tinygen.debug.causal import CausalityError, CausalReport, check_causal
 from tinygen.debug.dot import to_dot
 from tinygen.debug.explain import GradExplanation, explain_grad
 from tinygen.debug.recording import record, user_call_site
 from tinygen.debug.trace import trace
 
 __all__ = [
-    "AnomalyError", "GradExplanation", "detect_anomaly", "explain_grad", "record", "to_dot",
+    "AnomalyError", "CausalReport", "CausalityError", "GradExplanation", "check_causal", "detect_anomaly", "explain_grad", "record", "to_dot",
     "trace", "user_call_site",
 ]
