@@ -34,7 +34,8 @@ from tinygen.debug import check_causal
 __version__ = "0.1.0"
 
 __all__ = [
-    "Function", "Tensor", "autograd", "check_causal", "debug", "enable_grad", "get_array_module", "info",
+    "Function", "Tensor", "autograd", "check_causal",
+    "debug", "enable_grad", "get_array_module", "info",
     "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "tensor", *_ops_all,
     "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "zeros", "zeros_like",

@@ -17,6 +17,6 @@ from tinygen.debug.recording import record, user_call_site
 from tinygen.debug.trace import trace
 
 __all__ = [
-    "AnomalyError", "CausalReport", "CausalityError", "GradExplanation", "check_causal", "detect_anomaly", "explain_grad", "record", "to_dot",
-    "trace", "user_call_site",
+    "AnomalyError", "CausalReport", "CausalityError", "GradExplanation", "check_causal",
+    "detect_anomaly", "explain_grad", "record", "to_dot", "trace", "user_call_site",
 ]
