@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
 	touch $@
 
 run: $(VENV)/.installed
+	$(BIN)/python -m models.classifier
+
+# the smallest end-to-end run: an MLP on raw tensors, then a gradcheck
+demo: $(VENV)/.installed
 	$(BIN)/python examples/demo_mlp.py
 
 test: $(VENV)/.installed-test

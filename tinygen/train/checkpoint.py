@@ -2,7 +2,8 @@
 
 A checkpoint holds the state of each object it was given (models, optimizers, data loaders,
 schedulers: anything with ``state_dict()`` / ``load_state_dict()``), the step and epoch, every
-state of tinygen's random generators, and any extra arrays (the fixed noise of sample grids).
+random state (tinygen's generators, and NumPy's legacy global one in case user code draws from
+``np.random``), and any extra arrays (the fixed noise of sample grids).
 
 Format: nested state dicts are flattened. Each array becomes one ``.npz`` entry named by its
 path (``"model/conv1.weight"``, ``"optimizer/state/0/exp_avg"``); everything else (numbers,
@@ -179,12 +180,14 @@ class Checkpoint:
             "step": int(step),
             "epoch": int(epoch),
             "rng": backend.get_rng_state(),
+            "numpy_global_rng": np.random.get_state(),
             "objects": {name: obj.state_dict() for name, obj in self.objects.items()},
             "extra": extra,
         })
 
     def load(self, restore_rng: bool = True) -> dict:
-        """Restore every object (and tinygen's generators) from the file.
+        """Restore every object (and, unless ``restore_rng`` is False, every random
+        generator) from the file.
 
         Returns:
             {"step": int, "epoch": int, **extra}, with extra arrays as NumPy arrays.
@@ -201,4 +204,5 @@ class Checkpoint:
             obj.load_state_dict(tree["objects"][name])
         if restore_rng:
             backend.set_rng_state(tree["rng"])
+            np.random.set_state(tree["numpy_global_rng"])
         return {"step": tree["step"], "epoch": tree["epoch"], **tree["extra"]}
