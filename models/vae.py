@@ -247,7 +247,7 @@ def endless(loader):
 
 # =========================================================================== evaluation
 @tg.no_grad()
-def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 500) -> dict:
+def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 1000) -> dict:
     """Test -ELBO (nats per image; mean of 5 draws), IWAE bounds, and M2's accuracy."""
     model.eval()
     metrics = {}
@@ -261,6 +261,11 @@ def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 500)
     draws = [negative_elbo(vae_part, x, condition).numpy().mean() for _ in range(5)]
     metrics["test_neg_elbo"] = float(np.mean(draws))
     subset = slice(0, iwae_images)
+    sub_condition = None if condition is None else condition[subset]
+    # the bounds are estimated on a subset: report the ELBO on that same subset beside them
+    metrics["subset_images"] = min(iwae_images, len(x_test))
+    metrics["subset_neg_elbo"] = float(np.mean(
+        [negative_elbo(vae_part, x[subset], sub_condition).numpy().mean() for _ in range(5)]))
     for k in iwae_ks:
         sub_condition = None if condition is None else condition[subset]
         bound = importance_weighted_bound(vae_part, x[subset], k, y=sub_condition)
@@ -337,10 +342,14 @@ def main(argv=None) -> dict:
     flags.add_argument("--hidden", type=int, default=400, help="hidden units of the MLPs")
     flags.add_argument("--labels", type=int, default=100,
                        help="M2: labelled examples (the rest of the 8000 are unlabelled)")
+    flags.add_argument("--eval-only", action="store_true",
+                       help="skip training: evaluate the --resume checkpoint and redraw")
     flags.add_argument("--binarize", choices=["stochastic", "threshold"], default="stochastic",
                        help="Bernoulli(intensity) sampled once with the seed (the papers'), "
                             "or pixel > 127")
     args = parse_args(parser, argv)
+    if args.eval_only and args.resume is None:
+        parser.error("argument --eval-only: needs --resume (the checkpoint to evaluate)")
     args.quick_steps = 300
     if args.quick:
         args.epochs = min(args.epochs, 2)
@@ -382,12 +391,15 @@ def main(argv=None) -> dict:
     total = args.epochs * len(loader) if not args.quick else args.quick_steps
     with RunLogger(args.out, total_steps=total, initial_step=start_step,
                    desc=args.model) as log:
-        step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
-                            start_epoch, unlabelled, alpha)
-        checkpoint.save(step=step, epoch=epoch, fixed_noise=fixed_noise)
+        if args.eval_only:
+            step, epoch = start_step, start_epoch
+        else:
+            step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
+                                start_epoch, unlabelled, alpha)
+            checkpoint.save(step=step, epoch=epoch, fixed_noise=fixed_noise)
         metrics = evaluate(model, x_test, test_labels,
                            iwae_ks=(100,) if args.quick else (100, 1000),
-                           iwae_images=100 if args.quick else 500)
+                           iwae_images=100 if args.quick else 1000)
         log.write(step, split="test", **metrics)
         log.print(json.dumps(metrics))
     save_pictures(model, x_test, test_labels, args.out, fixed_noise)
