@@ -91,3 +91,18 @@ def test_iwae_bound_is_at_least_the_elbo_and_tightens_with_k():
     bound_500 = vae.importance_weighted_bound(model, x, k=500)
     assert (bound_10 >= elbo - 1.0).all()
     assert bound_500.mean() >= bound_10.mean() - 0.5
+
+
+def test_quick_runs_write_their_metrics_and_pictures(tmp_path):
+    metrics = vae.main(["--quick", "--model", "vae", "--latent", "2", "--out",
+                        str(tmp_path / "2d")])
+    assert metrics["test_iwae_nll_k100"] <= metrics["subset_neg_elbo"] + 1.0
+    for name in ("reconstructions.png", "samples.png", "interpolation.png", "manifold.png",
+                 "latent_scatter.png", "metrics.png", "checkpoint.npz"):
+        assert (tmp_path / "2d" / name).exists(), name
+    vae.main(["--quick", "--model", "cvae", "--out", str(tmp_path / "cvae")])
+    assert (tmp_path / "cvae" / "samples_by_digit.png").exists()
+    assert (tmp_path / "cvae" / "style_transfer.png").exists()
+    evaluated = vae.main(["--eval-only", "--model", "cvae", "--out", str(tmp_path / "cvae"),
+                          "--resume", "--quick"])
+    assert "test_neg_elbo" in evaluated
