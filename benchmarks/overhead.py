@@ -1,12 +1,18 @@
 """Per-op overhead of tinygen beside PyTorch CPU, on tensors so small that the arithmetic is
 free and only the framework's bookkeeping is timed.
 
-The same chain of ops (add, mul, matmul, tanh, relu, reshape, getitem, reshape; sum) on (4, 4)
-tensors runs in both frameworks, interleaved in one process so that both see the same machine
-state; each figure is the median over several repeats. Results go to the "Overhead" section of
-docs/BENCHMARKS.md.
+Two measurements, both on (4, 4) float32 tensors that require grad, tinygen and PyTorch
+interleaved in one process so that both see the same machine state:
 
-    python benchmarks/overhead.py            # table + docs/BENCHMARKS.md
+- a mixed chain of 65 ops (add, mul, matmul, tanh, relu, reshape, getitem, reshape; x8; sum),
+  the headline figure, since a model's graph mixes ops like this;
+- each op alone, applied 16 times in a chain, to show which ops cost more than others.
+
+Forward+backward ends each chain with ``.sum().backward()``; that sum counts as one more op.
+Each figure is µs per op, the min and median over several repeats. Results go to the
+"Overhead" section of docs/BENCHMARKS.md.
+
+    python benchmarks/overhead.py            # tables + docs/BENCHMARKS.md
     python benchmarks/overhead.py --profile  # also the top cProfile entries of tinygen
 """
 
@@ -23,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,75 +41,124 @@ try:
 except ImportError:  # the comparison needs the `bench` extra; tinygen alone still runs
     torch = None
 
-BLOCKS = 8
-OPS_PER_BLOCK = 8
-OPS = BLOCKS * OPS_PER_BLOCK + 1  # + the final sum
 TARGET_US = 5.0
+BLOCKS = 8
+SINGLE_OP_LENGTH = 16
 DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+MODES = ("forward", "forward+backward")
 
 
-def chain(x, w, b):
-    """The timed op chain; the same code runs on tinygen and torch tensors."""
-    h = x
-    for _ in range(BLOCKS):
-        h = h + b  # add (broadcasting a (4,) bias)
-        h = h * w  # mul
-        h = h @ w  # matmul
-        h = h.tanh()
-        h = h.relu()
-        h = h.reshape(16)  # (4, 4) -> (16,)
-        h = h[:16]  # getitem: a basic slice (torch has no negative steps), same shape
-        h = h.reshape(4, 4)  # (16,) -> (4, 4)
-    return h.sum()
+def mixed_block(h, w, b):
+    """The eight ops of one block of the mixed chain; the same code runs on both frameworks."""
+    h = h + b  # add (broadcasting a (4,) bias)
+    h = h * w  # mul
+    h = h @ w  # matmul
+    h = h.tanh()
+    h = h.relu()
+    h = h.reshape(16)  # (4, 4) -> (16,)
+    h = h[:16]  # getitem: a basic slice (torch has no negative steps), same shape
+    return h.reshape(4, 4)  # (16,) -> (4, 4)
 
 
-def make_inputs(module):
+def _sum_rows(h):
+    # (4, 4) -> (4, 1) once, then (4, 1) -> (4, 1): every call is one sum op, so it chains
+    if torch is not None and isinstance(h, torch.Tensor):
+        return h.sum(dim=1, keepdim=True)
+    return h.sum(axis=1, keepdims=True)
+
+
+# name -> (ops per call, the call); each call keeps the chain's tensor at a fixed shape
+CASES: dict[str, tuple[int, Callable]] = {
+    "mixed chain": (8, mixed_block),
+    "add": (1, lambda h, w, b: h + b),
+    "mul": (1, lambda h, w, b: h * w),
+    "matmul": (1, lambda h, w, b: h @ w),
+    "tanh": (1, lambda h, w, b: h.tanh()),
+    "relu": (1, lambda h, w, b: h.relu()),
+    "sigmoid": (1, lambda h, w, b: h.sigmoid()),
+    "sum(axis)": (1, lambda h, w, b: _sum_rows(h)),
+    "reshape": (2, lambda h, w, b: h.reshape(16).reshape(4, 4)),  # (4, 4) -> (16,) -> (4, 4)
+    "permute": (1, lambda h, w, b: h.permute(1, 0)),
+    "getitem": (1, lambda h, w, b: h[:4]),  # a basic slice that keeps the shape
+}
+
+
+def chain_length(case: str) -> int:
+    return BLOCKS if case == "mixed chain" else SINGLE_OP_LENGTH
+
+
+def ops_per_chain(case: str, mode: str) -> int:
+    ops_per_call, _ = CASES[case]
+    return chain_length(case) * ops_per_call + (mode == "forward+backward")
+
+
+def make_inputs(framework: str):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(shape).astype(np.float32) * 0.5 for shape in [(4, 4)] * 2]
     arrays.append(rng.standard_normal(4).astype(np.float32))
-    if module == "tinygen":
+    if framework == "tinygen":
         return [tg.tensor(a, requires_grad=True) for a in arrays]
     return [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
 
 
-def forward(inputs):
-    chain(*inputs)
+def run_chain(case: str, inputs):
+    _, call = CASES[case]
+    x, w, b = inputs
+    h = x
+    for _ in range(chain_length(case)):
+        h = call(h, w, b)
+    return h
 
 
-def forward_backward(inputs):
-    for t in inputs:
-        t.grad = None
-    chain(*inputs).backward()
+def step_function(case: str, mode: str) -> Callable:
+    if mode == "forward":
+        return lambda inputs: run_chain(case, inputs)
+
+    def forward_backward(inputs):
+        for t in inputs:
+            t.grad = None
+        run_chain(case, inputs).sum().backward()
+
+    return forward_backward
 
 
-def time_per_op(step, inputs, iterations: int) -> float:
-    """Microseconds per op of ``step`` averaged over ``iterations`` calls."""
+def time_per_op(case: str, mode: str, inputs, iterations: int) -> float:
+    """Microseconds per op of ``iterations`` chains of ``case``."""
+    step = step_function(case, mode)
     start = time.perf_counter()
     for _ in range(iterations):
         step(inputs)
-    return (time.perf_counter() - start) / iterations / OPS * 1e6
+    elapsed = time.perf_counter() - start
+    return elapsed / iterations / ops_per_chain(case, mode) * 1e6
 
 
-def measure(repeats: int, iterations: int) -> dict[tuple[str, str], float]:
-    """Median µs/op of each (framework, mode), the frameworks interleaved in every repeat."""
+def check_same_results(inputs) -> None:
+    """The two frameworks must compute the same thing, or the timing compares nothing."""
+    for case in CASES:
+        ours = run_chain(case, inputs["tinygen"]).sum().item()
+        theirs = run_chain(case, inputs["torch"]).sum().item()
+        if not np.isclose(ours, theirs, rtol=1e-4, atol=1e-6):
+            raise AssertionError(f"{case}: tinygen gives {ours}, PyTorch gives {theirs}")
+
+
+def measure(repeats: int, iterations: int) -> dict[tuple[str, str, str], list[float]]:
+    """µs/op samples per (case, mode, framework), the frameworks interleaved in every repeat."""
     frameworks = ["tinygen"] + (["torch"] if torch is not None else [])
     inputs = {name: make_inputs(name) for name in frameworks}
     if torch is not None:
-        # the tinygen and torch chains must compute the same thing, or the timing is moot
-        ours = chain(*inputs["tinygen"]).item()
-        theirs = chain(*inputs["torch"]).item()
-        assert np.isclose(ours, theirs, rtol=1e-4), (ours, theirs)
-    modes = {"forward": forward, "forward+backward": forward_backward}
-    samples: dict[tuple[str, str], list[float]] = {}
-    for name in frameworks:  # warm-up: first calls pay for imports and caches
-        for step in modes.values():
-            time_per_op(step, inputs[name], max(1, iterations // 10))
-    for _ in range(repeats):
-        for mode, step in modes.items():
+        check_same_results(inputs)
+    for case in CASES:  # warm-up: first calls pay for imports and caches
+        for mode in MODES:
             for name in frameworks:
-                samples.setdefault((name, mode), []).append(
-                    time_per_op(step, inputs[name], iterations))
-    return {key: statistics.median(values) for key, values in samples.items()}
+                time_per_op(case, mode, inputs[name], max(1, iterations // 10))
+    samples: dict[tuple[str, str, str], list[float]] = {}
+    for _ in range(repeats):
+        for case in CASES:
+            for mode in MODES:
+                for name in frameworks:
+                    samples.setdefault((case, mode, name), []).append(
+                        time_per_op(case, mode, inputs[name], iterations))
+    return samples
 
 
 def machine() -> str:
@@ -116,28 +172,41 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores"
 
 
-def render(results, repeats: int, iterations: int) -> str:
+def _cell(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    return f"{min(values):.2f} / {statistics.median(values):.2f}"
+
+
+def render(samples, repeats: int, iterations: int, load: float) -> str:
     torch_version = torch.__version__ if torch is not None else "not installed"
+    mixed_ops = ops_per_chain("mixed chain", "forward+backward")
     lines = [
         "## Overhead",
         "",
-        f"`python benchmarks/overhead.py`: µs per op on (4, 4) float32 tensors, a chain of "
-        f"{OPS} ops (add, mul, matmul, tanh, relu, reshape, getitem, reshape; x{BLOCKS}; sum), "
-        f"median of {repeats} repeats of {iterations} chains, tinygen and PyTorch interleaved "
-        f"in one process. Target: ≤ {TARGET_US:g} µs/op.",
+        "`python benchmarks/overhead.py`: µs per op on (4, 4) float32 tensors that require "
+        f"grad, min / median of {repeats} repeats of {iterations} chains, tinygen and PyTorch "
+        f"interleaved in one process. The mixed chain is {mixed_ops} ops (add, mul, matmul, "
+        f"tanh, relu, reshape, getitem, reshape; x{BLOCKS}; sum); each other row chains one "
+        f"op {SINGLE_OP_LENGTH} times. Forward+backward adds `.sum().backward()`, counted as "
+        f"one op. Target: ≤ {TARGET_US:g} µs/op.",
         "",
-        f"- Machine: {machine()}; {datetime.date.today().isoformat()}",
+        # other work on the machine inflates the medians first; the mins resist it longer
+        f"- Machine: {machine()}; 1-minute load average {load:.1f} at the start; "
+        f"{datetime.date.today().isoformat()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}",
         "",
-        "| mode | tinygen µs/op | PyTorch CPU µs/op | tinygen / PyTorch |",
-        "|---|---:|---:|---:|",
+        "| op | mode | tinygen µs/op | PyTorch CPU µs/op | tinygen / PyTorch (median) |",
+        "|---|---|---:|---:|---:|",
     ]
-    for mode in ("forward", "forward+backward"):
-        ours = results[("tinygen", mode)]
-        theirs = results.get(("torch", mode))
-        ratio = f"{ours / theirs:.2f}" if theirs else "-"
-        theirs_text = f"{theirs:.2f}" if theirs else "-"
-        lines.append(f"| {mode} | {ours:.2f} | {theirs_text} | {ratio} |")
+    for case in CASES:
+        for mode in MODES:
+            ours = samples[(case, mode, "tinygen")]
+            theirs = samples.get((case, mode, "torch"))
+            ratio = (f"{statistics.median(ours) / statistics.median(theirs):.2f}"
+                     if theirs else "-")
+            label = f"**{case}**" if case == "mixed chain" else case
+            lines.append(f"| {label} | {mode} | {_cell(ours)} | {_cell(theirs)} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
@@ -153,12 +222,15 @@ def write_section(section: str, path: Path = DOC) -> None:
     path.write_text(text.rstrip("\n") + "\n")
 
 
-def profile(iterations: int, top: int = 15) -> None:
+def profile(iterations: int, top: int = 20) -> None:
+    """cProfile of tinygen's mixed chain, forward+backward, sorted by time spent in each
+    function itself."""
     inputs = make_inputs("tinygen")
+    step = step_function("mixed chain", "forward+backward")
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(iterations):
-        forward_backward(inputs)
+        step(inputs)
     profiler.disable()
     pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
 
@@ -171,8 +243,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update the doc")
     args = parser.parse_args()
 
-    results = measure(args.repeats, args.iterations)
-    section = render(results, args.repeats, args.iterations)
+    load = os.getloadavg()[0]
+    samples = measure(args.repeats, args.iterations)
+    section = render(samples, args.repeats, args.iterations, load)
     print(section)
     if not args.no_write:
         write_section(section)

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, settings
 from tinygen import backend
 
 _COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
-settings.register_profile("dev", max_examples=20, **_COMMON)
+settings.register_profile("dev", max_examples=25, **_COMMON)
 # CI is reproducible: the same examples on every run.
-settings.register_profile("ci", max_examples=10, derandomize=True, **_COMMON)
+settings.register_profile("ci", max_examples=15, derandomize=True, **_COMMON)
 settings.register_profile("thorough", max_examples=300, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

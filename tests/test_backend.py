@@ -222,6 +222,29 @@ def test_rng_state_round_trips_and_replays_the_same_draws():
     np.testing.assert_array_equal(tg.randn(3, 3).numpy(), expected)
 
 
+def _fake_cuda_generator(state_buffer):
+    """A stand-in for ``cupy.random.Generator``: CuPy 14 keeps the cuRAND states in the bit
+    generator's ``_state`` device array (cupy/random/_bit_generator.pyx)."""
+    return types.SimpleNamespace(bit_generator=types.SimpleNamespace(_state=state_buffer))
+
+
+def test_cuda_rng_state_is_saved_as_host_bytes_and_restored_into_the_device_buffer(
+        fake_gpu, monkeypatch):
+    device_state = fake_gpu.asarray(np.arange(8, dtype=np.int8))
+    monkeypatch.setitem(backend._generators, "cuda", _fake_cuda_generator(device_state))
+    saved = backend.get_rng_state()["cuda"]
+    assert type(saved) is np.ndarray  # plain host data, so a checkpoint can hold it
+    device_state[...] = 0  # drawing numbers advances the states on the device
+    backend.set_rng_state({"cuda": saved})
+    np.testing.assert_array_equal(device_state, np.arange(8))
+
+
+def test_cuda_rng_state_fails_loudly_if_cupy_moves_its_state_buffer(fake_gpu, monkeypatch):
+    monkeypatch.setitem(backend._generators, "cuda", _fake_cuda_generator(None))
+    with pytest.raises(RuntimeError, match="cannot save the CUDA generator state with cupy"):
+        backend.get_rng_state()
+
+
 @pytest.mark.gpu
 def test_cuda_rng_state_round_trips_on_a_real_gpu():
     tg.manual_seed(7)

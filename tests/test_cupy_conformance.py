@@ -9,6 +9,7 @@ cupy (regenerate it with ``python tools/gen_cupy_names.py``).
 
 import ast
 import importlib
+import importlib.util
 import pathlib
 
 import pytest
@@ -119,6 +120,22 @@ def test_the_scan_finds_the_array_module_calls():
     assert "cupy.exp" in used
     assert "cupyx.scatter_add" in used
     assert "cupy.random.Generator.standard_normal" in used
+
+
+def test_the_check_rejects_numpy_only_names(tmp_path):
+    # Guards the resolver: names NumPy has and CuPy lacks must come out as missing, both
+    # against the installed cupy and against the checked-in list.
+    source = tmp_path / "numpy_only.py"
+    source.write_text(
+        "def f(xp, x):\n"
+        "    rng = get_generator('cuda')\n"
+        "    return xp.einsum_path('ij,jk', x, x), rng.normal(size=3)\n")
+    used = _used_names(source) | _generator_methods(source)
+    numpy_only = {"cupy.einsum_path", "cupy.random.Generator.normal"}
+    assert numpy_only <= used
+    assert not numpy_only & _checked_in_names()
+    if importlib.util.find_spec("cupy") is not None:
+        assert not any(_exists_in_installed_cupy(name) for name in numpy_only)
 
 
 def _report(missing: dict[str, list[str]]) -> str:

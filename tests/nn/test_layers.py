@@ -9,12 +9,7 @@ from tinygen.autograd import gradcheck
 
 
 def as_float64(module):
-    for parameter in module.parameters():
-        parameter._data = parameter.data.astype(np.float64)
-    for buffer in module.buffers():
-        if buffer.dtype.kind == "f":
-            buffer._data = buffer.data.astype(np.float64)
-    return module
+    return module.double()
 
 
 def call_with(module, parameters, *inputs):
@@ -42,6 +37,9 @@ def x64(*shape, seed=0):
     (lambda: nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1), (2, 2, 3, 3), (2, 3, 6, 6)),
     (lambda: nn.MaskedConv2d(2, 2, 3, mask_type="A"), (1, 2, 4, 4), (1, 2, 4, 4)),
     (lambda: nn.BatchNorm1d(3), (5, 3), (5, 3)),
+    (lambda: nn.BatchNorm1d(2), (3, 2, 4), (3, 2, 4)),
+    (lambda: nn.MaskedConv2d(3, 3, 3, mask_type="B", channel_groups=3), (1, 3, 3, 3),
+     (1, 3, 3, 3)),
     (lambda: nn.BatchNorm2d(2), (3, 2, 2, 2), (3, 2, 2, 2)),
     (lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (2, 4))), (3, 2, 2, 2), (3, 2, 4)),
     (lambda: nn.Sequential(nn.LeakyReLU(0.2), nn.ELU(), nn.Tanh(), nn.Sigmoid(),
@@ -121,3 +119,94 @@ def test_layers_reject_bad_arguments_and_inputs():
         nn.MaskedConv2d(1, 1, 3, mask_type="C")
     with pytest.raises(ValueError, match="BatchNorm2d: expected a 4-D input"):
         nn.BatchNorm2d(3)(tg.randn(4, 3))
+
+
+def _input_gradient_of_one_output_pixel(layer, x, i, j, channels=slice(None)):
+    """|dy[0, channels, i, j] / dx| summed over the chosen output channels: (C_in, H, W)."""
+    y = layer(x)
+    gy = np.zeros(y.shape)
+    gy[0, channels, i, j] = 1.0
+    (gx,) = tg.autograd.grad(y, [x], [tg.tensor(gy, dtype=y.dtype)])
+    return np.abs(gx.numpy()[0])
+
+
+@pytest.mark.parametrize("mask_type", ["A", "B"])
+def test_masked_conv_output_pixel_sees_only_raster_earlier_input_pixels(mask_type):
+    tg.manual_seed(4)
+    layer = nn.MaskedConv2d(2, 3, 5, mask_type=mask_type)
+    x = tg.randn(1, 2, 6, 6, requires_grad=True)
+    raster = np.arange(36).reshape(6, 6)
+    for i, j in [(0, 0), (2, 3), (5, 5)]:
+        seen = _input_gradient_of_one_output_pixel(layer, x, i, j).sum(axis=0)
+        assert not seen[raster > raster[i, j]].any(), "a raster-later pixel leaks"
+        assert (seen[i, j] > 0) == (mask_type == "B"), "centre pixel visibility"
+        if (i, j) != (0, 0):
+            window = (np.abs(np.subtract.outer(np.arange(6), i))[:, None] <= 2) & (
+                np.abs(np.subtract.outer(np.arange(6), j))[None, :] <= 2)
+            assert seen[window & (raster < raster[i, j])].all(), "earlier pixels are seen"
+
+
+@pytest.mark.parametrize(("mask_type", "visible"), [
+    ("A", [[], [0], [0, 1]]),        # at the centre: R sees nothing, G sees R, B sees R, G
+    ("B", [[0], [0, 1], [0, 1, 2]]),
+])
+def test_masked_conv_rgb_groups_see_only_earlier_colours_at_the_centre(mask_type, visible):
+    tg.manual_seed(5)
+    layer = nn.MaskedConv2d(3, 6, 3, mask_type=mask_type, channel_groups=3)
+    x = tg.randn(1, 3, 4, 4, requires_grad=True)
+    for group, channels in enumerate(visible):
+        out = slice(2 * group, 2 * group + 2)  # output channels of colour ``group``
+        seen = _input_gradient_of_one_output_pixel(layer, x, 2, 2, out)
+        assert sorted(np.flatnonzero(seen[:, 2, 2])) == channels
+        assert seen[:, 1, 1:].all() and seen[:, 2, 1].all()  # all colours above and left
+        assert not seen[:, 2, 3:].any() and not seen[:, 3, :].any()
+
+
+def test_initialisers_are_repeatable_under_manual_seed():
+    tg.manual_seed(7)
+    first = nn.Sequential(nn.Linear(4, 3), nn.Conv2d(1, 2, 3), nn.LSTM(2, 3), nn.Embedding(5, 2))
+    tg.manual_seed(7)
+    second = nn.Sequential(nn.Linear(4, 3), nn.Conv2d(1, 2, 3), nn.LSTM(2, 3),
+                           nn.Embedding(5, 2))
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(),
+                            strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_initialisers_follow_their_formulas():
+    tg.manual_seed(8)
+    weight = nn.Parameter(np.empty((400, 500), dtype=np.float64))
+    nn.init.kaiming_normal_(weight, nonlinearity="relu")
+    assert weight.numpy().std() == pytest.approx(np.sqrt(2 / 500), rel=0.02)
+    nn.init.xavier_uniform_(weight, gain=nn.init.calculate_gain("tanh"))
+    bound = 5 / 3 * np.sqrt(6 / 900)
+    assert np.abs(weight.numpy()).max() <= bound
+    assert np.abs(weight.numpy()).max() > 0.99 * bound
+    nn.init.normal_(weight, 1.0, 0.5)
+    assert weight.numpy().mean() == pytest.approx(1.0, abs=0.01)
+    assert nn.init.calculate_gain("leaky_relu", 0.2) == pytest.approx(np.sqrt(2 / 1.04))
+    with pytest.raises(ValueError, match="unknown nonlinearity 'swish'"):
+        nn.init.calculate_gain("swish")
+
+
+def test_init_counts_as_an_in_place_change_for_the_mutation_guard():
+    layer = nn.Conv2d(1, 1, 3)
+    list(layer.named_parameters())
+    loss = layer(tg.randn(1, 1, 4, 4)).sum()
+    nn.init.zeros_(layer.weight)
+    with pytest.raises(RuntimeError, match="'weight' saved for backward by op Conv2d"):
+        loss.backward()
+
+
+def test_recurrent_layers_reject_bad_state_and_conv_layers_bad_sizes():
+    with pytest.raises(ValueError, match=r"h_0 must have shape \(1, 2, 3\), got \(2, 3\)"):
+        nn.LSTM(4, 3)(tg.randn(5, 2, 4), (tg.zeros(2, 3), tg.zeros(2, 3)))
+    with pytest.raises(ValueError, match="LSTM: expected input with 4 features on axis 2"):
+        nn.LSTM(4, 3)(tg.randn(5, 2, 3))
+    with pytest.raises(ValueError, match="kernel_size must be an int >= 1 or a pair of them, "
+                                         "got 0"):
+        nn.Conv2d(1, 1, 0)
+    with pytest.raises(ValueError, match="padding must be an int >= 0"):
+        nn.ConvTranspose2d(1, 1, 3, padding=-1)
+    with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\], got 2"):
+        nn.BatchNorm2d(3, momentum=2)

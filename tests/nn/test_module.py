@@ -85,3 +85,99 @@ def test_repr_reads_like_pytorch():
     text = repr(nn.Sequential(nn.Linear(3, 4), nn.ReLU()))
     assert text == ("Sequential(\n  (0): Linear(in_features=3, out_features=4, bias=True)\n"
                     "  (1): ReLU()\n)")
+
+
+def test_parameter_names_lengthen_when_an_outer_module_is_walked():
+    class Outer(nn.Module):
+        def __init__(self):
+            self.encoder = Block()
+
+    outer = Outer()
+    list(outer.encoder.named_parameters())
+    assert outer.encoder.conv.weight.name == "conv.weight"
+    list(outer.named_parameters())
+    assert outer.encoder.conv.weight.name == "encoder.conv.weight"
+
+
+def test_a_plain_list_of_modules_is_an_error_that_points_to_module_list():
+    class Hidden(nn.Module):
+        def __init__(self):
+            self.layers = [nn.Linear(2, 2)]
+
+    with pytest.raises(TypeError, match=r"Hidden.layers is a list holding a Module.*ModuleList"):
+        list(Hidden().parameters())
+
+
+def test_buffers_are_marked_by_type_not_by_requires_grad():
+    class Holder(nn.Module):
+        def __init__(self):
+            self.frozen = nn.Parameter(np.ones(2, dtype=np.float32), requires_grad=False)
+            self.stat = nn.Buffer(np.zeros(2, dtype=np.float32))
+            self.constant = tg.tensor([1.0, 2.0])
+
+    assert list(Holder().state_dict()) == ["frozen", "stat"]
+    assert [name for name, _ in Holder().named_buffers()] == ["stat"]
+
+
+def test_shared_submodule_is_walked_once():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(model.parameters())) == 2
+    assert list(model.state_dict()) == ["0.weight", "0.bias"]
+
+
+def test_load_state_dict_accepts_tensors_and_casts_to_each_target_dtype():
+    source, target = nn.BatchNorm2d(2), nn.BatchNorm2d(2)
+    state = {name: tg.tensor(np.asarray(value, dtype=np.float64) + 1)
+             for name, value in source.state_dict().items()}
+    target.load_state_dict(state)
+    assert target.weight.dtype == np.float32 and target.num_batches_tracked.dtype == np.int64
+    np.testing.assert_array_equal(target.running_var.numpy(), [2.0, 2.0])
+    assert target.num_batches_tracked.item() == 1
+
+
+def test_wrong_shapes_are_an_error_even_when_not_strict():
+    state = dict(nn.Linear(2, 3).state_dict())
+    state["weight"] = np.zeros((2, 2))
+    with pytest.raises(nn.StateDictError, match=r"weight: expected \(3, 2\), got \(2, 2\)"):
+        nn.Linear(2, 3).load_state_dict(state, strict=False)
+
+
+def test_double_casts_floating_tensors_and_keeps_integer_buffers():
+    bn = nn.BatchNorm1d(3).double()
+    assert bn.weight.dtype == np.float64 and bn.running_mean.dtype == np.float64
+    assert bn.num_batches_tracked.dtype == np.int64
+    assert bn.float().weight.dtype == np.float32
+
+
+def test_moving_to_the_current_device_keeps_a_recorded_graph_usable():
+    layer = nn.Linear(3, 1)
+    loss = layer(tg.randn(2, 3)).sum()
+    layer.to("cpu")
+    loss.backward()  # no version bump, so the mutation guard stays quiet
+    assert layer.weight.grad is not None
+
+
+def test_zero_grad_without_set_to_none_zeroes_in_place():
+    layer = nn.Linear(3, 2)
+    layer(tg.randn(4, 3)).sum().backward()
+    grad = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    assert layer.weight.grad is grad and not grad.numpy().any()
+
+
+def test_sequential_slices_and_module_list_extends():
+    model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    head = model[1:]
+    assert isinstance(head, nn.Sequential) and head[1] is model[2]
+    layers = nn.ModuleList([nn.Linear(1, 1)]).extend([nn.ReLU(), nn.Tanh()])
+    assert len(layers) == 3 and isinstance(layers[-1], nn.Tanh)
+    with pytest.raises(IndexError, match="index 3 out of range for length 3"):
+        layers[3]
+
+
+def test_nested_repr_names_every_child():
+    text = repr(Block())
+    assert text.startswith("Block(\n  (conv): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), "
+                           "padding=(1, 1))\n  (bn): BatchNorm2d(2, eps=1e-05")
+    assert "  (heads): ModuleList(\n    (0): Linear(in_features=2, out_features=1" in text

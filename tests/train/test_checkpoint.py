@@ -164,6 +164,20 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
         assert np.array_equal(actual[name], expected[name]), name
 
 
+def test_load_restores_tinygen_and_numpy_global_generators(tmp_path):
+    tg.manual_seed(0)
+    np.random.seed(0)
+    checkpoint = Checkpoint(tmp_path / "c.npz")
+    checkpoint.save(step=0)
+    expected = (tg.randn(3).numpy(), np.random.standard_normal(3))
+
+    tg.manual_seed(1)  # other states, as in a fresh process
+    np.random.seed(1)
+    checkpoint.load()
+    np.testing.assert_array_equal(tg.randn(3).numpy(), expected[0])
+    np.testing.assert_array_equal(np.random.standard_normal(3), expected[1])
+
+
 def test_loading_a_checkpoint_without_an_object_names_it(tmp_path):
     model, optimizer, _ = _make_run(seed=0)
     Checkpoint(tmp_path / "c.npz", model=model).save(step=1)

@@ -24,6 +24,7 @@ from tinygen.nn.layers import (
     Unflatten,
 )
 from tinygen.nn.module import Buffer, Module, ModuleList, Parameter, Sequential, StateDictError
+from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
 
 __all__ = [
     "ELU", "LSTM", "BatchNorm1d", "BatchNorm2d", "Buffer", "Conv2d", "ConvTranspose2d",
@@ -31,3 +32,4 @@ __all__ = [
     "MaskedConv2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid",
     "Softplus", "StateDictError", "Tanh", "Unflatten", "functional", "init",
 ]
+__all__ += ["DiagonalBiLSTM", "DiagonalLSTM", "RowLSTM"]

@@ -11,12 +11,24 @@ from tinygen import backend
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.tensor import Tensor
 
-_GAINS = {"linear": 1.0, "conv2d": 1.0, "conv_transpose2d": 1.0, "sigmoid": 1.0,
-          "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 0.75}
+_GAINS = {
+    **dict.fromkeys(["linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
+                     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"], 1.0),
+    "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "selu": 0.75,
+}
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for a nonlinearity (PyTorch's table)."""
+    """The recommended gain for a nonlinearity (PyTorch's table): the factor that keeps the
+    activations' variance steady through layers of that nonlinearity.
+
+    Args:
+        nonlinearity: "linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu", ...
+        param: the negative slope for "leaky_relu" (default 0.01).
+
+    Returns:
+        The gain, e.g. sqrt(2) for "relu".
+    """
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
         return math.sqrt(2.0 / (1 + slope ** 2))
@@ -45,7 +57,10 @@ def _generator(tensor: Tensor):
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    """Fill with U(a, b)."""
+    """Fill with U(a, b).
+
+    Every initialiser here takes the tensor first, fills it in place and returns it.
+    """
     return _fill(tensor, _generator(tensor).uniform(a, b, tensor.shape))
 
 
@@ -55,16 +70,19 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
+    """Fill with ``value``."""
     with no_grad():
         tensor.fill_(value)
     return tensor
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with 0."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill with 1."""
     return constant_(tensor, 1.0)
 
 
@@ -91,7 +109,15 @@ def _kaiming_std(tensor, a, mode, nonlinearity) -> float:
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                      nonlinearity: str = "leaky_relu") -> Tensor:
-    """He: U(-b, b) with b = gain * sqrt(3 / fan)."""
+    """He: U(-b, b) with b = gain * sqrt(3 / fan).
+
+    Args:
+        tensor: a weight with at least 2 axes (fans as in :func:`fan_in_and_fan_out`).
+        a: the negative slope for "leaky_relu" (PyTorch's layers use sqrt(5), which gives
+            b = 1 / sqrt(fan_in)).
+        mode: "fan_in" (keep the forward variance) or "fan_out" (the backward one).
+        nonlinearity: as in :func:`calculate_gain`.
+    """
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 

@@ -30,11 +30,12 @@ def _positive(name: str, value) -> int:
     return int(value)
 
 
-def _pair(name: str, value) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2:
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return pair
+def _pair(name: str, value, low: int = 1) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``low``, as a pair."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= low for v in pair):
+        raise ValueError(f"{name} must be an int >= {low} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
 
 
 def _uniform_parameter(shape, bound: float) -> Parameter:
@@ -49,7 +50,18 @@ def _check_features(layer: str, x: Tensor, axis: int, expected: int, what: str) 
 
 # --------------------------------------------------------------------------- linear
 class Linear(Module):
-    """y = x W^T + b. x: (..., in_features) -> (..., out_features)."""
+    """An affine map, y = x W^T + b.
+
+    Args:
+        in_features: the size of the input's last axis.
+        out_features: the size of the output's last axis.
+        bias: whether to add a learned bias.
+
+    Shapes:
+        x (..., in_features) -> y (..., out_features); weight (out_features, in_features),
+        bias (out_features,), initialised as in PyTorch (kaiming_uniform with a = sqrt(5),
+        bias U(-1/sqrt(in_features), 1/sqrt(in_features))).
+    """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         self.in_features = _positive("in_features", in_features)
@@ -81,7 +93,7 @@ class _ConvBase(Module):
                              f"out_channels={out_channels}")
         self.kernel_size = _pair("kernel_size", kernel_size)
         self.stride = _pair("stride", stride)
-        self.padding = _pair("padding", padding)
+        self.padding = _pair("padding", padding, low=0)
         self.dilation = _pair("dilation", dilation)
         self.weight = Parameter(np.empty(weight_shape, dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -102,7 +114,19 @@ class _ConvBase(Module):
 
 
 class Conv2d(_ConvBase):
-    """2-D convolution, PyTorch layout: weight (out, in/groups, kh, kw)."""
+    """2-D convolution (cross-correlation), as torch.nn.Conv2d.
+
+    Args:
+        in_channels, out_channels: channel counts, both divisible by ``groups``.
+        kernel_size, stride, padding, dilation: ints or (h, w) pairs.
+        groups: independent channel groups.
+        bias: whether to add a learned per-channel bias.
+
+    Shapes:
+        x (N, in_channels, H, W) -> (N, out_channels, oh, ow) with
+        oh = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1;
+        weight (out_channels, in_channels / groups, kh, kw), bias (out_channels,).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True):
@@ -116,14 +140,26 @@ class Conv2d(_ConvBase):
 
 
 class ConvTranspose2d(_ConvBase):
-    """Transposed (fractionally strided) convolution: weight (in, out/groups, kh, kw)."""
+    """Transposed (fractionally strided) convolution, as torch.nn.ConvTranspose2d: the
+    adjoint of Conv2d, used to upsample.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias:
+            as in Conv2d.
+        output_padding: extra rows/columns on the bottom/right, < max(stride, dilation).
+
+    Shapes:
+        x (N, in_channels, H, W) -> (N, out_channels, oh, ow) with
+        oh = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1;
+        weight (in_channels, out_channels / groups, kh, kw), bias (out_channels,).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1):
         kh, kw = _pair("kernel_size", kernel_size)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, (in_channels, out_channels // max(groups, 1), kh, kw))
-        self.output_padding = _pair("output_padding", output_padding)
+        self.output_padding = _pair("output_padding", output_padding, low=0)
         # PyTorch computes a transposed conv's fan-in from weight axis 1 (out/groups)
         fan_in = self.weight.shape[1] * kh * kw
         if bias:
@@ -139,7 +175,22 @@ class MaskedConv2d(Conv2d):
     order (mask "A" also hides the centre pixel; "B" shows it). With ``channel_groups=3``
     the channels are split R, G, B as in the PixelRNN paper, and at the centre group j sees
     groups before j (A) or up to j (B). The mask multiplies the weight inside the graph, so
-    the weight's gradient is masked too."""
+    the weight's gradient is masked too.
+
+    The mask is a Buffer built once (F.masked_conv2d would rebuild it, and copy it to the
+    GPU, on every call); being a buffer, it moves with ``to()`` and appears in the state
+    dict as ``mask``, like the ``register_buffer("mask")`` of PyTorch PixelCNNs.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, dilation, bias: as in Conv2d.
+        mask_type: "A" (first layer: the centre pixel hidden) or "B" (later layers).
+        padding: None (the default) keeps the image size at stride 1.
+        channel_groups: None, or the number of colour groups (3 for RGB); it must divide
+            both channel counts.
+
+    Shapes:
+        as Conv2d; with the default padding and stride, (N, C_in, H, W) -> (N, C_out, H, W).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, mask_type: str = "B",
                  stride=1, padding=None, dilation=1, bias: bool = True,
@@ -147,8 +198,9 @@ class MaskedConv2d(Conv2d):
         if mask_type not in ("A", "B"):
             raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
         kh, kw = _pair("kernel_size", kernel_size)
+        dh, dw = _pair("dilation", dilation)
         if padding is None:  # "same" padding keeps the image size, as PixelCNN needs
-            padding = (dilation * (kh - 1) // 2, dilation * (kw - 1) // 2)
+            padding = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          1, bias)
         self.mask_type = mask_type
@@ -160,7 +212,9 @@ class MaskedConv2d(Conv2d):
                         self.dilation)
 
     def extra_repr(self) -> str:
-        return super().extra_repr() + f", mask_type={self.mask_type!r}"
+        text = super().extra_repr() + f", mask_type={self.mask_type!r}"
+        return text + (f", channel_groups={self.channel_groups}" if self.channel_groups
+                       else "")
 
 
 # --------------------------------------------------------------------------- normalization
@@ -170,6 +224,11 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         self.num_features = _positive("num_features", num_features)
+        if not eps > 0:
+            raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got "
+                             f"{momentum}")
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.weight = Parameter(np.ones(num_features, dtype=np.float32)) if affine else None
@@ -183,12 +242,18 @@ class _BatchNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim not in self._input_ndim:
-            raise ValueError(f"{type(self).__name__}: expected a {self._input_ndim[0]}-D input, "
-                             f"got shape {x.shape}")
+            dims = " or ".join(f"{n}-D" for n in self._input_ndim)
+            raise ValueError(f"{type(self).__name__}: expected a {dims} input, got shape "
+                             f"{x.shape}")
         _check_features(type(self).__name__, x, 1, self.num_features, "channels")
         use_batch_stats = self.training or self.running_mean is None
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        if x.ndim == 3:  # (N, C, L) -> (N, C, L, 1): per-channel statistics over N and L
+            y = F.batch_norm(reshape(x, x.shape + (1,)), self.running_mean, self.running_var,
+                             self.weight, self.bias, training=use_batch_stats,
+                             momentum=self.momentum, eps=self.eps)
+            return reshape(y, x.shape)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=use_batch_stats, momentum=self.momentum, eps=self.eps)
 
@@ -198,20 +263,44 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) inputs."""
+    """Batch norm over (N, C) or (N, C, L) inputs, per channel (as torch.nn.BatchNorm1d).
 
-    _input_ndim = (2,)
+    Args:
+        num_features: C.
+        eps: added to the variance.
+        momentum: the running statistics' update weight (new = (1 - m) old + m batch).
+        affine: learn a per-channel scale (weight, ones) and shift (bias, zeros).
+        track_running_stats: keep running_mean / running_var / num_batches_tracked buffers
+            and use them in eval mode; if False, batch statistics are used in both modes.
+
+    Shapes:
+        the output has the input's shape.
+    """
+
+    _input_ndim = (2, 3)
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W) inputs, per channel."""
+    """Batch norm over (N, C, H, W) inputs, per channel; arguments as in BatchNorm1d."""
 
     _input_ndim = (4,)
 
 
 # --------------------------------------------------------------------------- recurrent
 class LSTMCell(Module):
-    """One LSTM step: (x (N, in), (h, c) (N, H) each) -> (h, c). Gates in order i, f, g, o."""
+    """One LSTM step, as torch.nn.LSTMCell (gates in the order i, f, g, o).
+
+    Args:
+        input_size: the size of x's last axis.
+        hidden_size: H.
+        bias: whether to add the two learned biases (kept apart, as PyTorch does, so that
+            state dicts line up).
+
+    Shapes:
+        x (N, input_size), state None (zeros) or (h, c) each (N, H) -> (h, c) each (N, H);
+        weight_ih (4H, input_size), weight_hh (4H, H), biases (4H,), all
+        U(-1/sqrt(H), 1/sqrt(H)).
+    """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         self.input_size = _positive("input_size", input_size)
@@ -245,8 +334,15 @@ class LSTMCell(Module):
 class LSTM(Module):
     """A (stack of) LSTM layer(s) over a sequence, like torch.nn.LSTM (unidirectional).
 
-    Input (T, N, in), or (N, T, in) with ``batch_first``. Returns (output, (h_n, c_n)):
-    output holds the last layer's h at every step; h_n and c_n are (num_layers, N, H).
+    Args:
+        input_size, hidden_size, bias: as in LSTMCell.
+        num_layers: stacked layers, each reading the previous one's outputs.
+        batch_first: inputs and outputs are (N, T, ...) instead of (T, N, ...).
+
+    Shapes:
+        x (T, N, input_size), state None (zeros) or (h_0, c_0) each (num_layers, N, H) ->
+        (output (T, N, H), (h_n, c_n) each (num_layers, N, H)); output holds the last
+        layer's h at every step. Parameters are named as PyTorch's (weight_ih_l0, ...).
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -276,6 +372,12 @@ class LSTM(Module):
             x = transpose(x, 0, 1)  # (N, T, in) -> (T, N, in)
         _check_features("LSTM", x, 2, self.input_size, "features")
         steps, batch = x.shape[0], x.shape[1]
+        if state is not None:
+            expected = (self.num_layers, batch, self.hidden_size)
+            for label, tensor in zip(("h_0", "c_0"), state, strict=True):
+                if tensor.shape != expected:
+                    raise ValueError(f"LSTM: {label} must have shape {expected}, got "
+                                     f"{tensor.shape}")
         h_last, c_last = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -311,7 +413,12 @@ class LSTM(Module):
 
 # --------------------------------------------------------------------------- others
 class Dropout(Module):
-    """Inverted dropout, active only in training mode."""
+    """Inverted dropout, active only in training mode: zero each element with probability
+    ``p`` and scale the rest by 1 / (1 - p), so that eval mode is the identity.
+
+    Shapes:
+        the output has the input's shape.
+    """
 
     def __init__(self, p: float = 0.5):
         if not 0.0 <= p < 1.0:
@@ -326,7 +433,12 @@ class Dropout(Module):
 
 
 class Embedding(Module):
-    """A lookup table: integer indices (...) -> vectors (..., embedding_dim); N(0, 1) init."""
+    """A lookup table of learned vectors, as torch.nn.Embedding.
+
+    Shapes:
+        integer indices (...) in [0, num_embeddings) -> (..., embedding_dim);
+        weight (num_embeddings, embedding_dim), initialised N(0, 1).
+    """
 
     def __init__(self, num_embeddings: int, embedding_dim: int):
         self.num_embeddings = _positive("num_embeddings", num_embeddings)
@@ -348,13 +460,17 @@ class Embedding(Module):
 
 
 class Flatten(Module):
-    """Merge axes start_dim..end_dim (default: all but the batch axis)."""
+    """Merge axes start_dim..end_dim (default: all but the batch axis), e.g.
+    (N, C, H, W) -> (N, C*H*W)."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
         return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Unflatten(Module):
@@ -376,11 +492,15 @@ class Unflatten(Module):
 
 
 class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for an optional layer)."""
+
     def forward(self, x: Tensor) -> Tensor:
         return x
 
 
 class _Activation(Module):
+    """An elementwise function without settings; the output has the input's shape."""
+
     function = None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -388,22 +508,32 @@ class _Activation(Module):
 
 
 class ReLU(_Activation):
+    """max(x, 0)."""
+
     function = staticmethod(F.relu)
 
 
 class Sigmoid(_Activation):
+    """1 / (1 + exp(-x))."""
+
     function = staticmethod(F.sigmoid)
 
 
 class Tanh(_Activation):
+    """tanh(x)."""
+
     function = staticmethod(F.tanh)
 
 
 class Softplus(_Activation):
+    """log(1 + exp(x)), a smooth ReLU."""
+
     function = staticmethod(F.softplus)
 
 
 class LeakyReLU(Module):
+    """x for x > 0, else negative_slope * x; the output has the input's shape."""
+
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = negative_slope
 
@@ -415,6 +545,8 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """x for x > 0, else alpha * (exp(x) - 1); the output has the input's shape."""
+
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
 

@@ -3,6 +3,10 @@
 No registration calls: assigning a :class:`Parameter`, a :class:`Buffer` or a ``Module`` to
 an attribute is enough. Names follow PyTorch (``layers.0.weight``, ``bn.running_mean``), so
 state dicts and exported weights line up with a PyTorch twin.
+
+Buffers are marked by type (``Buffer``), not by ``requires_grad=False``: a plain Tensor
+attribute (a cached constant, a fixed noise batch) stays out of the state dict, and a frozen
+Parameter (``requires_grad=False``) is still saved as a parameter, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -66,7 +70,10 @@ class Module:
 
     # ------------------------------------------------------------------ walking
     def _members(self) -> Iterator[tuple[str, object]]:
-        yield from vars(self).items()
+        for name, value in vars(self).items():
+            if isinstance(value, (list, tuple, dict)):
+                _reject_hidden_members(self, name, value)
+            yield name, value
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, value in self._members():
@@ -105,9 +112,15 @@ class Module:
                     yield full, value
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """(dotted name, parameter) pairs; each parameter's ``name`` is set to its path."""
+        """(dotted name, parameter) pairs, each parameter once (shared ones under their first
+        path), own parameters before the children's.
+
+        Each parameter's ``name`` is set to its path, so that errors (the mutation guard, the
+        debug tools) name it; a walk from an outer module lengthens a name an inner walk gave
+        (``fc.weight`` becomes ``encoder.fc.weight``).
+        """
         for name, parameter in self._named_tensors(Parameter):
-            if parameter.name is None:
+            if parameter.name is None or name.endswith("." + parameter.name):
                 parameter.name = name
             yield name, parameter
 
@@ -130,27 +143,44 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """Set evaluation mode everywhere (the same as ``train(False)``)."""
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for parameter in self.parameters():
-            if set_to_none or parameter.grad is None:
-                parameter.grad = None
-            else:
-                parameter.grad = Tensor._from_array(parameter.grad.data * 0)
+        """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
+        zero_grads(self.parameters(), set_to_none)
 
-    def to(self, device) -> Module:
-        """Move every parameter, buffer and gradient to ``device``, in place (like PyTorch)."""
-        device = backend.check_device(device)
+    def to(self, device=None, dtype=None) -> Module:
+        """Move every parameter, buffer and gradient to ``device`` and/or cast the floating
+        ones to ``dtype``, in place (like PyTorch); integer buffers keep their dtype.
+
+        Returns:
+            This module.
+        """
+        device = None if device is None else backend.check_device(device)
+        dtype = None if dtype is None else np.dtype(dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to: dtype must be a floating dtype, got {dtype}")
         for _, tensor in [*self.named_parameters(), *self.named_buffers()]:
-            tensor._data = backend.to_device(tensor.data, device)
+            moved = _moved(tensor.data, device, dtype)
+            if moved is not tensor.data:  # the setter bumps the version: only on a change
+                tensor.data = moved
             if tensor.grad is not None:
-                tensor.grad = Tensor._from_array(backend.to_device(tensor.grad.data, device))
+                tensor.grad = Tensor(_moved(tensor.grad.data, device, dtype))
         return self
+
+    def double(self) -> Module:
+        """Cast floating parameters and buffers to float64 (for gradient checks)."""
+        return self.to(dtype=np.float64)
+
+    def float(self) -> Module:
+        """Cast floating parameters and buffers to float32."""
+        return self.to(dtype=np.float32)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> OrderedDict:
-        """Parameters and buffers by dotted name, as raw arrays (not copies)."""
+        """Parameters and buffers by dotted name, as raw arrays (not copies: as in PyTorch,
+        the values change when training goes on; copy them to keep a snapshot)."""
         state = OrderedDict(
             (name, tensor.data) for name, tensor in self.named_parameters())
         state.update((name, tensor.data) for name, tensor in self.named_buffers())
@@ -187,13 +217,12 @@ class Module:
         if problems:
             raise StateDictError(
                 f"load_state_dict into {type(self).__name__} failed: " + "; ".join(problems))
-        xp = backend.get_array_module(*(t.data for t in own.values()))
         with no_grad():
             for name, value in state_dict.items():
                 if name in own:
                     target = own[name]
-                    target.copy_(xp.asarray(backend.to_numpy(_raw(value)) if xp is np
-                                            else _raw(value), dtype=target.dtype))
+                    # to the target's device first: a checkpoint holds NumPy arrays
+                    target.copy_(_moved(_raw(value), target.device, target.dtype))
         return missing, unexpected
 
     # ------------------------------------------------------------------ display
@@ -231,6 +260,46 @@ def _raw(value):
     return value.data if isinstance(value, Tensor) else value
 
 
+def _moved(array, device, dtype):
+    """``array`` on ``device`` (None: where it is) as ``dtype`` (None, or for an integer
+    array: its own dtype); the same array when nothing changes."""
+    xp = backend.get_array_module(array) if device is None else \
+        backend.array_module_for(device)
+    if device is not None:
+        array = backend.to_device(np.asarray(array) if xp is np else array, device)
+    if dtype is not None and np.dtype(array.dtype).kind == "f":
+        array = xp.asarray(array, dtype=dtype)
+    return xp.asarray(array)
+
+
+def zero_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Drop each tensor's gradient (``set_to_none``), or zero it in place: the rule shared
+    by ``Module.zero_grad`` and ``Optimizer.zero_grad``."""
+    for parameter in parameters:
+        if set_to_none or parameter.grad is None:
+            parameter.grad = None
+        elif parameter.grad.grad_fn is not None:
+            # a gradient recorded with create_graph belongs to a graph: replace, never overwrite
+            parameter.grad = Tensor(parameter.grad.data * 0)
+        else:
+            with no_grad():
+                parameter.grad.zero_()
+
+
+def _reject_hidden_members(module: Module, name: str, value) -> None:
+    """A plain list, tuple or dict of modules or parameters would be invisible to the walk
+    (its parameters untrained, missing from the state dict): say so instead of failing
+    silently later."""
+    items = value.values() if isinstance(value, dict) else value
+    for item in items:
+        if isinstance(item, (Module, Parameter)):
+            kind = "Module" if isinstance(item, Module) else "Parameter"
+            raise TypeError(
+                f"{type(module).__name__}.{name} is a {type(value).__name__} holding a {kind}, "
+                f"which Module does not look into; use nn.ModuleList (or one attribute per "
+                f"parameter) so that parameters(), state_dict() and to() find it")
+
+
 class Sequential(Module):
     """Modules applied one after another; children are named "0", "1", ..."""
 
@@ -244,7 +313,10 @@ class Sequential(Module):
     def __len__(self) -> int:
         return sum(1 for _ in self.named_children())
 
-    def __getitem__(self, index: int) -> Module:
+    def __getitem__(self, index: int | slice) -> Module:
+        """The index-th module, or a Sequential of a slice of them (sharing the modules)."""
+        if isinstance(index, slice):
+            return Sequential(*list(self.children())[index])
         return list(self.children())[index]
 
     def __iter__(self) -> Iterator[Module]:
@@ -257,18 +329,22 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of modules whose parameters the parent module finds."""
+    """A list of modules whose parameters the parent module finds (children "0", "1", ...)."""
 
     def __init__(self, modules: Iterable[Module] = ()):
         self._count = 0
-        for module in modules:
-            self.append(module)
+        self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
         setattr(self, str(self._count), module)
         self._count += 1
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        for module in modules:
+            self.append(module)
         return self
 
     def __len__(self) -> int:
@@ -281,3 +357,7 @@ class ModuleList(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return (getattr(self, str(i)) for i in range(self._count))
+
+    def forward(self, *args, **kwargs):
+        raise TypeError("ModuleList is a container, not a layer: iterate over it in the "
+                        "parent's forward")

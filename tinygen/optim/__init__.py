@@ -1,10 +1,21 @@
-"""Optimizers, learning-rate schedules and gradient clipping."""
+"""Optimizers, learning-rate schedules and gradient clipping.
+
+Optimizers update parameters' raw arrays in place under ``no_grad`` (never building graph
+nodes), through Tensor's in-place methods, so each update bumps the parameter's version and
+a graph recorded before the step refuses to backward through the changed values.
+"""
 
 from tinygen.optim.clip import clip_grad_norm_
-from tinygen.optim.lr_scheduler import CosineAnnealingLR, LinearWarmup, LRScheduler, StepLR
+from tinygen.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    LambdaLR,
+    LinearWarmup,
+    LRScheduler,
+    StepLR,
+)
 from tinygen.optim.optimizer import SGD, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LinearWarmup", "Optimizer",
-    "RMSprop", "StepLR", "clip_grad_norm_",
+    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LambdaLR", "LinearWarmup",
+    "Optimizer", "RMSprop", "StepLR", "clip_grad_norm_",
 ]

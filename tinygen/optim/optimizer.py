@@ -11,11 +11,23 @@ import math
 
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.backend import get_array_module
-from tinygen.nn.module import Parameter
+from tinygen.nn.module import Parameter, zero_grads
 
 
 class Optimizer:
-    """Base class: parameter groups with their own hyperparameters, per-parameter state."""
+    """Base class: parameter groups with their own hyperparameters, per-parameter state.
+
+    Args:
+        params: an iterable of Parameters (e.g. ``model.parameters()``), or of dicts
+            ``{"params": [...], "lr": ...}``, one per group; a group's missing
+            hyperparameters come from ``defaults``.
+        defaults: the subclass's hyperparameters.
+
+    Attributes:
+        param_groups: a list of dicts, each with "params" and the group's hyperparameters
+            (an lr scheduler changes ``group["lr"]``).
+        state: id(parameter) -> that parameter's state ({name: array or number}).
+    """
 
     def __init__(self, params, defaults: dict):
         params = list(params)
@@ -26,15 +38,22 @@ class Optimizer:
         self.param_groups: list[dict] = []
         for group in groups:
             self.add_param_group(group)
-        self.state: dict = {}  # id(parameter) -> {name: array or number}
+        self.state: dict = {}
 
     def add_param_group(self, group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (e.g. a lower lr)."""
         group = {**self.defaults, **group, "params": list(group["params"])}
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
         for index, param in enumerate(group["params"]):
             if not isinstance(param, Parameter) and not getattr(param, "requires_grad", False):
                 raise TypeError(f"{type(self).__name__}: params[{index}] must be a tensor that "
                                 f"requires grad, got {type(param).__name__}")
-        if group["lr"] < 0:
+            if id(param) in seen:
+                # it would be updated twice per step
+                raise ValueError(f"{type(self).__name__}: parameter {_label(param, index)} "
+                                 "appears more than once in the parameter groups")
+            seen.add(id(param))
+        if not group["lr"] >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
         self._validate(group)
         self.param_groups.append(group)
@@ -43,16 +62,12 @@ class Optimizer:
         """Subclasses check their own hyperparameters."""
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for group in self.param_groups:
-            for param in group["params"]:
-                if set_to_none or param.grad is None:
-                    param.grad = None
-                else:
-                    param.grad.data.fill(0)
+        """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
+        zero_grads(self._ordered_params(), set_to_none)
 
     @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
+        """Update every parameter that has a gradient, in place (bumping its version)."""
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is None:
@@ -70,7 +85,9 @@ class Optimizer:
     def state_dict(self) -> dict:
         """Plain data: {"state": {index: {name: array | number}}, "param_groups": [...]}.
 
-        Parameters are referred to by their position across the groups, as in PyTorch.
+        Parameters are referred to by their position across the groups, as in PyTorch. The
+        arrays are the live state (not copies), also as in PyTorch: a checkpoint writes them
+        out at once; copy them to keep an in-memory snapshot.
         """
         index_of = {id(p): i for i, p in enumerate(self._ordered_params())}
         state = {index_of[key]: dict(value) for key, value in self.state.items()
@@ -83,7 +100,16 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what :meth:`state_dict` produced, checking that the parameters match."""
+        """Restore what :meth:`state_dict` produced (also after a round trip through a
+        checkpoint: string indices, NumPy arrays), checking that the parameters match.
+
+        Raises:
+            ValueError: a different number of groups or parameters, or wrongly shaped state.
+        """
+        for key in ("state", "param_groups"):
+            if key not in state_dict:
+                raise ValueError(f"load_state_dict: expected keys 'state' and 'param_groups', "
+                                 f"got {sorted(state_dict)}")
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"load_state_dict: expected {len(self.param_groups)} parameter "
@@ -93,9 +119,12 @@ class Optimizer:
             if len(saved["params"]) != len(mine["params"]):
                 raise ValueError(f"load_state_dict: a group has {len(mine['params'])} "
                                  f"parameters, the saved one {len(saved['params'])}")
-            mine.update({k: v for k, v in saved.items() if k != "params"})
+            mine.update({k: _number(v) for k, v in saved.items() if k != "params"})
         self.state = {}
         for index, value in state_dict["state"].items():
+            if not 0 <= int(index) < len(params):
+                raise ValueError(f"load_state_dict: state for parameter {index}, but the "
+                                 f"optimizer has {len(params)} parameters")
             param = params[int(index)]
             for name, array in value.items():
                 if hasattr(array, "shape") and array.shape not in ((), param.shape):
@@ -110,17 +139,37 @@ class Optimizer:
 
 
 def _number(value):
+    """A NumPy scalar or 0-d array as a Python number; tuples (betas) element by element."""
+    if isinstance(value, tuple):
+        return tuple(_number(v) for v in value)
     return value.item() if hasattr(value, "item") else value
 
 
-def _check_range(name: str, value, low: float, high: float = math.inf) -> None:
-    if not low <= value < high:
-        raise ValueError(f"{name} must be in [{low}, {high}), got {value}")
+def _label(param, index: int) -> str:
+    return repr(param.name) if param.name else f"params[{index}] of shape {param.shape}"
+
+
+def _check_range(name: str, value, low: float, high: float = math.inf,
+                 high_inclusive: bool = False) -> None:
+    inside = low <= value <= high if high_inclusive else low <= value < high
+    if not inside:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and weight decay
-    (PyTorch's formulation: v = mu v + (1 - dampening) g; p -= lr (g + mu v if nesterov)."""
+    """Stochastic gradient descent with optional momentum, Nesterov and weight decay, in
+    PyTorch's formulation: g += wd p; v = mu v + (1 - dampening) g (v = g at the first step);
+    p -= lr (g + mu v if nesterov else v).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        momentum: mu, >= 0 (0: plain SGD).
+        dampening: scales the gradient's share of the momentum buffer.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
+    """
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
@@ -148,8 +197,18 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba), with PyTorch's bias correction; L2 weight decay on the gradient.
-    ``amsgrad`` keeps the running maximum of the second moment."""
+    """Adam (Kingma and Ba), with PyTorch's bias correction:
+    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        betas: (b1, b2), each in [0, 1).
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient (coupled; see AdamW), >= 0.
+        amsgrad: use the running maximum of v (Reddi et al.).
+    """
 
     decoupled = False
 
@@ -196,7 +255,8 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter): p -= lr * wd * p."""
+    """Adam with decoupled weight decay (Loshchilov and Hutter): p -= lr * wd * p before the
+    Adam step, outside the moment estimates. Arguments as in Adam (weight_decay 0.01)."""
 
     decoupled = True
 
@@ -206,7 +266,17 @@ class AdamW(Adam):
 
 
 class RMSprop(Optimizer):
-    """RMSprop (PyTorch's form): v = a v + (1 - a) g^2; optional momentum and centering."""
+    """RMSprop in PyTorch's form: v = a v + (1 - a) g^2; p -= lr g / (sqrt(v) + eps).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        alpha: the smoothing constant a, in [0, 1].
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        momentum: if > 0, a buffer b = mu b + g / (sqrt(v) + eps) and p -= lr b.
+        centered: divide by an estimate of the variance, sqrt(v - mean(g)^2), instead.
+    """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
@@ -215,9 +285,10 @@ class RMSprop(Optimizer):
                                   "centered": centered})
 
     def _validate(self, group):
-        _check_range("alpha", group["alpha"], 0.0, 1.0 + 1e-12)
+        _check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=True)
         _check_range("momentum", group["momentum"], 0.0)
         _check_range("eps", group["eps"], 0.0)
+        _check_range("weight_decay", group["weight_decay"], 0.0)
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(grad)

@@ -18,7 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-_TEMPLATE = """#include <math.h>
+# The body sees what CUDA device code sees: exp, tanh, log1p, fabs, ... from <cmath>, and
+# CUDA's overloaded min/max.
+_TEMPLATE = """#include <algorithm>
+#include <cmath>
+using std::max;
+using std::min;
 using T = double;
 extern "C" void run(long size, {signature}) {{
   for (long index = 0; index < size; ++index) {{
@@ -31,6 +36,11 @@ extern "C" void run(long size, {signature}) {{
 
 class CompilerMissing(RuntimeError):
     """No C++ compiler on this machine: the harness cannot run."""
+
+
+class KernelCompileError(RuntimeError):
+    """g++ rejected the kernel body; the message carries the generated source and g++'s
+    diagnostics."""
 
 
 def _names(parameters: str) -> list[str]:
@@ -47,16 +57,24 @@ def _names(parameters: str) -> list[str]:
 def compile_elementwise(in_params: str, out_params: str, body: str):
     """Compile a kernel body for the CPU.
 
+    Args:
+        in_params, out_params: the kernel's parameter lists, every one of type T
+            (``"T a, T b"``).
+        body: the kernel's C++ operation string, run once per element.
+
     Returns:
-        A function taking the input arrays (same shape) and returning the output arrays.
+        A function taking the input arrays (broadcast together) and returning the output
+        arrays, float64.
 
     Raises:
+        ValueError: if a parameter is not of type T.
         CompilerMissing: if g++ is not installed.
+        KernelCompileError: if the body does not compile.
     """
+    inputs, outputs = _names(in_params), _names(out_params)
     compiler = shutil.which("g++")
     if compiler is None:
         raise CompilerMissing("g++ is not installed; the CUDA kernel harness needs it")
-    inputs, outputs = _names(in_params), _names(out_params)
     signature = ", ".join([f"const T* in_{n}" for n in inputs] + [f"T* out_{n}" for n in outputs])
     bindings = "\n".join([f"    const T {n} = in_{n}[index];" for n in inputs]
                          + [f"    T& {n} = out_{n}[index];" for n in outputs])
@@ -69,8 +87,11 @@ def compile_elementwise(in_params: str, out_params: str, body: str):
         source_path = build / f"kernel_{digest}.cpp"
         source_path.write_text(source)
         partial = build / f"kernel_{digest}.{id(source)}.tmp"
-        subprocess.run([compiler, "-O2", "-shared", "-fPIC", str(source_path), "-o",
-                        str(partial)], check=True, capture_output=True)
+        built = subprocess.run([compiler, "-O2", "-shared", "-fPIC", str(source_path), "-o",
+                                str(partial)], capture_output=True, text=True)
+        if built.returncode != 0:
+            raise KernelCompileError(f"g++ could not compile the kernel body:\n{source}\n"
+                                     f"{built.stderr}")
         partial.replace(library)  # atomic: a concurrent test never loads half a library
     run = ctypes.CDLL(str(library)).run
     pointer = ctypes.POINTER(ctypes.c_double)

@@ -62,6 +62,21 @@ register(OpSpec(
 ))
 
 
+def _bn_one_param_reference(x, param, which):
+    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+    x_hat = _bn_reference(x)
+    return x_hat * param.reshape(shape) if which == "weight" else x_hat + param.reshape(shape)
+
+
+register(OpSpec(
+    "batch_norm_train_one_param", normalization.batch_norm, _bn_one_param_reference,
+    _bn_inputs(affine=True).map(lambda drawn: drawn[:2]),
+    kwargs=st.fixed_dictionaries({"which": st.sampled_from(["weight", "bias"])}),
+    call=lambda x, param, which: normalization.batch_norm(x, None, None, training=True,
+                                                          **{which: param}),
+))
+
+
 def _bn_eval_reference(x, weight, bias, running_mean, running_var):
     shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
     x_hat = (x - running_mean.reshape(shape)) / np.sqrt(running_var.reshape(shape) + 1e-5)

@@ -26,6 +26,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs",
     "tinygen.testing.op_specs_nn",
     "tinygen.testing.op_specs_conv",
+    "tinygen.testing.op_specs_skew",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}

@@ -1,13 +1,14 @@
-"""Convolution properties: the adjoint pair, PixelCNN mask causality, argument errors."""
+"""Convolution properties: the adjoint pair, first and second derivatives, PixelCNN mask
+causality, argument errors."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygen as tg
 import tinygen.nn.functional as F
-from tinygen.autograd import grad
+from tinygen.autograd import grad, gradcheck, gradgradcheck
 from tinygen.testing import arrays
 
 
@@ -41,6 +42,62 @@ def test_conv2d_is_adjoint_of_conv_transpose2d(problem, data):
     right = float((x_values * back.numpy()).sum())
     assert back.shape == x_values.shape
     assert abs(left - right) <= 1e-9 * max(1.0, abs(left))
+
+
+@given(conv_problem(), st.booleans())
+def test_conv2d_gradients_pass_first_and_second_order_checks(problem, with_bias):
+    x_values, w_values, config = problem
+    inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+    if with_bias:
+        inputs.append(tg.tensor(np.linspace(-1, 1, w_values.shape[0]), requires_grad=True))
+
+    def fn(*args):
+        return F.conv2d(*args, **config)
+
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+@given(conv_problem(), st.integers(0, 2), st.booleans(), st.data())
+def test_conv_transpose2d_gradients_pass_first_and_second_order_checks(problem, extra,
+                                                                        with_bias, data):
+    conv_x, w_values, config = problem
+    # read the drawn conv weight (C_out, C_in/g, kh, kw) as a transposed-conv weight
+    # (C_in', C_out'/g, kh, kw), whose input then has C_in' = C_out channels
+    x_values = data.draw(arrays((conv_x.shape[0], w_values.shape[0]) + conv_x.shape[2:]))
+    output_padding = extra % max(config["stride"], config["dilation"])
+    span = config["dilation"] * (w_values.shape[2] - 1) + 1 + output_padding
+    assume(span > 2 * config["padding"])  # else the output is empty
+    inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+    if with_bias:
+        inputs.append(tg.tensor(np.linspace(-1, 1, w_values.shape[1] * config["groups"]),
+                                requires_grad=True))
+
+    def fn(*args):
+        return F.conv_transpose2d(*args, output_padding=output_padding, **config)
+
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+def test_conv2d_full_jacobian_matches_finite_differences_on_a_small_case():
+    rng = np.random.default_rng(3)
+    x = tg.tensor(rng.standard_normal((2, 2, 5, 6)), requires_grad=True)
+    weight = tg.tensor(rng.standard_normal((4, 1, 2, 3)), requires_grad=True)
+    bias = tg.tensor(rng.standard_normal(4), requires_grad=True)
+
+    def fn(*args):
+        return F.conv2d(*args, stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)
+
+    assert gradcheck(fn, [x, weight, bias], mode="full")
+
+
+def test_conv2d_input_gradient_is_skipped_when_the_image_needs_none():
+    rng = np.random.default_rng(4)
+    x = tg.tensor(rng.standard_normal((2, 3, 6, 6)))
+    weight = tg.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    F.conv2d(x, weight, padding=1).sum().backward()
+    assert x.grad is None and weight.grad.shape == weight.shape
 
 
 @pytest.mark.parametrize("mask_type", ["A", "B"])
@@ -80,6 +137,19 @@ def test_masked_weight_gradient_is_zero_where_the_mask_is_zero():
     assert weight.grad.numpy()[mask == 1].all()
 
 
+def test_grouped_masked_conv_weight_gradient_is_masked_and_matches_manual_masking():
+    rng = np.random.default_rng(2)
+    weight_values = rng.standard_normal((4, 1, 3, 3))
+    x = tg.tensor(rng.standard_normal((2, 2, 5, 5)))
+    weight = tg.tensor(weight_values, requires_grad=True)
+    masked = F.masked_conv2d(x, weight, mask_type="B", padding=1, groups=2)
+    mask = F.conv_mask(weight.shape, "B")
+    manual = F.conv2d(x, tg.tensor(weight_values * mask), padding=1, groups=2)
+    masked.sum().backward()
+    np.testing.assert_allclose(masked.numpy(), manual.numpy(), rtol=1e-12)
+    assert not weight.grad.numpy()[mask == 0].any()
+
+
 def test_conv_arguments_are_validated_with_clear_messages():
     x, w = tg.tensor(np.ones((1, 3, 5, 5))), tg.tensor(np.ones((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"weight axis 1 must be 2.*\(4, 3, 3, 3\)"):
@@ -94,5 +164,10 @@ def test_conv_arguments_are_validated_with_clear_messages():
         F.conv2d(x, w, tg.tensor(np.ones(3)))
     with pytest.raises(ValueError, match="output_padding must be < max"):
         F.conv_transpose2d(tg.tensor(np.ones((1, 4, 3, 3))), w, stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="output height must be >= 1, got -1"):
+        F.conv_transpose2d(tg.tensor(np.ones((1, 4, 1, 3))), tg.tensor(np.ones((4, 2, 1, 1))),
+                           padding=1)
+    with pytest.raises(TypeError, match="must share a dtype, got float64, float64 and float32"):
+        F.conv2d(x, w, tg.tensor(np.ones(4, dtype=np.float32)))
     with pytest.raises(ValueError, match="mask_type"):
         F.conv_mask((1, 1, 3, 3), "C")

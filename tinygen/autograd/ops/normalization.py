@@ -4,19 +4,18 @@ Training normalizes with the batch statistics and updates the running statistics
 (PyTorch's convention: the running variance uses the unbiased batch variance). Evaluation
 normalizes with the running statistics.
 
-The first-order backward is the closed form on raw arrays (one pass over the data, reusing
-x̂ saved by forward). When the backward itself is recorded (``create_graph=True``), it is
-instead the vector-Jacobian product of the same computation written with differentiable
-ops, so second derivatives (gradient penalties, gradgradcheck) are exact.
+The backward is the closed form, twice: on raw arrays when it is not recorded (the common
+case: three passes over the data into one reused buffer), and written with differentiable
+ops when it is (``create_graph=True``), so that second derivatives (gradient penalties,
+gradgradcheck) are exact. Both evaluate the same formula; the gradient checks test both.
 """
 
 from __future__ import annotations
 
-from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.function import Function
-from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled
+from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.elementwise import sqrt
-from tinygen.autograd.ops.reduction import mean
+from tinygen.autograd.ops.reduction import mean, sum
 from tinygen.autograd.ops.shape import reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -29,97 +28,146 @@ def _layout(x_shape: tuple) -> tuple[tuple, tuple]:
     return (0, 2, 3), (1, x_shape[1], 1, 1)
 
 
-class BatchNorm(Function):
-    """y = weight * (x - mean) / sqrt(var + eps) + bias, per channel. Inputs: x, weight, bias
-    (weight and bias may be omitted together: ``affine=False``)."""
+def _by_channel(array):
+    """A (N, C, L) view with every value of a channel in axes 0 and 2."""
+    # (N, C, H, W) -> (N, C, H*W); (N, C) -> (N, C, 1)
+    return array.reshape(array.shape[0], array.shape[1], -1)
 
-    def __init__(self, running_mean, running_var, training: bool, momentum: float, eps: float):
+
+def _channel_sum(xp, a3):
+    """(N, C, L) -> (C,): per-row sums first, so float32 accumulates over short runs."""
+    return xp.einsum("ncl->nc", a3).sum(axis=0)
+
+
+def _channel_dot(xp, a3, b3):
+    """(N, C, L) x (N, C, L) -> (C,): sum of a*b per channel, without a product array."""
+    return xp.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
+
+
+class BatchNorm(Function):
+    """y = weight * (x - mean) / sqrt(var + eps) + bias, per channel. Inputs: x, then the
+    weight and the bias when they are given (each is optional)."""
+
+    def __init__(self, running_mean, running_var, training: bool, momentum: float, eps: float,
+                 has_weight: bool, has_bias: bool):
         self.running_mean = running_mean
         self.running_var = running_var
         self.training = training
         self.momentum = momentum
         self.eps = eps
+        self.has_weight = has_weight
+        self.has_bias = has_bias
 
-    def forward(self, x, weight=None, bias=None):
+    def _params(self, params):
+        weight = params[0] if self.has_weight else None
+        bias = params[-1] if self.has_bias else None
+        return weight, bias
+
+    def forward(self, x, *params):
         xp = get_array_module(x)
-        axes, per_channel = _layout(x.shape)
+        weight, bias = self._params(params)
+        x3 = _by_channel(x)
+        count = x3.shape[0] * x3.shape[2]
         if self.training:
-            batch_mean = x.mean(axis=axes, keepdims=True)
-            centered = x - batch_mean
-            batch_var = (centered * centered).mean(axis=axes, keepdims=True)
+            batch_mean = _channel_sum(xp, x3) / count
+            y3 = x3 - batch_mean[:, None]  # the centred input; normalized in place below
+            batch_var = _channel_dot(xp, y3, y3) / count
             if self.running_mean is not None:
-                self._update_running_stats(batch_mean, batch_var, x.size // x.shape[1])
+                self._update_running_stats(batch_mean, batch_var, count)
         else:
-            batch_mean = self.running_mean.reshape(per_channel)
-            batch_var = self.running_var.reshape(per_channel)
-            centered = x - batch_mean
+            # copies in x's dtype: a later training step changes the running stats in place
+            batch_mean = self.running_mean.astype(x.dtype)
+            batch_var = self.running_var.astype(x.dtype)
+            y3 = x3 - batch_mean[:, None]
         inv_std = 1.0 / xp.sqrt(batch_var + self.eps)
-        x_hat = centered * inv_std
-        self.x_hat, self.inv_std = x_hat, inv_std  # for the closed-form first-order backward
-        self.save_for_backward(x, weight, bias)
-        if weight is None:
-            return x_hat
-        return x_hat * weight.reshape(per_channel) + bias.reshape(per_channel)
+        y3 *= (inv_std if weight is None else inv_std * weight)[:, None]
+        if bias is not None:
+            y3 += bias[:, None]
+        self.mean, self.inv_std = batch_mean, inv_std  # per channel: cheap to keep
+        self.save_for_backward(x, weight)
+        return y3.reshape(x.shape)  # (N, C, L) -> x's shape
 
     def _update_running_stats(self, batch_mean, batch_var, count):
         # In place, like PyTorch: the caller's buffers are the model's running statistics.
-        unbiased = batch_var.reshape(-1) * (count / max(count - 1, 1))
+        unbiased = batch_var * (count / max(count - 1, 1))
         self.running_mean *= 1 - self.momentum
-        self.running_mean += self.momentum * batch_mean.reshape(-1)
+        self.running_mean += self.momentum * batch_mean
         self.running_var *= 1 - self.momentum
         self.running_var += self.momentum * unbiased
 
     def backward(self, gy):
+        # gx = weight*inv_std * (gy - mean(gy) - x̂ mean(gy x̂)) (training; eval: weight*inv_std*gy),
+        # g_weight = sum(gy x̂), g_bias = sum(gy), means and sums per channel
+        x, weight = self.saved_tensors
         if is_grad_enabled():
-            return self._recorded_backward(gy)
-        # training: gx = weight*inv_std * (gy - mean(gy) - x̂ mean(gy x̂)); eval: weight*inv_std*gy
-        x, weight, _bias = self.saved_tensors
-        axes, per_channel = _layout(x.shape)
-        g, x_hat = gy.data, self.x_hat
-        g_bias = g.sum(axis=axes)
-        g_weight = (g * x_hat).sum(axis=axes)
-        scale = self.inv_std if weight is None else self.inv_std * weight.data.reshape(
-            per_channel)
-        gx = None
-        if self.needs_input_grad[0]:
-            if self.training:
-                count = x.data.size // x.shape[1]
-                gx = g - (g_bias / count).reshape(per_channel)
-                gx -= x_hat * (g_weight / count).reshape(per_channel)
-                gx *= scale
-            else:
-                gx = g * scale
-        grads = [None if gx is None else Tensor._from_array(gx)]
-        if weight is not None:
-            grads += [Tensor._from_array(g_weight), Tensor._from_array(g_bias)]
+            gx, g_weight, g_bias = self._differentiable_backward(gy, x, weight)
+        else:
+            gx, g_weight, g_bias = self._array_backward(gy.data, x.data, weight)
+        grads = [gx]
+        if self.has_weight:
+            grads.append(g_weight)
+        if self.has_bias:
+            grads.append(g_bias)
         return tuple(grads)
 
-    def _recorded_backward(self, gy):
-        # vector-Jacobian product of the differentiable composite, itself differentiable
-        x, weight, bias = self.saved_tensors
-        inputs = [x] if weight is None else [x, weight, bias]
-        with enable_grad():
-            y = _composite(self, *inputs)
-        wanted = [t for t in inputs if t.requires_grad]
-        found = iter(autograd_grad(y, wanted, gy, create_graph=True, allow_unused=True))
-        return tuple(next(found) if t.requires_grad else None for t in inputs)
+    def _wanted(self):
+        """Whether the gradient of x, of the weight and of the bias is needed."""
+        wants_weight = self.has_weight and self.needs_input_grad[1]
+        wants_bias = self.has_bias and self.needs_input_grad[-1]
+        return self.needs_input_grad[0], wants_weight, wants_bias
 
+    def _array_backward(self, g, x, weight):
+        xp = get_array_module(g)
+        wants_x, wants_weight, wants_bias = self._wanted()
+        g3, x3 = _by_channel(g), _by_channel(x)
+        count = g3.shape[0] * g3.shape[2]
+        inv_std = self.inv_std
+        g_bias = _channel_sum(xp, g3)
+        gx = g_weight = None
+        if wants_weight or (wants_x and self.training):
+            centered = x3 - self.mean[:, None]  # becomes the gx buffer in training
+            g_weight = _channel_dot(xp, g3, centered) * inv_std
+        if wants_x:
+            scale = inv_std if weight is None else inv_std * weight.data
+            if self.training:
+                # gy - mean(gy) - x̂ mean(gy x̂), with x̂ = centered * inv_std, into centered
+                centered *= (inv_std * g_weight / count)[:, None]
+                centered += (g_bias / count)[:, None]
+                xp.subtract(g3, centered, out=centered)
+                centered *= scale[:, None]
+                gx = centered
+            else:
+                gx = g3 * scale[:, None]
+            gx = Tensor._from_array(gx.reshape(x.shape))  # (N, C, L) -> x's shape
+        return (gx, None if g_weight is None else Tensor._from_array(g_weight),
+                Tensor._from_array(g_bias) if wants_bias else None)
 
-def _composite(function: BatchNorm, x, weight=None, bias=None):
-    """The same normalization written with differentiable ops (no running-stat update)."""
-    axes, per_channel = _layout(x.shape)
-    if function.training:
-        batch_mean = mean(x, axis=axes, keepdims=True)
-        centered = x - batch_mean
-        inv_std = 1.0 / sqrt(mean(centered * centered, axis=axes, keepdims=True) + function.eps)
-    else:
-        centered = x - Tensor._from_array(function.running_mean.reshape(per_channel))
-        inv_std = Tensor._from_array(function.inv_std)
-    x_hat = centered * inv_std
-    if weight is None:
-        return x_hat
-    # (C,) -> (1, C) or (1, C, 1, 1), to broadcast over the batch (and space)
-    return x_hat * reshape(weight, per_channel) + reshape(bias, per_channel)
+    def _differentiable_backward(self, gy, x, weight):
+        wants_x, wants_weight, wants_bias = self._wanted()
+        axes, per_channel = _layout(x.shape)
+        if self.training:
+            # the statistics as functions of x, so that the result differentiates through them
+            centered = x - mean(x, axis=axes, keepdims=True)
+            inv_std = 1.0 / sqrt(mean(centered * centered, axis=axes, keepdims=True)
+                                 + self.eps)
+        else:
+            # (C,) -> (1, C) or (1, C, 1, 1): the running statistics are constants here
+            centered = x - Tensor._from_array(self.mean.reshape(per_channel))
+            inv_std = Tensor._from_array(self.inv_std.reshape(per_channel))
+        x_hat = centered * inv_std
+        g_bias = sum(gy, axis=axes)
+        g_weight = sum(gy * x_hat, axis=axes)
+        gx = None
+        if wants_x:
+            # (C,) -> (1, C) or (1, C, 1, 1), to broadcast over the batch (and space)
+            scale = inv_std if weight is None else inv_std * reshape(weight, per_channel)
+            if self.training:
+                count = x.size // x.shape[1]
+                gx = scale * (gy - reshape(g_bias, per_channel) / count
+                              - x_hat * reshape(g_weight, per_channel) / count)
+            else:
+                gx = scale * gy
+        return gx, g_weight if wants_weight else None, g_bias if wants_bias else None
 
 
 def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
@@ -129,37 +177,37 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
 
     Args:
         x: the input, (N, C) or (N, C, H, W).
-        running_mean, running_var: (C,) arrays or Tensors, updated in place in training
-            (may be None in training, to use batch statistics only).
-        weight, bias: optional (C,) scale and shift.
+        running_mean, running_var: (C,) arrays or Tensors (their arrays are used), updated
+            in place in training; both None in training to use batch statistics only.
+        weight, bias: optional (C,) scale and shift (either may be omitted).
         training: use batch statistics (and update the running ones) if True.
         momentum: the running statistics' update weight.
         eps: added to the variance for stability.
 
     Returns:
-        A tensor of x's shape.
+        A tensor of x's shape and dtype.
     """
     if x.ndim not in (2, 4):
         raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
     channels = x.shape[1]
     running_mean = _raw_stat("running_mean", running_mean, channels)
     running_var = _raw_stat("running_var", running_var, channels)
-    if not training and (running_mean is None or running_var is None):
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
+    if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and "
                          "running_var, got None")
-    if training and x.size // channels < 2:
+    if training and x.size // max(channels, 1) < 2:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, got "
                          f"input shape {x.shape}")
-    if (weight is None) != (bias is None):
-        raise ValueError("batch_norm: pass both weight and bias, or neither")
     for label, param in (("weight", weight), ("bias", bias)):
         if param is not None and param.shape != (channels,):
             raise ValueError(f"batch_norm: {label} must have shape ({channels},), got "
                              f"{param.shape}")
-    function = BatchNorm(running_mean, running_var, training, momentum, eps)
-    if weight is None:
-        return function.apply(x)
-    return function.apply(x, weight, bias)
+    params = [p for p in (weight, bias) if p is not None]
+    function = BatchNorm(running_mean, running_var, training, momentum, eps,
+                         has_weight=weight is not None, has_bias=bias is not None)
+    return function.apply(x, *params)
 
 
 def _raw_stat(label, value, channels):

@@ -5,9 +5,13 @@
 
 The input and recurrent matmuls stay separate ops (they are where the time goes, in BLAS);
 fusing the remaining elementwise work saves about ten op dispatches and temporaries per
-step. On a GPU the forward and backward run as one CuPy ElementwiseKernel each; their bodies
-sit next to the NumPy code they must match, and ``tinygen.testing.cuda_harness`` runs them on
-the CPU in the tests.
+step. All four activations come from one tanh over the (N, 4H) block, since
+sigmoid(a) = (1 + tanh(a/2)) / 2, which is stable at any |a| and needs no branch.
+
+On a GPU the forward and backward run as one CuPy ElementwiseKernel each; their bodies sit
+next to the NumPy code they must match, and ``tinygen.testing.cuda_harness`` runs them on the
+CPU in the tests. A recorded backward (``create_graph=True``) is the vector-Jacobian product
+of the same cell composed from primitive ops, so second derivatives are exact.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ from tinygen.backend import get_array_module
 
 # One thread per (sample, hidden unit). Inputs a_* are the four gate pre-activations.
 LSTM_FORWARD_BODY = """
-    T i = 1 / (1 + exp(-a_i));
-    T f = 1 / (1 + exp(-a_f));
+    T i = 0.5 * tanh(0.5 * a_i) + 0.5;
+    T f = 0.5 * tanh(0.5 * a_f) + 0.5;
     T g = tanh(a_g);
-    T o = 1 / (1 + exp(-a_o));
+    T o = 0.5 * tanh(0.5 * a_o) + 0.5;
     c = f * c_prev + i * g;
     h = o * tanh(c);
 """
@@ -36,10 +40,10 @@ LSTM_FORWARD_OUT = "T h, T c"
 # Recomputes the gates from the pre-activations rather than storing them: one read instead
 # of four on the way back, which is what bounds a memory-bound kernel.
 LSTM_BACKWARD_BODY = """
-    T i = 1 / (1 + exp(-a_i));
-    T f = 1 / (1 + exp(-a_f));
+    T i = 0.5 * tanh(0.5 * a_i) + 0.5;
+    T f = 0.5 * tanh(0.5 * a_f) + 0.5;
     T g = tanh(a_g);
-    T o = 1 / (1 + exp(-a_o));
+    T o = 0.5 * tanh(0.5 * a_o) + 0.5;
     T tanh_c = tanh(c);
     T gc_total = gc + gh * o * (1 - tanh_c * tanh_c);
     ga_i = gc_total * g * i * (1 - i);
@@ -67,39 +71,70 @@ def _cuda_kernel(name: str):
 
 
 def _gate_views(x_gates):
-    """Four (N, H) views of the (N, 4H) pre-activations, in PyTorch's i, f, g, o order."""
+    """Four (N, H) views of an (N, 4H) array, in PyTorch's i, f, g, o order."""
     hidden = x_gates.shape[1] // 4
     return [x_gates[:, k * hidden:(k + 1) * hidden] for k in range(4)]
 
 
-def _sigmoid(xp, a):
-    # exp(-|a|) never overflows; the two branches are the same function
-    e = xp.exp(-xp.abs(a))
-    return xp.where(a >= 0, 1, e) / (1 + e)
+_activation_constants: dict = {}
+
+
+def _activation_constants_for(xp, hidden: int, dtype):
+    """(scale, shift), each (4H,): gates = scale * tanh(scale * a) + shift is sigmoid for
+    i, f, o (scale 1/2, shift 1/2) and tanh for g (scale 1, shift 0)."""
+    key = (xp.__name__, hidden, dtype)
+    if key not in _activation_constants:
+        scale = xp.full(4 * hidden, 0.5, dtype=dtype)
+        scale[2 * hidden:3 * hidden] = 1
+        shift = xp.full(4 * hidden, 0.5, dtype=dtype)
+        shift[2 * hidden:3 * hidden] = 0
+        _activation_constants[key] = (scale, shift)
+    return _activation_constants[key]
 
 
 def lstm_forward_numpy(x_gates, c_prev):
-    """The NumPy twin of LSTM_FORWARD_BODY. Returns h, c and the activated gates."""
+    """The NumPy twin of LSTM_FORWARD_BODY.
+
+    Returns:
+        h, c (N, H) and what the backward needs: (t, gates, tanh_c), where t (N, 4H) is the
+        tanh of the scaled pre-activations and gates (N, 4H) holds i, f, g, o.
+    """
     xp = get_array_module(x_gates)
-    a_i, a_f, a_g, a_o = _gate_views(x_gates)
-    i, f, o = _sigmoid(xp, a_i), _sigmoid(xp, a_f), _sigmoid(xp, a_o)
-    g = xp.tanh(a_g)
-    c = f * c_prev + i * g
+    scale, shift = _activation_constants_for(xp, x_gates.shape[1] // 4, x_gates.dtype)
+    t = x_gates * scale
+    xp.tanh(t, out=t)
+    gates = t * scale
+    gates += shift
+    i, f, g, o = _gate_views(gates)
+    c = f * c_prev
+    c += i * g
     tanh_c = xp.tanh(c)
-    return o * tanh_c, c, (i, f, g, o, tanh_c)
+    return o * tanh_c, c, (t, gates, tanh_c)
 
 
-def lstm_backward_numpy(gates, c_prev, gh, gc):
-    """The NumPy twin of LSTM_BACKWARD_BODY: (dL/d x_gates (N, 4H), dL/d c_prev)."""
+def lstm_backward_numpy(saved, c_prev, gh, gc):
+    """The NumPy twin of LSTM_BACKWARD_BODY: (dL/d x_gates (N, 4H), dL/d c_prev (N, H))."""
     xp = get_array_module(gh)
-    i, f, g, o, tanh_c = gates
-    gc_total = gc + gh * o * (1 - tanh_c * tanh_c)
-    ga = xp.empty((gh.shape[0], 4 * gh.shape[1]), dtype=gh.dtype)
+    t, gates, tanh_c = saved
+    scale, _ = _activation_constants_for(xp, gh.shape[1], gh.dtype)
+    i, f, g, o = _gate_views(gates)
+    # gc_total = gc + gh * o * (1 - tanh(c)^2): the whole gradient reaching c
+    gc_total = tanh_c * tanh_c
+    xp.subtract(1, gc_total, out=gc_total)
+    gc_total *= o
+    gc_total *= gh
+    gc_total += gc
+    # dL/d gate, then times d gate / d a = scale^2 * (1 - t^2), the same for all four
+    ga = xp.empty_like(gates)
     ga_i, ga_f, ga_g, ga_o = _gate_views(ga)
-    xp.multiply(gc_total * g, i * (1 - i), out=ga_i)
-    xp.multiply(gc_total * c_prev, f * (1 - f), out=ga_f)
-    xp.multiply(gc_total * i, 1 - g * g, out=ga_g)
-    xp.multiply(gh * tanh_c, o * (1 - o), out=ga_o)
+    xp.multiply(gc_total, g, out=ga_i)
+    xp.multiply(gc_total, c_prev, out=ga_f)
+    xp.multiply(gc_total, i, out=ga_g)
+    xp.multiply(gh, tanh_c, out=ga_o)
+    slope = t * t
+    xp.subtract(1, slope, out=slope)
+    slope *= scale * scale
+    ga *= slope
     return ga, gc_total * f
 
 
@@ -108,11 +143,11 @@ class LSTMCell(Function):
 
     def forward(self, x_gates, c_prev):
         xp = get_array_module(x_gates)
-        if xp.__name__ == "cupy":
+        if xp is backend.cupy:
             h, c = _cuda_kernel("forward")(*_gate_views(x_gates), c_prev)
-            self.gates = None
+            self.activations = None
         else:
-            h, c, self.gates = lstm_forward_numpy(x_gates, c_prev)
+            h, c, self.activations = lstm_forward_numpy(x_gates, c_prev)
         self.save_for_backward(x_gates, c_prev, c)
         return h, c
 
@@ -122,14 +157,14 @@ class LSTMCell(Function):
         x_gates, c_prev, c = self.saved_tensors
         if is_grad_enabled():
             return self._recorded_backward(x_gates, c_prev, gh, gc)
-        if self.gates is None:  # the CUDA path keeps no gates: recompute them in the kernel
-            outputs = _cuda_kernel("backward")(*_gate_views(x_gates.data), c_prev.data, c.data,
-                                               gh.data, gc.data)
+        if self.activations is None:  # the CUDA path keeps no gates: the kernel recomputes
             xp = get_array_module(gh.data)
-            ga = xp.concatenate(outputs[:4], axis=1)  # 4 x (N, H) -> (N, 4H)
-            g_c_prev = outputs[4]
+            ga = xp.empty_like(x_gates.data)
+            g_c_prev = xp.empty_like(c_prev.data)
+            _cuda_kernel("backward")(*_gate_views(x_gates.data), c_prev.data, c.data, gh.data,
+                                     gc.data, *_gate_views(ga), g_c_prev)
         else:
-            ga, g_c_prev = lstm_backward_numpy(self.gates, c_prev.data, gh.data, gc.data)
+            ga, g_c_prev = lstm_backward_numpy(self.activations, c_prev.data, gh.data, gc.data)
         return Tensor._from_array(ga), Tensor._from_array(g_c_prev)
 
     def _recorded_backward(self, x_gates, c_prev, gh, gc):

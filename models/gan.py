@@ -1,0 +1,396 @@
+"""The GAN family on MNIST in [-1, 1]: MLP GAN, DCGAN, conditional GAN, LSGAN and WGAN-GP.
+
+A generator G(z), z ~ N(0, I), and a discriminator D(x) play the minimax game
+
+    min_G max_D  E_x[log D(x)] + E_z[log(1 - D(G(z)))].
+
+Training alternates k gradient steps on D, where the fake images are a *constant*
+(``fake.detach()``: D's loss must not push gradients into G), with one step on G, where they
+are not (G learns only through D's judgement of its samples). The generator uses the
+non-saturating loss -log D(G(z)); LSGAN swaps both losses for least squares, and WGAN-GP
+swaps D for a critic f with E[f(fake)] - E[f(real)] plus a gradient penalty
+lambda * (||grad_x f(x_hat)|| - 1)^2, which differentiates through a gradient
+(``create_graph=True``). Samples are judged by ``models.gan_metrics`` (classifier-FID, mode
+coverage, confidence, the cGAN's class accuracy) every ``--eval-every`` steps and at the end.
+This file reads top to bottom: the modules, the losses, the training loop, pictures, main().
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+import tinygen as tg
+import tinygen.nn as nn
+import tinygen.nn.functional as F
+from models import gan_metrics
+from tinygen.data import default_split
+from tinygen.optim import Adam
+from tinygen.train import (
+    Checkpoint,
+    RunLogger,
+    add_model_flags,
+    make_parser,
+    parse_args,
+    plot_metrics,
+    save_image_grid,
+)
+
+DIGITS = 10
+PIXELS = 28 * 28
+MODELS = ("gan", "dcgan", "cgan", "lsgan", "wgan-gp")
+
+
+# =========================================================================== modules
+class MLPGenerator(nn.Module):
+    """z (N, latent) [+ label embedding] -> images (N, 1, 28, 28) in [-1, 1] (Tanh)."""
+
+    def __init__(self, latent: int, hidden: int = 256, conditional: bool = False):
+        self.embed = nn.Embedding(DIGITS, DIGITS) if conditional else None
+        inputs = latent + (DIGITS if conditional else 0)
+        self.net = nn.Sequential(
+            nn.Linear(inputs, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2 * hidden), nn.LeakyReLU(0.2),
+            nn.Linear(2 * hidden, PIXELS), nn.Tanh(),
+            nn.Unflatten(1, (1, 28, 28)),  # (N, 784) -> (N, 1, 28, 28)
+        )
+
+    def forward(self, z, labels=None):
+        if self.embed is not None:
+            z = tg.concatenate([z, self.embed(labels)], axis=1)
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """images (N, 1, 28, 28) [+ one-hot label] -> logits (N,); dropout in the hidden layers
+    keeps D from memorising the training set, as the lecture notes suggest."""
+
+    def __init__(self, hidden: int = 256, dropout: float = 0.3, conditional: bool = False):
+        self.conditional = conditional
+        inputs = PIXELS + (DIGITS if conditional else 0)
+        self.net = nn.Sequential(
+            nn.Linear(inputs, 2 * hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x, labels=None):
+        h = x.reshape(x.shape[0], PIXELS)  # (N, 1, 28, 28) -> (N, 784)
+        if self.conditional:
+            h = tg.concatenate([h, one_hot(labels, x.device)], axis=1)
+        return self.net(h).reshape(-1)  # (N, 1) -> (N,)
+
+
+class DCGenerator(nn.Module):
+    """The DCGAN generator: fractional-strided convs only, batch norm and ReLU, Tanh out.
+
+    z (N, latent) -> (N, latent, 1, 1) -> 7x7 -> 14x14 -> 28x28 (N, 1, 28, 28).
+    """
+
+    def __init__(self, latent: int, channels: int = 32):
+        self.net = nn.Sequential(
+            nn.Unflatten(1, (latent, 1, 1)),  # (N, latent) -> (N, latent, 1, 1)
+            nn.ConvTranspose2d(latent, 4 * channels, 7, bias=False),
+            nn.BatchNorm2d(4 * channels), nn.ReLU(),
+            nn.ConvTranspose2d(4 * channels, 2 * channels, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(2 * channels), nn.ReLU(),
+            nn.ConvTranspose2d(2 * channels, 1, 4, stride=2, padding=1), nn.Tanh(),
+        )
+
+    def forward(self, z, labels=None):
+        return self.net(z)
+
+
+class DCDiscriminator(nn.Module):
+    """The DCGAN discriminator: strided convs only, LeakyReLU(0.2), batch norm after every
+    conv but the first (DCGAN's advice: not on D's input layer); the last conv covers the
+    whole 7x7 map and gives one logit, so there is no fully connected layer.
+
+    ``batch_norm=False`` makes the WGAN-GP critic: the penalty is per example, and batch
+    norm would make each critic value depend on the rest of the batch.
+
+    (N, 1, 28, 28) -> 14x14 -> 7x7 -> logits (N,).
+    """
+
+    def __init__(self, channels: int = 32, batch_norm: bool = True):
+        norm = nn.BatchNorm2d(2 * channels) if batch_norm else nn.Identity()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), norm, nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * channels, 1, 7),
+        )
+
+    def forward(self, x, labels=None):
+        return self.net(x).reshape(-1)  # (N, 1, 1, 1) -> (N,)
+
+
+def build(model: str, latent: int, hidden: int, channels: int, dropout: float):
+    """The (generator, discriminator) pair of a model name."""
+    if model in ("gan", "cgan"):
+        conditional = model == "cgan"
+        return (MLPGenerator(latent, hidden, conditional),
+                MLPDiscriminator(hidden, dropout, conditional))
+    if model in ("dcgan", "lsgan"):
+        return DCGenerator(latent, channels), DCDiscriminator(channels)
+    if model == "wgan-gp":
+        return DCGenerator(latent, channels), DCDiscriminator(channels, batch_norm=False)
+    raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
+
+
+# =========================================================================== losses
+def one_hot(labels, device: str = "cpu") -> tg.Tensor:
+    """Integer labels (N,) -> float32 one-hot (N, 10)."""
+    labels = labels.numpy() if isinstance(labels, tg.Tensor) else np.asarray(labels)
+    return tg.tensor(np.eye(DIGITS, dtype=np.float32)[labels], device=device)
+
+
+def discriminator_loss(kind: str, real_logits, fake_logits):
+    """D's loss on D(real) and D(fake) outputs (N,), to minimize.
+
+    GAN: -log D(x) - log(1 - D(G(z))), i.e. binary cross-entropy with targets 1 and 0.
+    LSGAN: (D(x) - 1)^2 / 2 + D(G(z))^2 / 2. WGAN: E[f(fake)] - E[f(real)].
+    """
+    if kind == "lsgan":
+        return 0.5 * (((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean())
+    if kind == "wgan-gp":
+        return fake_logits.mean() - real_logits.mean()
+    ones = tg.ones_like(real_logits)
+    zeros = tg.zeros_like(fake_logits)
+    return (F.binary_cross_entropy_with_logits(real_logits, ones)
+            + F.binary_cross_entropy_with_logits(fake_logits, zeros))
+
+
+def generator_loss(kind: str, fake_logits):
+    """G's loss on D(G(z)) (N,): the non-saturating -log D(G(z)) (steep where D rejects the
+    samples, unlike log(1 - D(G(z)))), (D(G(z)) - 1)^2 / 2 for LSGAN, -E[f(G(z))] for WGAN."""
+    if kind == "lsgan":
+        return 0.5 * ((fake_logits - 1) ** 2).mean()
+    if kind == "wgan-gp":
+        return -fake_logits.mean()
+    return -F.log_sigmoid(fake_logits).mean()
+
+
+def gradient_penalty(critic, real, fake):
+    """WGAN-GP's penalty E[(||grad_x f(x_hat)||_2 - 1)^2] at random points x_hat on the lines
+    between real and fake images (N, 1, 28, 28).
+
+    The gradient is taken with ``create_graph=True`` so that the penalty, a function of a
+    gradient, can itself be differentiated with respect to the critic's weights.
+    """
+    eps = tg.rand(real.shape[0], 1, 1, 1, dtype=real.dtype, device=real.device)
+    x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_()
+    (grad,) = tg.autograd.grad(critic(x_hat).sum(), [x_hat], create_graph=True)
+    norms = ((grad * grad).sum(axis=(1, 2, 3)) + 1e-12).sqrt()  # (N,); eps: finite at 0
+    return ((norms - 1) ** 2).mean()
+
+
+# =========================================================================== training
+def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step=0):
+    """The training loop: ``args.k`` discriminator steps, then one generator step.
+
+    ``data`` is an endless stream of (images (N, 1, 28, 28), labels (N,)); ``evaluator(step)``
+    returns sample metrics for the JSONL every ``args.eval_every`` steps.
+    """
+    conditional = args.model == "cgan"
+    for step in range(start_step + 1, args.steps + 1):
+        G.train()
+        D.train()
+        for _ in range(args.k):  # -------------------------------- discriminator step(s)
+            x, labels = next(data)
+            z = tg.randn(x.shape[0], args.latent, device=args.device)
+            fake_labels = labels if conditional else None
+            fake = G(z, fake_labels)
+            # detach: D's loss treats the samples as data; no gradient may reach G here
+            d_loss = discriminator_loss(args.model, D(x, labels), D(fake.detach(), fake_labels))
+            if args.model == "wgan-gp":
+                d_loss = d_loss + args.gp_weight * gradient_penalty(D, x, fake.detach())
+            d_optimizer.zero_grad()
+            d_loss.backward()
+            d_optimizer.step()
+        # ------------------------------------------------------------- generator step
+        z = tg.randn(x.shape[0], args.latent, device=args.device)
+        fake = G(z, fake_labels)
+        g_loss = generator_loss(args.model, D(fake, fake_labels))  # no detach: through D to G
+        g_optimizer.zero_grad()  # D's grads from this backward are cleared by the next D step
+        g_loss.backward()
+        g_optimizer.step()
+        log.step(step, d_loss=d_loss.item(), g_loss=g_loss.item())
+        if step % args.eval_every == 0 or step == args.steps:
+            metrics = evaluator(step)
+            log.write(step, split="samples", **metrics)
+    return args.steps
+
+
+def endless(images, labels, batch_size: int, seed: int, device: str):
+    """Shuffled minibatches (x (N, 1, 28, 28), labels (N,)), epoch after epoch."""
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            batch = order[start:start + batch_size]
+            yield tg.tensor(images[batch], device=device), labels[batch]
+
+
+# =========================================================================== sampling
+@tg.no_grad()
+def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) -> np.ndarray:
+    """``count`` samples in [0, 1], (count, 1, 28, 28), with G in eval mode (batch norm's
+    running statistics, so a sample does not depend on the rest of its batch)."""
+    G.eval()
+    z = tg.randn(count, latent).numpy() if z is None else np.asarray(z, dtype=np.float32)
+    images = [G(tg.tensor(z[i:i + batch]), None if labels is None else labels[i:i + batch])
+              .numpy() for i in range(0, count, batch)]
+    return (np.concatenate(images) + 1) / 2
+
+
+def make_evaluator(G, args, classifier, real_test):
+    """A function step -> sample metrics of ``args.eval_samples`` fresh samples."""
+    def evaluate(step, count=None):
+        count = count or args.eval_samples
+        labels = np.arange(count) % DIGITS if args.model == "cgan" else None
+        samples = generate(G, count, args.latent, labels)
+        return gan_metrics.sample_metrics(classifier, samples, real_test, labels)
+    return evaluate
+
+
+# =========================================================================== pictures
+@tg.no_grad()
+def save_pictures(G, args, x_train, fixed_noise) -> dict:
+    """Samples (one row per digit for the cGAN), latent interpolations, the thickness
+    direction found by averaging z, and each sample beside its nearest training image.
+    Returns the ink (mean pixel sum) along the thickness direction, as a number to check."""
+    out, latent = args.out, args.latent
+    conditional = args.model == "cgan"
+    if conditional:  # one row per digit, the same 10 noise vectors in every row
+        labels = np.repeat(np.arange(DIGITS), 10)
+        z = np.tile(fixed_noise[:10], (DIGITS, 1))
+        samples = generate(G, 100, latent, labels, z)
+        save_image_grid(samples, out / "samples_by_digit.png", nrow=10)
+    samples = generate(G, 64, latent, _digits(64, conditional), fixed_noise[:64])
+    save_image_grid(samples, out / "samples.png", nrow=8)
+
+    # linear paths between pairs of latent codes: smooth morphs mean G is not a lookup table
+    steps = np.linspace(0, 1, 10, dtype=np.float32)[:, None]
+    paths = [(1 - steps) * fixed_noise[2 * i] + steps * fixed_noise[2 * i + 1] for i in range(6)]
+    path_labels = None if not conditional else np.repeat(np.arange(6), 10)
+    interpolation = generate(G, 60, latent, path_labels, np.concatenate(paths))
+    save_image_grid(interpolation, out / "interpolation.png", nrow=10)
+
+    # vector arithmetic (the lecture's "smiling woman"): average z of the thickest and of the
+    # thinnest tenth of samples, by ink; their difference is a "thickness" direction in z
+    z = tg.randn(2000, latent).numpy()
+    labels = _digits(2000, conditional)
+    ink = generate(G, 2000, latent, labels, z).sum(axis=(1, 2, 3))
+    order = np.argsort(ink)
+    direction = z[order[-200:]].mean(axis=0) - z[order[:200]].mean(axis=0)
+    scales = np.linspace(-1.5, 1.5, 7, dtype=np.float32)
+    base = fixed_noise[:8]
+    arithmetic = (base[:, None, :] + scales[None, :, None] * direction).reshape(-1, latent)
+    arithmetic_labels = None if not conditional else np.repeat(np.arange(8), len(scales))
+    rows = generate(G, len(arithmetic), latent, arithmetic_labels, arithmetic)
+    save_image_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales))
+    row_ink = rows.sum(axis=(1, 2, 3)).reshape(8, len(scales)).mean(axis=0)  # (8*7,) -> (7,)
+
+    # nearest training image (L2 in pixels) of 8 samples: [sample, neighbour] pairs
+    flat_train = x_train.reshape(len(x_train), PIXELS)  # (N, 1, 28, 28) -> (N, 784)
+    flat_samples = samples[:8].reshape(8, PIXELS)       # (8, 1, 28, 28) -> (8, 784)
+    distances = ((flat_samples ** 2).sum(1)[:, None] - 2 * flat_samples @ flat_train.T
+                 + (flat_train ** 2).sum(1)[None, :])
+    neighbours = flat_train[distances.argmin(axis=1)]
+    pairs = np.stack([flat_samples, neighbours], axis=1).reshape(-1, 1, 28, 28)
+    save_image_grid(pairs, out / "nearest_neighbours.png", nrow=8)
+    return {"ink_minus": float(row_ink[0]), "ink_zero": float(row_ink[len(scales) // 2]),
+            "ink_plus": float(row_ink[-1]),
+            "nearest_neighbour_distance": float(np.sqrt(np.clip(distances.min(1), 0, None))
+                                                .mean())}
+
+
+def _digits(count: int, conditional: bool):
+    return np.arange(count) % DIGITS if conditional else None
+
+
+# =========================================================================== main
+QUICK = {"steps": 1000, "eval_every": 250, "eval_samples": 500, "final_samples": 2000,
+         "channels": 8, "hidden": 128, "batch_size": 32}
+QUICK_CONV_STEPS = 120  # a conv step costs several MLP steps on a CPU
+
+
+def main(argv=None) -> dict:
+    parser = make_parser("Train a GAN-family model on MNIST in [-1, 1] (t10k[:8000]; FID "
+                         "against t10k[8000:]).", epochs=1, batch_size=64, lr=2e-4,
+                         out="runs/gan")
+    flags = add_model_flags(parser, "GAN")
+    flags.add_argument("--model", choices=MODELS, default="dcgan",
+                       help="MLP GAN, DCGAN, conditional (MLP) GAN, LSGAN (DCGAN nets), or "
+                            "WGAN-GP (DCGAN nets, batch-norm-free critic)")
+    flags.add_argument("--steps", type=int, default=3000, help="generator steps")
+    flags.add_argument("--k", type=int, default=None,
+                       help="discriminator steps per generator step (default 1; 5 for WGAN-GP)")
+    flags.add_argument("--latent", type=int, default=64, help="latent dimensions")
+    flags.add_argument("--hidden", type=int, default=256, help="hidden units of the MLPs")
+    flags.add_argument("--channels", type=int, default=32, help="channels of the conv nets")
+    flags.add_argument("--dropout", type=float, default=0.3, help="dropout in the MLP D")
+    flags.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's lambda")
+    flags.add_argument("--eval-every", type=int, default=500,
+                       help="steps between sample metrics in the JSONL")
+    flags.add_argument("--eval-samples", type=int, default=2000,
+                       help="samples per periodic evaluation")
+    flags.add_argument("--final-samples", type=int, default=10000,
+                       help="samples for the final metrics")
+    args = parse_args(parser, argv)
+    if args.k is None:
+        args.k = 5 if args.model == "wgan-gp" else 1
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, min(getattr(args, name), value))
+        if args.model in ("dcgan", "lsgan", "wgan-gp"):
+            args.steps = min(args.steps, QUICK_CONV_STEPS)
+            args.k = min(args.k, 2)
+            args.eval_every = min(args.eval_every, 60)
+    tg.manual_seed(args.seed)
+    (train_images, train_labels), (test_images, _) = default_split()
+    x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
+    real_test = test_images / np.float32(255)
+    data = endless(x_train, train_labels, args.batch_size, args.seed, args.device)
+
+    G, D = build(args.model, args.latent, args.hidden, args.channels, args.dropout)
+    G.to(args.device)
+    D.to(args.device)
+    # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9), 1e-4
+    betas = (0.5, 0.9) if args.model == "wgan-gp" else (0.5, 0.999)
+    lr = min(args.lr, 1e-4) if args.model == "wgan-gp" else args.lr
+    g_optimizer = Adam(G.parameters(), lr=lr, betas=betas)
+    d_optimizer = Adam(D.parameters(), lr=lr, betas=betas)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fixed_noise = tg.randn(64, args.latent).numpy()
+    checkpoint = Checkpoint(args.out / "checkpoint.npz", generator=G, discriminator=D,
+                            g_optimizer=g_optimizer, d_optimizer=d_optimizer)
+    start_step = 0
+    if args.resume is not None:
+        state = Checkpoint(args.resume, generator=G, discriminator=D, g_optimizer=g_optimizer,
+                           d_optimizer=d_optimizer).load()
+        start_step, fixed_noise = state["step"], state.get("fixed_noise", fixed_noise)
+        data = endless(x_train, train_labels, args.batch_size, args.seed + start_step,
+                       args.device)
+
+    classifier = gan_metrics.load_classifier()
+    evaluator = make_evaluator(G, args, classifier, real_test)
+    started = time.perf_counter()
+    with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
+                   desc=args.model, disable_bar=None) as log:
+        step = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step)
+        seconds = time.perf_counter() - started
+        checkpoint.save(step=step, fixed_noise=fixed_noise)
+        metrics = evaluator(step, args.final_samples)
+        metrics.update(save_pictures(G, args, x_train, fixed_noise))
+        metrics.update(steps=step, seconds_per_step=seconds / max(step - start_step, 1))
+        log.write(step, split="final", **metrics)
+        log.print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
+    plot_metrics(args.out)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

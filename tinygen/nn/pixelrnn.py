@@ -1,0 +1,222 @@
+"""PixelRNN layers (van den Oord et al., 2016): the Row LSTM and the Diagonal BiLSTM.
+
+Both map an (N, C, H, W) feature map to (N, hidden, H, W) hidden states, one LSTM cell per
+pixel, and both are causal in raster order *given* an input that is: the state at pixel
+(i, j) depends on input pixels at or before (i, j) only (the pixel itself included, as with
+a mask-B convolution). A model therefore puts a mask-A convolution before the first of them.
+
+- :class:`RowLSTM` runs row by row. Its input-to-state part is a 1 x k convolution along the
+  row, masked (B) to the pixels at or left of j; its state-to-state part is an unmasked 1 x k
+  convolution over the previous row's hidden states. The receptive field is a triangle above
+  the pixel (it also reaches previous-row pixels to the right, which lie in the past).
+- :class:`DiagonalBiLSTM` runs one :class:`DiagonalLSTM` per direction along the diagonals
+  of the skewed map. Each cell reads the pixel's input (a 1 x 1 convolution) and the states
+  above and to the left (a 2 x 1 convolution in skewed coordinates), so its receptive field
+  is the whole past. The right-to-left direction, run on the flipped map, would see pixels to
+  the right on the current row, so its output is shifted down one row before the two add.
+
+The cell is the fused :func:`tinygen.nn.functional.lstm_cell` (gates i, f, g, o). Residual
+connections belong to the model around each layer (x + 1x1 conv of the states), as in the
+paper. Each layer exposes the single step its forward repeats, so that a sampler can carry
+the state pixel by pixel (or row by row) and compute the same numbers as the forward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygen.nn.functional as F
+from tinygen.autograd.creation import zeros
+from tinygen.autograd.ops import concatenate, flip, getitem, pad, permute, reshape, stack
+from tinygen.autograd.ops.skew import skew, unskew
+from tinygen.autograd.tensor import Tensor
+from tinygen.nn.layers import Conv2d, MaskedConv2d
+from tinygen.nn.module import Module
+
+
+def _positive(name: str, value) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _check_map(layer: str, x: Tensor, channels: int) -> None:
+    if x.ndim != 4 or x.shape[1] != channels:
+        raise ValueError(f"{layer}: expected an (N, {channels}, H, W) input, got shape {x.shape}")
+
+
+# --------------------------------------------------------------------------- Row LSTM
+class RowLSTM(Module):
+    """Row LSTM: (N, in_channels, H, W) -> (N, hidden_size, H, W), one row per step.
+
+    Args:
+        in_channels: input feature channels.
+        hidden_size: LSTM state channels h (the gates have 4h).
+        kernel_size: k, the odd width of both 1 x k convolutions.
+    """
+
+    def __init__(self, in_channels: int, hidden_size: int, kernel_size: int = 3):
+        self.in_channels = _positive("in_channels", in_channels)
+        self.hidden_size = _positive("hidden_size", hidden_size)
+        if _positive("kernel_size", kernel_size) % 2 == 0:
+            raise ValueError(f"RowLSTM: kernel_size must be odd, got {kernel_size}")
+        self.kernel_size = kernel_size
+        gates = 4 * hidden_size
+        self.input_to_state = MaskedConv2d(in_channels, gates, (1, kernel_size), mask_type="B")
+        # the gates' one bias lives in input_to_state, computed for the whole map at once
+        self.state_to_state = Conv2d(hidden_size, gates, (1, kernel_size),
+                                     padding=(0, kernel_size // 2), bias=False)
+
+    def initial_state(self, batch: int, width: int, like: Tensor):
+        """Zero states of the row above the image: h (N, hidden, 1, W), c (N*W, hidden)."""
+        h = zeros(batch, self.hidden_size, 1, width, dtype=like.dtype, device=like.device)
+        c = zeros(batch * width, self.hidden_size, dtype=like.dtype, device=like.device)
+        return h, c
+
+    def step(self, row_gates: Tensor, state):
+        """One row of the recurrence.
+
+        Args:
+            row_gates: (N, 4h, 1, W), the input-to-state convolution of this row.
+            state: (h, c) of the row above: h (N, h, 1, W), c (N*W, h).
+
+        Returns:
+            (h, c) of this row, in the same layouts; h is also the row's output.
+        """
+        h_above, c_above = state
+        n, _, _, width = row_gates.shape
+        gates = row_gates + self.state_to_state(h_above)
+        # (N, 4h, 1, W) -> (N, 1, W, 4h) -> (N*W, 4h): one LSTM cell per pixel of the row
+        gates = reshape(permute(gates, (0, 2, 3, 1)), (n * width, -1))
+        h, c = F.lstm_cell(gates, c_above)
+        # (N*W, h) -> (N, 1, W, h) -> (N, h, 1, W), the layout the next row's conv reads
+        h = permute(reshape(h, (n, 1, width, self.hidden_size)), (0, 3, 1, 2))
+        return h, c
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_map("RowLSTM", x, self.in_channels)
+        n, _, height, width = x.shape
+        gates = self.input_to_state(x)  # (N, 4h, H, W), every row's input part at once
+        state = self.initial_state(n, width, like=x)
+        rows = []
+        for i in range(height):
+            state = self.step(getitem(gates, (slice(None), slice(None), slice(i, i + 1))),
+                              state)
+            rows.append(state[0])
+        return concatenate(rows, axis=2)  # H x (N, h, 1, W) -> (N, h, H, W)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.hidden_size}, kernel_size={self.kernel_size}"
+
+
+# --------------------------------------------------------------------------- Diagonal BiLSTM
+class DiagonalLSTM(Module):
+    """One direction of the Diagonal BiLSTM: (N, in_channels, H, W) -> (N, hidden, H, W).
+
+    The state at pixel (i, j) comes from the input there and the states at (i-1, j) (above)
+    and (i, j-1) (left); the cell state is carried from the left. Outside the image the
+    states are zero. The forward computes a whole diagonal per step on the skewed map.
+    """
+
+    def __init__(self, in_channels: int, hidden_size: int):
+        self.in_channels = _positive("in_channels", in_channels)
+        self.hidden_size = _positive("hidden_size", hidden_size)
+        self.input_to_state = Conv2d(in_channels, 4 * hidden_size, 1)
+        # a 2 x 1 kernel over a column of the skewed map: tap 0 is the row above, tap 1 this
+        # row, i.e. the pixel above and the pixel to the left in image coordinates
+        self.state_to_state = Conv2d(hidden_size, 4 * hidden_size, (2, 1), bias=False)
+
+    def taps(self):
+        """The state-to-state kernel as two (h, 4h) matrices: (above, left)."""
+        hidden = self.hidden_size
+        # (4h, h, 2, 1) -> (4h, h, 2) -> (2, h, 4h), so that state @ tap gives gates
+        kernel = permute(reshape(self.state_to_state.weight, (4 * hidden, hidden, 2)),
+                         (2, 1, 0))
+        return getitem(kernel, 0), getitem(kernel, 1)
+
+    def step(self, gates_in: Tensor, h_above: Tensor, h_left: Tensor, c_left: Tensor,
+             taps=None):
+        """One cell per row of the batch.
+
+        Args:
+            gates_in: (B, 4h), the input-to-state convolution at the pixels.
+            h_above, h_left, c_left: (B, h) states of the pixels above and to the left
+                (zeros outside the image).
+            taps: :meth:`taps`, when the caller computed them once for many steps.
+
+        Returns:
+            (h, c), each (B, h).
+        """
+        above, left = self.taps() if taps is None else taps
+        return F.lstm_cell(gates_in + h_above @ above + h_left @ left, c_left)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_map("DiagonalLSTM", x, self.in_channels)
+        n, _, height, width = x.shape
+        hidden = self.hidden_size
+        # the 1x1 conv commutes with the skew: apply it on the H*W pixels, not H*(2W-1)
+        gates = skew(self.input_to_state(x))  # (N, 4h, H, W+H-1)
+        wide = gates.shape[3]
+        # (N, 4h, H, W') -> (W', N, H, 4h): one slab per diagonal
+        gates = permute(gates, (3, 0, 2, 1))
+        inside = self._inside(n, height, width, x)
+        taps = self.taps()
+        h = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
+        c = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
+        columns = []
+        for t in range(wide):
+            # the cell above (i-1, t-1) of each cell: the previous column shifted down a row
+            # (N*H, h) -> (N, H, h), drop the last row, pad a zero row on top, -> (N*H, h)
+            h_above = getitem(reshape(h, (n, height, hidden)), (slice(None), slice(0, -1)))
+            h_above = reshape(pad(h_above, ((0, 0), (1, 0), (0, 0))), (n * height, hidden))
+            # (N, H, 4h) -> (N*H, 4h)
+            h, c = self.step(reshape(getitem(gates, t), (n * height, -1)), h_above, h, c,
+                             taps)
+            # zero the cells off the image, so that each row starts from zero states at its
+            # left border (the per-pixel recurrence the samplers use) and not from what the
+            # cells run on the zero padding left of it would carry in
+            h, c = h * inside[t], c * inside[t]
+            columns.append(h)
+        # W' x (N*H, h) -> (N*H, W', h) -> (N, H, W', h) -> (N, h, H, W')
+        states = reshape(stack(columns, axis=1), (n, height, wide, hidden))
+        return unskew(permute(states, (0, 3, 1, 2)))
+
+    @staticmethod
+    def _inside(n: int, height: int, width: int, like: Tensor) -> Tensor:
+        """(W+H-1, N*H, 1): 1 where column t of the skewed map holds a pixel of row i."""
+        offset = np.arange(width + height - 1)[:, None] - np.arange(height)[None, :]
+        band = ((offset >= 0) & (offset < width)).astype(like.dtype)  # (W', H)
+        # (W', H) -> (W', N, H) -> (W', N*H, 1), matching the (N*H, h) state rows
+        band = np.broadcast_to(band[:, None, :], (band.shape[0], n, height))
+        return Tensor(band.reshape(-1, n * height, 1), device=like.device)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.hidden_size}"
+
+
+class DiagonalBiLSTM(Module):
+    """Diagonal BiLSTM: (N, in_channels, H, W) -> (N, hidden_size, H, W).
+
+    The sum of a left-to-right :class:`DiagonalLSTM` (attribute ``left``) and a right-to-left
+    one (``right``, run on the map flipped left-right), the latter shifted down one row: its
+    state at (i, j) has seen (i, j+1..), which are in the future, while its state at
+    (i-1, j) has seen only rows above i.
+    """
+
+    def __init__(self, in_channels: int, hidden_size: int):
+        self.in_channels = _positive("in_channels", in_channels)
+        self.hidden_size = _positive("hidden_size", hidden_size)
+        self.left = DiagonalLSTM(in_channels, hidden_size)
+        self.right = DiagonalLSTM(in_channels, hidden_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        _check_map("DiagonalBiLSTM", x, self.in_channels)
+        height = x.shape[2]
+        right = flip(self.right(flip(x, 3)), 3)
+        # row i takes row i-1's right-to-left states; row 0 gets zeros
+        right = pad(getitem(right, (slice(None), slice(None), slice(0, height - 1))),
+                    ((0, 0), (0, 0), (1, 0), (0, 0)))
+        return self.left(x) + right
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.hidden_size}"
