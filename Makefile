@@ -40,6 +40,8 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/kernels.py
+	$(BIN)/python benchmarks/anomaly_overhead.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
