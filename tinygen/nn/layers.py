@@ -16,6 +16,7 @@ from tinygen.autograd.ops import (
     flatten,
     getitem,
     reshape,
+    split,
     stack,
     transpose,
 )
@@ -388,7 +389,9 @@ class LSTM(Module):
             if self.bias:
                 projected = projected + (getattr(self, f"bias_ih_l{layer}")
                                          + getattr(self, f"bias_hh_l{layer}"))
-            projected = reshape(projected, (steps, batch, 4 * self.hidden_size))
+            # (T*N, 4H) -> T pieces of (N, 4H): one split, whose backward is one concatenate
+            # (a getitem per step would scatter into a full (T*N, 4H) zero array each time)
+            per_step = split(projected, batch, axis=0)
             if state is None:
                 h = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
                 c = zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
@@ -396,7 +399,7 @@ class LSTM(Module):
                 h, c = getitem(state[0], layer), getitem(state[1], layer)
             outputs = []
             for step in range(steps):
-                h, c = F.lstm_cell(getitem(projected, step) + h @ transpose(w_hh), c)
+                h, c = F.lstm_cell(per_step[step] + h @ transpose(w_hh), c)
                 outputs.append(h)
             layer_input = stack(outputs, axis=0)  # T x (N, H) -> (T, N, H)
             h_last.append(h)
