@@ -1,10 +1,13 @@
 """Module: walking attributes, state dicts, modes, devices, repr."""
 
+import types
+
 import numpy as np
 import pytest
 
 import tinygen as tg
 import tinygen.nn as nn
+from tinygen import backend
 
 
 class Block(nn.Module):
@@ -181,3 +184,52 @@ def test_nested_repr_names_every_child():
     assert text.startswith("Block(\n  (conv): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1), "
                            "padding=(1, 1))\n  (bn): BatchNorm2d(2, eps=1e-05")
     assert "  (heads): ModuleList(\n    (0): Linear(in_features=2, out_features=1" in text
+
+
+class FakeDeviceArray(np.ndarray):
+    """Stands in for ``cupy.ndarray`` (as in tests/test_backend.py): a distinct array type."""
+
+    __cuda_array_interface__ = {}
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    fake_cupy = types.SimpleNamespace(
+        ndarray=FakeDeviceArray,
+        asarray=lambda array, dtype=None: np.asarray(array, dtype=dtype).view(FakeDeviceArray),
+        asnumpy=lambda array: np.asarray(array).view(np.ndarray).copy(),
+    )
+    monkeypatch.setattr(backend, "cupy", fake_cupy)
+    monkeypatch.setattr(backend, "_gpu_state", {"usable": True, "reason": "GPU: fake"})
+
+
+def test_to_moves_parameters_buffers_and_gradients_in_place(fake_gpu):
+    block = Block()
+    weight = block.conv.weight
+    block.conv.weight.grad = tg.ones(*weight.shape)
+    assert block.to("cuda") is block and block.conv.weight is weight
+    assert {t.device for t in [*block.parameters(), *block.buffers()]} == {"cuda"}
+    assert weight.grad.device == "cuda"
+    on_cpu = Block()
+    on_cpu.load_state_dict(block.state_dict())
+    assert on_cpu.conv.weight.device == "cpu"
+    block.load_state_dict(on_cpu.state_dict())  # NumPy arrays into device parameters
+    assert block.bn.running_mean.device == "cuda"
+    np.testing.assert_array_equal(block.conv.weight.numpy(), on_cpu.conv.weight.numpy())
+
+
+@pytest.mark.gpu
+def test_a_model_trains_on_the_gpu_and_its_state_dict_loads_back_on_the_cpu():
+    import tinygen.optim as optim
+
+    tg.manual_seed(0)
+    model = Block().to("cuda")
+    assert {p.device for p in model.parameters()} == {"cuda"}
+    optimizer = optim.Adam(model.parameters(), lr=0.01)
+    sum(out.sum() for out in model(tg.randn(2, 1, 4, 4, device="cuda"))).backward()
+    optimizer.step()
+    cpu_copy = Block()
+    cpu_copy.load_state_dict(model.state_dict())  # CuPy arrays into NumPy parameters
+    np.testing.assert_array_equal(cpu_copy.conv.weight.numpy(), model.conv.weight.numpy())
+    model.load_state_dict(cpu_copy.state_dict())  # and back
+    assert model.conv.weight.device == "cuda"

@@ -75,7 +75,9 @@ def test_schedules_match_torch(ours_cls, theirs_cls, kwargs):
         theirs.step()
 
 
-def test_clip_grad_norm_matches_torch():
+@pytest.mark.parametrize(("max_norm", "norm_type"), [(1.5, 2.0), (100.0, 2.0), (0.5, 1.0),
+                                                  (0.7, float("inf"))])
+def test_clip_grad_norm_matches_torch(max_norm, norm_type):
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
     ours = [nn.Parameter(np.zeros_like(g)) for g in grads]
@@ -83,8 +85,64 @@ def test_clip_grad_norm_matches_torch():
     for p, t, g in zip(ours, theirs, grads, strict=True):
         p.grad = tg.tensor(g.copy())
         t.grad = torch.tensor(g.copy())
-    total = optim.clip_grad_norm_(ours, 1.5)
-    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.5)
+    total = optim.clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
     assert abs(total - expected.item()) < 1e-12
     for p, t in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
+    ("Adam", {"lr": 0.01, "betas": (0.8, 0.99)}),
+    ("AdamW", {"lr": 0.01}),
+    ("RMSprop", {"lr": 0.005, "alpha": 0.9, "centered": True}),
+])
+def test_training_a_model_with_param_groups_and_clipping_follows_torch(name, kwargs):
+    """A two-layer net with a second, slower group for its head, clipped every step and
+    stepped down by a schedule: every parameter follows torch for 20 steps."""
+    torch_model = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(),
+                                      torch.nn.Linear(6, 2)).double()
+    model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2)).double()
+    model.load_state_dict({k: v.detach().numpy() for k, v in torch_model.state_dict().items()})
+    _, x, y = _problem(1)
+    y = y[:, :2]
+
+    def groups(net):
+        return [{"params": list(net[0].parameters())},
+                {"params": list(net[2].parameters()), "lr": kwargs["lr"] / 2}]
+
+    ours_opt = getattr(optim, name)(groups(model), **kwargs)
+    theirs_opt = getattr(torch.optim, name)(groups(torch_model), **kwargs)
+    ours_sched = optim.StepLR(ours_opt, step_size=5, gamma=0.5)
+    theirs_sched = torch.optim.lr_scheduler.StepLR(theirs_opt, step_size=5, gamma=0.5)
+    for _ in range(20):
+        ours_opt.zero_grad()
+        ((model(tg.tensor(x)) - tg.tensor(y)) ** 2).mean().backward()
+        optim.clip_grad_norm_(model.parameters(), 0.5)
+        ours_opt.step()
+        ours_sched.step()
+        theirs_opt.zero_grad()
+        ((torch_model(torch.tensor(x)) - torch.tensor(y)) ** 2).mean().backward()
+        torch.nn.utils.clip_grad_norm_(torch_model.parameters(), 0.5)
+        theirs_opt.step()
+        theirs_sched.step()
+    reference = torch_model.state_dict()
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(value, reference[key].numpy(), rtol=1e-9, atol=1e-12,
+                                   err_msg=key)
+
+
+def test_lambda_lr_matches_torch():
+    def lr_lambda(step):
+        return min(1.0, (step + 1) / 3) * 0.9 ** step
+
+    ours_opt = optim.SGD([nn.Parameter(np.zeros(1))], lr=0.2)
+    theirs_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.2)
+    ours = optim.LambdaLR(ours_opt, lr_lambda)
+    theirs = torch.optim.lr_scheduler.LambdaLR(theirs_opt, lr_lambda)
+    for _ in range(8):
+        np.testing.assert_allclose(ours.get_last_lr(), theirs.get_last_lr(), rtol=1e-12)
+        theirs_opt.step()
+        ours.step()
+        theirs.step()

@@ -52,7 +52,20 @@ class StateDictError(KeyError):
 
 
 class Module:
-    """Base class of every layer and model. Subclasses set attributes and define forward."""
+    """Base class of every layer and model. Subclasses set attributes and define forward::
+
+        class MLP(nn.Module):
+            def __init__(self):
+                self.hidden = nn.Linear(784, 128)   # found as "hidden.weight", "hidden.bias"
+                self.out = nn.Linear(128, 10)
+
+            def forward(self, x):
+                return self.out(F.relu(self.hidden(x)))
+
+    No ``super().__init__()`` is needed: nothing is registered, everything is found by
+    walking ``vars(self)`` (Parameters, Buffers, Modules; ModuleList for lists of modules).
+    Calling the module runs ``forward``.
+    """
 
     training: bool = True
 
@@ -263,13 +276,13 @@ def _raw(value):
 def _moved(array, device, dtype):
     """``array`` on ``device`` (None: where it is) as ``dtype`` (None, or for an integer
     array: its own dtype); the same array when nothing changes."""
-    xp = backend.get_array_module(array) if device is None else \
-        backend.array_module_for(device)
+    if not hasattr(array, "shape"):  # a list or a number in a hand-written state dict
+        array = np.asarray(array)
     if device is not None:
-        array = backend.to_device(np.asarray(array) if xp is np else array, device)
+        array = backend.to_device(array, device)
     if dtype is not None and np.dtype(array.dtype).kind == "f":
-        array = xp.asarray(array, dtype=dtype)
-    return xp.asarray(array)
+        array = backend.get_array_module(array).asarray(array, dtype=dtype)
+    return array
 
 
 def zero_grads(parameters: Iterable[Tensor], set_to_none: bool = True) -> None:
