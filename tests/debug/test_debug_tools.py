@@ -128,3 +128,14 @@ def test_sampled_detect_anomaly_checks_only_every_nth_entry():
         tg.log(zero)
     with pytest.raises(ValueError, match="every"):
         debug.detect_anomaly(every=0)
+
+
+def test_explain_grad_names_a_comparison_and_an_integer_cast():
+    weight = parameter((3,), "w")
+    with debug.record():
+        mask = (weight > 0.0).astype(np.float64)  # a comparison: no gradient flows through
+        counts = (weight * 10.0).astype(np.int64).astype(np.float64)  # rounding: none either
+        loss = (mask * 2.0).sum() + counts.sum()
+    report = str(debug.explain_grad(weight, loss))
+    assert "a comparison (not differentiable)" in report
+    assert "integer/bool dtype int64" in report

@@ -5,7 +5,8 @@ read per op. They observe and may raise; they never change values.
 
 - ``forward(function, inputs, outputs)``: after every op's forward (recorded or not).
 - ``backward(node, output_grads, input_grads)``: after every node's backward in the engine.
-- ``detach(source, result)``: after ``Tensor.detach()``, so a tool can see the cut.
+- ``detach(sources, result, reason)``: after an operation that cuts the graph on purpose
+  (``Tensor.detach()``, a comparison), so a tool can see the cut.
 - ``module_stack``: (dotted path, module) of the nn Modules whose forward is running, kept by
   ``Module.__call__`` only while a forward observer is installed.
 - ``in_backward``: True while the engine runs backward, so a forward observer can tell the

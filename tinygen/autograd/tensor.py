@@ -160,7 +160,7 @@ class Tensor:
         """A new leaf sharing this tensor's array, cut from the graph."""
         result = Tensor._from_array(self._data)
         if _observers.detach is not None:
-            _observers.detach(self, result)
+            _observers.detach((self,), result, "detach")
         return result
 
     def retain_grad(self) -> Tensor:
@@ -304,24 +304,31 @@ class Tensor:
 
     # Comparisons are not differentiable: they return plain boolean tensors.
     def __lt__(self, other):
-        return Tensor._from_array(self._data < _raw(other))
+        return self._compared(self._data < _raw(other), other)
 
     def __le__(self, other):
-        return Tensor._from_array(self._data <= _raw(other))
+        return self._compared(self._data <= _raw(other), other)
 
     def __gt__(self, other):
-        return Tensor._from_array(self._data > _raw(other))
+        return self._compared(self._data > _raw(other), other)
 
     def __ge__(self, other):
-        return Tensor._from_array(self._data >= _raw(other))
+        return self._compared(self._data >= _raw(other), other)
 
     def __eq__(self, other):
-        return Tensor._from_array(self._data == _raw(other))
+        return self._compared(self._data == _raw(other), other)
 
     def __ne__(self, other):
-        return Tensor._from_array(self._data != _raw(other))
+        return self._compared(self._data != _raw(other), other)
 
     __hash__ = object.__hash__
+
+    def _compared(self, result, other) -> Tensor:
+        result = Tensor._from_array(result)
+        if _observers.detach is not None:  # debug tools note where the gradient path ends
+            sources = (self, other) if isinstance(other, Tensor) else (self,)
+            _observers.detach(sources, result, "comparison")
+        return result
 
     def __bool__(self) -> bool:
         return bool(self._data)

@@ -26,6 +26,8 @@ def _describe_cut(cut) -> str:
     reason, where, _sources = cut
     if reason == "detach":
         return f"detach() at {where}"
+    if reason == "comparison":
+        return f"a comparison (not differentiable) at {where}"
     site = getattr(where, "call_site", "?")
     if where.name == "Cast" and where.dtype.kind != "f":
         return f"a cast to the integer/bool dtype {where.dtype} (at {site})"

@@ -47,9 +47,9 @@ def _dispatch_backward(node, output_grads, input_grads):
         listener(node, output_grads, input_grads)
 
 
-def _dispatch_detach(source, result):
+def _dispatch_detach(sources, result, reason):
     for listener in list(_detach_listeners):
-        listener(source, result)
+        listener(sources, result, reason)
 
 
 def _sync():
@@ -88,9 +88,9 @@ def _note_call_site(function, inputs, outputs):
             cuts[id(output)] = (weakref.ref(output), reason, function, inputs)
 
 
-def _note_detach(source, result):
+def _note_detach(sources, result, reason):
     if not observers.in_backward:
-        cuts[id(result)] = (weakref.ref(result), "detach", user_call_site(), (source,))
+        cuts[id(result)] = (weakref.ref(result), reason, user_call_site(), tuple(sources))
 
 
 @contextlib.contextmanager
