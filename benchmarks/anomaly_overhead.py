@@ -68,7 +68,7 @@ def main() -> None:
         step()  # warm up
         sampled = tg.debug.detect_anomaly(every=100)
         plain, always, rare = [], [], []
-        for _ in range(3):  # interleaved, so machine noise hits all three alike
+        for _ in range(5):  # interleaved, so machine noise hits all three alike
             plain.append(_time(step, _Nothing(), repeats))
             always.append(_time(step, tg.debug.detect_anomaly(), repeats))
             rare.append(_time(step, sampled, repeats))
@@ -76,7 +76,7 @@ def main() -> None:
         rows.append((name, base, min(always), min(rare)))
     lines = [HEADING, "",
              "`python benchmarks/anomaly_overhead.py`: median ms per training step (Adam), "
-             "best of 3 interleaved rounds. Target: always-on <= 1.5x; PyTorch's "
+             "best of 5 interleaved rounds. Target: always-on <= 1.5x; PyTorch's "
              "detect_anomaly costs 2-3x.", "",
              f"- Machine: {platform.processor() or platform.machine()}, "
              f"{time.strftime('%Y-%m-%d')}", "",
