@@ -27,7 +27,17 @@ import numpy as np
 
 import tinygen.nn.functional as F
 from tinygen.autograd.creation import zeros
-from tinygen.autograd.ops import concatenate, flip, getitem, pad, permute, reshape, stack
+from tinygen.autograd.ops import (
+    concatenate,
+    flip,
+    getitem,
+    pad,
+    permute,
+    reshape,
+    split,
+    stack,
+    transpose,
+)
 from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn.layers import Conv2d, MaskedConv2d
@@ -99,9 +109,10 @@ class RowLSTM(Module):
         gates = self.input_to_state(x)  # (N, 4h, H, W), every row's input part at once
         state = self.initial_state(n, width, like=x)
         rows = []
-        for i in range(height):
-            state = self.step(getitem(gates, (slice(None), slice(None), slice(i, i + 1))),
-                              state)
+        # split, not one getitem per row: its backward is one concatenate, where H getitems
+        # would each scatter into a full-size zero gradient
+        for row_gates in split(gates, 1, axis=2):  # H x (N, 4h, 1, W)
+            state = self.step(row_gates, state)
             rows.append(state[0])
         return concatenate(rows, axis=2)  # H x (N, h, 1, W) -> (N, h, H, W)
 
@@ -121,57 +132,69 @@ class DiagonalLSTM(Module):
     def __init__(self, in_channels: int, hidden_size: int):
         self.in_channels = _positive("in_channels", in_channels)
         self.hidden_size = _positive("hidden_size", hidden_size)
+        # both kernels are held as convolutions (their layout and initialisation) and applied
+        # as matmuls, one diagonal or one pixel at a time
         self.input_to_state = Conv2d(in_channels, 4 * hidden_size, 1)
         # a 2 x 1 kernel over a column of the skewed map: tap 0 is the row above, tap 1 this
         # row, i.e. the pixel above and the pixel to the left in image coordinates
         self.state_to_state = Conv2d(hidden_size, 4 * hidden_size, (2, 1), bias=False)
 
-    def taps(self):
-        """The state-to-state kernel as two (h, 4h) matrices: (above, left)."""
+    def input_gates(self, x: Tensor) -> Tensor:
+        """The 1 x 1 input-to-state convolution of pixels: x (B, C) -> (B, 4h)."""
+        # (4h, C, 1, 1) -> (4h, C)
+        weight = reshape(self.input_to_state.weight, (4 * self.hidden_size, -1))
+        return x @ transpose(weight) + self.input_to_state.bias
+
+    def state_kernel(self) -> Tensor:
+        """The 2 x 1 state-to-state kernel as a (2h, 4h) matrix for [h_above, h_left]."""
         hidden = self.hidden_size
-        # (4h, h, 2, 1) -> (4h, h, 2) -> (2, h, 4h), so that state @ tap gives gates
+        # (4h, h, 2, 1) -> (4h, h, 2) -> (2, h, 4h) -> (2h, 4h); the last reshape copies, and
+        # a contiguous matrix keeps the matmuls on BLAS (a strided view falls off it)
         kernel = permute(reshape(self.state_to_state.weight, (4 * hidden, hidden, 2)),
                          (2, 1, 0))
-        return getitem(kernel, 0), getitem(kernel, 1)
+        return reshape(kernel, (2 * hidden, 4 * hidden))
 
     def step(self, gates_in: Tensor, h_above: Tensor, h_left: Tensor, c_left: Tensor,
-             taps=None):
+             kernel: Tensor | None = None):
         """One cell per row of the batch.
 
         Args:
-            gates_in: (B, 4h), the input-to-state convolution at the pixels.
+            gates_in: (B, 4h), :meth:`input_gates` at the pixels.
             h_above, h_left, c_left: (B, h) states of the pixels above and to the left
                 (zeros outside the image).
-            taps: :meth:`taps`, when the caller computed them once for many steps.
+            kernel: :meth:`state_kernel`, when the caller computed it once for many steps.
 
         Returns:
             (h, c), each (B, h).
         """
-        above, left = self.taps() if taps is None else taps
-        return F.lstm_cell(gates_in + h_above @ above + h_left @ left, c_left)
+        kernel = self.state_kernel() if kernel is None else kernel
+        # [h_above, h_left] (B, 2h) @ (2h, 4h): both taps of the 2 x 1 conv in one matmul
+        gates = gates_in + concatenate([h_above, h_left], axis=1) @ kernel
+        return F.lstm_cell(gates, c_left)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_map("DiagonalLSTM", x, self.in_channels)
         n, _, height, width = x.shape
         hidden = self.hidden_size
-        # the 1x1 conv commutes with the skew: apply it on the H*W pixels, not H*(2W-1)
-        gates = skew(self.input_to_state(x))  # (N, 4h, H, W+H-1)
-        wide = gates.shape[3]
-        # (N, 4h, H, W') -> (W', N, H, 4h): one slab per diagonal
-        gates = permute(gates, (3, 0, 2, 1))
+        skewed = skew(x)  # (N, C, H, W+H-1)
+        wide = skewed.shape[3]
+        # (N, C, H, W') -> (W', N, H, C) -> (W'*N*H, C): one contiguous slab per diagonal
+        pixels = reshape(permute(skewed, (3, 0, 2, 1)), (wide * n * height, -1))
+        # the padding cells get gates too, but their states are zeroed below
+        gates = self.input_gates(pixels)  # (W'*N*H, 4h)
         inside = self._inside(n, height, width, x)
-        taps = self.taps()
+        kernel = self.state_kernel()
         h = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
         c = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
         columns = []
+        # one (N*H, 4h) slab per diagonal, split for the same reason as in RowLSTM.forward
+        slabs = split(gates, n * height, axis=0)
         for t in range(wide):
             # the cell above (i-1, t-1) of each cell: the previous column shifted down a row
             # (N*H, h) -> (N, H, h), drop the last row, pad a zero row on top, -> (N*H, h)
             h_above = getitem(reshape(h, (n, height, hidden)), (slice(None), slice(0, -1)))
             h_above = reshape(pad(h_above, ((0, 0), (1, 0), (0, 0))), (n * height, hidden))
-            # (N, H, 4h) -> (N*H, 4h)
-            h, c = self.step(reshape(getitem(gates, t), (n * height, -1)), h_above, h, c,
-                             taps)
+            h, c = self.step(slabs[t], h_above, h, c, kernel)
             # zero the cells off the image, so that each row starts from zero states at its
             # left border (the per-pixel recurrence the samplers use) and not from what the
             # cells run on the zero padding left of it would carry in

@@ -1,0 +1,317 @@
+"""PixelRNN on binarized MNIST: p(x) = prod_i p(x_i | x_<i), one Bernoulli per pixel.
+
+A 7x7 mask-A convolution reads the image (each feature at (i, j) sees only pixels before
+it), a few residual PixelRNN layers follow (``--layer row``: Row LSTM; ``--layer diag``:
+Diagonal BiLSTM; both from ``tinygen.nn``), and 1x1 mask-B convolutions give one logit per
+pixel. Training is maximum likelihood. Sampling goes pixel by pixel: naively with a full
+forward per pixel, or fast by carrying the recurrent states, as each layer's own recurrence
+does. This file reads top to bottom: modules, loss, training loop, sampling, main().
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+
+import tinygen as tg
+import tinygen.nn as nn
+import tinygen.nn.functional as F
+from tinygen.data import DataLoader, binarize, default_split
+from tinygen.optim import Adam
+from tinygen.train import (
+    Checkpoint,
+    RunLogger,
+    add_model_flags,
+    make_parser,
+    parse_args,
+    plot_metrics,
+    save_image_grid,
+)
+
+PIXELS = 28 * 28
+
+
+# =========================================================================== modules
+class ResidualRNN(nn.Module):
+    """x + 1x1(rnn(x)): a PixelRNN layer whose states are projected back to the input's
+    channels and added to it, as in the paper's residual connections."""
+
+    def __init__(self, layer: str, channels: int, hidden: int):
+        if layer == "row":
+            self.rnn = nn.RowLSTM(channels, hidden, kernel_size=3)
+        elif layer == "diag":
+            self.rnn = nn.DiagonalBiLSTM(channels, hidden)
+        else:
+            raise ValueError(f"ResidualRNN: layer must be 'row' or 'diag', got {layer!r}")
+        self.output = nn.MaskedConv2d(hidden, channels, 1, mask_type="B")
+
+    def forward(self, x):
+        return x + self.output(self.rnn(x))
+
+
+class PixelRNN(nn.Module):
+    """(N, 1, H, W) binary images -> (N, 1, H, W) Bernoulli logits, causally."""
+
+    def __init__(self, layer: str = "row", channels: int = 32, hidden: int = 32,
+                 layers: int = 2, head: int = 32):
+        self.layer = layer
+        self.input = nn.MaskedConv2d(1, channels, 7, mask_type="A")
+        self.layers = nn.Sequential(*[ResidualRNN(layer, channels, hidden)
+                                      for _ in range(layers)])
+        self.head = nn.Sequential(nn.ReLU(), nn.MaskedConv2d(channels, head, 1, mask_type="B"),
+                                  nn.ReLU(), nn.MaskedConv2d(head, 1, 1, mask_type="B"))
+
+    def forward(self, x):
+        return self.head(self.layers(self.input(x)))
+
+
+# =========================================================================== loss
+def nll_per_image(model, x):
+    """-log p(x) in nats per image: the sum of the pixels' Bernoulli NLLs, (N,)."""
+    return F.bernoulli_nll(model(x), x, reduction="none")
+
+
+def bits_per_dim(nats_per_image: float) -> float:
+    return nats_per_image / (PIXELS * math.log(2))
+
+
+# =========================================================================== training
+def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_epoch=0):
+    step = start_step
+    for epoch in range(start_epoch, args.epochs):
+        model.train()
+        for (x,) in loader:
+            loss = nll_per_image(model, x).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            log.step(step, epoch=epoch, loss=loss.item())
+            if args.quick and step >= args.quick_steps:
+                return step, epoch
+        checkpoint.save(step=step, epoch=epoch + 1)
+    return step, args.epochs
+
+
+@tg.no_grad()
+def evaluate(model, x_test, batch_size: int = 100) -> float:
+    """Mean test NLL in nats per image."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x_test), batch_size):
+        total += nll_per_image(model, tg.tensor(x_test[start:start + batch_size])).numpy().sum()
+    return float(total / len(x_test))
+
+
+# =========================================================================== sampling
+@tg.no_grad()
+def sample_naive(model, images: np.ndarray, uniforms: np.ndarray, start: int = 0):
+    """Fill pixels ``start``.. of ``images`` (N, 1, H, W) one at a time with a full forward
+    pass per pixel. ``uniforms`` (N, H*W) decides each Bernoulli draw: pixel = u < p."""
+    model.eval()
+    images = images.copy()
+    width = images.shape[3]
+    for index in range(start, images.shape[2] * width):
+        i, j = divmod(index, width)
+        logits = model(tg.tensor(images)).numpy()[:, 0, i, j]
+        images[:, 0, i, j] = uniforms[:, index] < _sigmoid(logits)
+    return images
+
+
+def sample_fast(model, images: np.ndarray, uniforms: np.ndarray, start: int = 0):
+    """The same draws as :func:`sample_naive`, carrying the recurrent states instead of
+    recomputing the whole image per pixel (the sampler that fits ``model.layer``)."""
+    sampler = sample_fast_row if model.layer == "row" else sample_fast_diagonal
+    return sampler(model, images, uniforms, start)
+
+
+@tg.no_grad()
+def sample_fast_row(model, images: np.ndarray, uniforms: np.ndarray, start: int = 0):
+    """Row LSTM: carry each layer's (h, c) of the row above, so a pixel costs one row step.
+
+    The states of row i at column j depend only on pixels before (i, j), so the row's run
+    for its last pixel leaves the final states, carried to row i+1. Rows above ``start``
+    (given, not sampled) take one row step each to build their states.
+    """
+    model.eval()
+    n, _, height, width = images.shape
+    canvas = _padded_canvas(model, images)
+    states = [layer.rnn.initial_state(n, width, like=model.input.weight)
+              for layer in model.layers]
+    for i in range(height):
+        # a row before ``start`` still takes one step (at its last column) for its states
+        for j in range(min(max(start - i * width, 0), width - 1), width):
+            x = _input_conv(model, canvas, i, slice(None))  # (N, C, 1, W)
+            row_states = []
+            for layer, state in zip(model.layers, states):
+                row_states.append(layer.rnn.step(layer.rnn.input_to_state(x), state))
+                x = x + layer.output(row_states[-1][0])
+            if i * width + j >= start:
+                logits = model.head(x).numpy()[:, 0, 0, j]
+                _draw(canvas, model, i, j, uniforms[:, i * width + j] < _sigmoid(logits))
+        states = row_states
+    return _unpad(canvas, model, height, width)
+
+
+@tg.no_grad()
+def sample_fast_diagonal(model, images: np.ndarray, uniforms: np.ndarray, start: int = 0):
+    """Diagonal BiLSTM: carry the states of the row above and of the pixel on the left.
+
+    In image coordinates the left-to-right LSTM is the recurrence
+    state(i, j) = cell(input(i, j), h(i-1, j), state(i, j-1)), so each pixel costs one cell
+    per layer. The right-to-left LSTM reaches row i only through its one-row shift, so it
+    needs row i-1's states alone: once a row is drawn, one right-to-left sweep over its
+    inputs (kept on the way) gives them. Rows before ``start`` go through the same loop
+    without drawing, to build the states.
+    """
+    model.eval()
+    n, _, height, width = images.shape
+    canvas = _padded_canvas(model, images)
+    rnns = [layer.rnn for layer in model.layers]
+    kernels = [(rnn.left.state_kernel(), rnn.right.state_kernel()) for rnn in rnns]
+    zero = tg.zeros(n, rnns[0].hidden_size, dtype=model.input.weight.dtype)
+    left_above = [[zero] * width for _ in rnns]  # h of the row above, per layer and column
+    right_above = [[zero] * width for _ in rnns]
+    for i in range(height):
+        inputs = [[] for _ in rnns]  # each layer's input at each pixel of this row
+        left_row = [[] for _ in rnns]
+        left_state = [(zero, zero) for _ in rnns]  # (h, c) of the pixel on the left
+        for j in range(width):
+            x = _input_conv(model, canvas, i, slice(j, j + 1))  # (N, C, 1, 1)
+            for k, (layer, rnn) in enumerate(zip(model.layers, rnns)):
+                inputs[k].append(x)
+                # (N, C, 1, 1) -> (N, C): the 1x1 conv's gates at this pixel
+                gates = rnn.left.input_gates(tg.reshape(x, (n, -1)))
+                left_state[k] = rnn.left.step(gates, left_above[k][j], *left_state[k],
+                                              kernels[k][0])
+                left_row[k].append(left_state[k][0])
+                # (N, h) -> (N, h, 1, 1), for the residual's 1x1 conv
+                states = tg.reshape(left_state[k][0] + right_above[k][j], (n, -1, 1, 1))
+                x = x + layer.output(states)
+            index = i * width + j
+            if index >= start:
+                logit = model.head(x).numpy()[:, 0, 0, 0]
+                _draw(canvas, model, i, j, uniforms[:, index] < _sigmoid(logit))
+        for k, rnn in enumerate(rnns):
+            right_row, state = [None] * width, (zero, zero)
+            for j in reversed(range(width)):
+                # (N, C, 1, 1) -> (N, C)
+                gates = rnn.right.input_gates(tg.reshape(inputs[k][j], (n, -1)))
+                state = rnn.right.step(gates, right_above[k][j], *state, kernels[k][1])
+                right_row[j] = state[0]
+            left_above[k], right_above[k] = left_row[k], right_row
+    return _unpad(canvas, model, height, width)
+
+
+def _padded_canvas(model, images: np.ndarray) -> np.ndarray:
+    """A copy of ``images`` with the input conv's reach of zeros above and on both sides
+    (the padding it applies itself; the rows below are hidden by its mask)."""
+    reach_h, reach_w = model.input.padding
+    return np.pad(images, ((0, 0), (0, 0), (reach_h, 0), (reach_w, reach_w)))
+
+
+def _input_conv(model, canvas: np.ndarray, i: int, columns: slice):
+    """The mask-A input conv's output at row i and ``columns`` (N, C, 1, len), from the
+    kernel's top rows only: its mask zeroes the rows below the centre."""
+    conv = model.input
+    reach_h, reach_w = conv.padding
+    if columns.stop is not None:  # the window of padded columns these outputs read
+        columns = slice(columns.start, columns.stop + 2 * reach_w)
+    window = tg.tensor(canvas[:, :, i:i + reach_h + 1, columns])
+    weight = (conv.weight * conv.mask)[:, :, :reach_h + 1]
+    return F.conv2d(window, weight, conv.bias)
+
+
+def _draw(canvas: np.ndarray, model, i: int, j: int, values: np.ndarray) -> None:
+    reach_h, reach_w = model.input.padding
+    canvas[:, 0, i + reach_h, j + reach_w] = values
+
+
+def _unpad(canvas: np.ndarray, model, height: int, width: int) -> np.ndarray:
+    reach_h, reach_w = model.input.padding
+    return canvas[:, :, reach_h:reach_h + height, reach_w:reach_w + width].copy()
+
+
+def _sigmoid(logits):
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
+def complete(model, originals: np.ndarray, seed: int) -> np.ndarray:
+    """Keep the top half of each image and sample the bottom half."""
+    uniforms = np.random.default_rng(seed).random((len(originals), PIXELS))
+    top = originals.copy()
+    top[:, :, 14:] = 0
+    return sample_fast(model, top, uniforms, start=14 * 28)
+
+
+# =========================================================================== main
+def main(argv=None) -> dict:
+    parser = make_parser("Train a PixelRNN (Row LSTM or Diagonal BiLSTM) on binarized MNIST "
+                         "(t10k[:8000], tested on t10k[8000:]).", epochs=5, batch_size=32,
+                         lr=1e-3, out="runs/pixelrnn")
+    flags = add_model_flags(parser, "PixelRNN")
+    flags.add_argument("--layer", choices=["row", "diag"], default="row",
+                       help="Row LSTM or Diagonal BiLSTM layers")
+    flags.add_argument("--layers", type=int, default=2, help="residual PixelRNN layers")
+    flags.add_argument("--hidden", type=int, default=32,
+                       help="LSTM state channels h (the layers' maps have 2h)")
+    flags.add_argument("--binarize", choices=["threshold", "stochastic"], default="threshold",
+                       help="pixel > 127 (a quick, easy dataset), or Bernoulli(intensity) "
+                            "sampled once with the seed (the papers' binarized MNIST)")
+    args = parse_args(parser, argv)
+    args.quick_steps = 150
+    if args.quick:
+        args.epochs, args.hidden, args.layers = 1, 8, 1
+    tg.manual_seed(args.seed)
+    (train_images, _), (test_images, _) = default_split()
+    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
+                      seed=args.seed if args.binarize == "stochastic" else None)
+    x_train = binary[:8000, None].astype(np.float32)
+    x_test = binary[8000:, None].astype(np.float32)
+    if args.quick:
+        x_test = x_test[:200]
+    model = PixelRNN(args.layer, 2 * args.hidden, args.hidden, args.layers,
+                     head=2 * args.hidden).to(args.device)
+    optimizer = Adam(model.parameters(), lr=args.lr)
+    loader = DataLoader(x_train, batch_size=args.batch_size, shuffle=True, seed=args.seed,
+                        device=args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(args.out / "checkpoint.npz", model=model, optimizer=optimizer,
+                            loader=loader)
+    start_step = start_epoch = 0
+    if args.resume is not None:
+        state = Checkpoint(args.resume, model=model, optimizer=optimizer, loader=loader).load()
+        start_step, start_epoch = state["step"], state["epoch"]
+    total = args.quick_steps if args.quick else args.epochs * len(loader)
+    started = time.perf_counter()
+    with RunLogger(args.out, total_steps=total, initial_step=start_step,
+                   desc=f"pixelrnn-{args.layer}") as log:
+        step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
+                            start_epoch)
+        seconds = time.perf_counter() - started
+        checkpoint.save(step=step, epoch=epoch)
+        nll = evaluate(model, x_test)
+        metrics = {"layer": args.layer, "test_nll_nats": nll,
+                   "test_bits_per_dim": bits_per_dim(nll), "binarization": args.binarize,
+                   "ms_per_step": 1e3 * seconds / max(step - start_step, 1)}
+        log.write(step, split="test", **metrics)
+        log.print(json.dumps(metrics))
+    samples = 16 if args.quick else 64
+    uniforms = np.random.default_rng(args.seed).random((samples, PIXELS))
+    blank = np.zeros((samples, 1, 28, 28), dtype=np.float32)
+    save_image_grid(sample_fast(model, blank, uniforms), args.out / "samples.png", nrow=8)
+    originals = x_test[:8]
+    completions = complete(model, originals, args.seed)
+    save_image_grid(np.concatenate([originals, completions]), args.out / "completions.png",
+                    nrow=8)  # top row: originals; bottom row: their bottom halves sampled
+    report = tg.check_causal(model, (1, 28, 28), pixels=8, seed=args.seed)
+    report.save_heatmap(args.out / "receptive_field.png")
+    plot_metrics(args.out)
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
