@@ -408,10 +408,13 @@ def main(argv=None) -> dict:
 
 
 def _balanced_indices(labels, count: int, seed: int) -> np.ndarray:
-    """``count`` labelled examples, the same number of each digit (as in the M2 paper)."""
+    """``count`` labelled examples, the same number of each digit (as in the M2 paper), or
+    all of them when ``count`` is the training-set size."""
     if count % DIGITS or not 0 < count <= len(labels):
         raise ValueError(f"--labels must be a positive multiple of 10 up to {len(labels)}, "
                          f"got {count}")
+    if count == len(labels):
+        return np.arange(len(labels))  # every example labelled (the classes are not balanced)
     rng = np.random.default_rng(seed)
     picks = [rng.choice(np.flatnonzero(labels == d), count // DIGITS, replace=False)
              for d in range(DIGITS)]
