@@ -37,25 +37,20 @@ def _steps():
     ours_m2, theirs_m2 = vae.M2(50, 500), vae_twin.TwinM2(50, 500)
     ours_pix, theirs_pix = pixelcnn.PixelCNN(64, 5, 64), pixelcnn_twin.TwinPixelCNN(64, 5, 64)
 
-    def tinygen_step(model, loss_fn):
-        optimizer = Adam(model.parameters(), lr=1e-3)
-
+    def adam_step(optimizer, loss_fn):
+        # the same four lines drive both frameworks: their Tensors and optimizers share names
         def step():
             loss = loss_fn()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
         return step
+
+    def tinygen_step(model, loss_fn):
+        return adam_step(Adam(model.parameters(), lr=1e-3), loss_fn)
 
     def torch_step(model, loss_fn):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-        def step():
-            loss = loss_fn()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        return step
+        return adam_step(torch.optim.Adam(model.parameters(), lr=1e-3), loss_fn)
 
     xv, tv = tg.tensor(x_vae), torch.tensor(x_vae)
     xu, tu = tg.tensor(x_vae[:64]), torch.tensor(x_vae[:64])
