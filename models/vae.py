@@ -342,6 +342,9 @@ def main(argv=None) -> dict:
     flags.add_argument("--hidden", type=int, default=400, help="hidden units of the MLPs")
     flags.add_argument("--labels", type=int, default=100,
                        help="M2: labelled examples (the rest of the 8000 are unlabelled)")
+    flags.add_argument("--alpha", type=float, default=None,
+                       help="M2: weight of the labelled classification loss "
+                            "(default 0.1 * training-set size, as in Kingma et al.)")
     flags.add_argument("--eval-only", action="store_true",
                        help="skip training: evaluate the --resume checkpoint and redraw")
     flags.add_argument("--binarize", choices=["stochastic", "threshold"], default="stochastic",
@@ -368,7 +371,8 @@ def main(argv=None) -> dict:
         unlabelled = endless(DataLoader(x_train, batch_size=args.batch_size, shuffle=True,
                                         seed=args.seed + 1, drop_last=True,
                                         device=args.device))
-        alpha = 0.1 * len(x_train)  # Kingma et al.: alpha = 0.1 N
+        # Kingma et al.: alpha = 0.1 N
+        alpha = 0.1 * len(x_train) if args.alpha is None else args.alpha
         steps_per_epoch = len(x_train) // args.batch_size
         loader = CycledLoader(loader, steps_per_epoch)
     else:
