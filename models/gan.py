@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -64,23 +65,31 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """images (N, 1, 28, 28) [+ one-hot label] -> logits (N,); dropout in the hidden layers
-    keeps D from memorising the training set, as the lecture notes suggest."""
+    """images (N, 1, 28, 28) [+ labels (N,)] -> logits (N,); dropout in the hidden layers
+    keeps D from memorising the training set, as the lecture notes suggest.
+
+    Conditional D is a projection discriminator (Miyato & Koyama, 2018): a learned label
+    embedding is dotted with the last hidden features and added to the logit. A one-hot
+    concatenated to 784 pixels is easy for D to ignore; the projection makes "is this a
+    plausible *y*" part of every logit.
+    """
 
     def __init__(self, hidden: int = 256, dropout: float = 0.3, conditional: bool = False):
-        self.conditional = conditional
-        inputs = PIXELS + (DIGITS if conditional else 0)
-        self.net = nn.Sequential(
-            nn.Linear(inputs, 2 * hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
+        self.embed = nn.Embedding(DIGITS, hidden) if conditional else None
+        if conditional:  # N(0, 1/hidden): the projection starts at the scale of one unit
+            nn.init.normal_(self.embed.weight, 0.0, hidden ** -0.5)
+        self.features = nn.Sequential(
+            nn.Linear(PIXELS, 2 * hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
             nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2), nn.Dropout(dropout),
-            nn.Linear(hidden, 1),
         )
+        self.out = nn.Linear(hidden, 1)
 
     def forward(self, x, labels=None):
-        h = x.reshape(x.shape[0], PIXELS)  # (N, 1, 28, 28) -> (N, 784)
-        if self.conditional:
-            h = tg.concatenate([h, one_hot(labels, x.device)], axis=1)
-        return self.net(h).reshape(-1)  # (N, 1) -> (N,)
+        h = self.features(x.reshape(x.shape[0], PIXELS))  # (N, 1, 28, 28) -> (N, 784)
+        logits = self.out(h).reshape(-1)                  # (N, 1) -> (N,)
+        if self.embed is not None:
+            logits = logits + (self.embed(labels) * h).sum(axis=1)
+        return logits
 
 
 class DCGenerator(nn.Module):
@@ -126,6 +135,22 @@ class DCDiscriminator(nn.Module):
         return self.net(x).reshape(-1)  # (N, 1, 1, 1) -> (N,)
 
 
+def dcgan_init_(module: nn.Module) -> nn.Module:
+    """DCGAN's initialisation: conv weights N(0, 0.02), batch-norm scales N(1, 0.02), biases 0.
+    Small weights start G near a constant image and D near indifference, which keeps the
+    first steps of the game gentle."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+        elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+        else:
+            continue
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+    return module
+
+
 def build(model: str, latent: int, hidden: int, channels: int, dropout: float):
     """The (generator, discriminator) pair of a model name."""
     if model in ("gan", "cgan"):
@@ -133,19 +158,16 @@ def build(model: str, latent: int, hidden: int, channels: int, dropout: float):
         return (MLPGenerator(latent, hidden, conditional),
                 MLPDiscriminator(hidden, dropout, conditional))
     if model in ("dcgan", "lsgan"):
-        return DCGenerator(latent, channels), DCDiscriminator(channels)
+        return dcgan_init_(DCGenerator(latent, channels)), dcgan_init_(DCDiscriminator(channels))
     if model == "wgan-gp":
-        return DCGenerator(latent, channels), DCDiscriminator(channels, batch_norm=False)
+        # the critic keeps the default (Kaiming) init: with DCGAN's tiny weights its input
+        # gradients start near 0, and the penalty (||grad|| - 1)^2 swamps the first steps
+        critic = DCDiscriminator(channels, batch_norm=False)
+        return dcgan_init_(DCGenerator(latent, channels)), critic
     raise ValueError(f"unknown model {model!r}; choose one of {MODELS}")
 
 
 # =========================================================================== losses
-def one_hot(labels, device: str = "cpu") -> tg.Tensor:
-    """Integer labels (N,) -> float32 one-hot (N, 10)."""
-    labels = labels.numpy() if isinstance(labels, tg.Tensor) else np.asarray(labels)
-    return tg.tensor(np.eye(DIGITS, dtype=np.float32)[labels], device=device)
-
-
 def discriminator_loss(kind: str, real_logits, fake_logits):
     """D's loss on D(real) and D(fake) outputs (N,), to minimize.
 
@@ -191,10 +213,13 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
     """The training loop: ``args.k`` discriminator steps, then one generator step.
 
     ``data`` is an endless stream of (images (N, 1, 28, 28), labels (N,)); ``evaluator(step)``
-    returns sample metrics for the JSONL every ``args.eval_every`` steps.
+    returns sample metrics for the JSONL every ``args.eval_every`` steps. Returns the last
+    step and the seconds spent in training steps (evaluations left out).
     """
     conditional = args.model == "cgan"
+    seconds = 0.0
     for step in range(start_step + 1, args.steps + 1):
+        started = time.perf_counter()
         G.train()
         D.train()
         for _ in range(args.k):  # -------------------------------- discriminator step(s)
@@ -217,10 +242,11 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
         g_loss.backward()
         g_optimizer.step()
         log.step(step, d_loss=d_loss.item(), g_loss=g_loss.item())
+        seconds += time.perf_counter() - started
         if step % args.eval_every == 0 or step == args.steps:
             metrics = evaluator(step)
             log.write(step, split="samples", **metrics)
-    return args.steps
+    return args.steps, seconds
 
 
 def endless(images, labels, batch_size: int, seed: int, device: str):
@@ -260,7 +286,9 @@ def make_evaluator(G, args, classifier, real_test):
 def save_pictures(G, args, x_train, fixed_noise) -> dict:
     """Samples (one row per digit for the cGAN), latent interpolations, the thickness
     direction found by averaging z, and each sample beside its nearest training image.
-    Returns the ink (mean pixel sum) along the thickness direction, as a number to check."""
+    ``x_train`` is in [0, 1], like the samples. Returns the ink (mean pixel sum) at both ends
+    and the middle of the thickness direction, and the mean distance to the nearest
+    training image."""
     out, latent = args.out, args.latent
     conditional = args.model == "cgan"
     if conditional:  # one row per digit, the same 10 noise vectors in every row
@@ -312,9 +340,11 @@ def _digits(count: int, conditional: bool):
 
 
 # =========================================================================== main
-QUICK = {"steps": 1000, "eval_every": 250, "eval_samples": 500, "final_samples": 2000,
+QUICK = {"steps": 600, "eval_every": 200, "eval_samples": 500, "final_samples": 2000,
          "channels": 8, "hidden": 128, "batch_size": 32}
-QUICK_CONV_STEPS = 120  # a conv step costs several MLP steps on a CPU
+# a conv step costs several MLP steps on a CPU, and a WGAN-GP step (k critic steps, each
+# with a double backward through the convs) several conv steps
+QUICK_CONV_STEPS = {"dcgan": 200, "lsgan": 200, "wgan-gp": 80}
 
 
 def main(argv=None) -> dict:
@@ -339,16 +369,18 @@ def main(argv=None) -> dict:
                        help="samples per periodic evaluation")
     flags.add_argument("--final-samples", type=int, default=10000,
                        help="samples for the final metrics")
+    flags.add_argument("--classifier", type=Path, default=gan_metrics.CLASSIFIER_PATH,
+                       help="the metric classifier's checkpoint (trained there if missing)")
     args = parse_args(parser, argv)
     if args.k is None:
         args.k = 5 if args.model == "wgan-gp" else 1
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, min(getattr(args, name), value))
-        if args.model in ("dcgan", "lsgan", "wgan-gp"):
-            args.steps = min(args.steps, QUICK_CONV_STEPS)
+        if args.model in QUICK_CONV_STEPS:
+            args.steps = min(args.steps, QUICK_CONV_STEPS[args.model])
             args.k = min(args.k, 2)
-            args.eval_every = min(args.eval_every, 60)
+            args.eval_every = min(args.eval_every, 40)
     tg.manual_seed(args.seed)
     (train_images, train_labels), (test_images, _) = default_split()
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
@@ -360,7 +392,8 @@ def main(argv=None) -> dict:
     D.to(args.device)
     # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9), 1e-4
     betas = (0.5, 0.9) if args.model == "wgan-gp" else (0.5, 0.999)
-    lr = min(args.lr, 1e-4) if args.model == "wgan-gp" else args.lr
+    wgan_default = args.model == "wgan-gp" and args.lr == parser.get_default("lr")
+    lr = 1e-4 if wgan_default else args.lr
     g_optimizer = Adam(G.parameters(), lr=lr, betas=betas)
     d_optimizer = Adam(D.parameters(), lr=lr, betas=betas)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -375,16 +408,15 @@ def main(argv=None) -> dict:
         data = endless(x_train, train_labels, args.batch_size, args.seed + start_step,
                        args.device)
 
-    classifier = gan_metrics.load_classifier()
+    classifier = gan_metrics.load_classifier(args.classifier)
     evaluator = make_evaluator(G, args, classifier, real_test)
-    started = time.perf_counter()
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
                    desc=args.model, disable_bar=None) as log:
-        step = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step)
-        seconds = time.perf_counter() - started
+        step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,
+                              start_step)
         checkpoint.save(step=step, fixed_noise=fixed_noise)
         metrics = evaluator(step, args.final_samples)
-        metrics.update(save_pictures(G, args, x_train, fixed_noise))
+        metrics.update(save_pictures(G, args, (x_train + 1) / 2, fixed_noise))
         metrics.update(steps=step, seconds_per_step=seconds / max(step - start_step, 1))
         log.write(step, split="final", **metrics)
         log.print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))

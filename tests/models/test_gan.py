@@ -1,0 +1,127 @@
+"""The GAN family: the gradient penalty's double backward, detach in the D step, the
+classifier-FID, and smoke runs of every script at toy sizes."""
+
+import json
+
+import numpy as np
+import pytest
+
+import tinygen as tg
+from models import gan, gan_metrics, gan_toys
+from tinygen.train import Checkpoint
+
+
+def test_gradient_penalty_gradient_matches_central_finite_difference():
+    tg.manual_seed(0)
+    critic = gan.DCDiscriminator(channels=2, batch_norm=False).double()
+    rng = np.random.default_rng(0)
+    real = tg.tensor(rng.uniform(-1, 1, (2, 1, 28, 28)))
+    fake = tg.tensor(rng.uniform(-1, 1, (2, 1, 28, 28)))
+
+    def penalty():
+        tg.manual_seed(1)  # the same interpolation points x_hat in every evaluation
+        return gan.gradient_penalty(critic, real, fake)
+
+    penalty().backward()
+    h = 1e-6
+    for name, index in (("net.0.weight", (1, 0, 2, 3)), ("net.2.weight", (3, 1, 0, 2)),
+                        ("net.5.weight", (0, 2, 3, 4))):
+        weight = dict(critic.named_parameters())[name]
+        analytic = weight.grad.numpy()[index]
+        original = weight.data.copy()
+        values = []
+        for sign in (1, -1):
+            shifted = original.copy()
+            shifted[index] += sign * h
+            weight.data = shifted
+            values.append(penalty().item())
+        weight.data = original
+        numeric = (values[0] - values[1]) / (2 * h)
+        assert abs(analytic - numeric) <= 1e-5 * max(1.0, abs(numeric)), name
+
+
+def test_discriminator_step_on_detached_fakes_leaves_generator_grads_none():
+    tg.manual_seed(0)
+    G, D = gan.build("gan", latent=4, hidden=8, channels=2, dropout=0.0)
+    x = tg.randn(3, 1, 28, 28)
+    fake = G(tg.randn(3, 4))
+
+    gan.discriminator_loss("gan", D(x), D(fake.detach())).backward()
+
+    assert all(p.grad is None for p in G.parameters())
+    assert all(p.grad is not None for p in D.parameters())
+    gan.generator_loss("gan", D(fake)).backward()  # the G step: no detach, so G learns
+    assert all(p.grad is not None for p in G.parameters())
+
+
+def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_a_shift():
+    features = np.random.default_rng(0).normal(size=(500, 8)) @ np.diag(np.arange(1.0, 9.0))
+
+    assert gan_metrics.frechet_distance(features, features) < 1e-6
+    # equal covariances: the distance is exactly the squared shift of the mean, 8 * s^2
+    for shift in (0.5, 1.0):
+        distance = gan_metrics.frechet_distance(features, features + shift)
+        assert distance == pytest.approx(8 * shift ** 2, rel=1e-6)
+
+
+def test_trace_sqrt_product_matches_diagonal_closed_form():
+    a, b = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 0.25])
+    # tr((AB)^(1/2)) = sum sqrt(a_i b_i) for diagonal matrices
+    assert gan_metrics.trace_sqrt_product(a, b) == pytest.approx(2 + 2 + 1.5)
+
+
+def test_ring_map_sends_gaussian_noise_to_a_ring():
+    z = np.random.default_rng(0).standard_normal((1000, 2))
+    radii = np.linalg.norm(gan_toys.ring_map(z), axis=1)
+    np.testing.assert_allclose(radii, 1 + np.linalg.norm(z, axis=1) / 10)
+
+
+def test_bilinear_game_simultaneous_diverges_and_extragradient_converges():
+    start = np.hypot(1.0, 1.0)
+    final = {rule: np.hypot(*gan_toys.bilinear_trajectory(rule, steps=100)[-1])
+             for rule in ("simultaneous", "alternating", "extragradient")}
+    assert final["simultaneous"] > 1.5 * start
+    assert final["extragradient"] < 0.8 * start
+    assert 0.5 * start < final["alternating"] < 1.5 * start
+
+
+def test_toy_demos_write_frames_gif_and_plots(tmp_path):
+    metrics = gan_toys.main(["--steps", "6", "--frames", "2", "--saturation-steps", "3",
+                             "--out", str(tmp_path)])
+
+    for name in ("ring_map.png", "ring.gif", "mixture.gif", "bilinear_game.png",
+                 "saturation.png", "metrics.png", "frames/ring_00006.png"):
+        assert (tmp_path / name).is_file(), name
+    assert {"ring_ring_error", "mixture_modes_covered", "bilinear_simultaneous_distance",
+            "saturating_grad_norm"} <= set(metrics)
+
+
+@pytest.fixture(scope="module")
+def classifier_path(tmp_path_factory):
+    """A one-epoch metric classifier, so the smoke runs need not train the real one."""
+    path = tmp_path_factory.mktemp("classifier") / "checkpoint.npz"
+    model, _ = gan_metrics.train_classifier(epochs=1)
+    Checkpoint(path, model=model).save(step=0)
+    return path
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("gan", ["--steps", "4", "--k", "2"]),
+    ("cgan", ["--steps", "4"]),
+    ("wgan-gp", ["--steps", "2", "--k", "2", "--channels", "2"]),
+])
+def test_quick_run_writes_pictures_and_sample_metrics(tmp_path, classifier_path, model, extra):
+    metrics = gan.main(["--model", model, "--quick", "--out", str(tmp_path), "--hidden", "16",
+                        "--eval-every", "2", "--eval-samples", "100", "--final-samples", "100",
+                        "--classifier", str(classifier_path), *extra])
+
+    assert np.isfinite(metrics["classifier_fid"])
+    assert 0 <= metrics["modes_covered"] <= 10
+    for name in ("samples.png", "interpolation.png", "thickness_arithmetic.png",
+                 "nearest_neighbours.png", "metrics.png", "checkpoint.npz"):
+        assert (tmp_path / name).is_file(), name
+    records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert [r["step"] for r in records if r.get("split") == "samples"][0] == 2
+    if model == "cgan":
+        assert (tmp_path / "samples_by_digit.png").is_file()
+        assert 0 <= metrics["class_accuracy"] <= 1
