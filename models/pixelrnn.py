@@ -11,7 +11,6 @@ does. This file reads top to bottom: modules, loss, training loop, sampling, mai
 from __future__ import annotations
 
 import json
-import math
 import time
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy as np
 import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
+from models import pixelcnn
 from tinygen.data import DataLoader, binarize, default_split
 from tinygen.optim import Adam
 from tinygen.train import (
@@ -69,13 +69,10 @@ class PixelRNN(nn.Module):
 
 
 # =========================================================================== loss
-def nll_per_image(model, x):
-    """-log p(x) in nats per image: the sum of the pixels' Bernoulli NLLs, (N,)."""
-    return F.bernoulli_nll(model(x), x, reduction="none")
-
-
-def bits_per_dim(nats_per_image: float) -> float:
-    return nats_per_image / (PIXELS * math.log(2))
+# The same likelihood as the PixelCNN's (one Bernoulli per pixel), so its loss, bits/dim and
+# test evaluation are shared; only the layers between the masked convolutions differ.
+nll_per_image = pixelcnn.nll_per_image
+bits_per_dim = pixelcnn.bits_per_dim
 
 
 # =========================================================================== training
@@ -96,14 +93,7 @@ def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_e
     return step, args.epochs
 
 
-@tg.no_grad()
-def evaluate(model, x_test, batch_size: int = 100) -> float:
-    """Mean test NLL in nats per image."""
-    model.eval()
-    total = 0.0
-    for start in range(0, len(x_test), batch_size):
-        total += nll_per_image(model, tg.tensor(x_test[start:start + batch_size])).numpy().sum()
-    return float(total / len(x_test))
+evaluate = pixelcnn.evaluate
 
 
 # =========================================================================== sampling
