@@ -229,6 +229,14 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
             fake = G(z, fake_labels)
             # detach: D's loss treats the samples as data; no gradient may reach G here
             d_loss = discriminator_loss(args.model, D(x, labels), D(fake.detach(), fake_labels))
+            if conditional and args.mismatch_weight > 0:
+                # a matching-aware D (Reed et al., 2016): a real image under a wrong label is
+                # also "fake", so D must check the label, not only the realism, and G cannot
+                # win with a good digit of the wrong class
+                offsets = np.random.default_rng((args.seed, step)).integers(1, DIGITS, len(labels))
+                wrong = (labels + offsets) % DIGITS  # never the true label
+                d_loss = d_loss + args.mismatch_weight * F.binary_cross_entropy_with_logits(
+                    D(x, wrong), tg.zeros(len(labels), device=args.device))
             if args.model == "wgan-gp":
                 d_loss = d_loss + args.gp_weight * gradient_penalty(D, x, fake.detach())
             d_optimizer.zero_grad()
@@ -349,13 +357,15 @@ QUICK_CONV_STEPS = {"dcgan": 200, "lsgan": 200, "wgan-gp": 80}
 
 def main(argv=None) -> dict:
     parser = make_parser("Train a GAN-family model on MNIST in [-1, 1] (t10k[:8000]; FID "
-                         "against t10k[8000:]).", epochs=1, batch_size=64, lr=2e-4,
+                         "against t10k[8000:]).", epochs=25, batch_size=64, lr=2e-4,
                          out="runs/gan")
     flags = add_model_flags(parser, "GAN")
     flags.add_argument("--model", choices=MODELS, default="dcgan",
                        help="MLP GAN, DCGAN, conditional (MLP) GAN, LSGAN (DCGAN nets), or "
                             "WGAN-GP (DCGAN nets, batch-norm-free critic)")
-    flags.add_argument("--steps", type=int, default=3000, help="generator steps")
+    flags.add_argument("--steps", type=int, default=None,
+                       help="generator steps (default: --epochs passes over the training set, "
+                            "counting one batch per generator step)")
     flags.add_argument("--k", type=int, default=None,
                        help="discriminator steps per generator step (default 1; 5 for WGAN-GP)")
     flags.add_argument("--latent", type=int, default=64, help="latent dimensions")
@@ -363,6 +373,8 @@ def main(argv=None) -> dict:
     flags.add_argument("--channels", type=int, default=32, help="channels of the conv nets")
     flags.add_argument("--dropout", type=float, default=0.3, help="dropout in the MLP D")
     flags.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's lambda")
+    flags.add_argument("--mismatch-weight", type=float, default=1.0,
+                       help="cGAN: weight of D's loss on real images under wrong labels")
     flags.add_argument("--eval-every", type=int, default=500,
                        help="steps between sample metrics in the JSONL")
     flags.add_argument("--eval-samples", type=int, default=2000,
@@ -372,6 +384,9 @@ def main(argv=None) -> dict:
     flags.add_argument("--classifier", type=Path, default=gan_metrics.CLASSIFIER_PATH,
                        help="the metric classifier's checkpoint (trained there if missing)")
     args = parse_args(parser, argv)
+    (train_images, train_labels), (test_images, _) = default_split()
+    if args.steps is None:
+        args.steps = args.epochs * (len(train_images) // args.batch_size)
     if args.k is None:
         args.k = 5 if args.model == "wgan-gp" else 1
     if args.quick:
@@ -382,7 +397,6 @@ def main(argv=None) -> dict:
             args.k = min(args.k, 2)
             args.eval_every = min(args.eval_every, 40)
     tg.manual_seed(args.seed)
-    (train_images, train_labels), (test_images, _) = default_split()
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
     real_test = test_images / np.float32(255)
     data = endless(x_train, train_labels, args.batch_size, args.seed, args.device)

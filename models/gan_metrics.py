@@ -12,8 +12,8 @@ Inception-score / FID recipe, with a tiny MNIST classifier in place of Inception
 - **class accuracy** of a conditional generator: how often the classifier agrees with the
   label the sample was drawn for.
 
-The classifier (an MLP with a 64-unit feature layer) trains on the bundled split in a few
-seconds the first time it is asked for and is cached as a checkpoint, so every GAN run is
+The classifier (a small conv net with a 64-unit feature layer) trains on the bundled split in
+under a minute the first time it is asked for and is cached as a checkpoint, so every GAN run is
 measured with the same network. Run ``python -m models.gan_metrics`` to train it and print
 the metrics of the test set against itself and against a shifted copy.
 """
@@ -33,33 +33,41 @@ from tinygen.train import Checkpoint, CheckpointError
 
 DIGITS = 10
 PIXELS = 28 * 28
-CLASSIFIER_PATH = Path("runs/gan_classifier/checkpoint.npz")
+CLASSIFIER_PATH = Path("runs/gan_classifier/feature_cnn.npz")
 
 
 # =========================================================================== the classifier
 class FeatureClassifier(nn.Module):
-    """An MLP whose last hidden layer is the feature space of the FID:
-    (N, 784) pixels in [0, 1] -> features (N, 64) -> logits (N, 10)."""
+    """A small conv net whose last hidden layer is the feature space of the FID:
+    pixels in [0, 1] (N, 1, 28, 28) -> 14x14 -> 7x7 -> features (N, 64) -> logits (N, 10).
 
-    def __init__(self, hidden: int = 256, features: int = 64):
-        self.body = nn.Sequential(nn.Linear(PIXELS, hidden), nn.ReLU(),
-                                  nn.Linear(hidden, features), nn.ReLU())
+    Convolutions, not an MLP: the yardstick has to read strokes the way a person does. An
+    MLP of the same cost reached only 95% test accuracy, which caps any class accuracy it
+    could certify for a conditional generator below what the cGAN target asks for.
+    """
+
+    def __init__(self, width: int = 16, features: int = 64):
+        self.conv1 = nn.Conv2d(1, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1)
+        self.hidden = nn.Linear(2 * width * 7 * 7, features)
         self.head = nn.Linear(features, DIGITS)
 
     def features(self, x):
-        return self.body(x)
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # (N, w, 14, 14)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # (N, 2w, 7, 7)
+        return F.relu(self.hidden(x.reshape(x.shape[0], -1)))  # (N, 2w*7*7) -> (N, 64)
 
     def forward(self, x):
-        return self.head(self.body(x))
+        return self.head(self.features(x))
 
 
-def train_classifier(epochs: int = 6, seed: int = 0) -> tuple[FeatureClassifier, float]:
+def train_classifier(epochs: int = 4, seed: int = 0) -> tuple[FeatureClassifier, float]:
     """Train the classifier on t10k[:8000] (pixels / 255); returns it and its accuracy on
-    t10k[8000:]. A few seconds on two CPU cores."""
+    t10k[8000:]. Under a minute on two CPU cores."""
     tg.manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = default_split()
-    x_train = (train_images.reshape(-1, PIXELS) / np.float32(255)).astype(np.float32)
-    loader = DataLoader(x_train, train_labels, batch_size=128, shuffle=True, seed=seed)
+    x_train = as_images(train_images / np.float32(255))
+    loader = DataLoader(x_train, train_labels, batch_size=64, shuffle=True, seed=seed)
     model = FeatureClassifier()
     optimizer = Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
@@ -69,7 +77,7 @@ def train_classifier(epochs: int = 6, seed: int = 0) -> tuple[FeatureClassifier,
             loss.backward()
             optimizer.step()
     model.eval()
-    x_test = (test_images.reshape(-1, PIXELS) / np.float32(255)).astype(np.float32)
+    x_test = as_images(test_images / np.float32(255))
     accuracy = float((predict(model, x_test).argmax(axis=1) == test_labels).mean())
     return model, accuracy
 
@@ -92,20 +100,25 @@ def load_classifier(path: str | Path = CLASSIFIER_PATH, verbose: bool = True
 
 
 # =========================================================================== the metrics
+def as_images(images: np.ndarray) -> np.ndarray:
+    """Any (N, ...) array of 784 pixels in [0, 1] -> float32 (N, 1, 28, 28)."""
+    return np.asarray(images, dtype=np.float32).reshape(len(images), 1, 28, 28)
+
+
 @tg.no_grad()
 def predict(model: FeatureClassifier, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Class probabilities (N, 10) of images in [0, 1], any shape (N, ...) with 784 pixels."""
-    flat = np.asarray(images, dtype=np.float32).reshape(len(images), PIXELS)  # (N, 784)
-    return np.concatenate([F.softmax(model(tg.tensor(flat[i:i + batch])), axis=1).numpy()
-                           for i in range(0, len(flat), batch)])
+    images = as_images(images)
+    return np.concatenate([F.softmax(model(tg.tensor(images[i:i + batch])), axis=1).numpy()
+                           for i in range(0, len(images), batch)])
 
 
 @tg.no_grad()
 def features(model: FeatureClassifier, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Penultimate-layer features (N, 64) of images in [0, 1], float64 for the statistics."""
-    flat = np.asarray(images, dtype=np.float32).reshape(len(images), PIXELS)  # (N, 784)
-    return np.concatenate([model.features(tg.tensor(flat[i:i + batch])).numpy()
-                           for i in range(0, len(flat), batch)]).astype(np.float64)
+    images = as_images(images)
+    return np.concatenate([model.features(tg.tensor(images[i:i + batch])).numpy()
+                           for i in range(0, len(images), batch)]).astype(np.float64)
 
 
 def trace_sqrt_product(cov_a: np.ndarray, cov_b: np.ndarray) -> float:

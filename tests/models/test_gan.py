@@ -125,3 +125,14 @@ def test_quick_run_writes_pictures_and_sample_metrics(tmp_path, classifier_path,
     if model == "cgan":
         assert (tmp_path / "samples_by_digit.png").is_file()
         assert 0 <= metrics["class_accuracy"] <= 1
+
+
+def test_epochs_set_the_number_of_generator_steps(tmp_path, classifier_path):
+    """Without --steps, --epochs counts passes over the 8000 training images, one batch per
+    generator step: 8000 // 2000 = 4 steps per epoch."""
+    metrics = gan.main(["--model", "gan", "--epochs", "2", "--batch-size", "2000",
+                        "--hidden", "16", "--out", str(tmp_path), "--eval-every", "100",
+                        "--eval-samples", "100", "--final-samples", "100",
+                        "--classifier", str(classifier_path)])
+
+    assert metrics["steps"] == 8
