@@ -47,9 +47,9 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python benchmarks/overhead.py
-	$(BIN)/python benchmarks/kernels.py
-	$(BIN)/python benchmarks/anomaly_overhead.py
+	$(BIN)/python -m benchmarks.overhead
+	$(BIN)/python -m benchmarks.kernels
+	$(BIN)/python -m benchmarks.anomaly_overhead
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -10,15 +10,14 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 import tinygen as tg
+from benchmarks.report import replace_section
 from models import pixelcnn, vae
 from tinygen.optim import Adam
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
 HEADING = "## Anomaly detection"
 
 
@@ -75,7 +74,7 @@ def main() -> None:
         base = min(plain)
         rows.append((name, base, min(always), min(rare)))
     lines = [HEADING, "",
-             "`python benchmarks/anomaly_overhead.py`: median ms per training step (Adam), "
+             "`python -m benchmarks.anomaly_overhead`: median ms per training step (Adam), "
              "best of 5 interleaved rounds. Target: always-on <= 1.5x; PyTorch's "
              "detect_anomaly costs 2-3x.", "",
              f"- Machine: {platform.processor() or platform.machine()}, "
@@ -87,14 +86,7 @@ def main() -> None:
                      f"{rare:.2f} | {rare / base:.2f}x |")
     section = "\n".join(lines) + "\n"
     print(section)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if HEADING in text:
-        start = text.index(HEADING)
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end == -1 else text[end + 1:])
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
+    replace_section(section)
 
 
 class _Nothing:

@@ -9,8 +9,8 @@ Convolutions also get GFLOP/s: the three GEMM-shaped products of a step (forward
 gradient, weight gradient: 3 * 2 * multiply-adds), against the best 1024² float32 NumPy matmul
 timed in the same run. Results go to the "Kernels" section of docs/BENCHMARKS.md.
 
-    python benchmarks/kernels.py               # table + docs/BENCHMARKS.md
-    python benchmarks/kernels.py --profile 4   # also tinygen's cProfile top for case 4
+    python -m benchmarks.kernels               # table + docs/BENCHMARKS.md
+    python -m benchmarks.kernels --profile 4   # also tinygen's cProfile top for case 4
 
 OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE once, when NumPy loads it; the tests may
 pin them, but a benchmark wants the kernel that OpenBLAS picks for this CPU, so the script
@@ -25,14 +25,11 @@ import datetime
 import os
 import platform
 import pstats
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_info
@@ -40,13 +37,13 @@ from threadpoolctl import threadpool_info
 import tinygen as tg
 import tinygen.nn as tnn
 import tinygen.nn.functional as F
+from benchmarks.report import machine, replace_section
 
 try:
     import torch
 except ImportError:  # the comparison needs the `bench` extra; tinygen alone still runs
     torch = None
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 PINNED_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREADS = 2
 SAMPLE_SECONDS = 0.02  # a sample repeats a fast case until it lasts about this long
@@ -290,17 +287,6 @@ def sgemm_peak_gflops(size: int = 1024, repeats: int = 20) -> float:
 
 
 # --------------------------------------------------------------------------- reporting
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        found = re.search(r"^Model name:\s*(.+)$", lscpu, re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    except (OSError, subprocess.CalledProcessError):
-        pass  # lscpu is Linux-only; the platform string is the best we have elsewhere
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def blas() -> str:
     """NumPy's BLAS as threadpoolctl sees it: library, version, kernel, threads."""
     found = [f"{info.get('internal_api')} {info.get('version')}, "
@@ -314,7 +300,7 @@ def render(case_samples: dict, peak: float, repeats: int) -> str:
     lines = [
         "## Kernels",
         "",
-        "`python benchmarks/kernels.py`: forward + backward of each case, float32, every "
+        "`python -m benchmarks.kernels`: forward + backward of each case, float32, every "
         f"trainable input requiring a gradient; median ms of {repeats} samples, tinygen and "
         f"PyTorch CPU ({THREADS} threads) interleaved in one process, after checking that both "
         "give the same outputs and gradients. Conv GFLOP/s count the 3 GEMM-shaped products "
@@ -346,16 +332,6 @@ def render(case_samples: dict, peak: float, repeats: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace the "## Kernels" section of the document (or add it), keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Kernels\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def profile(case: Case, calls: int = 20, top: int = 25) -> None:
@@ -399,8 +375,8 @@ def main() -> None:
     section = render(case_samples, peak, args.repeats)
     print(section)
     if not args.no_write and selected == CASES:
-        write_section(section)
-        print(f"updated {DOC}")
+        replace_section(section)
+        print("updated docs/BENCHMARKS.md")
 
 
 if __name__ == "__main__":

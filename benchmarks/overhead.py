@@ -12,8 +12,8 @@ Forward+backward ends each chain with ``.sum().backward()``; that sum counts as 
 Each figure is µs per op, the min and median over several repeats. Results go to the
 "Overhead" section of docs/BENCHMARKS.md.
 
-    python benchmarks/overhead.py            # tables + docs/BENCHMARKS.md
-    python benchmarks/overhead.py --profile  # also the top cProfile entries of tinygen
+    python -m benchmarks.overhead            # tables + docs/BENCHMARKS.md
+    python -m benchmarks.overhead --profile  # also the top cProfile entries of tinygen
 """
 
 from __future__ import annotations
@@ -24,17 +24,15 @@ import datetime
 import os
 import platform
 import pstats
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 import tinygen as tg
+from benchmarks.report import machine, replace_section
 
 try:
     import torch
@@ -44,7 +42,6 @@ except ImportError:  # the comparison needs the `bench` extra; tinygen alone sti
 TARGET_US = 5.0
 BLOCKS = 8
 SINGLE_OP_LENGTH = 16
-DOC = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
 MODES = ("forward", "forward+backward")
 
 
@@ -161,17 +158,6 @@ def measure(repeats: int, iterations: int) -> dict[tuple[str, str, str], list[fl
     return samples
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        found = re.search(r"^Model name:\s*(.+)$", lscpu, re.MULTILINE)
-        model = found.group(1).strip() if found else model
-    except (OSError, subprocess.CalledProcessError):
-        pass  # lscpu is Linux-only; the platform string is the best we have elsewhere
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def _cell(values: list[float] | None) -> str:
     if not values:
         return "-"
@@ -184,7 +170,7 @@ def render(samples, repeats: int, iterations: int, load: float) -> str:
     lines = [
         "## Overhead",
         "",
-        "`python benchmarks/overhead.py`: µs per op on (4, 4) float32 tensors that require "
+        "`python -m benchmarks.overhead`: µs per op on (4, 4) float32 tensors that require "
         f"grad, min / median of {repeats} repeats of {iterations} chains, tinygen and PyTorch "
         f"interleaved in one process. The mixed chain is {mixed_ops} ops (add, mul, matmul, "
         f"tanh, relu, reshape, getitem, reshape; x{BLOCKS}; sum); each other row chains one "
@@ -210,16 +196,6 @@ def render(samples, repeats: int, iterations: int, load: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str, path: Path = DOC) -> None:
-    """Replace the "## Overhead" section of the document (or add it), keeping the others."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Overhead\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
 
 
 def profile(iterations: int, top: int = 20) -> None:
@@ -248,8 +224,8 @@ def main() -> None:
     section = render(samples, args.repeats, args.iterations, load)
     print(section)
     if not args.no_write:
-        write_section(section)
-        print(f"updated {DOC}")
+        replace_section(section)
+        print("updated docs/BENCHMARKS.md")
     if args.profile:
         profile(args.iterations * 5)
 

@@ -4,7 +4,7 @@ Step times taken inside long training runs drift with whatever else the machine 
 interleaving the two implementations step by step puts them under the same conditions.
 Prints median ms per step (Adam, the models' default batch sizes) and the ratio.
 
-    python benchmarks/twins/step_times.py [--threads 1]
+    python -m benchmarks.twins.step_times [--threads 1] [--only PixelRNN]
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import tinygen as tg
-from benchmarks.twins import pixelcnn_twin, vae_twin
-from models import pixelcnn, vae
+from benchmarks.twins import pixelcnn_twin, pixelrnn_twin, vae_twin
+from models import pixelcnn, pixelrnn, vae
 from tinygen.optim import Adam
 
 
@@ -36,6 +36,11 @@ def _steps():
     ours_vae, theirs_vae = vae.VAE(20, 400), vae_twin.TwinVAE(20, 400)
     ours_m2, theirs_m2 = vae.M2(50, 500), vae_twin.TwinM2(50, 500)
     ours_pix, theirs_pix = pixelcnn.PixelCNN(64, 5, 64), pixelcnn_twin.TwinPixelCNN(64, 5, 64)
+    # models/pixelrnn.py's defaults: hidden 32, maps and head of 2 x 32 channels, 2 layers
+    ours_row, theirs_row = (pixelrnn.PixelRNN("row", 64, 32, 2, 64),
+                            pixelrnn_twin.TwinPixelRNN("row", 64, 32, 2, 64))
+    ours_diag, theirs_diag = (pixelrnn.PixelRNN("diag", 64, 32, 2, 64),
+                              pixelrnn_twin.TwinPixelRNN("diag", 64, 32, 2, 64))
 
     def adam_step(optimizer, loss_fn):
         # the same four lines drive both frameworks: their Tensors and optimizers share names
@@ -68,6 +73,12 @@ def _steps():
         "PixelCNN h=64, 5 blocks, batch 32": (
             tinygen_step(ours_pix, lambda: pixelcnn.nll_per_image(ours_pix, xp).mean()),
             torch_step(theirs_pix, lambda: pixelcnn_twin.nll(theirs_pix, tp).mean())),
+        "PixelRNN Row LSTM h=32, 2 layers, batch 32": (
+            tinygen_step(ours_row, lambda: pixelrnn.nll_per_image(ours_row, xp).mean()),
+            torch_step(theirs_row, lambda: pixelrnn_twin.nll(theirs_row, tp).mean())),
+        "PixelRNN Diagonal BiLSTM h=32, 2 layers, batch 32": (
+            tinygen_step(ours_diag, lambda: pixelrnn.nll_per_image(ours_diag, xp).mean()),
+            torch_step(theirs_diag, lambda: pixelrnn_twin.nll(theirs_diag, tp).mean())),
     }
 
 
@@ -75,12 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="BLAS/torch threads for both")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--only", default="", help="time only the rows whose name has this")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"| training step (Adam) | tinygen ms | PyTorch ms | ratio |  threads={args.threads}")
     print("|---|---:|---:|---:|")
     with threadpool_limits(args.threads):
         for name, (ours, theirs) in _steps().items():
+            if args.only not in name:
+                continue
             ours()
             theirs()
             ours_ms, theirs_ms = [], []
