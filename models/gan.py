@@ -349,10 +349,10 @@ def _digits(count: int, conditional: bool):
 
 # =========================================================================== main
 QUICK = {"steps": 600, "eval_every": 200, "eval_samples": 500, "final_samples": 2000,
-         "channels": 8, "hidden": 128, "batch_size": 32}
+         "channels": 16, "hidden": 128}
 # a conv step costs several MLP steps on a CPU, and a WGAN-GP step (k critic steps, each
 # with a double backward through the convs) several conv steps
-QUICK_CONV_STEPS = {"dcgan": 200, "lsgan": 200, "wgan-gp": 80}
+QUICK_CONV_STEPS = {"dcgan": 500, "lsgan": 500, "wgan-gp": 150}
 
 
 def main(argv=None) -> dict:
@@ -395,7 +395,7 @@ def main(argv=None) -> dict:
         if args.model in QUICK_CONV_STEPS:
             args.steps = min(args.steps, QUICK_CONV_STEPS[args.model])
             args.k = min(args.k, 2)
-            args.eval_every = min(args.eval_every, 40)
+            args.eval_every = min(args.eval_every, 100)
     tg.manual_seed(args.seed)
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
     real_test = test_images / np.float32(255)

@@ -67,7 +67,7 @@ def train_classifier(epochs: int = 4, seed: int = 0) -> tuple[FeatureClassifier,
     tg.manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = default_split()
     x_train = as_images(train_images / np.float32(255))
-    loader = DataLoader(x_train, train_labels, batch_size=64, shuffle=True, seed=seed)
+    loader = DataLoader(x_train, train_labels, batch_size=128, shuffle=True, seed=seed)
     model = FeatureClassifier()
     optimizer = Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
