@@ -166,6 +166,26 @@ def sliding_windows(x, kernel: tuple, stride: tuple, dilation: tuple = (1, 1)):
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
+_numpy_blas: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
+
+
+def blas_threads(array) -> int:
+    """How many threads the BLAS behind ``array``'s matmul uses right now: NumPy's BLAS as
+    threadpoolctl sees it (so ``threadpool_limits`` is honoured), 1 if it cannot tell, and 1
+    for CuPy (one GPU stream). Kernels that issue many small GEMMs ask this, because each
+    multi-threaded BLAS call pays a thread hand-off that small products cannot repay."""
+    if device_of(array) == "cuda":
+        return 1
+    if not _numpy_blas:
+        from threadpoolctl import ThreadpoolController
+
+        blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        # NumPy's own BLAS (wheels ship it in numpy.libs); another library's (torch's, say)
+        # is not the one np.matmul calls
+        _numpy_blas.append([lib for lib in blas if "numpy" in lib.filepath] or blas)
+    return max((lib.num_threads for lib in _numpy_blas[0]), default=1)
+
+
 # ----------------------------------------------------------------------------- seeding
 _generators: dict = {}
 _seed: list = [None]  # the last manual_seed, so generators made later derive from it

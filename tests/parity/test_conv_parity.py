@@ -104,3 +104,17 @@ def test_drawn_conv_transpose2d_matches_torch(config, seed):
     theirs = torch.nn.functional.conv_transpose2d(*torch_tensors, stride=s, padding=p,
                                                   output_padding=op, groups=g, dilation=d)
     _compare(ours, theirs, tensors, torch_tensors, rng.standard_normal(ours.shape))
+
+
+@pytest.mark.parametrize(("pads", "stride"), [(((1, 0), (1, 1)), 1), (((3, 0), (2, 3)), 2),
+                                              (((0, 2), (0, 0)), 1)])
+def test_conv2d_uneven_padding_matches_torch_pad_then_conv(pads, stride):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal(shape) for shape in ((2, 3, 7, 6), (4, 3, 3, 2), (4,))]
+    tensors = [tg.tensor(a, requires_grad=True) for a in arrays]
+    torch_tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours = F.conv2d(*tensors, stride=stride, padding=pads)
+    (top, bottom), (left, right) = pads
+    padded = torch.nn.functional.pad(torch_tensors[0], (left, right, top, bottom))
+    theirs = torch.nn.functional.conv2d(padded, *torch_tensors[1:], stride=stride)
+    _compare(ours, theirs, tensors, torch_tensors, rng.standard_normal(ours.shape))

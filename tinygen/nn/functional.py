@@ -12,7 +12,13 @@ from tinygen.autograd.ops.activation import (
     softplus,
     tanh,
 )
-from tinygen.autograd.ops.conv import conv2d, conv_mask, conv_transpose2d, masked_conv2d
+from tinygen.autograd.ops.conv import (
+    conv2d,
+    conv2d_top_rows,
+    conv_mask,
+    conv_transpose2d,
+    masked_conv2d,
+)
 from tinygen.autograd.ops.dropout import dropout
 from tinygen.autograd.ops.loss import (
     bernoulli_nll,
@@ -29,8 +35,8 @@ from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
 
 __all__ = [
     "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy_with_logits",
-    "conv2d", "conv_mask", "conv_transpose2d", "cross_entropy", "dropout", "elu",
-    "gaussian_kl", "gaussian_nll", "leaky_relu", "log_sigmoid", "log_softmax", "logsumexp",
-    "lstm_cell", "masked_conv2d", "max_pool2d", "mse_loss", "relu", "sigmoid", "softmax",
-    "softplus", "tanh", "upsample_nearest2d",
+    "conv2d", "conv2d_top_rows", "conv_mask", "conv_transpose2d", "cross_entropy", "dropout",
+    "elu", "gaussian_kl", "gaussian_nll", "leaky_relu", "log_sigmoid", "log_softmax",
+    "logsumexp", "lstm_cell", "masked_conv2d", "max_pool2d", "mse_loss", "relu", "sigmoid",
+    "softmax", "softplus", "tanh", "upsample_nearest2d",
 ]

@@ -209,8 +209,10 @@ class MaskedConv2d(Conv2d):
         self.mask = Buffer(F.conv_mask(self.weight.shape, mask_type, channel_groups))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding,
-                        self.dilation)
+        # the mask's rows below the centre are zero, so only the rows above and at the centre
+        # are convolved; the weight and its state_dict keep the full kernel
+        return F.conv2d_top_rows(x, self.weight * self.mask, self.bias, self.stride,
+                                 self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         text = super().extra_repr() + f", mask_type={self.mask_type!r}"

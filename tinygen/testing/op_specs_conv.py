@@ -14,12 +14,16 @@ REAL = floats(-2.0, 2.0)
 
 
 def reference_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """conv2d by its definition: a sum over channels and kernel taps per output pixel."""
+    """conv2d by its definition: a sum over channels and kernel taps per output pixel.
+
+    ``padding`` is an int or ((top, bottom), (left, right)).
+    """
     n, c, h, w = x.shape
     out_channels, c_group, kh, kw = weight.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    oh = (h + 2 * padding - dilation * (kh - 1) - 1) // stride + 1
-    ow = (w + 2 * padding - dilation * (kw - 1) - 1) // stride + 1
+    pads = ((padding, padding),) * 2 if isinstance(padding, int) else padding
+    padded = np.pad(x, ((0, 0), (0, 0)) + tuple(pads))
+    oh = (padded.shape[2] - dilation * (kh - 1) - 1) // stride + 1
+    ow = (padded.shape[3] - dilation * (kw - 1) - 1) // stride + 1
     y = np.zeros((n, out_channels, oh, ow))
     per_group = out_channels // groups
     for o in range(out_channels):
@@ -88,3 +92,35 @@ register(OpSpec("conv2d", conv.conv2d, reference_conv2d, _conv_arrays(False),
                 kwargs=_conv_kwargs(False)))
 register(OpSpec("conv_transpose2d", conv.conv_transpose2d, reference_conv_transpose2d,
                 _conv_arrays(True), kwargs=_conv_kwargs(True)))
+
+
+def reference_conv2d_top_rows(x, weight, bias=None, **kwargs):
+    """conv2d_top_rows by its definition: conv2d with the rows below the centre zeroed."""
+    weight = weight.copy()
+    weight[:, :, weight.shape[2] // 2 + 1:] = 0
+    return reference_conv2d(x, weight, bias, **kwargs)
+
+
+def _uneven_padding_kwargs(arrays_):
+    """conv2d's kwargs with ((top, bottom), (left, right)) padding, each side drawn apart."""
+
+    @st.composite
+    def draw_kwargs(draw):
+        kwargs = draw(_conv_kwargs(False)(arrays_))
+        size, kernel = arrays_[0].shape[2], arrays_[1].shape[2]
+        span = kwargs["dilation"] * (kernel - 1) + 1
+        sides = [draw(st.integers(0, 2)) for _ in range(4)]
+        # keep the padded input at least one kernel span tall and wide
+        kwargs["padding"] = ((sides[0], max(sides[1], span - size - sides[0])),
+                             (sides[2], max(sides[3], span - size - sides[2])))
+        return kwargs
+
+    return draw_kwargs()
+
+
+register(OpSpec("conv2d_uneven_padding", conv.conv2d, reference_conv2d, _conv_arrays(False),
+                kwargs=_uneven_padding_kwargs))
+# its drawn paddings run from none (less than the dropped rows span: the zero-row fallback)
+# to "same" (the top rows alone, with a reduced bottom padding)
+register(OpSpec("conv2d_top_rows", conv.conv2d_top_rows, reference_conv2d_top_rows,
+                _conv_arrays(False), kwargs=_conv_kwargs(False)))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 import tinygen as tg
 import tinygen.nn.functional as F
@@ -150,6 +151,34 @@ def test_grouped_masked_conv_weight_gradient_is_masked_and_matches_manual_maskin
     assert not weight.grad.numpy()[mask == 0].any()
 
 
+@pytest.mark.parametrize(("kernel", "mask_type", "padding", "stride", "dilation"), [
+    (3, "B", None, 1, 1), (7, "A", None, 1, 1), (5, "B", None, 2, 1), (3, "A", None, 1, 2),
+    (4, "B", None, 1, 1), (5, "B", 1, 1, 1), (3, "A", 0, 2, 1)])
+def test_masked_conv_layer_matches_the_full_masked_kernel_on_top_rows_alone(
+        kernel, mask_type, padding, stride, dilation):
+    # MaskedConv2d convolves only the kernel rows above and at the centre (less padding below,
+    # or the full kernel with those rows zeroed when the padding is too small for that)
+    rng = np.random.default_rng(5)
+    layer = tg.nn.MaskedConv2d(3, 4, kernel, mask_type=mask_type, padding=padding,
+                               stride=stride, dilation=dilation).double()
+    x_values = rng.standard_normal((2, 3, 9, 8))
+    x, x_full = tg.tensor(x_values, requires_grad=True), tg.tensor(x_values, requires_grad=True)
+    weight = tg.tensor(layer.weight.numpy(), requires_grad=True)
+    mask = layer.mask.numpy()
+    y = layer(x)
+    full = F.conv2d(x_full, weight * tg.tensor(mask), tg.tensor(layer.bias.numpy()),
+                    stride=stride, padding=layer.padding, dilation=dilation)
+    upstream = rng.standard_normal(full.shape)
+    y.backward(upstream)
+    full.backward(upstream)
+    assert layer.weight.shape == (4, 3, kernel, kernel)
+    np.testing.assert_allclose(y.numpy(), full.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), x_full.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad.numpy(), weight.grad.numpy(), rtol=1e-12,
+                               atol=1e-12)
+    assert not layer.weight.grad.numpy()[mask == 0].any()
+
+
 def test_conv_arguments_are_validated_with_clear_messages():
     x, w = tg.tensor(np.ones((1, 3, 5, 5))), tg.tensor(np.ones((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"weight axis 1 must be 2.*\(4, 3, 3, 3\)"):
@@ -158,6 +187,8 @@ def test_conv_arguments_are_validated_with_clear_messages():
         F.conv2d(x, w, groups=2)
     with pytest.raises(ValueError, match="stride: expected an int >= 1"):
         F.conv2d(x, w, stride=0)
+    with pytest.raises(ValueError, match="padding: expected an int >= 0"):
+        F.conv2d(x, w, padding=((1, -1), (0, 0)))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         F.conv2d(tg.tensor(np.ones((3, 5, 5))), w)
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
@@ -171,3 +202,25 @@ def test_conv_arguments_are_validated_with_clear_messages():
         F.conv2d(x, w, tg.tensor(np.ones(4, dtype=np.float32)))
     with pytest.raises(ValueError, match="mask_type"):
         F.conv_mask((1, 1, 3, 3), "C")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@given(conv_problem())
+def test_both_gemm_layouts_agree_and_are_differentiable_twice(threads, problem):
+    """The per-image layout runs only at one BLAS thread, the channel-major one otherwise;
+    the suite may run at either, so each is pinned here and checked against the other."""
+    x_values, w_values, config = problem
+    x64, w64 = x_values.astype(np.float64), w_values.astype(np.float64)
+
+    def conv(x, w):
+        return F.conv2d(x, w, **config)
+
+    with threadpool_limits(threads):
+        assert tg.backend.blas_threads(x64) == threads
+        y = conv(tg.tensor(x64), tg.tensor(w64)).numpy()
+        inputs = [tg.tensor(x64, requires_grad=True), tg.tensor(w64, requires_grad=True)]
+        gradcheck(conv, inputs)
+        gradgradcheck(conv, inputs)
+    with threadpool_limits(3 - threads):
+        other = conv(tg.tensor(x64), tg.tensor(w64)).numpy()
+    np.testing.assert_allclose(y, other, rtol=1e-10, atol=1e-12)
