@@ -14,14 +14,15 @@ from tinygen.backend import get_array_module
 
 class ReLU(Function):
     def forward(self, x):
-        positive = x > 0
-        self.save_for_backward(positive.astype(x.dtype))
-        return x * positive
+        # one pass, and the output doubles as the mask: no separate mask array to keep
+        y = get_array_module(x).maximum(x, 0)
+        self.save_for_backward(y)
+        return y
 
     def backward(self, gy):
-        # d relu(x)/dx = [x > 0]
-        (positive,) = self.saved_tensors
-        return gy * positive
+        # d relu(x)/dx = [x > 0] = [relu(x) > 0]
+        (y,) = self.saved_tensors
+        return gy * (y.data > 0)
 
 
 class LeakyReLU(Function):
