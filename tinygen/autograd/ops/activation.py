@@ -31,7 +31,9 @@ class LeakyReLU(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        slope = xp.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        # the scalars in x's dtype: Python floats would make a float64 array, then a copy
+        one, negative_slope = x.dtype.type(1), x.dtype.type(self.negative_slope)
+        slope = xp.where(x > 0, one, negative_slope)
         self.save_for_backward(slope)
         return x * slope
 
