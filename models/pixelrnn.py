@@ -137,8 +137,10 @@ def sample_fast_row(model, images: np.ndarray, uniforms: np.ndarray, start: int 
             x = _input_conv(model, canvas, i, slice(None))  # (N, C, 1, W)
             row_states = []
             for layer, state in zip(model.layers, states):
-                row_states.append(layer.rnn.step(layer.rnn.input_to_state(x), state))
-                x = x + layer.output(row_states[-1][0])
+                row_states.append(layer.rnn.step(layer.rnn.row_gates(x), state))
+                # (N, W, h) -> (N, h, W) -> (N, h, 1, W), for the residual's 1x1 conv
+                h = tg.reshape(tg.permute(row_states[-1][0], (0, 2, 1)), (n, -1, 1, width))
+                x = x + layer.output(h)
             if i * width + j >= start:
                 logits = model.head(x).numpy()[:, 0, 0, j]
                 _draw(canvas, model, i, j, uniforms[:, i * width + j] < _sigmoid(logits))

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+import tinygen as tg
+from models import pixelrnn
 from tinygen.data import DataLoader, binarize, default_split
 from tinygen.nn.functional import conv_mask
 
@@ -174,6 +176,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="folder for metrics.json")
+    parser.add_argument("--init", choices=["torch", "tinygen"], default="torch",
+                        help="torch: PyTorch's own draw of the same init scheme; tinygen: "
+                             "copy the very weights models/pixelrnn.py starts from (the same "
+                             "seed), to tell init noise from a difference in the training")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -184,6 +190,12 @@ def main(argv=None) -> dict:
     x_test = torch.tensor(binary[8000:, None].astype(np.float32))
     model = TwinPixelRNN(args.layer, 2 * args.hidden, args.hidden, args.layers,
                          head=2 * args.hidden)
+    if args.init == "tinygen":
+        tg.manual_seed(args.seed)  # as models/pixelrnn.py's main() does before building
+        ours = pixelrnn.PixelRNN(args.layer, 2 * args.hidden, args.hidden, args.layers,
+                                 head=2 * args.hidden)
+        model.load_state_dict({name: torch.tensor(value)
+                               for name, value in ours.state_dict().items()})
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(x_train, batch_size=args.batch_size, shuffle=True, seed=args.seed)
     steps = 0
@@ -203,7 +215,7 @@ def main(argv=None) -> dict:
     with torch.no_grad():
         test = float(torch.cat([nll(model, x_test[i:i + 100])
                                 for i in range(0, len(x_test), 100)]).mean())
-    metrics = {"layer": args.layer, "epochs": args.epochs, "steps": steps,
+    metrics = {"layer": args.layer, "init": args.init, "epochs": args.epochs, "steps": steps,
                "ms_per_step": 1e3 * seconds / steps, "train_seconds": seconds,
                "test_nll_nats": test, "test_bits_per_dim": test / (784 * math.log(2))}
     print(json.dumps(metrics))

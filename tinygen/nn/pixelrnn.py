@@ -38,7 +38,6 @@ from tinygen.autograd.ops import (
     stack,
     transpose,
 )
-from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn.layers import Conv2d, MaskedConv2d
 from tinygen.nn.module import Module
@@ -78,49 +77,123 @@ class RowLSTM(Module):
                                      padding=(0, kernel_size // 2), bias=False)
 
     def initial_state(self, batch: int, width: int, like: Tensor):
-        """Zero states of the row above the image: h (N, hidden, 1, W), c (N*W, hidden)."""
-        h = zeros(batch, self.hidden_size, 1, width, dtype=like.dtype, device=like.device)
+        """Zero states of the row above the image: h (N, W, hidden), c (N*W, hidden)."""
+        h = zeros(batch, width, self.hidden_size, dtype=like.dtype, device=like.device)
         c = zeros(batch * width, self.hidden_size, dtype=like.dtype, device=like.device)
         return h, c
 
-    def step(self, row_gates: Tensor, state):
-        """One row of the recurrence.
+    def row_gates(self, x: Tensor) -> Tensor:
+        """The masked input-to-state convolution of a map, as one (N*W, 4h) slab per row.
+
+        Computed as one matmul on the map laid out channels last, whose result is already
+        the rows' cell layout: as a conv, it would need an im2col and a copy to that layout,
+        and its backward a strided gradient (measured at half a training step).
 
         Args:
-            row_gates: (N, 4h, 1, W), the input-to-state convolution of this row.
-            state: (h, c) of the row above: h (N, h, 1, W), c (N*W, h).
+            x: (N, in_channels, H, W).
+
+        Returns:
+            (H*N*W, 4h): row i's cells, pixel (n, j) at i*N*W + n*W + j.
+        """
+        conv, width = self.input_to_state, x.shape[3]
+        reach = self.kernel_size // 2
+        # mask B keeps the taps at and left of the centre, 0..reach, and zeroes the rest:
+        # (4h, C, 1, k) -> (4h, C, reach+1) -> (reach+1, C, 4h) -> ((reach+1)*C, 4h)
+        kernel = permute(getitem(conv.weight, (slice(None), slice(None), 0,
+                                               slice(0, reach + 1))), (2, 1, 0))
+        kernel = reshape(kernel, (-1, 4 * self.hidden_size))
+        # (N, C, H, W) -> (H, N, W, C), zero-padded on the left to (H, N, reach+W, C)
+        padded = pad(permute(x, (2, 0, 3, 1)), ((0, 0), (0, 0), (reach, 0), (0, 0)))
+        # each pixel's reach+1 taps side by side, (H, N, W, (reach+1)*C), in the kernel's order
+        taps = concatenate([getitem(padded, (slice(None), slice(None), slice(tap, tap + width)))
+                            for tap in range(reach + 1)], axis=3)
+        # (H, N, W, (reach+1)*C) -> (H*N*W, (reach+1)*C) @ ((reach+1)*C, 4h)
+        return reshape(taps, (-1, kernel.shape[0])) @ kernel + conv.bias
+
+    def state_kernel(self) -> Tensor:
+        """The 1 x k state-to-state kernel as a (k*h, 4h) matrix for k neighbours' h."""
+        hidden, width = self.hidden_size, self.kernel_size
+        # (4h, h, 1, k) -> (4h, h, k) -> (k, h, 4h) -> (k*h, 4h); the last reshape copies, and
+        # a contiguous matrix keeps the matmuls on BLAS
+        kernel = permute(reshape(self.state_to_state.weight, (4 * hidden, hidden, width)),
+                         (2, 1, 0))
+        return reshape(kernel, (width * hidden, 4 * hidden))
+
+    def step(self, row_gates: Tensor, state, kernel: Tensor | None = None):
+        """One row of the recurrence, the row's pixels forming one batch of cells.
+
+        Args:
+            row_gates: (N*W, 4h), this row's slab of :meth:`row_gates`.
+            state: (h, c) of the row above: h (N, W, h), c (N*W, h).
+            kernel: :meth:`state_kernel`, when the caller computed it once for many rows.
 
         Returns:
             (h, c) of this row, in the same layouts; h is also the row's output.
         """
         h_above, c_above = state
-        n, _, _, width = row_gates.shape
-        gates = row_gates + self.state_to_state(h_above)
-        # (N, 4h, 1, W) -> (N, 1, W, 4h) -> (N*W, 4h): one LSTM cell per pixel of the row
-        gates = reshape(permute(gates, (0, 2, 3, 1)), (n * width, -1))
+        kernel = self.state_kernel() if kernel is None else kernel
+        n, width, hidden = h_above.shape
+        reach = self.kernel_size // 2
+        # the 1 x k conv over the row above as one matmul, without the im2col and layout
+        # copies of a conv per row: zero-pad the row's ends, (N, W+k-1, h), and lay the k
+        # neighbours of each pixel side by side, (N, W, k*h), in the kernel's tap order
+        padded = pad(h_above, ((0, 0), (reach, reach), (0, 0)))
+        neighbours = concatenate([getitem(padded, (slice(None), slice(tap, tap + width)))
+                                  for tap in range(self.kernel_size)], axis=2)
+        # (N, W, k*h) -> (N*W, k*h) @ (k*h, 4h)
+        gates = row_gates + reshape(neighbours, (n * width, -1)) @ kernel
         h, c = F.lstm_cell(gates, c_above)
-        # (N*W, h) -> (N, 1, W, h) -> (N, h, 1, W), the layout the next row's conv reads
-        h = permute(reshape(h, (n, 1, width, self.hidden_size)), (0, 3, 1, 2))
-        return h, c
+        return reshape(h, (n, width, hidden)), c  # (N*W, h) -> (N, W, h)
 
     def forward(self, x: Tensor) -> Tensor:
         _check_map("RowLSTM", x, self.in_channels)
         n, _, height, width = x.shape
-        gates = self.input_to_state(x)  # (N, 4h, H, W), every row's input part at once
         state = self.initial_state(n, width, like=x)
+        kernel = self.state_kernel()
         rows = []
         # split, not one getitem per row: its backward is one concatenate, where H getitems
         # would each scatter into a full-size zero gradient
-        for row_gates in split(gates, 1, axis=2):  # H x (N, 4h, 1, W)
-            state = self.step(row_gates, state)
+        for row_gates in split(self.row_gates(x), n * width, axis=0):  # H x (N*W, 4h)
+            state = self.step(row_gates, state, kernel)
             rows.append(state[0])
-        return concatenate(rows, axis=2)  # H x (N, h, 1, W) -> (N, h, H, W)
+        # H x (N, W, h) -> (H, N, W, h) -> (N, h, H, W)
+        return permute(stack(rows, axis=0), (1, 3, 0, 2))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.hidden_size}, kernel_size={self.kernel_size}"
 
 
 # --------------------------------------------------------------------------- Diagonal BiLSTM
+def _skew_channels_last(x: Tensor) -> Tensor:
+    """:func:`~tinygen.autograd.ops.skew.skew` of a channels-last map: (N, H, W, C) ->
+    (N, H, W+H-1, C), row i shifted right by i.
+
+    The same re-cutting of the row-major layout as the skew op, with each entry a C-vector,
+    so the diagonals come out channels last. The skew op's (N, C, H, W') output would take
+    a transposing copy to reach the per-diagonal layout, and its backward a gradient strided
+    across the whole map (measured at a tenth of a training step).
+    """
+    n, height, width, channels = x.shape
+    # zero-pad each row to W+H entries: (N, H, W+H, C) -> (N, H*(W+H), C)
+    flat = reshape(pad(x, ((0, 0), (0, 0), (0, height), (0, 0))),
+                   (n, height * (width + height), channels))
+    # the first H*(W+H-1) entries re-cut into rows of W+H-1: row i starts i entries into
+    # row i-1's zero tail. (N, H*(W+H-1), C) -> (N, H, W+H-1, C)
+    flat = getitem(flat, (slice(None), slice(0, height * (width + height - 1))))
+    return reshape(flat, (n, height, width + height - 1, channels))
+
+
+def _unskew_channels_last(y: Tensor) -> Tensor:
+    """The inverse of :func:`_skew_channels_last`: (N, H, W+H-1, C) -> (N, H, W, C)."""
+    n, height, wide, channels = y.shape
+    width = wide - height + 1
+    # (N, H, W', C) -> (N, H*W', C), plus H zero entries: (N, H*(W+H), C)
+    flat = pad(reshape(y, (n, height * wide, channels)), ((0, 0), (0, height), (0, 0)))
+    # re-cut into rows of W+H, (N, H, W+H, C): row i now starts at y's entry (i, i)
+    rows = reshape(flat, (n, height, width + height, channels))
+    return getitem(rows, (slice(None), slice(None), slice(0, width)))
+
+
 class DiagonalLSTM(Module):
     """One direction of the Diagonal BiLSTM: (N, in_channels, H, W) -> (N, hidden, H, W).
 
@@ -176,13 +249,19 @@ class DiagonalLSTM(Module):
         _check_map("DiagonalLSTM", x, self.in_channels)
         n, _, height, width = x.shape
         hidden = self.hidden_size
-        skewed = skew(x)  # (N, C, H, W+H-1)
-        wide = skewed.shape[3]
-        # (N, C, H, W') -> (W', N, H, C) -> (W'*N*H, C): one contiguous slab per diagonal
-        pixels = reshape(permute(skewed, (3, 0, 2, 1)), (wide * n * height, -1))
-        # the padding cells get gates too, but their states are zeroed below
-        gates = self.input_gates(pixels)  # (W'*N*H, 4h)
-        inside = self._inside(n, height, width, x)
+        # the 1x1 input conv on the H*W pixels, before the skew, and not on the H*(W+H-1)
+        # cells of the skewed map, whose padding cells get zero gates instead. That keeps each
+        # row starting from zero states at its left border (the per-pixel recurrence the
+        # samplers run): a cell left of the image, with zero gates and zero neighbours (also
+        # left of it), gets c = 0.5 * 0 + 0.5 * tanh(0) = 0 and h = 0.5 * tanh(0) = 0, exactly.
+        # The cells right of the image carry states on, but no pixel's cell reads them.
+        # (N, C, H, W) -> (N, H, W, C) -> (N*H*W, C)
+        pixels = reshape(permute(x, (0, 2, 3, 1)), (-1, self.in_channels))
+        # (N*H*W, 4h) -> (N, H, W, 4h) -> skewed, (N, H, W', 4h)
+        gates = _skew_channels_last(reshape(self.input_gates(pixels), (n, height, width, -1)))
+        wide = gates.shape[2]
+        # (N, H, W', 4h) -> (W', N, H, 4h) -> (W'*N*H, 4h): one contiguous slab per diagonal
+        gates = reshape(permute(gates, (2, 0, 1, 3)), (wide * n * height, -1))
         kernel = self.state_kernel()
         h = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
         c = zeros(n * height, hidden, dtype=x.dtype, device=x.device)
@@ -195,23 +274,12 @@ class DiagonalLSTM(Module):
             h_above = getitem(reshape(h, (n, height, hidden)), (slice(None), slice(0, -1)))
             h_above = reshape(pad(h_above, ((0, 0), (1, 0), (0, 0))), (n * height, hidden))
             h, c = self.step(slabs[t], h_above, h, c, kernel)
-            # zero the cells off the image, so that each row starts from zero states at its
-            # left border (the per-pixel recurrence the samplers use) and not from what the
-            # cells run on the zero padding left of it would carry in
-            h, c = h * inside[t], c * inside[t]
             columns.append(h)
-        # W' x (N*H, h) -> (N*H, W', h) -> (N, H, W', h) -> (N, h, H, W')
-        states = reshape(stack(columns, axis=1), (n, height, wide, hidden))
-        return unskew(permute(states, (0, 3, 1, 2)))
-
-    @staticmethod
-    def _inside(n: int, height: int, width: int, like: Tensor) -> Tensor:
-        """(W+H-1, N*H, 1): 1 where column t of the skewed map holds a pixel of row i."""
-        offset = np.arange(width + height - 1)[:, None] - np.arange(height)[None, :]
-        band = ((offset >= 0) & (offset < width)).astype(like.dtype)  # (W', H)
-        # (W', H) -> (W', N, H) -> (W', N*H, 1), matching the (N*H, h) state rows
-        band = np.broadcast_to(band[:, None, :], (band.shape[0], n, height))
-        return Tensor(band.reshape(-1, n * height, 1), device=like.device)
+        # W' x (N*H, h) -> (W', N, H, h) -> (N, H, W', h)
+        states = permute(reshape(stack(columns, axis=0), (wide, n, height, hidden)),
+                         (1, 2, 0, 3))
+        # unskewed, (N, H, W, h) -> (N, h, H, W)
+        return permute(_unskew_channels_last(states), (0, 3, 1, 2))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.hidden_size}"
