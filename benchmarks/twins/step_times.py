@@ -18,7 +18,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 import tinygen as tg
-from benchmarks.twins import pixelcnn_twin, pixelrnn_twin, vae_twin
+from benchmarks.twins import dcgan_twin, pixelcnn_twin, pixelrnn_twin, vae_twin
 from models import pixelcnn, pixelrnn, vae
 from tinygen.optim import Adam
 
@@ -79,6 +79,7 @@ def _steps():
         "PixelRNN Diagonal BiLSTM h=32, 2 layers, batch 32": (
             tinygen_step(ours_diag, lambda: pixelrnn.nll_per_image(ours_diag, xp).mean()),
             torch_step(theirs_diag, lambda: pixelrnn_twin.nll(theirs_diag, tp).mean())),
+        "DCGAN c=32, one D step + one G step, batch 64": dcgan_twin.step_pair(),
     }
 
 
