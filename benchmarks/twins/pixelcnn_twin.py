@@ -2,9 +2,10 @@
 
 Same architecture (7x7 mask-A input conv, residual blocks of 1x1 / 3x3 mask-B / 1x1 convs,
 1x1 mask-B head), PyTorch's default init (tinygen's layers follow it), the same data order
-(tinygen's DataLoader with the same seed), Adam 1e-3, batch 32, threshold binarization.
+(tinygen's DataLoader with the same seed), Adam 1e-3, batch 32, threshold binarization
+(``--binarize stochastic``: the literature's, sampled once with the seed, as tinygen does).
 
-    python benchmarks/twins/pixelcnn_twin.py --epochs 1
+    python -m benchmarks.twins.pixelcnn_twin --epochs 1
 """
 
 from __future__ import annotations
@@ -63,11 +64,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--binarize", choices=["threshold", "stochastic"], default="threshold")
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     (train_images, _), (test_images, _) = default_split()
-    binary = binarize(np.concatenate([train_images, test_images]), "threshold")
+    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
+                      seed=args.seed if args.binarize == "stochastic" else None)
     x_train = binary[:8000, None].astype(np.float32)
     x_test = torch.tensor(binary[8000:, None].astype(np.float32))
     model = TwinPixelCNN()
