@@ -144,12 +144,29 @@ def _sigmoid(logits):
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def complete(model, originals: np.ndarray, seed: int) -> np.ndarray:
-    """Keep the top half of each image and sample the bottom half."""
+def complete(model, originals: np.ndarray, seed: int, sampler=None) -> np.ndarray:
+    """Keep the top half of each image and sample the bottom half (with ``sampler``, a fast
+    sampler of the same signature as :func:`sample_fast`, which is the default)."""
     uniforms = np.random.default_rng(seed).random((len(originals), PIXELS))
     top = originals.copy()
     top[:, :, 14:] = 0
-    return sample_fast(model, top, uniforms, start=14 * 28)
+    return (sampler or sample_fast)(model, top, uniforms, start=14 * 28)
+
+
+def save_pictures(model, x_test: np.ndarray, args, sampler=None) -> None:
+    """Samples, completions of test images, and the receptive field, into ``args.out``.
+    The PixelRNN shares this with its own fast ``sampler``."""
+    sampler = sampler or sample_fast
+    samples = 16 if args.quick else 64
+    uniforms = np.random.default_rng(args.seed).random((samples, PIXELS))
+    blank = np.zeros((samples, 1, 28, 28), dtype=np.float32)
+    save_image_grid(sampler(model, blank, uniforms), args.out / "samples.png", nrow=8)
+    originals = x_test[:8]
+    completions = complete(model, originals, args.seed, sampler)
+    save_image_grid(np.concatenate([originals, completions]), args.out / "completions.png",
+                    nrow=8)  # top row: originals; bottom row: their bottom halves sampled
+    report = tg.check_causal(model, (1, 28, 28), pixels=8, seed=args.seed)
+    report.save_heatmap(args.out / "receptive_field.png")
 
 
 # =========================================================================== main
@@ -199,16 +216,7 @@ def main(argv=None) -> dict:
                    "ms_per_step": 1e3 * seconds / max(step - start_step, 1)}
         log.write(step, split="test", **metrics)
         log.print(json.dumps(metrics))
-    samples = 16 if args.quick else 64
-    uniforms = np.random.default_rng(args.seed).random((samples, PIXELS))
-    blank = np.zeros((samples, 1, 28, 28), dtype=np.float32)
-    save_image_grid(sample_fast(model, blank, uniforms), args.out / "samples.png", nrow=8)
-    originals = x_test[:8]
-    completions = complete(model, originals, args.seed)
-    save_image_grid(np.concatenate([originals, completions]), args.out / "completions.png",
-                    nrow=8)  # top row: originals; bottom row: their bottom halves sampled
-    report = tg.check_causal(model, (1, 28, 28), pixels=8, seed=args.seed)
-    report.save_heatmap(args.out / "receptive_field.png")
+    save_pictures(model, x_test, args)
     plot_metrics(args.out)
     return metrics
 

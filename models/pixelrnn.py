@@ -28,7 +28,6 @@ from tinygen.train import (
     make_parser,
     parse_args,
     plot_metrics,
-    save_image_grid,
 )
 
 PIXELS = 28 * 28
@@ -231,14 +230,6 @@ def _sigmoid(logits):
     return 1.0 / (1.0 + np.exp(-logits))
 
 
-def complete(model, originals: np.ndarray, seed: int) -> np.ndarray:
-    """Keep the top half of each image and sample the bottom half."""
-    uniforms = np.random.default_rng(seed).random((len(originals), PIXELS))
-    top = originals.copy()
-    top[:, :, 14:] = 0
-    return sample_fast(model, top, uniforms, start=14 * 28)
-
-
 # =========================================================================== main
 def main(argv=None) -> dict:
     parser = make_parser("Train a PixelRNN (Row LSTM or Diagonal BiLSTM) on binarized MNIST "
@@ -291,16 +282,7 @@ def main(argv=None) -> dict:
                    "ms_per_step": 1e3 * seconds / max(step - start_step, 1)}
         log.write(step, split="test", **metrics)
         log.print(json.dumps(metrics))
-    samples = 16 if args.quick else 64
-    uniforms = np.random.default_rng(args.seed).random((samples, PIXELS))
-    blank = np.zeros((samples, 1, 28, 28), dtype=np.float32)
-    save_image_grid(sample_fast(model, blank, uniforms), args.out / "samples.png", nrow=8)
-    originals = x_test[:8]
-    completions = complete(model, originals, args.seed)
-    save_image_grid(np.concatenate([originals, completions]), args.out / "completions.png",
-                    nrow=8)  # top row: originals; bottom row: their bottom halves sampled
-    report = tg.check_causal(model, (1, 28, 28), pixels=8, seed=args.seed)
-    report.save_heatmap(args.out / "receptive_field.png")
+    pixelcnn.save_pictures(model, x_test, args, sample_fast)
     plot_metrics(args.out)
     return metrics
 
