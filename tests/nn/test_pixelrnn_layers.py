@@ -39,6 +39,19 @@ def test_unskew_is_the_adjoint_of_skew(pair):
     np.testing.assert_allclose(left, right, rtol=1e-12, atol=1e-12)
 
 
+@given(image_shapes().flatmap(arrays))
+def test_skew_channels_last_is_skew_with_the_channels_moved_last(x):
+    # (N, C, H, W) -> (N, H, W, C)
+    x_last = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    y_last = skew(tg.tensor(x_last), channels_last=True).numpy()
+
+    # (N, C, H, W+H-1) -> (N, H, W+H-1, C)
+    np.testing.assert_array_equal(y_last, skew(tg.tensor(x)).numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(unskew(tg.tensor(y_last), channels_last=True).numpy(),
+                                  x_last)
+
+
 def behind_mask_a(layer, channels=3):
     """A mask-A conv, then ``layer``: causal in raster order if the layer is."""
     tg.manual_seed(0)
