@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.overhead
 	$(BIN)/python -m benchmarks.kernels
 	$(BIN)/python -m benchmarks.anomaly_overhead
+	$(BIN)/python -m benchmarks.samplers
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
