@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 
 import tinygen as tg
 import tinygen.nn.functional as F
@@ -47,6 +48,7 @@ def test_reparameterized_gradient_matches_the_score_function_estimate():
 def test_m2_unlabelled_loss_equals_the_explicit_sum_over_labels():
     tg.manual_seed(3)
     model = vae.M2(latent=4, hidden=16)
+    model.eval()  # no dropout: both calls of the classifier below give the same q(y|x)
     x = binary_batch(n=3)
     tg.manual_seed(4)
     enumerated = vae.m2_unlabelled_loss(model, x).numpy()
@@ -64,6 +66,37 @@ def test_m2_unlabelled_loss_equals_the_explicit_sum_over_labels():
         explicit += q_y[:, digit] * (losses[digit] + math.log(vae.DIGITS))
     explicit += (q_y * np.log(q_y)).sum(axis=1)
     np.testing.assert_allclose(enumerated, explicit, rtol=1e-5)
+
+
+def test_m2_classifier_drops_out_in_training_and_is_deterministic_in_eval():
+    tg.manual_seed(7)
+    classifier = vae.ConvClassifier(dropout=0.5)
+    x = binary_batch(n=5)
+    assert classifier(x).shape == (5, vae.DIGITS)
+    classifier.train()
+    assert not np.allclose(classifier(x).numpy(), classifier(x).numpy())
+    classifier.eval()
+    np.testing.assert_array_equal(classifier(x).numpy(), classifier(x).numpy())
+
+
+def test_dynamic_binarization_draws_fresh_bernoulli_pixels_of_the_grey_levels():
+    tg.manual_seed(8)
+    grey = tg.tensor(np.tile(np.array([0.0, 0.25, 0.5, 1.0], np.float32), (20_000, 1)))
+    first, second = vae.dynamic_binarize(grey).numpy(), vae.dynamic_binarize(grey).numpy()
+    assert first.dtype == np.float32 and set(np.unique(first)) <= {0.0, 1.0}
+    np.testing.assert_allclose(first.mean(axis=0), [0.0, 0.25, 0.5, 1.0], atol=0.02)
+    assert (first != second).mean() > 0.1  # a new draw each call: an augmentation
+
+
+def test_random_shift_moves_each_image_by_its_own_offset_of_at_most_max_shift():
+    tg.manual_seed(9)
+    dots = np.zeros((200, vae.PIXELS), np.float32)
+    dots[:, 14 * 28 + 14] = 1.0  # one lit pixel in the middle of every image
+    shifted = vae.random_shift(tg.tensor(dots), max_shift=2).numpy().reshape(200, 28, 28)
+    rows, columns = np.nonzero(shifted.sum(axis=0))
+    assert shifted.sum(axis=(1, 2)).tolist() == [1.0] * 200  # moved, not lost or copied
+    assert set(rows) == set(columns) == set(range(12, 17))  # every offset in [-2, 2] occurs
+    assert len({image.argmax() for image in shifted}) > 1  # images move independently
 
 
 def test_a_few_steps_overfit_a_tiny_batch():
@@ -106,3 +139,13 @@ def test_quick_runs_write_their_metrics_and_pictures(tmp_path):
     evaluated = vae.main(["--eval-only", "--model", "cvae", "--out", str(tmp_path / "cvae"),
                           "--resume", "--quick"])
     assert "test_neg_elbo" in evaluated
+
+
+@pytest.mark.slow
+def test_m2_quick_run_reports_accuracy_and_its_checkpoint_evaluates_the_same(tmp_path):
+    metrics = vae.main(["--quick", "--model", "m2", "--labels", "100", "--out",
+                        str(tmp_path / "m2")])
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    evaluated = vae.main(["--eval-only", "--model", "m2", "--labels", "100", "--out",
+                          str(tmp_path / "m2"), "--resume", "--quick"])
+    assert evaluated["accuracy"] == metrics["accuracy"]  # eval mode: no dropout, same model
