@@ -38,6 +38,8 @@ from tinygen.autograd.ops import (
     stack,
     transpose,
 )
+from tinygen.autograd.ops.recurrent import row_conv
+from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn.layers import Conv2d, MaskedConv2d
 from tinygen.nn.module import Module
@@ -95,20 +97,15 @@ class RowLSTM(Module):
         Returns:
             (H*N*W, 4h): row i's cells, pixel (n, j) at i*N*W + n*W + j.
         """
-        conv, width = self.input_to_state, x.shape[3]
-        reach = self.kernel_size // 2
+        conv, reach = self.input_to_state, self.kernel_size // 2
         # mask B keeps the taps at and left of the centre, 0..reach, and zeroes the rest:
         # (4h, C, 1, k) -> (4h, C, reach+1) -> (reach+1, C, 4h) -> ((reach+1)*C, 4h)
         kernel = permute(getitem(conv.weight, (slice(None), slice(None), 0,
                                                slice(0, reach + 1))), (2, 1, 0))
         kernel = reshape(kernel, (-1, 4 * self.hidden_size))
-        # (N, C, H, W) -> (H, N, W, C), zero-padded on the left to (H, N, reach+W, C)
-        padded = pad(permute(x, (2, 0, 3, 1)), ((0, 0), (0, 0), (reach, 0), (0, 0)))
-        # each pixel's reach+1 taps side by side, (H, N, W, (reach+1)*C), in the kernel's order
-        taps = concatenate([getitem(padded, (slice(None), slice(None), slice(tap, tap + width)))
-                            for tap in range(reach + 1)], axis=3)
-        # (H, N, W, (reach+1)*C) -> (H*N*W, (reach+1)*C) @ ((reach+1)*C, 4h)
-        return reshape(taps, (-1, kernel.shape[0])) @ kernel + conv.bias
+        # (N, C, H, W) -> (H, N, W, C), a view: row_conv gathers the taps from any strides.
+        # All reach+1 taps lie at or left of the pixel, the last on it: left = reach
+        return row_conv(permute(x, (2, 0, 3, 1)), kernel, conv.bias, left=reach)
 
     def state_kernel(self) -> Tensor:
         """The 1 x k state-to-state kernel as a (k*h, 4h) matrix for k neighbours' h."""
@@ -133,15 +130,9 @@ class RowLSTM(Module):
         h_above, c_above = state
         kernel = self.state_kernel() if kernel is None else kernel
         n, width, hidden = h_above.shape
-        reach = self.kernel_size // 2
         # the 1 x k conv over the row above as one matmul, without the im2col and layout
-        # copies of a conv per row: zero-pad the row's ends, (N, W+k-1, h), and lay the k
-        # neighbours of each pixel side by side, (N, W, k*h), in the kernel's tap order
-        padded = pad(h_above, ((0, 0), (reach, reach), (0, 0)))
-        neighbours = concatenate([getitem(padded, (slice(None), slice(tap, tap + width)))
-                                  for tap in range(self.kernel_size)], axis=2)
-        # (N, W, k*h) -> (N*W, k*h) @ (k*h, 4h)
-        gates = row_gates + reshape(neighbours, (n * width, -1)) @ kernel
+        # copies of a conv per row, fused with the add of the row's input gates
+        gates = row_conv(h_above, kernel, row_gates, left=self.kernel_size // 2)
         h, c = F.lstm_cell(gates, c_above)
         return reshape(h, (n, width, hidden)), c  # (N*W, h) -> (N, W, h)
 
@@ -164,36 +155,6 @@ class RowLSTM(Module):
 
 
 # --------------------------------------------------------------------------- Diagonal BiLSTM
-def _skew_channels_last(x: Tensor) -> Tensor:
-    """:func:`~tinygen.autograd.ops.skew.skew` of a channels-last map: (N, H, W, C) ->
-    (N, H, W+H-1, C), row i shifted right by i.
-
-    The same re-cutting of the row-major layout as the skew op, with each entry a C-vector,
-    so the diagonals come out channels last. The skew op's (N, C, H, W') output would take
-    a transposing copy to reach the per-diagonal layout, and its backward a gradient strided
-    across the whole map (measured at a tenth of a training step).
-    """
-    n, height, width, channels = x.shape
-    # zero-pad each row to W+H entries: (N, H, W+H, C) -> (N, H*(W+H), C)
-    flat = reshape(pad(x, ((0, 0), (0, 0), (0, height), (0, 0))),
-                   (n, height * (width + height), channels))
-    # the first H*(W+H-1) entries re-cut into rows of W+H-1: row i starts i entries into
-    # row i-1's zero tail. (N, H*(W+H-1), C) -> (N, H, W+H-1, C)
-    flat = getitem(flat, (slice(None), slice(0, height * (width + height - 1))))
-    return reshape(flat, (n, height, width + height - 1, channels))
-
-
-def _unskew_channels_last(y: Tensor) -> Tensor:
-    """The inverse of :func:`_skew_channels_last`: (N, H, W+H-1, C) -> (N, H, W, C)."""
-    n, height, wide, channels = y.shape
-    width = wide - height + 1
-    # (N, H, W', C) -> (N, H*W', C), plus H zero entries: (N, H*(W+H), C)
-    flat = pad(reshape(y, (n, height * wide, channels)), ((0, 0), (0, height), (0, 0)))
-    # re-cut into rows of W+H, (N, H, W+H, C): row i now starts at y's entry (i, i)
-    rows = reshape(flat, (n, height, width + height, channels))
-    return getitem(rows, (slice(None), slice(None), slice(0, width)))
-
-
 class DiagonalLSTM(Module):
     """One direction of the Diagonal BiLSTM: (N, in_channels, H, W) -> (N, hidden, H, W).
 
@@ -257,8 +218,11 @@ class DiagonalLSTM(Module):
         # The cells right of the image carry states on, but no pixel's cell reads them.
         # (N, C, H, W) -> (N, H, W, C) -> (N*H*W, C)
         pixels = reshape(permute(x, (0, 2, 3, 1)), (-1, self.in_channels))
-        # (N*H*W, 4h) -> (N, H, W, 4h) -> skewed, (N, H, W', 4h)
-        gates = _skew_channels_last(reshape(self.input_gates(pixels), (n, height, width, -1)))
+        # (N*H*W, 4h) -> (N, H, W, 4h) -> skewed, (N, H, W', 4h). Channels last, as the
+        # slabs below want them: an (N, 4h, H, W') skew would take a transposing copy there,
+        # and its backward a gradient strided across the whole map
+        gates = skew(reshape(self.input_gates(pixels), (n, height, width, -1)),
+                     channels_last=True)
         wide = gates.shape[2]
         # (N, H, W', 4h) -> (W', N, H, 4h) -> (W'*N*H, 4h): one contiguous slab per diagonal
         gates = reshape(permute(gates, (2, 0, 1, 3)), (wide * n * height, -1))
@@ -279,7 +243,7 @@ class DiagonalLSTM(Module):
         states = permute(reshape(stack(columns, axis=0), (wide, n, height, hidden)),
                          (1, 2, 0, 3))
         # unskewed, (N, H, W, h) -> (N, h, H, W)
-        return permute(_unskew_channels_last(states), (0, 3, 1, 2))
+        return permute(unskew(states, channels_last=True), (0, 3, 1, 2))
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.hidden_size}"

@@ -113,6 +113,32 @@ def _lstm_inputs():
 register(OpSpec("lstm_cell", recurrent.lstm_cell, _lstm_reference, _lstm_inputs()))
 
 
+# --------------------------------------------------------------------------- Row LSTM row conv
+def _row_conv_reference(x, kernel, addend, left):
+    width, channels = x.shape[-2:]
+    taps = kernel.shape[0] // channels
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(left, taps - 1 - left), (0, 0)])
+    neighbours = np.concatenate([padded[..., tap:tap + width, :] for tap in range(taps)],
+                                axis=-1)
+    return addend + neighbours.reshape(-1, taps * channels) @ kernel
+
+
+def _row_conv_inputs():
+    # (rows, width, channels, features, taps, full addend or a bias)
+    sizes = st.tuples(st.integers(1, 2), st.integers(1, 4), st.integers(1, 2),
+                      st.integers(1, 3), st.integers(1, 3), st.booleans())
+    return sizes.flatmap(lambda s: st.tuples(
+        arrays(s[:3], elements=REAL), arrays((s[4] * s[2], s[3]), elements=REAL),
+        arrays((s[0] * s[1], s[3]) if s[5] else (s[3],), elements=REAL)))
+
+
+register(OpSpec(
+    "row_conv", recurrent.row_conv, _row_conv_reference, _row_conv_inputs(),
+    kwargs=lambda arrays_: st.fixed_dictionaries({
+        "left": st.integers(0, arrays_[1].shape[0] // arrays_[0].shape[-1] - 1)}),
+))
+
+
 # --------------------------------------------------------------------------- losses
 REDUCTION = st.fixed_dictionaries({"reduction": st.sampled_from(["mean", "sum", "none"])})
 

@@ -12,16 +12,23 @@ On a GPU the forward and backward run as one CuPy ElementwiseKernel each; their 
 next to the NumPy code they must match, and ``tinygen.testing.cuda_harness`` runs them on the
 CPU in the tests. A recorded backward (``create_graph=True``) is the vector-Jacobian product
 of the same cell composed from primitive ops, so second derivatives are exact.
+
+:func:`row_conv` is the Row LSTM's 1 x k convolutions along rows (input-to-state over the
+whole map, state-to-state per row): k shifted neighbours gathered into one matmul, plus the
+row's gates or a bias, under the same contract: raw array backward, composite VJP when
+recorded.
 """
 
 from __future__ import annotations
+
+import math
 
 from tinygen import backend
 from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled
 from tinygen.autograd.ops.activation import sigmoid, tanh
-from tinygen.autograd.ops.shape import split
+from tinygen.autograd.ops.shape import concatenate, getitem, pad, reshape, split
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -201,3 +208,123 @@ def lstm_cell(x_gates: Tensor, c_prev: Tensor):
     if c_prev.shape != expected:
         raise ValueError(f"lstm_cell: c_prev must have shape {expected}, got {c_prev.shape}")
     return LSTMCell().apply(x_gates, c_prev)
+
+
+# --------------------------------------------------------------------------- Row LSTM convs
+def _neighbour_columns(width: int, taps: int, left: int):
+    """Per tap, (shift, first, stop): output columns first..stop-1 read input column
+    j + shift, shift = tap - left; the other columns fall on the zero padding."""
+    columns = []
+    for tap in range(taps):
+        shift = tap - left
+        first = max(0, -shift)
+        # stop never below first: a slice of a row narrower than the reach stays empty
+        columns.append((shift, first, max(first, min(width, width - shift))))
+    return columns
+
+
+class RowConv(Function):
+    """(x (..., W, C), kernel (k*C, F), addend (M*W, F) or (F,)) -> (M*W, F), M = x's
+    leading size: a 1 x k convolution along rows, channels last, zero-padded, plus addend.
+
+    Composed from pad, k slices, a concatenate and a matmul it takes about ten ops and, on the
+    way back, a zero-filled full-size gradient per slice; here the k neighbours are copied
+    straight into one buffer (from any strides, so a permuted map needs no copy of its own)
+    and their gradients added straight back, around the one matmul each way.
+    """
+
+    broadcasts = True  # a bias addend (F,): the engine sums its gradient over the rows
+
+    def __init__(self, left: int):
+        self.left = left  # taps left of the centre pixel
+
+    def forward(self, x, kernel, addend):
+        xp = get_array_module(x)
+        width, channels = x.shape[-2:]
+        taps = kernel.shape[0] // channels
+        # each pixel's k neighbours side by side, in the kernel's tap order: (..., W, k, C)
+        neighbours = xp.empty((*x.shape[:-1], taps, channels), dtype=x.dtype)
+        for tap, (shift, first, stop) in enumerate(_neighbour_columns(width, taps, self.left)):
+            neighbours[..., first:stop, tap, :] = x[..., first + shift:stop + shift, :]
+            neighbours[..., :first, tap, :] = 0
+            neighbours[..., stop:, tap, :] = 0
+        # (..., W, k, C) -> (M*W, k*C), a view of the contiguous buffer
+        self.neighbours = neighbours.reshape(-1, taps * channels)
+        out = self.neighbours @ kernel
+        out += addend
+        self.save_for_backward(x, kernel, addend)
+        return out
+
+    def backward(self, g_out):
+        x, kernel, addend = self.saved_tensors
+        if is_grad_enabled():  # the VJP of the composite op, recorded for second derivatives
+            with enable_grad():
+                out = row_conv_composite(x, kernel, addend, self.left)
+            inputs = (x, kernel, addend)
+            wanted = [t for t in inputs if t.requires_grad]
+            found = iter(autograd_grad(out, wanted, g_out, create_graph=True,
+                                       allow_unused=True))
+            return tuple(next(found) if t.requires_grad else None for t in inputs)
+        g_x = g_kernel = None
+        if self.needs_input_grad[0]:
+            width, channels = x.shape[-2:]
+            taps = kernel.shape[0] // channels
+            # (M*W, F) @ (F, k*C) -> (M*W, k*C) -> (..., W, k, C)
+            g_neighbours = (g_out.data @ kernel.data.T).reshape(*x.shape[:-1], taps, channels)
+            columns = _neighbour_columns(width, taps, self.left)
+            # the centre tap reads every column unshifted; the others add in shifted
+            g = g_neighbours[..., self.left, :].copy()
+            for tap, (shift, first, stop) in enumerate(columns):
+                if tap != self.left:
+                    g[..., first + shift:stop + shift, :] += g_neighbours[..., first:stop, tap, :]
+            g_x = Tensor._from_array(g)
+        if self.needs_input_grad[1]:
+            # (k*C, M*W) @ (M*W, F) -> (k*C, F)
+            g_kernel = Tensor._from_array(self.neighbours.T @ g_out.data)
+        # d out / d addend is the identity (the engine sums a broadcast addend's gradient)
+        return g_x, g_kernel, g_out if self.needs_input_grad[2] else None
+
+
+def row_conv_composite(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> Tensor:
+    """The same op built from primitive ops: the oracle the fused op is tested against."""
+    width, channels = x.shape[-2:]
+    taps = kernel.shape[0] // channels
+    lead = ((0, 0),) * (x.ndim - 2)
+    # zero-pad the rows' ends, (..., W+k-1, C), and lay the k neighbours of each pixel side
+    # by side, (..., W, k*C), in the kernel's tap order
+    padded = pad(x, (*lead, (left, taps - 1 - left), (0, 0)))
+    neighbours = concatenate([getitem(padded, (Ellipsis, slice(tap, tap + width), slice(None)))
+                              for tap in range(taps)], axis=-1)
+    # (..., W, k*C) -> (M*W, k*C) @ (k*C, F)
+    return addend + reshape(neighbours, (-1, taps * channels)) @ kernel
+
+
+def row_conv(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> Tensor:
+    """A 1 x k convolution along the rows of a channels-last map, as one matmul, plus addend.
+
+    Output pixel j of a row is sum over taps t of x[..., j + t - left, :] @ kernel[t*C:(t+1)*C],
+    with zeros beyond the row's ends: ``left = k // 2`` is a centred ("same") conv, ``left =
+    k - 1`` one that sees the pixel and those left of it (a mask-B conv's taps).
+
+    Args:
+        x: (..., W, C), any strides; the leading axes hold M rows.
+        kernel: (k*C, F), row t*C + c the weight of channel c of tap t.
+        addend: (M*W, F) or (F,), added to the result (the row's gates, or a bias).
+        left: the number of taps left of the centre pixel, 0 <= left < k.
+
+    Returns:
+        (M*W, F), pixel j of row r at r*W + j.
+    """
+    if x.ndim < 2 or kernel.ndim != 2:
+        raise ValueError(f"row_conv: x must be (..., W, C) and kernel (k*C, F), got shapes "
+                         f"{x.shape} and {kernel.shape}")
+    channels, features = x.shape[-1], kernel.shape[1]
+    taps = kernel.shape[0] // channels
+    if taps < 1 or kernel.shape[0] != taps * channels or not 0 <= left < taps:
+        raise ValueError(f"row_conv: kernel must have k*{channels} rows with 0 <= left < k, "
+                         f"got shape {kernel.shape} and left={left}")
+    pixels = math.prod(x.shape[:-1])
+    if addend.shape not in ((pixels, features), (features,)):
+        raise ValueError(f"row_conv: addend must have shape {(pixels, features)} or "
+                         f"{(features,)}, got {addend.shape}")
+    return RowConv(left).apply(x, kernel, addend)
