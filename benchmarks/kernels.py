@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import tinygen as tg
 import tinygen.nn as tnn
@@ -45,7 +45,6 @@ except ImportError:  # the comparison needs the `bench` extra; tinygen alone sti
     torch = None
 
 PINNED_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-THREADS = 2
 SAMPLE_SECONDS = 0.02  # a sample repeats a fast case until it lasts about this long
 
 
@@ -295,14 +294,15 @@ def blas() -> str:
     return "; ".join(found) or "unknown"
 
 
-def render(case_samples: dict, peak: float, repeats: int) -> str:
+def render(case_samples: dict, peak: float, repeats: int, threads: int) -> str:
     torch_version = torch.__version__ if torch is not None else "not installed"
     lines = [
         "## Kernels",
         "",
         "`python -m benchmarks.kernels`: forward + backward of each case, float32, every "
         f"trainable input requiring a gradient; median ms of {repeats} samples, tinygen and "
-        f"PyTorch CPU ({THREADS} threads) interleaved in one process, after checking that both "
+        f"PyTorch CPU interleaved in one process, {threads} BLAS/torch thread(s) each, after "
+        "checking that both "
         "give the same outputs and gradients. Conv GFLOP/s count the 3 GEMM-shaped products "
         "of a step (forward, input gradient, weight gradient); peak is the best 1024² float32 "
         "NumPy matmul of the same run. Targets: ≤ 1.0× PyTorch, ≥ 60% of peak on the "
@@ -359,11 +359,18 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="*", help="case indices (default: all)")
     parser.add_argument("--profile", type=int, metavar="CASE", help="cProfile one case")
     parser.add_argument("--no-write", action="store_true", help="do not update the doc")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="BLAS threads of NumPy and torch threads, the same for both")
     args = parser.parse_args()
     _unpinned_blas()
     if torch is not None:
-        torch.set_num_threads(THREADS)
+        torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        _run(args)
 
+
+def _run(args) -> None:
+    """Profile one case, or measure the selected cases and write the section."""
     if args.profile is not None:
         profile(CASES[args.profile])
         return
@@ -372,7 +379,7 @@ def main() -> None:
     case_samples = {}
     for case in selected:
         case_samples[case.name] = measure_case(case, args.repeats)
-    section = render(case_samples, peak, args.repeats)
+    section = render(case_samples, peak, args.repeats, args.threads)
     print(section)
     if not args.no_write and selected == CASES:
         replace_section(section)
