@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from tinygen.autograd.grad_mode import no_grad
-from tinygen.backend import get_array_module
+from tinygen.backend import device_of, get_array_module
 from tinygen.nn.module import Parameter, zero_grads
 
 
@@ -39,6 +39,7 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
         self.state: dict = {}
+        self._scratch_arrays: dict = {}  # (shape, dtype, device) -> work array; not state
 
     def add_param_group(self, group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (e.g. a lower lr)."""
@@ -60,6 +61,14 @@ class Optimizer:
 
     def _validate(self, group: dict) -> None:
         """Subclasses check their own hyperparameters."""
+
+    def _scratch(self, like):
+        """A work array shaped like ``like``, shared by every parameter of that shape (they
+        are updated one after another) and reused across steps."""
+        key = (like.shape, like.dtype.str, device_of(like))
+        if key not in self._scratch_arrays:
+            self._scratch_arrays[key] = get_array_module(like).empty_like(like)
+        return self._scratch_arrays[key]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
@@ -240,18 +249,28 @@ class Adam(Optimizer):
             else:
                 grad = grad + group["weight_decay"] * param.data
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        # every temporary goes through one scratch array of the parameter's size: a fresh
+        # array per expression costs an allocation and its page faults, per parameter, per
+        # step (measured at a third of an MLP VAE step's optimizer time)
+        scratch = self._scratch(param.data)
         exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
+        exp_avg += xp.multiply(grad, 1 - beta1, out=scratch)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        xp.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
+        exp_avg_sq += scratch
         second = exp_avg_sq
         if group["amsgrad"]:
             xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             second = state["max_exp_avg_sq"]
         bias1 = 1 - beta1 ** step
         bias2 = 1 - beta2 ** step
-        denominator = xp.sqrt(second) / math.sqrt(bias2) + group["eps"]
-        param.sub_((group["lr"] / bias1) * exp_avg / denominator)
+        denominator = xp.sqrt(second, out=scratch)  # sqrt(v) / sqrt(1 - b2^t) + eps
+        denominator *= 1 / math.sqrt(bias2)
+        denominator += group["eps"]
+        update = xp.divide(exp_avg, denominator, out=scratch)  # lr / (1 - b1^t) * m / denom
+        update *= group["lr"] / bias1
+        param.sub_(update)
 
 
 class AdamW(Adam):
