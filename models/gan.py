@@ -123,16 +123,33 @@ class DCDiscriminator(nn.Module):
     (N, 1, 28, 28) -> 14x14 -> 7x7 -> logits (N,).
     """
 
-    def __init__(self, channels: int = 32, batch_norm: bool = True):
+    def __init__(self, channels: int = 32, batch_norm: bool = True, minibatch_std: bool = False):
         norm = nn.BatchNorm2d(2 * channels) if batch_norm else nn.Identity()
+        # the spread map only when asked, so the default layer indices (and state-dict keys,
+        # shared with the PyTorch twin) stay as they are
+        spread = [MinibatchStd()] if minibatch_std else []
         self.net = nn.Sequential(
             nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), norm, nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * channels, 1, 7),
+            *spread, nn.Conv2d(2 * channels + len(spread), 1, 7),
         )
 
     def forward(self, x, labels=None):
         return self.net(x).reshape(-1)  # (N, 1, 1, 1) -> (N,)
+
+
+class MinibatchStd(nn.Module):
+    """Appends one feature map holding the batch's spread: the standard deviation of each
+    feature across the batch, averaged to one number (Karras et al., 2018). A generator that
+    drops digits makes batches less varied than real ones; this lets D see that and push
+    back. (N, C, H, W) -> (N, C+1, H, W)."""
+
+    def forward(self, x):
+        n, _, height, width = x.shape
+        deviations = x - x.mean(axis=0, keepdims=True)
+        spread = ((deviations * deviations).mean(axis=0) + 1e-8).sqrt().mean()  # scalar
+        return tg.concatenate([x, spread * tg.ones(n, 1, height, width, dtype=x.dtype,
+                                                   device=x.device)], axis=1)
 
 
 def dcgan_init_(module: nn.Module) -> nn.Module:
@@ -151,14 +168,17 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
     return module
 
 
-def build(model: str, latent: int, hidden: int, channels: int, dropout: float):
-    """The (generator, discriminator) pair of a model name."""
+def build(model: str, latent: int, hidden: int, channels: int, dropout: float,
+          minibatch_std: bool = False):
+    """The (generator, discriminator) pair of a model name (``minibatch_std``: DCGAN and
+    LSGAN discriminators get a :class:`MinibatchStd` feature)."""
     if model in ("gan", "cgan"):
         conditional = model == "cgan"
         return (MLPGenerator(latent, hidden, conditional),
                 MLPDiscriminator(hidden, dropout, conditional))
     if model in ("dcgan", "lsgan"):
-        return dcgan_init_(DCGenerator(latent, channels)), dcgan_init_(DCDiscriminator(channels))
+        return (dcgan_init_(DCGenerator(latent, channels)),
+                dcgan_init_(DCDiscriminator(channels, minibatch_std=minibatch_std)))
     if model == "wgan-gp":
         # the critic keeps the default (Kaiming) init: with DCGAN's tiny weights its input
         # gradients start near 0, and the penalty (||grad|| - 1)^2 swamps the first steps
@@ -168,17 +188,20 @@ def build(model: str, latent: int, hidden: int, channels: int, dropout: float):
 
 
 # =========================================================================== losses
-def discriminator_loss(kind: str, real_logits, fake_logits):
+def discriminator_loss(kind: str, real_logits, fake_logits, real_target: float = 1.0):
     """D's loss on D(real) and D(fake) outputs (N,), to minimize.
 
-    GAN: -log D(x) - log(1 - D(G(z))), i.e. binary cross-entropy with targets 1 and 0.
+    GAN: -log D(x) - log(1 - D(G(z))), i.e. binary cross-entropy with targets 1 and 0
+    (``real_target`` 0.9: one-sided label smoothing, Salimans et al. 2016, which keeps D
+    from growing over-confident on real images).
     LSGAN: (D(x) - 1)^2 / 2 + D(G(z))^2 / 2. WGAN: E[f(fake)] - E[f(real)].
     """
     if kind == "lsgan":
         return 0.5 * (((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean())
     if kind == "wgan-gp":
         return fake_logits.mean() - real_logits.mean()
-    ones = tg.ones_like(real_logits)
+    ones = tg.full(real_logits.shape, real_target, dtype=real_logits.dtype,
+                   device=real_logits.device)
     zeros = tg.zeros_like(fake_logits)
     return (F.binary_cross_entropy_with_logits(real_logits, ones)
             + F.binary_cross_entropy_with_logits(fake_logits, zeros))
@@ -228,7 +251,8 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
             fake_labels = labels if conditional else None
             fake = G(z, fake_labels)
             # detach: D's loss treats the samples as data; no gradient may reach G here
-            d_loss = discriminator_loss(args.model, D(x, labels), D(fake.detach(), fake_labels))
+            d_loss = discriminator_loss(args.model, D(x, labels), D(fake.detach(), fake_labels),
+                                        args.real_label)
             if conditional and args.mismatch_weight > 0:
                 # a matching-aware D (Reed et al., 2016): a real image under a wrong label is
                 # also "fake", so D must check the label, not only the realism, and G cannot
@@ -373,6 +397,10 @@ def main(argv=None) -> dict:
     flags.add_argument("--channels", type=int, default=32, help="channels of the conv nets")
     flags.add_argument("--dropout", type=float, default=0.3, help="dropout in the MLP D")
     flags.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's lambda")
+    flags.add_argument("--real-label", type=float, default=1.0,
+                       help="D's target for real images (0.9: one-sided label smoothing)")
+    flags.add_argument("--minibatch-std", action="store_true",
+                       help="DCGAN/LSGAN: give D the batch's spread as an extra feature map")
     flags.add_argument("--mismatch-weight", type=float, default=1.0,
                        help="cGAN: weight of D's loss on real images under wrong labels")
     flags.add_argument("--eval-every", type=int, default=500,
@@ -401,7 +429,8 @@ def main(argv=None) -> dict:
     real_test = test_images / np.float32(255)
     data = endless(x_train, train_labels, args.batch_size, args.seed, args.device)
 
-    G, D = build(args.model, args.latent, args.hidden, args.channels, args.dropout)
+    G, D = build(args.model, args.latent, args.hidden, args.channels, args.dropout,
+                 args.minibatch_std)
     G.to(args.device)
     D.to(args.device)
     # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9), 1e-4

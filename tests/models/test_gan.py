@@ -136,3 +136,25 @@ def test_epochs_set_the_number_of_generator_steps(tmp_path, classifier_path):
                         "--classifier", str(classifier_path)])
 
     assert metrics["steps"] == 8
+
+
+def test_minibatch_std_sees_the_batch_spread_and_is_differentiable_twice():
+    layer = gan.MinibatchStd()
+    copies = tg.tensor(np.ones((4, 3, 2, 2)))
+    spread_map = layer(copies).numpy()[:, 3]
+    np.testing.assert_allclose(spread_map, 1e-4)  # sqrt(0 + 1e-8): a batch of copies
+    x = tg.tensor(np.random.default_rng(0).normal(size=(3, 2, 2, 2)), requires_grad=True)
+    tg.autograd.gradcheck(layer, [x])
+    tg.autograd.gradgradcheck(layer, [x])
+    D = gan.DCDiscriminator(channels=2, minibatch_std=True)
+    assert D(tg.randn(4, 1, 28, 28)).shape == (4,)
+
+
+def test_label_smoothing_moves_the_real_target():
+    """With target 0.9 the BCE on real logits is minimal where sigmoid(logit) = 0.9."""
+    logit = float(np.log(0.9 / 0.1))
+    real = tg.tensor([logit - 0.1, logit, logit + 0.1], requires_grad=True)
+    fake = tg.tensor([-50.0, -50.0, -50.0])
+    gan.discriminator_loss("dcgan", real, fake, real_target=0.9).backward()
+    gradient = real.grad.numpy()
+    assert gradient[0] < 0 < gradient[2] and abs(gradient[1]) < 1e-6
