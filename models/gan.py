@@ -353,13 +353,14 @@ def save_pictures(G, args, x_train, fixed_noise) -> dict:
     save_image_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales))
     row_ink = rows.sum(axis=(1, 2, 3)).reshape(8, len(scales)).mean(axis=0)  # (8*7,) -> (7,)
 
-    # nearest training image (L2 in pixels) of 8 samples: [sample, neighbour] pairs
+    # nearest training image (L2 in pixels) of 8 samples: samples on top, neighbours below
     flat_train = x_train.reshape(len(x_train), PIXELS)  # (N, 1, 28, 28) -> (N, 784)
     flat_samples = samples[:8].reshape(8, PIXELS)       # (8, 1, 28, 28) -> (8, 784)
     distances = ((flat_samples ** 2).sum(1)[:, None] - 2 * flat_samples @ flat_train.T
                  + (flat_train ** 2).sum(1)[None, :])
     neighbours = flat_train[distances.argmin(axis=1)]
-    pairs = np.stack([flat_samples, neighbours], axis=1).reshape(-1, 1, 28, 28)
+    # (8, 784) + (8, 784) -> (16, 784) -> (16, 1, 28, 28)
+    pairs = np.concatenate([flat_samples, neighbours]).reshape(-1, 1, 28, 28)
     save_image_grid(pairs, out / "nearest_neighbours.png", nrow=8)
     return {"ink_minus": float(row_ink[0]), "ink_zero": float(row_ink[len(scales) // 2]),
             "ink_plus": float(row_ink[-1]),
