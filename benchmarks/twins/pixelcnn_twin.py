@@ -25,8 +25,12 @@ from tinygen.nn.functional import conv_mask
 
 
 class MaskedConv(nn.Conv2d):
-    def __init__(self, cin, cout, k, mask_type):
-        super().__init__(cin, cout, k, padding=k // 2)
+    """nn.Conv2d with a fixed PixelCNN mask on its weight and "same" padding (the PixelRNN
+    twin uses it too)."""
+
+    def __init__(self, cin, cout, kernel_size, mask_type):
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        super().__init__(cin, cout, (kh, kw), padding=(kh // 2, kw // 2))
         self.register_buffer("mask", torch.tensor(conv_mask(self.weight.shape, mask_type)))
 
     def forward(self, x):

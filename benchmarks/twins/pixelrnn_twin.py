@@ -8,8 +8,8 @@ same seed), Adam 1e-3, batch 32, threshold binarization, trained on t10k[:8000] 
 on t10k[8000:]. Written as a PyTorch user would write it: the LSTM cell stays in the maps'
 channel layout, and the Diagonal LSTM's 2 x 1 state conv is one matmul per diagonal.
 
-    python benchmarks/twins/pixelrnn_twin.py --layer row --epochs 1 --out runs/pixelrnn_row_twin
-    python benchmarks/twins/pixelrnn_twin.py --layer diag --epochs 1 --out runs/pixelrnn_diag_twin
+    python -m benchmarks.twins.pixelrnn_twin --layer row --epochs 1 --out runs/pixelrnn_row_twin
+    python -m benchmarks.twins.pixelrnn_twin --layer diag --epochs 1 --out runs/pixelrnn_diag_twin
 """
 
 from __future__ import annotations
@@ -26,21 +26,9 @@ from torch import nn
 from torch.nn import functional as F
 
 import tinygen as tg
+from benchmarks.twins.pixelcnn_twin import MaskedConv, nll
 from models import pixelrnn
 from tinygen.data import DataLoader, binarize, default_split
-from tinygen.nn.functional import conv_mask
-
-
-class MaskedConv(nn.Conv2d):
-    """nn.Conv2d with a fixed PixelCNN mask on its weight and "same" padding."""
-
-    def __init__(self, cin, cout, kernel_size, mask_type):
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        super().__init__(cin, cout, (kh, kw), padding=(kh // 2, kw // 2))
-        self.register_buffer("mask", torch.tensor(conv_mask(self.weight.shape, mask_type)))
-
-    def forward(self, x):
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
 
 
 def lstm_cell(gates, c_prev, dim=1):
@@ -156,10 +144,6 @@ class TwinPixelRNN(nn.Module):
 
     def forward(self, x):
         return self.head(self.layers(self.input(x)))
-
-
-def nll(model, x):
-    return F.binary_cross_entropy_with_logits(model(x), x, reduction="none").sum((1, 2, 3))
 
 
 def main(argv=None) -> dict:
