@@ -64,6 +64,16 @@ def nll(model, x):
     return F.binary_cross_entropy_with_logits(model(x), x, reduction="none").sum((1, 2, 3))
 
 
+def binarized_split(binarization: str, seed: int):
+    """t10k[:8000] (numpy, for tinygen's DataLoader) and t10k[8000:] (a torch tensor), both
+    (N, 1, 28, 28), binarized exactly as models/pixelcnn.py and models/pixelrnn.py do."""
+    (train_images, _), (test_images, _) = default_split()
+    binary = binarize(np.concatenate([train_images, test_images]), binarization,
+                      seed=seed if binarization == "stochastic" else None)
+    return (binary[:8000, None].astype(np.float32),
+            torch.tensor(binary[8000:, None].astype(np.float32)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=1)
@@ -73,11 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    (train_images, _), (test_images, _) = default_split()
-    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
-                      seed=args.seed if args.binarize == "stochastic" else None)
-    x_train = binary[:8000, None].astype(np.float32)
-    x_test = torch.tensor(binary[8000:, None].astype(np.float32))
+    x_train, x_test = binarized_split(args.binarize, args.seed)
     model = TwinPixelCNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(x_train, batch_size=32, shuffle=True, seed=args.seed)

@@ -20,15 +20,14 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 import tinygen as tg
-from benchmarks.twins.pixelcnn_twin import MaskedConv, nll
+from benchmarks.twins.pixelcnn_twin import MaskedConv, binarized_split, nll
 from models import pixelrnn
-from tinygen.data import DataLoader, binarize, default_split
+from tinygen.data import DataLoader
 
 
 def lstm_cell(gates, c_prev, dim=1):
@@ -167,11 +166,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    (train_images, _), (test_images, _) = default_split()
-    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
-                      seed=args.seed if args.binarize == "stochastic" else None)
-    x_train = binary[:8000, None].astype(np.float32)
-    x_test = torch.tensor(binary[8000:, None].astype(np.float32))
+    x_train, x_test = binarized_split(args.binarize, args.seed)
     model = TwinPixelRNN(args.layer, 2 * args.hidden, args.hidden, args.layers,
                          head=2 * args.hidden)
     if args.init == "tinygen":
