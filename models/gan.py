@@ -145,6 +145,8 @@ class MinibatchStd(nn.Module):
     back. (N, C, H, W) -> (N, C+1, H, W)."""
 
     def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"MinibatchStd: x must be (N, C, H, W), got shape {x.shape}")
         n, _, height, width = x.shape
         deviations = x - x.mean(axis=0, keepdims=True)
         spread = ((deviations * deviations).mean(axis=0) + 1e-8).sqrt().mean()  # scalar
@@ -413,6 +415,13 @@ def main(argv=None) -> dict:
     flags.add_argument("--classifier", type=Path, default=gan_metrics.CLASSIFIER_PATH,
                        help="the metric classifier's checkpoint (trained there if missing)")
     args = parse_args(parser, argv)
+    if not 0 < args.real_label <= 1:
+        parser.error(f"--real-label must be in (0, 1], got {args.real_label}")
+    if args.mismatch_weight < 0:
+        parser.error(f"--mismatch-weight must be >= 0, got {args.mismatch_weight}")
+    if args.minibatch_std and args.model not in ("dcgan", "lsgan"):
+        parser.error(f"--minibatch-std needs --model dcgan or lsgan, got {args.model!r} (a "
+                     "WGAN-GP critic must judge each image alone)")
     (train_images, train_labels), (test_images, _) = default_split()
     if args.steps is None:
         args.steps = args.epochs * (len(train_images) // args.batch_size)

@@ -148,6 +148,8 @@ def test_minibatch_std_sees_the_batch_spread_and_is_differentiable_twice():
     tg.autograd.gradgradcheck(layer, [x])
     D = gan.DCDiscriminator(channels=2, minibatch_std=True)
     assert D(tg.randn(4, 1, 28, 28)).shape == (4,)
+    with pytest.raises(ValueError, match=r"x must be \(N, C, H, W\), got shape \(4, 3\)"):
+        layer(tg.randn(4, 3))
 
 
 def test_label_smoothing_moves_the_real_target():
@@ -158,3 +160,14 @@ def test_label_smoothing_moves_the_real_target():
     gan.discriminator_loss("dcgan", real, fake, real_target=0.9).backward()
     gradient = real.grad.numpy()
     assert gradient[0] < 0 < gradient[2] and abs(gradient[1]) < 1e-6
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--real-label", "1.5"], "--real-label must be in (0, 1], got 1.5"),
+    (["--mismatch-weight", "-1"], "--mismatch-weight must be >= 0, got -1.0"),
+    (["--model", "wgan-gp", "--minibatch-std"], "--minibatch-std needs --model dcgan or lsgan"),
+])
+def test_bad_flags_are_refused_with_the_value(flags, message, capsys):
+    with pytest.raises(SystemExit):
+        gan.main(flags)
+    assert message in capsys.readouterr().err
