@@ -7,14 +7,13 @@ prints the ratios and writes the "Anomaly detection" section of docs/BENCHMARKS.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 
 import numpy as np
 
 import tinygen as tg
-from benchmarks.report import replace_section
+from benchmarks.report import machine, replace_section
 from models import pixelcnn, vae
 from tinygen.optim import Adam
 
@@ -77,7 +76,7 @@ def main() -> None:
              "`python -m benchmarks.anomaly_overhead`: median ms per training step (Adam), "
              "best of 5 interleaved rounds. Target: always-on <= 1.5x; PyTorch's "
              "detect_anomaly costs 2-3x.", "",
-             f"- Machine: {platform.processor() or platform.machine()}, "
+             f"- Machine: {machine()}, "
              f"{time.strftime('%Y-%m-%d')}", "",
              "| training step | plain ms | detect_anomaly() | ratio | every=100 | ratio |",
              "|---|---:|---:|---:|---:|---:|"]
