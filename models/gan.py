@@ -28,7 +28,7 @@ import tinygen.nn as nn
 import tinygen.nn.functional as F
 from models import gan_metrics
 from tinygen.data import default_split
-from tinygen.optim import Adam
+from tinygen.optim import Adam, AveragedModel, update_bn
 from tinygen.train import (
     Checkpoint,
     RunLogger,
@@ -118,24 +118,34 @@ class DCDiscriminator(nn.Module):
     whole 7x7 map and gives one logit, so there is no fully connected layer.
 
     ``batch_norm=False`` makes the WGAN-GP critic: the penalty is per example, and batch
-    norm would make each critic value depend on the rest of the batch.
+    norm would make each critic value depend on the rest of the batch. ``pack`` > 1 makes a
+    PacGAN discriminator (Lin et al., 2018): one logit per ``pack`` images.
 
     (N, 1, 28, 28) -> 14x14 -> 7x7 -> logits (N,).
     """
 
-    def __init__(self, channels: int = 32, batch_norm: bool = True, minibatch_std: bool = False):
+    def __init__(self, channels: int = 32, batch_norm: bool = True, minibatch_std: bool = False,
+                 pack: int = 1):
         norm = nn.BatchNorm2d(2 * channels) if batch_norm else nn.Identity()
+        self.pack = pack
         # the spread map only when asked, so the default layer indices (and state-dict keys,
         # shared with the PyTorch twin) stay as they are
         spread = [MinibatchStd()] if minibatch_std else []
         self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(pack, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1), norm, nn.LeakyReLU(0.2),
             *spread, nn.Conv2d(2 * channels + len(spread), 1, 7),
         )
 
     def forward(self, x, labels=None):
-        return self.net(x).reshape(-1)  # (N, 1, 1, 1) -> (N,)
+        if self.pack > 1:
+            # PacGAN: D judges `pack` images at once as one image of `pack` channels, so a
+            # G that repeats itself shows D more similar pairs than the data does
+            if x.shape[0] % self.pack:
+                raise ValueError(f"DCDiscriminator: batch size {x.shape[0]} is not a multiple "
+                                 f"of pack={self.pack}")
+            x = x.reshape(-1, self.pack, *x.shape[2:])  # (N, 1, H, W) -> (N/pack, pack, H, W)
+        return self.net(x).reshape(-1)  # (N/pack, 1, 1, 1) -> (N/pack,)
 
 
 class MinibatchStd(nn.Module):
@@ -171,16 +181,17 @@ def dcgan_init_(module: nn.Module) -> nn.Module:
 
 
 def build(model: str, latent: int, hidden: int, channels: int, dropout: float,
-          minibatch_std: bool = False):
+          minibatch_std: bool = False, pack: int = 1):
     """The (generator, discriminator) pair of a model name (``minibatch_std``: DCGAN and
-    LSGAN discriminators get a :class:`MinibatchStd` feature)."""
+    LSGAN discriminators get a :class:`MinibatchStd` feature; ``pack``: they judge that many
+    images at once)."""
     if model in ("gan", "cgan"):
         conditional = model == "cgan"
         return (MLPGenerator(latent, hidden, conditional),
                 MLPDiscriminator(hidden, dropout, conditional))
     if model in ("dcgan", "lsgan"):
         return (dcgan_init_(DCGenerator(latent, channels)),
-                dcgan_init_(DCDiscriminator(channels, minibatch_std=minibatch_std)))
+                dcgan_init_(DCDiscriminator(channels, minibatch_std=minibatch_std, pack=pack)))
     if model == "wgan-gp":
         # the critic keeps the default (Kaiming) init: with DCGAN's tiny weights its input
         # gradients start near 0, and the penalty (||grad|| - 1)^2 swamps the first steps
@@ -234,8 +245,10 @@ def gradient_penalty(critic, real, fake):
 
 
 # =========================================================================== training
-def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step=0):
-    """The training loop: ``args.k`` discriminator steps, then one generator step.
+def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step=0,
+          G_average=None):
+    """The training loop: ``args.k`` discriminator steps, then one generator step, after
+    which ``G_average`` (an :class:`AveragedModel` of G, if given) takes a step towards G.
 
     ``data`` is an endless stream of (images (N, 1, 28, 28), labels (N,)); ``evaluator(step)``
     returns sample metrics for the JSONL every ``args.eval_every`` steps. Returns the last
@@ -275,6 +288,8 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
         g_optimizer.zero_grad()  # D's grads from this backward are cleared by the next D step
         g_loss.backward()
         g_optimizer.step()
+        if G_average is not None:
+            G_average.update_parameters(G)
         log.step(step, d_loss=d_loss.item(), g_loss=g_loss.item())
         seconds += time.perf_counter() - started
         if step % args.eval_every == 0 or step == args.steps:
@@ -305,13 +320,36 @@ def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) 
     return (np.concatenate(images) + 1) / 2
 
 
-def make_evaluator(G, args, classifier, real_test):
-    """A function step -> sample metrics of ``args.eval_samples`` fresh samples."""
+def refresh_batch_norm(G_average, args, step: int, batches: int = 20) -> None:
+    """Batch-norm statistics for the averaged generator's own weights, from ``batches``
+    batches of noise (drawn from their own generator, so evaluating leaves the training
+    run's random stream as it was)."""
+    rng = np.random.default_rng((args.seed, step, 1))
+    noise = []
+    for _ in range(batches):
+        z = tg.tensor(rng.standard_normal((args.batch_size, args.latent), dtype=np.float32),
+                      device=args.device)
+        labels = rng.integers(0, DIGITS, args.batch_size) if args.model == "cgan" else None
+        noise.append((z, labels))
+    update_bn(noise, G_average)
+
+
+def make_evaluator(G, args, classifier, real_test, G_average=None):
+    """A function step -> sample metrics of ``args.eval_samples`` fresh samples. With an
+    averaged generator, its samples give the metrics and G's the same ones prefixed "raw_",
+    both from the same noise."""
     def evaluate(step, count=None):
         count = count or args.eval_samples
         labels = np.arange(count) % DIGITS if args.model == "cgan" else None
-        samples = generate(G, count, args.latent, labels)
-        return gan_metrics.sample_metrics(classifier, samples, real_test, labels)
+        z = tg.randn(count, args.latent).numpy()
+        metrics = gan_metrics.sample_metrics(
+            classifier, generate(G, count, args.latent, labels, z), real_test, labels)
+        if G_average is None:
+            return metrics
+        refresh_batch_norm(G_average, args, step)
+        averaged = gan_metrics.sample_metrics(
+            classifier, generate(G_average, count, args.latent, labels, z), real_test, labels)
+        return {**averaged, **{f"raw_{name}": value for name, value in metrics.items()}}
     return evaluate
 
 
@@ -404,6 +442,12 @@ def main(argv=None) -> dict:
                        help="D's target for real images (0.9: one-sided label smoothing)")
     flags.add_argument("--minibatch-std", action="store_true",
                        help="DCGAN/LSGAN: give D the batch's spread as an extra feature map")
+    flags.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                       help="also keep an exponential moving average of G's weights with this "
+                            "decay (e.g. 0.999) and sample from it; 0: off")
+    flags.add_argument("--pack", type=int, default=1,
+                       help="PacGAN: the DCGAN/LSGAN discriminator judges this many images "
+                            "at once (1: off)")
     flags.add_argument("--mismatch-weight", type=float, default=1.0,
                        help="cGAN: weight of D's loss on real images under wrong labels")
     flags.add_argument("--eval-every", type=int, default=500,
@@ -419,6 +463,15 @@ def main(argv=None) -> dict:
         parser.error(f"--real-label must be in (0, 1], got {args.real_label}")
     if args.mismatch_weight < 0:
         parser.error(f"--mismatch-weight must be >= 0, got {args.mismatch_weight}")
+    if not 0.0 <= args.ema < 1.0:
+        parser.error(f"--ema must be in [0, 1), got {args.ema}")
+    if args.pack < 1:
+        parser.error(f"--pack must be >= 1, got {args.pack}")
+    if args.pack > 1 and args.model not in ("dcgan", "lsgan"):
+        parser.error(f"--pack needs --model dcgan or lsgan, got {args.model!r}")
+    if args.batch_size % args.pack:
+        parser.error(f"--batch-size {args.batch_size} must be a multiple of --pack "
+                     f"{args.pack}")
     if args.minibatch_std and args.model not in ("dcgan", "lsgan"):
         parser.error(f"--minibatch-std needs --model dcgan or lsgan, got {args.model!r} (a "
                      "WGAN-GP critic must judge each image alone)")
@@ -440,9 +493,10 @@ def main(argv=None) -> dict:
     data = endless(x_train, train_labels, args.batch_size, args.seed, args.device)
 
     G, D = build(args.model, args.latent, args.hidden, args.channels, args.dropout,
-                 args.minibatch_std)
+                 args.minibatch_std, args.pack)
     G.to(args.device)
     D.to(args.device)
+    G_average = AveragedModel(G, args.ema) if args.ema else None
     # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9), 1e-4
     betas = (0.5, 0.9) if args.model == "wgan-gp" else (0.5, 0.999)
     wgan_default = args.model == "wgan-gp" and args.lr == parser.get_default("lr")
@@ -451,25 +505,27 @@ def main(argv=None) -> dict:
     d_optimizer = Adam(D.parameters(), lr=lr, betas=betas)
     args.out.mkdir(parents=True, exist_ok=True)
     fixed_noise = tg.randn(64, args.latent).numpy()
+    averaged = {} if G_average is None else {"generator_average": G_average}
     checkpoint = Checkpoint(args.out / "checkpoint.npz", generator=G, discriminator=D,
-                            g_optimizer=g_optimizer, d_optimizer=d_optimizer)
+                            g_optimizer=g_optimizer, d_optimizer=d_optimizer, **averaged)
     start_step = 0
     if args.resume is not None:
         state = Checkpoint(args.resume, generator=G, discriminator=D, g_optimizer=g_optimizer,
-                           d_optimizer=d_optimizer).load()
+                           d_optimizer=d_optimizer, **averaged).load()
         start_step, fixed_noise = state["step"], state.get("fixed_noise", fixed_noise)
         data = endless(x_train, train_labels, args.batch_size, args.seed + start_step,
                        args.device)
 
     classifier = gan_metrics.load_classifier(args.classifier)
-    evaluator = make_evaluator(G, args, classifier, real_test)
+    evaluator = make_evaluator(G, args, classifier, real_test, G_average)
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
                    desc=args.model, disable_bar=None) as log:
         step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,
-                              start_step)
+                              start_step, G_average)
         checkpoint.save(step=step, fixed_noise=fixed_noise)
-        metrics = evaluator(step, args.final_samples)
-        metrics.update(save_pictures(G, args, (x_train + 1) / 2, fixed_noise))
+        metrics = evaluator(step, args.final_samples)  # G_average's batch norm refreshed
+        sampler = G if G_average is None else G_average
+        metrics.update(save_pictures(sampler, args, (x_train + 1) / 2, fixed_noise))
         metrics.update(steps=step, seconds_per_step=seconds / max(step - start_step, 1))
         log.write(step, split="final", **metrics)
         log.print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))

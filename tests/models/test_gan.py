@@ -152,6 +152,30 @@ def test_minibatch_std_sees_the_batch_spread_and_is_differentiable_twice():
         layer(tg.randn(4, 3))
 
 
+def test_packed_discriminator_judges_images_in_groups():
+    D = gan.DCDiscriminator(channels=2, pack=2).eval()  # no batch statistics: one group alone
+    x = tg.randn(6, 1, 28, 28)
+    logits = D(x)
+    assert logits.shape == (3,)
+    # the second logit is D's net on images 2 and 3 stacked as channels
+    np.testing.assert_allclose(logits.numpy()[1],
+                               D.net(x[2:4].reshape(1, 2, 28, 28)).numpy().reshape(()),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="batch size 5 is not a multiple of pack=2"):
+        D(tg.randn(5, 1, 28, 28))
+
+
+def test_averaged_generator_is_sampled_and_checkpointed(tmp_path, classifier_path):
+    metrics = gan.main(["--model", "dcgan", "--quick", "--steps", "3", "--channels", "2",
+                        "--ema", "0.9", "--pack", "2", "--out", str(tmp_path),
+                        "--eval-every", "3", "--eval-samples", "100", "--final-samples", "100",
+                        "--classifier", str(classifier_path)])
+
+    assert np.isfinite(metrics["classifier_fid"]) and np.isfinite(metrics["raw_classifier_fid"])
+    with np.load(tmp_path / "checkpoint.npz") as saved:
+        assert any(key.startswith("objects/generator_average/") for key in saved.files)
+
+
 def test_label_smoothing_moves_the_real_target():
     """With target 0.9 the BCE on real logits is minimal where sigmoid(logit) = 0.9."""
     logit = float(np.log(0.9 / 0.1))
@@ -166,6 +190,10 @@ def test_label_smoothing_moves_the_real_target():
     (["--real-label", "1.5"], "--real-label must be in (0, 1], got 1.5"),
     (["--mismatch-weight", "-1"], "--mismatch-weight must be >= 0, got -1.0"),
     (["--model", "wgan-gp", "--minibatch-std"], "--minibatch-std needs --model dcgan or lsgan"),
+    (["--ema", "1"], "--ema must be in [0, 1), got 1.0"),
+    (["--pack", "0"], "--pack must be >= 1, got 0"),
+    (["--model", "wgan-gp", "--pack", "2"], "--pack needs --model dcgan or lsgan"),
+    (["--pack", "3"], "--batch-size 64 must be a multiple of --pack 3"),
 ])
 def test_bad_flags_are_refused_with_the_value(flags, message, capsys):
     with pytest.raises(SystemExit):

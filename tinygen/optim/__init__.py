@@ -1,10 +1,11 @@
-"""Optimizers, learning-rate schedules and gradient clipping.
+"""Optimizers, learning-rate schedules, gradient clipping and weight averaging.
 
 Optimizers update parameters' raw arrays in place under ``no_grad`` (never building graph
 nodes), through Tensor's in-place methods, so each update bumps the parameter's version and
 a graph recorded before the step refuses to backward through the changed values.
 """
 
+from tinygen.optim.averaging import AveragedModel, update_bn
 from tinygen.optim.clip import clip_grad_norm_
 from tinygen.optim.lr_scheduler import (
     CosineAnnealingLR,
@@ -16,6 +17,6 @@ from tinygen.optim.lr_scheduler import (
 from tinygen.optim.optimizer import SGD, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "CosineAnnealingLR", "LRScheduler", "LambdaLR", "LinearWarmup",
-    "Optimizer", "RMSprop", "StepLR", "clip_grad_norm_",
+    "SGD", "Adam", "AdamW", "AveragedModel", "CosineAnnealingLR", "LRScheduler", "LambdaLR",
+    "LinearWarmup", "Optimizer", "RMSprop", "StepLR", "clip_grad_norm_", "update_bn",
 ]
