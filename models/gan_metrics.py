@@ -156,8 +156,9 @@ def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarr
         labels: for a conditional generator, the digit each sample was drawn for (N,).
 
     Returns:
-        ``classifier_fid``, ``modes_covered`` (of 10), ``confidence`` (1..10), and
-        ``class_accuracy`` when labels are given.
+        ``classifier_fid``, ``modes_covered`` (of 10), ``rarest_digit_share`` (the share of
+        the samples that the least generated digit gets; coverage counts the digits with at
+        least 0.05), ``confidence`` (1..10), and ``class_accuracy`` when labels are given.
     """
     probabilities = predict(model, samples)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=DIGITS)
@@ -166,6 +167,7 @@ def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarr
     metrics = {
         "classifier_fid": frechet_distance(features(model, real), features(model, samples)),
         "modes_covered": int((counts >= 0.05 * len(samples)).sum()),
+        "rarest_digit_share": float(counts.min() / len(samples)),
         "confidence": float(np.exp(kl.mean())),
     }
     if labels is not None:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import tinygen as tg
+import tinygen.nn as nn
 from models import gan, gan_metrics, gan_toys
 from tinygen.train import Checkpoint
 
@@ -62,6 +63,29 @@ def test_frechet_distance_is_zero_for_a_set_with_itself_and_grows_with_a_shift()
     for shift in (0.5, 1.0):
         distance = gan_metrics.frechet_distance(features, features + shift)
         assert distance == pytest.approx(8 * shift ** 2, rel=1e-6)
+
+
+class _DigitInFirstPixels(nn.Module):
+    """A stand-in classifier: an image's digit is written in its first ten pixels."""
+
+    def features(self, x):
+        return x.reshape(x.shape[0], -1)[:, :10]  # (N, 1, 28, 28) -> (N, 10)
+
+    def forward(self, x):
+        return self.features(x) * 50.0  # near one-hot probabilities
+
+
+def test_coverage_counts_digits_with_five_percent_and_reports_the_rarest_share():
+    # 1000 samples; "7" gets exactly 5% (it counts), "9" 1.5% (it does not)
+    counts = [155, 115, 115, 115, 115, 115, 115, 50, 90, 15]
+    digits = np.repeat(np.arange(10), counts)
+    samples = np.zeros((len(digits), 784), dtype=np.float32)
+    samples[np.arange(len(digits)), digits] = 1.0
+
+    metrics = gan_metrics.sample_metrics(_DigitInFirstPixels(), samples, samples)
+
+    assert metrics["modes_covered"] == 9  # "7" at exactly 5% counts, "9" at 1.5% does not
+    assert metrics["rarest_digit_share"] == pytest.approx(0.015)
 
 
 def test_trace_sqrt_product_matches_diagonal_closed_form():
