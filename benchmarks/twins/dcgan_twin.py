@@ -56,19 +56,22 @@ class TwinDCGenerator(nn.Module):
 
 
 class TwinDCDiscriminator(nn.Module):
-    """images (N, 1, 28, 28) -> logits (N,); layer indices match ``models.gan.DCDiscriminator``."""
+    """images (N, 1, 28, 28) -> logits (N / pack,); layer indices match
+    ``models.gan.DCDiscriminator`` (``pack`` images judged at once, as there)."""
 
-    def __init__(self, channels: int = 32):
+    def __init__(self, channels: int = 32, pack: int = 1):
         super().__init__()
+        self.pack = pack
         self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(pack, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
             nn.Conv2d(channels, 2 * channels, 4, stride=2, padding=1),
             nn.BatchNorm2d(2 * channels), nn.LeakyReLU(0.2),
             nn.Conv2d(2 * channels, 1, 7),
         )
 
     def forward(self, x):
-        return self.net(x).reshape(-1)  # (N, 1, 1, 1) -> (N,)
+        x = x.reshape(-1, self.pack, *x.shape[2:])  # (N, 1, H, W) -> (N/pack, pack, H, W)
+        return self.net(x).reshape(-1)  # (N/pack, 1, 1, 1) -> (N/pack,)
 
 
 def dcgan_init_(module: nn.Module) -> nn.Module:
@@ -130,7 +133,7 @@ def generate(G, count: int, latent: int, batch: int = 500) -> np.ndarray:
 
 
 # =========================================================================== step timing
-def step_pair(channels: int = 32, batch: int = 64, latent: int = 64
+def step_pair(channels: int = 32, batch: int = 64, latent: int = 64, pack: int = 1
               ) -> tuple[Callable[[], tuple], Callable[[], tuple]]:
     """(tinygen_step, torch_step): each runs one full DCGAN iteration (D step + G step, Adam
     2e-4, fresh noise) of its own freshly initialised nets on the same fixed real batch, and
@@ -141,11 +144,11 @@ def step_pair(channels: int = 32, batch: int = 64, latent: int = 64
     tg.manual_seed(0)
     torch.manual_seed(0)
     ours_g = gan.dcgan_init_(gan.DCGenerator(latent, channels))
-    ours_d = gan.dcgan_init_(gan.DCDiscriminator(channels))
+    ours_d = gan.dcgan_init_(gan.DCDiscriminator(channels, pack=pack))
     ours_g_optimizer = Adam(ours_g.parameters(), lr=2e-4, betas=BETAS)
     ours_d_optimizer = Adam(ours_d.parameters(), lr=2e-4, betas=BETAS)
     theirs_g = dcgan_init_(TwinDCGenerator(latent, channels))
-    theirs_d = dcgan_init_(TwinDCDiscriminator(channels))
+    theirs_d = dcgan_init_(TwinDCDiscriminator(channels, pack))
     theirs_g_optimizer = torch.optim.Adam(theirs_g.parameters(), lr=2e-4, betas=BETAS)
     theirs_d_optimizer = torch.optim.Adam(theirs_d.parameters(), lr=2e-4, betas=BETAS)
     x_ours, x_theirs = tg.tensor(x_fixed), torch.tensor(x_fixed)
@@ -184,6 +187,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--latent", type=int, default=64)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--pack", type=int, default=1, help="images per D logit (PacGAN)")
     parser.add_argument("--final-samples", type=int, default=10000,
                         help="samples for the final metrics (models.gan's default)")
     parser.add_argument("--seed", type=int, default=0)
@@ -203,7 +207,7 @@ def main(argv=None) -> dict:
     data = gan.endless(x_train, train_labels, args.batch_size, args.seed, "cpu")
 
     G = dcgan_init_(TwinDCGenerator(args.latent, args.channels))
-    D = dcgan_init_(TwinDCDiscriminator(args.channels))
+    D = dcgan_init_(TwinDCDiscriminator(args.channels, args.pack))
     g_optimizer = torch.optim.Adam(G.parameters(), lr=args.lr, betas=BETAS)
     d_optimizer = torch.optim.Adam(D.parameters(), lr=args.lr, betas=BETAS)
     seconds, losses = 0.0, {}

@@ -25,13 +25,13 @@ def _assert_same_gradients(ours, theirs, what):
         _assert_close(param.grad.numpy(), reference[name].grad.numpy(), f"{what}: {name}")
 
 
-def _twins():
+def _twins(pack=1):
     """tinygen's G and D with DCGAN's init, and the PyTorch twins holding the same weights."""
     tg.manual_seed(0)
     ours_g = gan.dcgan_init_(gan.DCGenerator(LATENT, CHANNELS))
-    ours_d = gan.dcgan_init_(gan.DCDiscriminator(CHANNELS))
+    ours_d = gan.dcgan_init_(gan.DCDiscriminator(CHANNELS, pack=pack))
     theirs_g = dcgan_twin.TwinDCGenerator(LATENT, CHANNELS)
-    theirs_d = dcgan_twin.TwinDCDiscriminator(CHANNELS)
+    theirs_d = dcgan_twin.TwinDCDiscriminator(CHANNELS, pack)
     for ours, theirs in ((ours_g, theirs_g), (ours_d, theirs_d)):
         theirs.load_state_dict({name: torch.tensor(np.asarray(value))
                                 for name, value in ours.state_dict().items()})
@@ -48,8 +48,9 @@ def test_twin_init_follows_dcgan_init():
     assert convs[-1].bias.abs().max().item() == 0.0
 
 
-def test_dcgan_losses_and_gradients_match_the_torch_twin():
-    ours_g, ours_d, theirs_g, theirs_d = _twins()
+@pytest.mark.parametrize("pack", [1, 2])
+def test_dcgan_losses_and_gradients_match_the_torch_twin(pack):
+    ours_g, ours_d, theirs_g, theirs_d = _twins(pack)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (BATCH, 1, 28, 28)).astype(np.float32)
     z_d, z_g = rng.standard_normal((2, BATCH, LATENT)).astype(np.float32)
