@@ -166,6 +166,23 @@ def sliding_windows(x, kernel: tuple, stride: tuple, dilation: tuple = (1, 1)):
     return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
+def shifted_rows(flat, kernel: tuple, dilation: tuple, row_width: int, length: int):
+    """A read-only strided view of the kernel taps of images stored as flat rows (no copy).
+
+    ``flat`` is (N, C, L), each image's rows of ``row_width`` pixels laid end to end; the
+    view is (N, C, kh, kw, length), entry [n, c, i, j, q] = flat[n, c, i dh row_width +
+    j dw + q]: for each tap, the image shifted by that tap, as one contiguous run.
+    """
+    kh, kw = kernel
+    dh, dw = dilation
+    s0, s1, s2 = flat.strides
+    shape = flat.shape[:2] + (kh, kw, length)
+    strides = (s0, s1, s2 * dh * row_width, s2 * dw, s2)
+    if device_of(flat) == "cuda":
+        return cupy.lib.stride_tricks.as_strided(flat, shape, strides)
+    return np.lib.stride_tricks.as_strided(flat, shape, strides, writeable=False)
+
+
 _numpy_blas: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
 
 

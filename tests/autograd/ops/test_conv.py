@@ -1,6 +1,8 @@
 """Convolution properties: the adjoint pair, first and second derivatives, PixelCNN mask
 causality, argument errors."""
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -10,7 +12,9 @@ from threadpoolctl import threadpool_limits
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen.autograd import grad, gradcheck, gradgradcheck
+from tinygen.autograd.ops import conv as conv_ops
 from tinygen.testing import arrays
+from tinygen.testing.op_specs_conv import reference_conv2d, reference_conv_transpose2d
 
 
 @st.composite
@@ -224,3 +228,118 @@ def test_both_gemm_layouts_agree_and_are_differentiable_twice(threads, problem):
     with threadpool_limits(3 - threads):
         other = conv(tg.tensor(x64), tg.tensor(w64)).numpy()
     np.testing.assert_allclose(y, other, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3000])
+@given(conv_problem(), st.data())
+def test_stride_one_convs_on_flat_row_chunks_match_the_definition_and_differentiate_twice(
+        chunk_bytes, problem, data):
+    """At one BLAS thread a stride-1 conv copies its windows a chunk of images at a time:
+    one image per chunk at 1 byte, chunks of several (the last one ragged) at 3000. conv2d,
+    its gradients (a stride-1 conv_transpose2d and a weight gradient, each chunked too) and
+    conv_transpose2d must match their definitions and pass first and second-order checks."""
+    x_values, w_values, config = problem
+    x_values, w_values = x_values.astype(np.float64), w_values.astype(np.float64)
+    config = dict(config, stride=1)
+    expected = reference_conv2d(x_values, w_values, **config)
+    pads = ((config["padding"],) * 2,) * 2
+    with threadpool_limits(1), mock.patch.object(conv_ops, "_CHUNK_BYTES", chunk_bytes):
+        assume(conv_ops._uses_flat_rows(x_values, w_values.shape[2:], (1, 1), pads,
+                                        config["groups"], expected.shape[2:]))
+        inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+
+        def conv(*args):
+            return F.conv2d(*args, **config)
+
+        np.testing.assert_allclose(conv(*inputs).numpy(), expected, rtol=1e-10, atol=1e-10)
+        assert gradcheck(conv, inputs)
+        assert gradgradcheck(conv, inputs)
+        probe = data.draw(arrays(expected.shape)).astype(np.float64)
+        transposed_inputs = [tg.tensor(probe, requires_grad=True),
+                             tg.tensor(w_values, requires_grad=True)]
+
+        def conv_transpose(*args):
+            return F.conv_transpose2d(*args, **config)
+
+        np.testing.assert_allclose(conv_transpose(*transposed_inputs).numpy(),
+                                   reference_conv_transpose2d(probe, w_values, **config),
+                                   rtol=1e-10, atol=1e-10)
+        assert gradcheck(conv_transpose, transposed_inputs)
+        assert gradgradcheck(conv_transpose, transposed_inputs)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("groups", "padding"), [(1, 1), (2, 1), (1, ((1, 0), (0, 2)))])
+def test_batch_last_channel_major_convs_match_the_definition_and_differentiate_twice(
+        threads, groups, padding):
+    """A batch (6) twice as wide as the output rows (3) orders channel-major cols and
+    outputs (oh, ow, N); at one thread only convs with more taps than twice their pixels
+    are channel-major, so the kernel is 4x4 on 4 channels (64 taps, 9 pixels)."""
+    rng = np.random.default_rng(6)
+    x_values = rng.standard_normal((6, 4, 6, 7))
+    w_values = rng.standard_normal((6, 4 // groups, 4, 4))
+    config = {"stride": 2, "padding": padding, "groups": groups}
+    pads = padding if isinstance(padding, tuple) else ((padding,) * 2,) * 2
+    with threadpool_limits(threads):
+        inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+        y = F.conv2d(*inputs, **config)
+        assert conv_ops._batch_last(x_values, (4, 4), y.shape[2:])
+        np.testing.assert_allclose(
+            y.numpy(), reference_conv2d(x_values, w_values, stride=2, padding=pads,
+                                        groups=groups), rtol=1e-10, atol=1e-10)
+
+        def conv(*args):
+            return F.conv2d(*args, **config)
+
+        assert gradcheck(conv, inputs)
+        assert gradgradcheck(conv, inputs)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("stride", "kernel", "padding", "output_padding", "groups"), [
+    (2, 4, 1, 0, 1), (2, 4, 1, 1, 2), (2, 2, 0, 1, 1), (3, 3, 2, 2, 1), (2, 4, 3, 0, 2)])
+def test_strided_conv_transpose2d_by_phases_matches_the_definition_and_differentiates_twice(
+        threads, stride, kernel, padding, output_padding, groups):
+    """A stride that divides the kernel splits a transposed conv into stride**2 stride-1
+    correlations, one per output phase; with few input channels (2 per group) against
+    output channels (3 per group) their cols are no larger than col2im's taps. Phases run
+    at one BLAS thread, col2im at two: both must agree with the definition."""
+    rng = np.random.default_rng(7)
+    x_values = rng.standard_normal((3, 2 * groups, 4, 5))
+    w_values = rng.standard_normal((2 * groups, 3, kernel, kernel))
+    config = {"stride": stride, "padding": padding, "output_padding": output_padding,
+              "groups": groups}
+    with threadpool_limits(threads):
+        assert conv_ops._uses_phases(x_values, w_values, (stride,) * 2, (1, 1),
+                                     groups) == (threads == 1)
+        inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+        np.testing.assert_allclose(F.conv_transpose2d(*inputs, **config).numpy(),
+                                   reference_conv_transpose2d(x_values, w_values, **config),
+                                   rtol=1e-10, atol=1e-10)
+
+        def conv_transpose(*args):
+            return F.conv_transpose2d(*args, **config)
+
+        assert gradcheck(conv_transpose, inputs)
+        assert gradgradcheck(conv_transpose, inputs)
+
+
+@pytest.mark.parametrize(("padding", "groups"), [(0, 1), (1, 2), (2, 1)])
+def test_conv_transpose2d_of_a_1x1_input_matches_the_definition_and_differentiates_twice(
+        padding, groups):
+    """A generator's first layer: each image's taps tile the whole output, which is then
+    their copy rather than a sum of slice-adds."""
+    rng = np.random.default_rng(8)
+    x_values = rng.standard_normal((4, 2 * groups, 1, 1))
+    w_values = rng.standard_normal((2 * groups, 3, 5, 5))
+    inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+
+    def conv_transpose(*args):
+        return F.conv_transpose2d(*args, padding=padding, groups=groups)
+
+    np.testing.assert_allclose(
+        conv_transpose(*inputs).numpy(),
+        reference_conv_transpose2d(x_values, w_values, padding=padding, groups=groups),
+        rtol=1e-10, atol=1e-10)
+    assert gradcheck(conv_transpose, inputs)
+    assert gradgradcheck(conv_transpose, inputs)
