@@ -5,6 +5,9 @@ No machine here has a GPU, so the CUDA paths are exercised through a fake CuPy m
 device-mix check, which only look at array types.
 """
 
+import os
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -263,3 +266,30 @@ def test_real_gpu_round_trip_and_device_mix_error():
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     with pytest.raises(DeviceError, match="cuda.*cpu|cpu.*cuda"):
         x.cuda() + x
+
+
+def _host_memory_in_fresh_process(**env):
+    """What a fresh interpreter's tinygen.info() says of host memory, under ``env`` (and no
+    MALLOC_* variables of the caller's)."""
+    base = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}
+    code = "import tinygen; print(tinygen.info()['host_memory'])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, env={**base, **env})
+    return result.stdout.strip()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux's")
+def test_importing_tinygen_keeps_freed_memory_for_reuse_on_glibc():
+    said = _host_memory_in_fresh_process(TINYGEN_KEEP_FREED_MEMORY="1")
+    if "no glibc mallopt" in said:
+        pytest.skip("not glibc (e.g. musl)")
+    assert said == "glibc keeps freed blocks <= 32 MiB and up to 512 MiB of free heap"
+
+
+@pytest.mark.parametrize("env, reason", [
+    ({"TINYGEN_KEEP_FREED_MEMORY": "0"}, "left alone: TINYGEN_KEEP_FREED_MEMORY=0"),
+    ({"MALLOC_TRIM_THRESHOLD_": "1000000"},
+     "left alone: MALLOC_*_THRESHOLD_ set in the environment"),
+])
+def test_the_allocator_is_left_alone_when_asked(env, reason):
+    assert _host_memory_in_fresh_process(**env) == reason

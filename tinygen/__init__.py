@@ -28,10 +28,14 @@ from tinygen.autograd.creation import (
 )
 from tinygen.autograd.ops import *  # noqa: F403 - the op wrappers are the functional API
 from tinygen.autograd.ops import __all__ as _ops_all
-from tinygen.backend import get_array_module, info, manual_seed
+from tinygen.backend import get_array_module, info, keep_freed_memory, manual_seed
 from tinygen.debug import check_causal
 
 __version__ = "0.1.0"
+
+# every op allocates a fresh array: have glibc reuse freed ones rather than page-fault new
+# ones in (see tinygen.backend; TINYGEN_KEEP_FREED_MEMORY=0 opts out)
+keep_freed_memory()
 
 __all__ = [
     "Function", "Tensor", "autograd", "check_causal",
