@@ -413,6 +413,9 @@ def _digits(count: int, conditional: bool):
 
 
 # =========================================================================== main
+# PacGAN pairs for the conv GANs: with single images the DCGAN left one digit under 5% of
+# its samples in every run; judging pairs, three seeds of 6250 steps covered 10/10
+DEFAULT_PACK = {"dcgan": 2, "lsgan": 2}
 QUICK = {"steps": 600, "eval_every": 200, "eval_samples": 500, "final_samples": 2000,
          "channels": 16, "hidden": 128}
 # a conv step costs several MLP steps on a CPU, and a WGAN-GP step (k critic steps, each
@@ -422,7 +425,7 @@ QUICK_CONV_STEPS = {"dcgan": 500, "lsgan": 500, "wgan-gp": 150}
 
 def main(argv=None) -> dict:
     parser = make_parser("Train a GAN-family model on MNIST in [-1, 1] (t10k[:8000]; FID "
-                         "against t10k[8000:]).", epochs=25, batch_size=64, lr=2e-4,
+                         "against t10k[8000:]).", epochs=50, batch_size=64, lr=2e-4,
                          out="runs/gan")
     flags = add_model_flags(parser, "GAN")
     flags.add_argument("--model", choices=MODELS, default="dcgan",
@@ -445,9 +448,9 @@ def main(argv=None) -> dict:
     flags.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                        help="also keep an exponential moving average of G's weights with this "
                             "decay (e.g. 0.999) and sample from it; 0: off")
-    flags.add_argument("--pack", type=int, default=1,
+    flags.add_argument("--pack", type=int, default=None,
                        help="PacGAN: the DCGAN/LSGAN discriminator judges this many images "
-                            "at once (1: off)")
+                            "at once (default: 2 for those models, else 1 = off)")
     flags.add_argument("--mismatch-weight", type=float, default=1.0,
                        help="cGAN: weight of D's loss on real images under wrong labels")
     flags.add_argument("--eval-every", type=int, default=500,
@@ -463,6 +466,8 @@ def main(argv=None) -> dict:
         parser.error(f"--real-label must be in (0, 1], got {args.real_label}")
     if args.mismatch_weight < 0:
         parser.error(f"--mismatch-weight must be >= 0, got {args.mismatch_weight}")
+    if args.pack is None:
+        args.pack = DEFAULT_PACK.get(args.model, 1)
     if not 0.0 <= args.ema < 1.0:
         parser.error(f"--ema must be in [0, 1), got {args.ema}")
     if args.pack < 1:

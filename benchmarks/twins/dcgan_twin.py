@@ -2,13 +2,14 @@
 
 Same architecture (G: z -> 7x7 transposed conv -> BN, ReLU -> 14x14 -> BN, ReLU -> 28x28,
 Tanh; D: strided 4x4 convs with LeakyReLU(0.2), batch norm after the second, a 7x7 conv to
-one logit), the same init (conv weights N(0, 0.02), BN scales N(1, 0.02), biases 0), the same
-real-data order (``models.gan.endless`` with the same seed), Adam 2e-4 with betas (0.5, 0.999),
-batch 64, latent 64, one D step on real and ``fake.detach()`` then one non-saturating G step.
-The noise comes from torch's generator with the same seed, so the two runs see different z.
+one logit, judging 2 images at once as models.gan's PacGAN default does), the same init
+(conv weights N(0, 0.02), BN scales N(1, 0.02), biases 0), the same real-data order
+(``models.gan.endless`` with the same seed), Adam 2e-4 with betas (0.5, 0.999), batch 64,
+latent 64, one D step on real and ``fake.detach()`` then one non-saturating G step. The
+noise comes from torch's generator with the same seed, so the two runs see different z.
 Samples for the metrics are drawn with G in eval mode and judged by ``models.gan_metrics``.
 
-    python benchmarks/twins/dcgan_twin.py --steps 1000 --threads 1
+    python -m benchmarks.twins.dcgan_twin --steps 1000 --threads 1
 
 ``step_pair()`` gives one full iteration of each implementation on a fixed batch, for the
 interleaved step timings of benchmarks/twins/step_times.py.
@@ -133,7 +134,7 @@ def generate(G, count: int, latent: int, batch: int = 500) -> np.ndarray:
 
 
 # =========================================================================== step timing
-def step_pair(channels: int = 32, batch: int = 64, latent: int = 64, pack: int = 1
+def step_pair(channels: int = 32, batch: int = 64, latent: int = 64, pack: int = 2
               ) -> tuple[Callable[[], tuple], Callable[[], tuple]]:
     """(tinygen_step, torch_step): each runs one full DCGAN iteration (D step + G step, Adam
     2e-4, fresh noise) of its own freshly initialised nets on the same fixed real batch, and
@@ -179,7 +180,7 @@ def step_pair(channels: int = 32, batch: int = 64, latent: int = 64, pack: int =
 # =========================================================================== main
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--steps", type=int, default=None,
                         help="generator steps (default: --epochs passes over the training set, "
                              "one batch per generator step, as models.gan counts them)")
@@ -187,7 +188,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--latent", type=int, default=64)
     parser.add_argument("--channels", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--pack", type=int, default=1, help="images per D logit (PacGAN)")
+    parser.add_argument("--pack", type=int, default=2,
+                        help="images per D logit (PacGAN; models.gan's DCGAN default)")
     parser.add_argument("--final-samples", type=int, default=10000,
                         help="samples for the final metrics (models.gan's default)")
     parser.add_argument("--seed", type=int, default=0)

@@ -79,7 +79,7 @@ def _steps():
         "PixelRNN Diagonal BiLSTM h=32, 2 layers, batch 32": (
             tinygen_step(ours_diag, lambda: pixelrnn.nll_per_image(ours_diag, xp).mean()),
             torch_step(theirs_diag, lambda: pixelrnn_twin.nll(theirs_diag, tp).mean())),
-        "DCGAN c=32, one D step + one G step, batch 64": dcgan_twin.step_pair(),
+        "DCGAN c=32, pack 2, one D step + one G step, batch 64": dcgan_twin.step_pair(),
     }
 
 
