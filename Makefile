@@ -49,6 +49,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.overhead
 	$(BIN)/python -m benchmarks.kernels
+	$(BIN)/python -m benchmarks.conv_layers
+	$(BIN)/python -m benchmarks.host_memory
 	$(BIN)/python -m benchmarks.anomaly_overhead
 	$(BIN)/python -m benchmarks.samplers
 
