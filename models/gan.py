@@ -10,8 +10,11 @@ are not (G learns only through D's judgement of its samples). The generator uses
 non-saturating loss -log D(G(z)); LSGAN swaps both losses for least squares, and WGAN-GP
 swaps D for a critic f with E[f(fake)] - E[f(real)] plus a gradient penalty
 lambda * (||grad_x f(x_hat)|| - 1)^2, which differentiates through a gradient
-(``create_graph=True``). Samples are judged by ``models.gan_metrics`` (classifier-FID, mode
-coverage, confidence, the cGAN's class accuracy) every ``--eval-every`` steps and at the end.
+(``create_graph=True``). The DCGAN and LSGAN discriminators judge pairs of images by
+default (PacGAN, ``--pack``), which lets D see a generator that repeats itself; ``--ema``
+keeps a moving average of G's weights to sample from. Samples are judged by
+``models.gan_metrics`` (classifier-FID, mode coverage, the rarest digit's share, confidence,
+the cGAN's class accuracy) every ``--eval-every`` steps and at the end.
 This file reads top to bottom: the modules, the losses, the training loop, pictures, main().
 """
 
