@@ -269,21 +269,23 @@ def test_stride_one_convs_on_flat_row_chunks_match_the_definition_and_differenti
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize(("groups", "padding"), [(1, 1), (2, 1), (1, ((1, 0), (0, 2)))])
+@given(st.integers(1, 2), st.sampled_from([1, 2, ((1, 0), (0, 2))]), st.integers(0, 2),
+       st.data())
 def test_batch_last_channel_major_convs_match_the_definition_and_differentiate_twice(
-        threads, groups, padding):
-    """A batch (6) twice as wide as the output rows (3) orders channel-major cols and
+        threads, groups, padding, extra_images, data):
+    """A batch at least twice as wide as the output rows orders channel-major cols and
     outputs (oh, ow, N); at one thread only convs with more taps than twice their pixels
-    are channel-major, so the kernel is 4x4 on 4 channels (64 taps, 9 pixels)."""
-    rng = np.random.default_rng(6)
-    x_values = rng.standard_normal((6, 4, 6, 7))
-    w_values = rng.standard_normal((6, 4 // groups, 4, 4))
-    config = {"stride": 2, "padding": padding, "groups": groups}
+    are channel-major, so the kernel is 4x4 on 4 channels (64 taps) over small maps."""
+    height, width = data.draw(st.integers(4, 7)), data.draw(st.integers(4, 7))
     pads = padding if isinstance(padding, tuple) else ((padding,) * 2,) * 2
+    out_width = (width + sum(pads[1]) - 4) // 2 + 1
+    x_values = data.draw(arrays((2 * out_width + extra_images, 4, height, width)))
+    w_values = data.draw(arrays((6, 4 // groups, 4, 4)))
+    config = {"stride": 2, "padding": padding, "groups": groups}
     with threadpool_limits(threads):
         inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
         y = F.conv2d(*inputs, **config)
-        assert conv_ops._batch_last(x_values, (4, 4), y.shape[2:])
+        assume(conv_ops._batch_last(x_values, (4, 4), y.shape[2:]))
         np.testing.assert_allclose(
             y.numpy(), reference_conv2d(x_values, w_values, stride=2, padding=pads,
                                         groups=groups), rtol=1e-10, atol=1e-10)
@@ -296,17 +298,19 @@ def test_batch_last_channel_major_convs_match_the_definition_and_differentiate_t
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize(("stride", "kernel", "padding", "output_padding", "groups"), [
-    (2, 4, 1, 0, 1), (2, 4, 1, 1, 2), (2, 2, 0, 1, 1), (3, 3, 2, 2, 1), (2, 4, 3, 0, 2)])
+@given(st.sampled_from([(2, 4, 1, 0, 1), (2, 4, 1, 1, 2), (2, 2, 0, 1, 1), (3, 3, 2, 2, 1),
+                        (2, 4, 3, 0, 2)]), st.data())
 def test_strided_conv_transpose2d_by_phases_matches_the_definition_and_differentiates_twice(
-        threads, stride, kernel, padding, output_padding, groups):
+        threads, layer, data):
     """A stride that divides the kernel splits a transposed conv into stride**2 stride-1
     correlations, one per output phase; with few input channels (2 per group) against
     output channels (3 per group) their cols are no larger than col2im's taps. Phases run
     at one BLAS thread, col2im at two: both must agree with the definition."""
-    rng = np.random.default_rng(7)
-    x_values = rng.standard_normal((3, 2 * groups, 4, 5))
-    w_values = rng.standard_normal((2 * groups, 3, kernel, kernel))
+    stride, kernel, padding, output_padding, groups = layer
+    size = (data.draw(st.integers(1, 3)), 2 * groups, data.draw(st.integers(3, 5)),
+            data.draw(st.integers(3, 5)))
+    x_values = data.draw(arrays(size))
+    w_values = data.draw(arrays((2 * groups, 3, kernel, kernel)))
     config = {"stride": stride, "padding": padding, "output_padding": output_padding,
               "groups": groups}
     with threadpool_limits(threads):
@@ -324,14 +328,16 @@ def test_strided_conv_transpose2d_by_phases_matches_the_definition_and_different
         assert gradgradcheck(conv_transpose, inputs)
 
 
-@pytest.mark.parametrize(("padding", "groups"), [(0, 1), (1, 2), (2, 1)])
+@given(st.sampled_from([(0, 1), (1, 2), (2, 1)]), st.integers(1, 4), st.integers(3, 5),
+       st.data())
 def test_conv_transpose2d_of_a_1x1_input_matches_the_definition_and_differentiates_twice(
-        padding, groups):
+        layer, batch, kernel, data):
     """A generator's first layer: each image's taps tile the whole output, which is then
     their copy rather than a sum of slice-adds."""
-    rng = np.random.default_rng(8)
-    x_values = rng.standard_normal((4, 2 * groups, 1, 1))
-    w_values = rng.standard_normal((2 * groups, 3, 5, 5))
+    padding, groups = layer
+    assume(kernel > 2 * padding)  # else the output is empty
+    x_values = data.draw(arrays((batch, 2 * groups, 1, 1)))
+    w_values = data.draw(arrays((2 * groups, 3, kernel, kernel)))
     inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
 
     def conv_transpose(*args):
