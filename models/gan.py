@@ -129,6 +129,8 @@ class DCDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 32, batch_norm: bool = True, minibatch_std: bool = False,
                  pack: int = 1):
+        if not isinstance(pack, int) or pack < 1:
+            raise ValueError(f"DCDiscriminator: pack must be an int >= 1, got {pack!r}")
         norm = nn.BatchNorm2d(2 * channels) if batch_norm else nn.Identity()
         self.pack = pack
         # the spread map only when asked, so the default layer indices (and state-dict keys,

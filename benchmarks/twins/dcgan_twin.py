@@ -198,6 +198,9 @@ def main(argv=None) -> dict:
                         help="also save the final samples (N, 1, 28, 28) in [0, 1] as .npy, to "
                              "measure them again with another yardstick")
     args = parser.parse_args(argv)
+    if args.pack < 1 or args.batch_size % args.pack:
+        parser.error(f"--pack must be >= 1 and divide --batch-size {args.batch_size}, got "
+                     f"{args.pack}")
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     (train_images, train_labels), (test_images, _) = default_split()

@@ -187,6 +187,8 @@ def test_packed_discriminator_judges_images_in_groups():
                                rtol=1e-6)
     with pytest.raises(ValueError, match="batch size 5 is not a multiple of pack=2"):
         D(tg.randn(5, 1, 28, 28))
+    with pytest.raises(ValueError, match="pack must be an int >= 1, got 0"):
+        gan.DCDiscriminator(channels=2, pack=0)
 
 
 def test_averaged_generator_is_sampled_and_checkpointed(tmp_path, classifier_path):

@@ -79,6 +79,7 @@ def test_update_bn_passes_tuples_as_arguments():
     (lambda: AveragedModel("net"), "model must be a Module, got str"),
     (lambda: AveragedModel(_net()).update_parameters(nn.Linear(3, 4)), "differ from"),
     (lambda: update_bn([], _net()), "batches yielded nothing"),
+    (lambda: update_bn([tg.ones(2, 3)], "net"), "update_bn: model must be a Module, got str"),
 ])
 def test_bad_arguments_are_refused(make, message):
     with pytest.raises((ValueError, TypeError), match=message):

@@ -86,6 +86,8 @@ def update_bn(batches: Iterable, model: Module) -> None:
     Averaged weights need this: running statistics collected while the weights moved
     describe the activations of the raw iterates, not of their average.
     """
+    if not isinstance(model, Module):
+        raise TypeError(f"update_bn: model must be a Module, got {type(model).__name__}")
     norms = [layer for layer in model.modules()
              if isinstance(layer, _BatchNorm) and layer.running_mean is not None]
     if not norms:
