@@ -1,5 +1,8 @@
 """The backward engine: accumulation, graph freeing, mutation guard, autograd.grad, modes."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -18,6 +21,51 @@ def test_chain_of_100k_ops_backpropagates_without_recursion():
         y = y + 0.0
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [1.0, 1.0])
+
+
+@pytest.fixture
+def no_cycle_collector():
+    """Python's cycle collector off: what is freed here is freed by reference counting."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    yield
+    if was_enabled:
+        gc.enable()
+
+
+def test_a_graph_never_backpropagated_is_freed_without_the_cycle_collector(no_cycle_collector):
+    # tanh saves its own output; holding it strongly would make output -> op -> output a
+    # cycle, and an unused graph (a GAN generator's forward in the D step) would outlive
+    # its step until the cycle collector ran
+    x = leaf(np.linspace(-1.0, 1.0, 6))
+    y = (x * 2.0).tanh().exp()
+    ops = [weakref.ref(y.grad_fn), weakref.ref(y.grad_fn.inputs[0].grad_fn)]
+    del y
+    assert [op() for op in ops] == [None, None]
+
+
+def test_a_saved_output_the_caller_dropped_still_gives_second_derivatives():
+    x = leaf([0.3, -0.7])
+    y = x.tanh()
+    z = y * 1.0  # keeps tanh's op alive through z's graph
+    del y  # ... but not tanh's output Tensor: backward stands in an equivalent one
+    (gx,) = grad(z.sum(), [x], create_graph=True)
+    (ggx,) = grad(gx.sum(), [x])
+    t = np.tanh([0.3, -0.7])
+    np.testing.assert_allclose(gx.numpy(), 1 - t ** 2)
+    np.testing.assert_allclose(ggx.numpy(), -2 * t * (1 - t ** 2))
+
+
+def test_changing_a_saved_output_in_place_is_caught_after_the_caller_dropped_it():
+    x = leaf([0.3, -0.7])
+    y = x.tanh()
+    view = y.reshape(2)  # shares y's version counter
+    z = (view + 0.0).sum()  # an add saves nothing: only tanh has a saved tensor
+    del y
+    with tg.no_grad():
+        view.add_(tg.tensor(np.ones(2)))
+    with pytest.raises(RuntimeError, match="op Tanh.*modified in place"):
+        z.backward()
 
 
 def test_gradients_accumulate_in_leaves_across_backward_calls():
