@@ -329,15 +329,16 @@ def test_strided_conv_transpose2d_by_phases_matches_the_definition_and_different
 
 
 @given(st.sampled_from([(0, 1), (1, 2), (2, 1)]), st.integers(1, 4), st.integers(3, 5),
-       st.data())
+       st.integers(1, 2), st.data())
 def test_conv_transpose2d_of_a_1x1_input_matches_the_definition_and_differentiates_twice(
-        layer, batch, kernel, data):
-    """A generator's first layer: each image's taps tile the whole output, which is then
-    their copy rather than a sum of slice-adds."""
+        layer, batch, kernel, channels, data):
+    """A generator's first layer: each image's taps tile the whole output, so without
+    groups it is one product (N, C) @ (C, O*kh*kw), an outer product for one channel; its
+    gradients are dense convs (a kernel covering the whole map)."""
     padding, groups = layer
     assume(kernel > 2 * padding)  # else the output is empty
-    x_values = data.draw(arrays((batch, 2 * groups, 1, 1)))
-    w_values = data.draw(arrays((2 * groups, 3, kernel, kernel)))
+    x_values = data.draw(arrays((batch, channels * groups, 1, 1)))
+    w_values = data.draw(arrays((channels * groups, 3, kernel, kernel)))
     inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
 
     def conv_transpose(*args):
@@ -349,3 +350,30 @@ def test_conv_transpose2d_of_a_1x1_input_matches_the_definition_and_differentiat
         rtol=1e-10, atol=1e-10)
     assert gradcheck(conv_transpose, inputs)
     assert gradgradcheck(conv_transpose, inputs)
+
+
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3), st.integers(1, 2),
+       st.integers(1, 2), st.booleans(), st.data())
+def test_dense_conv2d_matches_the_definition_and_differentiates_twice(
+        batch, channels, out_channels, stride, groups, with_bias, data):
+    """A kernel covering the whole unpadded map (a DCGAN critic's last 7x7 conv) is a dense
+    layer, (N, C*H*W) @ (C*H*W, O) with no cols; grouped, it takes the general path."""
+    height, width = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    x_values = data.draw(arrays((batch, channels * groups, height, width)))
+    w_values = data.draw(arrays((out_channels * groups, channels, height, width)))
+    assert conv_ops._is_dense(x_values, w_values.shape[2:], ((0, 0), (0, 0)), (1, 1),
+                              groups) == (groups == 1)
+    inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
+    bias_values = data.draw(arrays((out_channels * groups,)))
+    if with_bias:
+        inputs.append(tg.tensor(bias_values, requires_grad=True))
+
+    def conv(*args):
+        return F.conv2d(*args, stride=stride, groups=groups)
+
+    expected = reference_conv2d(x_values, w_values, stride=stride, groups=groups)
+    if with_bias:
+        expected = expected + bias_values.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(conv(*inputs).numpy(), expected, rtol=1e-10, atol=1e-10)
+    assert gradcheck(conv, inputs)
+    assert gradgradcheck(conv, inputs)
