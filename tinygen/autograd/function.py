@@ -20,6 +20,8 @@ records it and second derivatives come for free; otherwise it runs with recordin
 arrays is saved as that Tensor (so it stays in the graph for higher-order derivatives and is
 guarded against in-place changes); any other array is saved as a constant, which is right
 only for quantities whose derivative is zero almost everywhere (masks, argmax indices).
+A saved output is held without a reference cycle (:class:`_SavedOutput`), so a graph that
+is never backpropagated is freed as soon as its last Tensor is.
 """
 
 from __future__ import annotations
