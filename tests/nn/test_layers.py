@@ -5,6 +5,7 @@ import pytest
 
 import tinygen as tg
 import tinygen.nn as nn
+import tinygen.nn.functional as F
 from tinygen.autograd import gradcheck
 
 
@@ -106,6 +107,18 @@ def test_orthogonal_init_gives_orthonormal_rows():
     weight = nn.Parameter(np.empty((4, 8), dtype=np.float64))
     nn.init.orthogonal_(weight)
     np.testing.assert_allclose(weight.numpy() @ weight.numpy().T, np.eye(4), atol=1e-10)
+
+
+def test_functional_linear_names_the_bad_shape():
+    x, weight = tg.randn(4, 3), tg.randn(2, 3)
+    with pytest.raises(ValueError, match=r"linear: weight must be \(out_features, in_features\), "
+                                         r"got shape \(2, 3, 1\)"):
+        F.linear(x, tg.randn(2, 3, 1))
+    with pytest.raises(ValueError, match=r"x's last axis must be in_features=3, got shape "
+                                         r"\(4, 5\)"):
+        F.linear(tg.randn(4, 5), weight)
+    with pytest.raises(ValueError, match=r"bias must have shape \(2,\), got \(3,\)"):
+        F.linear(x, weight, tg.randn(3))
 
 
 def test_layers_reject_bad_arguments_and_inputs():

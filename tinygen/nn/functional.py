@@ -20,6 +20,7 @@ from tinygen.autograd.ops.conv import (
     masked_conv2d,
 )
 from tinygen.autograd.ops.dropout import dropout
+from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.loss import (
     bernoulli_nll,
     binary_cross_entropy_with_logits,
@@ -36,7 +37,7 @@ from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
 __all__ = [
     "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy_with_logits",
     "conv2d", "conv2d_top_rows", "conv_mask", "conv_transpose2d", "cross_entropy", "dropout",
-    "elu", "gaussian_kl", "gaussian_nll", "leaky_relu", "log_sigmoid", "log_softmax",
+    "elu", "gaussian_kl", "gaussian_nll", "leaky_relu", "linear", "log_sigmoid", "log_softmax",
     "logsumexp", "lstm_cell", "masked_conv2d", "max_pool2d", "mse_loss", "relu", "sigmoid",
     "softmax", "softplus", "tanh", "upsample_nearest2d",
 ]

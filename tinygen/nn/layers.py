@@ -74,8 +74,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_features("Linear", x, -1, self.in_features, "features")
-        y = x @ transpose(self.weight)
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -1,5 +1,6 @@
-"""Specs for the kernel ops behind ``tinygen.nn.functional``: batch norm, the LSTM cell,
-losses, pooling, upsampling and dropout (convolutions register in ``op_specs_conv``)."""
+"""Specs for the kernel ops behind ``tinygen.nn.functional``: the dense layer, batch norm,
+the LSTM cell, losses, pooling, upsampling and dropout (convolutions register in
+``op_specs_conv``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 import tinygen
 from tinygen.autograd.ops import dropout as dropout_ops
-from tinygen.autograd.ops import loss, normalization, pooling, recurrent
+from tinygen.autograd.ops import linalg, loss, normalization, pooling, recurrent
 from tinygen.testing.registry import OpSpec, register
 from tinygen.testing.strategies import arrays, distinct_arrays, floats
 
@@ -25,6 +26,26 @@ def _images(min_side: int = 2, max_side: int = 5) -> st.SearchStrategy:
 def _logsumexp(z, axis):
     top = z.max(axis=axis, keepdims=True)
     return np.log(np.exp(z - top).sum(axis=axis, keepdims=True)) + top
+
+
+# --------------------------------------------------------------------------- linear
+@st.composite
+def _linear_inputs(draw):
+    """x (..., in) with none to two leading axes, W (out, in), and a bias (out,) or none."""
+    leading = draw(st.lists(st.integers(1, 3), max_size=2))
+    in_features, out_features = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    drawn = [draw(arrays((*leading, in_features))), draw(arrays((out_features, in_features)))]
+    if draw(st.booleans()):
+        drawn.append(draw(arrays((out_features,))))
+    return tuple(drawn)
+
+
+def _linear_reference(x, weight, bias=None):
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+register(OpSpec("linear", linalg.linear, _linear_reference, _linear_inputs()))
 
 
 # --------------------------------------------------------------------------- batch norm

@@ -1,4 +1,4 @@
-"""Matrix products: batched, broadcasting matmul."""
+"""Matrix products: batched, broadcasting matmul, and the dense layer's x W^T + b."""
 
 from __future__ import annotations
 
@@ -45,3 +45,59 @@ def matmul(a, b) -> Tensor:
     shape = y.shape[:-2] + ((y.shape[-2],) if a.ndim > 1 else ()) + (
         (y.shape[-1],) if b.ndim > 1 else ())
     return reshape(y, shape)
+
+
+class Linear(Function):
+    """y = x W^T (+ b), as torch.nn.functional.linear: x (..., in), W (out, in), b (out,).
+
+    One op instead of a transpose, a matmul and an add: the bias is added in place to the
+    product, and the weight gradient comes out in W's own (out, in) layout, where the
+    composite's came out as a transposed view that had to be copied into W.grad.
+    """
+
+    def forward(self, x, weight, bias=None):
+        self.save_for_backward(x, weight)
+        y = x @ weight.T  # (..., in) @ (in, out) -> (..., out); .T is a view
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, gy):
+        # dL/dx = gy W; dL/dW = gy^T x and dL/db = sum gy, both summed over the leading axes
+        x, weight = self.saved_tensors
+        needs = self.needs_input_grad
+        out_features, in_features = weight.shape
+        gx = gy @ weight if needs[0] else None
+        gw = gb = None
+        if needs[1] or (len(needs) == 3 and needs[2]):
+            gy_rows = reshape(gy, (-1, out_features))  # (..., out) -> (M, out)
+            if needs[1]:
+                # (out, M) @ (M, in) -> (out, in); (..., in) -> (M, in)
+                gw = swap_last_axes(gy_rows) @ reshape(x, (-1, in_features))
+            if len(needs) == 3 and needs[2]:
+                gb = gy_rows.sum(axis=0)
+        return (gx, gw) if len(needs) == 2 else (gx, gw, gb)
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """x W^T + b, as torch.nn.functional.linear.
+
+    Args:
+        x: (..., in_features).
+        weight: (out_features, in_features).
+        bias: optional (out_features,).
+
+    Returns:
+        (..., out_features).
+    """
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be (out_features, in_features), got shape "
+                         f"{weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: x's last axis must be in_features={weight.shape[1]}, got "
+                         f"shape {x.shape}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got "
+                         f"{bias.shape}")
+    function = Linear()
+    return function.apply(x, weight) if bias is None else function.apply(x, weight, bias)
