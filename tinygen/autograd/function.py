@@ -193,7 +193,7 @@ class _SavedOutput:
     Holding the output Tensor itself would close a loop (output -> its op -> the output),
     and a graph that is never backpropagated (a GAN generator's forward in the
     discriminator step) would then wait for Python's cycle collector, keeping every array
-    of the graph alive for several steps: a DCGAN's heap grew by 250 MB over its first 300
+    of the graph alive for several steps: a DCGAN's heap grew by 340 MB over its first 300
     steps, and each step paid page faults for fresh memory. So the output is held by weak
     reference, with its array and version counter; if the caller dropped it, an equivalent
     Tensor (same array, op, output index and version counter) stands in, as PyTorch does
