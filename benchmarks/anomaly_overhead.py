@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import tinygen as tg
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 from models import pixelcnn, vae
 from tinygen.optim import Adam
 
@@ -84,8 +84,7 @@ def main() -> None:
         lines.append(f"| {name} | {base:.2f} | {always:.2f} | {always / base:.2f}x | "
                      f"{rare:.2f} | {rare / base:.2f}x |")
     section = "\n".join(lines) + "\n"
-    print(section)
-    replace_section(section)
+    publish(section)
 
 
 class _Nothing:

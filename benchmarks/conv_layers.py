@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 import tinygen as tg
 import tinygen.nn as tnn
 from benchmarks.kernels import Case, blas, measure_case, torch
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 
 THREADS = 1
 
@@ -171,10 +171,7 @@ def main() -> None:
                       f"ratio {ours / theirs if theirs else float('nan'):.2f}", flush=True)
             rows.append((layer.name, cells))
         section = render(rows, args.repeats)  # inside the limit: it reports the BLAS threads
-    print(section)
-    if not args.no_write and selected == LAYERS:
-        replace_section(section)
-        print("updated docs/BENCHMARKS.md")
+    publish(section, write=not args.no_write and selected == LAYERS)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 
 HEADING = "## Host memory"
 
@@ -83,8 +83,7 @@ def main() -> None:
         f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end; "
         f"{datetime.date.today()}", "",
         *lines, ""])
-    if not args.no_write:
-        replace_section(section)
+    publish(section, write=not args.no_write)
 
 
 if __name__ == "__main__":

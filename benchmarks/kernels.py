@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import tinygen as tg
 import tinygen.nn as tnn
 import tinygen.nn.functional as F
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 
 try:
     import torch
@@ -380,10 +380,7 @@ def _run(args) -> None:
     for case in selected:
         case_samples[case.name] = measure_case(case, args.repeats)
     section = render(case_samples, peak, args.repeats, args.threads)
-    print(section)
-    if not args.no_write and selected == CASES:
-        replace_section(section)
-        print("updated docs/BENCHMARKS.md")
+    publish(section, write=not args.no_write and selected == CASES)
 
 
 if __name__ == "__main__":

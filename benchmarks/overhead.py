@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinygen as tg
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 
 try:
     import torch
@@ -222,10 +222,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     samples = measure(args.repeats, args.iterations)
     section = render(samples, args.repeats, args.iterations, load)
-    print(section)
-    if not args.no_write:
-        replace_section(section)
-        print("updated docs/BENCHMARKS.md")
+    publish(section, write=not args.no_write)
     if args.profile:
         profile(args.iterations * 5)
 

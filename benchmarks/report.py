@@ -26,6 +26,15 @@ def replace_section(section: str, path: Path = DOC) -> None:
     path.write_text(text.rstrip("\n") + "\n")
 
 
+def publish(section: str, write: bool = True) -> None:
+    """Print ``section`` and, unless ``write`` is false (a partial or --no-write run), put it
+    in docs/BENCHMARKS.md."""
+    print(section)
+    if write:
+        replace_section(section)
+        print(f"updated {DOC.relative_to(DOC.parents[1])}")
+
+
 def machine() -> str:
     """The CPU model and core count, for the "Machine:" line of each section."""
     model = platform.processor() or platform.machine()

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import tinygen as tg
-from benchmarks.report import machine, replace_section
+from benchmarks.report import machine, publish
 from models import pixelcnn, pixelrnn
 
 ROW = 28
@@ -73,8 +73,7 @@ def main() -> None:
         fast = _seconds(module.sample_fast, model, blank, uniforms)
         lines.append(f"| {name} | {naive:.1f} | {fast:.2f} | {naive / fast:.0f}x |")
         print(lines[-1], flush=True)
-    replace_section("\n".join(lines) + "\n")
-    print("updated docs/BENCHMARKS.md")
+    publish("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
