@@ -197,6 +197,21 @@ def test_to_numpy_returns_a_numpy_array_from_any_device(fake_gpu):
 
 
 # ----------------------------------------------------------------------------- seeding
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((4, 1), (1, 5)),          # a contraction of length 1: the broadcast product
+    ((2, 1, 3, 1), (4, 1, 6)),  # ... with batch axes that broadcast
+    ((3, 2), (2, 5)),          # an ordinary product
+    ((2, 3, 2), (2, 4)),
+])
+def test_matmul_equals_numpy_matmul_exactly_including_contractions_of_length_one(a_shape,
+                                                                                b_shape):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+    result = backend.matmul(a, b)
+    assert result.shape == (a @ b).shape
+    np.testing.assert_array_equal(result, a @ b)
+
+
 def test_manual_seed_makes_random_factories_reproducible():
     tg.manual_seed(123)
     first = (tg.randn(3, 4).numpy(), tg.rand(5).numpy(), tg.randint(0, 10, (6,)).numpy())

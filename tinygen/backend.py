@@ -238,6 +238,16 @@ def shifted_rows(flat, kernel: tuple, dilation: tuple, row_width: int, length: i
     return np.lib.stride_tricks.as_strided(flat, shape, strides, writeable=False)
 
 
+def matmul(a, b):
+    """``a @ b`` for arrays of at least 2 axes, with a contraction of length 1 done as the
+    broadcast product it is: NumPy's matmul runs that case outside BLAS, 20x slower ((32, 1)
+    @ (1, 3136): 250 µs against 12 µs; a DCGAN critic's one-channel input gradient). Both
+    are exact, each entry being a single product."""
+    if a.shape[-1] == 1 and a.ndim >= 2 and b.ndim >= 2:
+        return a * b  # (..., m, 1) * (..., 1, n) -> (..., m, n), batch axes broadcast
+    return a @ b
+
+
 _numpy_blas: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
 
 

@@ -245,7 +245,7 @@ def _conv2d_raw(x, weight, stride, dilation, groups, pads):
     ow = (w + sum(pads[1]) - dilation[1] * (kw - 1) - 1) // stride[1] + 1
     if _is_dense(x, (kh, kw), pads, dilation, groups):
         # (N, C, H, W) -> (N, C*H*W) @ (C*H*W, O) -> (N, O) -> (N, O, 1, 1)
-        return (x.reshape(n, -1) @ weight.reshape(out_channels, -1).T).reshape(
+        return backend.matmul(x.reshape(n, -1), weight.reshape(out_channels, -1).T).reshape(
             n, out_channels, 1, 1), None
     # (O, C/G, kh, kw) -> (G, O/G, K)
     w_groups = weight.reshape(groups, out_channels // groups, -1)
@@ -296,7 +296,7 @@ def _conv2d_weight_grad_raw(x, gy, weight_shape, stride, pads, dilation, groups,
     per_group = out_channels // groups
     if _is_dense(x, weight_shape[2:], pads, dilation, groups):
         # (N, O)^T @ (N, C*H*W) -> (O, C*H*W) -> (O, C, kh, kw)
-        return (gy.reshape(n, -1).T @ x.reshape(n, -1)).reshape(weight_shape)
+        return backend.matmul(gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(weight_shape)
     wide_taps = x.shape[1] // groups * weight_shape[2] * weight_shape[3] > per_group
     if cols is None and _uses_flat_rows(x, weight_shape[2:], stride, pads, groups,
                                         gy.shape[2:]):
@@ -359,10 +359,8 @@ def _conv_transpose2d_raw(x, weight, out_hw, stride, pads, dilation, groups):
             out_hw[0] + top + bottom, out_hw[1] + left + right) == (kh, kw):
         # a 1x1 input (a generator's first layer), the adjoint of a dense conv: its taps tile
         # the image. (N, C) @ (C, O*kh*kw) -> (N, O, kh, kw), dropping the padding
-        rows, taps = x.reshape(n, c), weight.reshape(c, -1)
-        # with one channel it is an outer product, which NumPy's matmul runs outside BLAS
-        # (20x slower than the broadcast product: a DCGAN critic's input gradient)
-        image = (rows * taps if c == 1 else rows @ taps).reshape(n, out_channels, kh, kw)
+        image = backend.matmul(x.reshape(n, c), weight.reshape(c, -1)).reshape(
+            n, out_channels, kh, kw)
         return xp.ascontiguousarray(image[:, :, top:top + out_hw[0], left:left + out_hw[1]])
     if stride == (1, 1) and ((kh, kw) == (1, 1)
                              or c * out_hw[0] * out_hw[1] <= out_channels * h * w):

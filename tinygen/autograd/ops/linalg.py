@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.shape import reshape, swap_last_axes
 from tinygen.autograd.tensor import Tensor
@@ -14,7 +15,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a @ b
+        return backend.matmul(a, b)
 
     def backward(self, gy):
         # d(a @ b)/da = gy @ b^T, d(a @ b)/db = a^T @ gy  (transposing the last two axes)
@@ -57,7 +58,8 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
-        y = x @ weight.T  # (..., in) @ (in, out) -> (..., out); .T is a view
+        # (..., in) @ (in, out) -> (..., out); .T is a view
+        y = backend.matmul(x, weight.T)
         if bias is not None:
             y += bias
         return y
