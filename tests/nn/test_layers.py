@@ -119,6 +119,10 @@ def test_functional_linear_names_the_bad_shape():
         F.linear(tg.randn(4, 5), weight)
     with pytest.raises(ValueError, match=r"bias must have shape \(2,\), got \(3,\)"):
         F.linear(x, weight, tg.randn(3))
+    with pytest.raises(TypeError, match="share a dtype, got float64, float32 and None"):
+        F.linear(tg.randn(4, 3, dtype="float64"), weight)
+    with pytest.raises(TypeError, match="weight must be a Tensor, got ndarray"):
+        F.linear(x, np.ones((2, 3), dtype=np.float32))
 
 
 def test_layers_reject_bad_arguments_and_inputs():

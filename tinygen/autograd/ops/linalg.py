@@ -92,6 +92,12 @@ def linear(x, weight, bias=None) -> Tensor:
     Returns:
         (..., out_features).
     """
+    for name, value in (("x", x), ("weight", weight), ("bias", bias)):
+        if not isinstance(value, Tensor) and (value is not None or name != "bias"):
+            raise TypeError(f"linear: {name} must be a Tensor, got {type(value).__name__}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != x.dtype):
+        raise TypeError(f"linear: x, weight and bias must share a dtype, got {x.dtype}, "
+                        f"{weight.dtype} and {None if bias is None else bias.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be (out_features, in_features), got shape "
                          f"{weight.shape}")
