@@ -94,6 +94,29 @@ register(OpSpec("conv_transpose2d", conv.conv_transpose2d, reference_conv_transp
                 _conv_arrays(True), kwargs=_conv_kwargs(True)))
 
 
+@st.composite
+def _dense_conv_arrays(draw, transposed: bool):
+    """(x, weight, bias) for the dense paths: a kernel covering the whole map (conv2d), or a
+    1x1 input (conv_transpose2d); one channel included, whose product is an outer one."""
+    batch, c_in, c_out = (draw(st.integers(1, 3)) for _ in range(3))
+    if transposed:
+        kernel = draw(st.integers(1, 4))
+        x_shape, w_shape = (batch, c_in, 1, 1), (c_in, c_out, kernel, kernel)
+    else:
+        height, width = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        x_shape, w_shape = (batch, c_in, height, width), (c_out, c_in, height, width)
+    return (draw(arrays(x_shape, elements=REAL)), draw(arrays(w_shape, elements=REAL)),
+            draw(arrays((c_out,), elements=REAL)))
+
+
+register(OpSpec("conv2d_dense", conv.conv2d, reference_conv2d, _dense_conv_arrays(False),
+                kwargs=st.fixed_dictionaries({"stride": st.integers(1, 2)})))
+register(OpSpec("conv_transpose2d_from_1x1", conv.conv_transpose2d,
+                reference_conv_transpose2d, _dense_conv_arrays(True),
+                kwargs=lambda arrays_: st.fixed_dictionaries(
+                    {"padding": st.integers(0, (arrays_[1].shape[2] - 1) // 2)})))
+
+
 def reference_conv2d_top_rows(x, weight, bias=None, **kwargs):
     """conv2d_top_rows by its definition: conv2d with the rows below the centre zeroed."""
     weight = weight.copy()
