@@ -48,6 +48,7 @@ class Function:
     needs_input_grad: tuple = ()
     _saved = None
     _saved_entries: tuple = ()
+    _cache = None  # name -> raw array, from cache_for_backward(); freed by release()
     _retained = None  # output index -> Tensor, for outputs that called retain_grad()
     _n_outputs = 1
     _output_meta: tuple = ()  # (shape, dtype) per output, kept for multi-output ops only
@@ -65,6 +66,24 @@ class Function:
         """Keep arrays that backward needs. A no-op when the call is not being recorded."""
         if self._recording:
             self._saved = arrays
+
+    def cache_for_backward(self, **arrays) -> None:
+        """Keep raw intermediate arrays that a fused backward reuses (im2col columns, gates).
+
+        The one sanctioned place for arrays outside ``save_for_backward``: they are not
+        Tensors, carry no mutation guard and no second derivative, so a backward may use
+        them only for first-order raw-array work whose inputs it also saved (their guard
+        covers the cache). Unlike saved tensors they are kept even when the call is not
+        recorded, because an op run inside another op's backward hands its cache on (a
+        transposed conv reuses the columns its input-gradient conv cut). ``release()``
+        frees them with the rest of the node.
+        """
+        self._cache = arrays
+
+    def cached(self, name: str):
+        """An array kept by ``cache_for_backward``, or None if none was kept under ``name``."""
+        self.check_not_released()
+        return None if self._cache is None else self._cache.get(name)
 
     @property
     def saved_tensors(self) -> tuple:
@@ -104,6 +123,7 @@ class Function:
     def release(self) -> None:
         """Free the graph after backward (unless retain_graph): saved arrays and inputs."""
         self._saved_entries = ()
+        self._cache = None
         self._released = True
 
     # ------------------------------------------------------------------ calling the op
