@@ -217,7 +217,6 @@ class _Problem:
         self.fn, self.inputs, self.wrt = fn, inputs, wrt
         self.eps, self.atol, self.rtol, self.names = eps, atol, rtol, names
         self.outputs = [y for y in outputs if _is_float(y)]
-        self.tracked = [y for y in self.outputs if y.requires_grad]
         # float64 copies of the point: the numeric pass perturbs these, never the inputs
         self.point = {i: _numpy(inputs[i]).astype(np.float64) for i in wrt}
 

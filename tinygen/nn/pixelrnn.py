@@ -23,8 +23,6 @@ the state pixel by pixel (or row by row) and compute the same numbers as the for
 
 from __future__ import annotations
 
-import numpy as np
-
 import tinygen.nn.functional as F
 from tinygen.autograd.creation import zeros
 from tinygen.autograd.ops import (
@@ -38,17 +36,12 @@ from tinygen.autograd.ops import (
     stack,
     transpose,
 )
+from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.ops.recurrent import row_conv
 from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn.layers import Conv2d, MaskedConv2d
 from tinygen.nn.module import Module
-
-
-def _positive(name: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _check_map(layer: str, x: Tensor, channels: int) -> None:
@@ -67,9 +60,9 @@ class RowLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int, kernel_size: int = 3):
-        self.in_channels = _positive("in_channels", in_channels)
-        self.hidden_size = _positive("hidden_size", hidden_size)
-        if _positive("kernel_size", kernel_size) % 2 == 0:
+        self.in_channels = positive("in_channels", in_channels)
+        self.hidden_size = positive("hidden_size", hidden_size)
+        if positive("kernel_size", kernel_size) % 2 == 0:
             raise ValueError(f"RowLSTM: kernel_size must be odd, got {kernel_size}")
         self.kernel_size = kernel_size
         gates = 4 * hidden_size
@@ -164,8 +157,8 @@ class DiagonalLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int):
-        self.in_channels = _positive("in_channels", in_channels)
-        self.hidden_size = _positive("hidden_size", hidden_size)
+        self.in_channels = positive("in_channels", in_channels)
+        self.hidden_size = positive("hidden_size", hidden_size)
         # both kernels are held as convolutions (their layout and initialisation) and applied
         # as matmuls, one diagonal or one pixel at a time
         self.input_to_state = Conv2d(in_channels, 4 * hidden_size, 1)
@@ -259,8 +252,8 @@ class DiagonalBiLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int):
-        self.in_channels = _positive("in_channels", in_channels)
-        self.hidden_size = _positive("hidden_size", hidden_size)
+        self.in_channels = positive("in_channels", in_channels)
+        self.hidden_size = positive("hidden_size", hidden_size)
         self.left = DiagonalLSTM(in_channels, hidden_size)
         self.right = DiagonalLSTM(in_channels, hidden_size)
 

@@ -47,8 +47,14 @@ def test_pooling_validates_its_arguments():
         F.max_pool2d(x, 2, padding=2)
     with pytest.raises(ValueError, match=r"x must be \(N, C, H, W\), got shape \(4, 4\)"):
         F.avg_pool2d(tg.tensor(np.ones((4, 4))), 2)
-    with pytest.raises(ValueError, match="kernel_size: expected an int or a pair of ints"):
+    with pytest.raises(ValueError, match=r"kernel_size: expected an int >= 1 or a pair of them, "
+                                         r"got \(2, 2, 2\)"):
         F.max_pool2d(x, (2, 2, 2))
+    with pytest.raises(ValueError, match="stride: expected an int >= 1 or a pair of them, got 0"):
+        F.avg_pool2d(x, 2, stride=0)
+    with pytest.raises(ValueError, match=r"padding: expected an int >= 0 or a pair of them, "
+                                         r"got \(1, -1\)"):
+        F.max_pool2d(x, 2, padding=(1, -1))
     with pytest.raises(ValueError, match="larger than the padded input"):
         F.max_pool2d(x, 5)
     with pytest.raises(ValueError, match="scale_factor must be a positive int, got 1.5"):

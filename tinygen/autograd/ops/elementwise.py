@@ -18,7 +18,7 @@ from tinygen.autograd.tensor import Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
 
-def _pair(a, b) -> tuple[Tensor, Tensor]:
+def _as_tensor_pair(a, b) -> tuple[Tensor, Tensor]:
     """Promote a Python/NumPy operand to a constant Tensor matching the other operand."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
@@ -279,25 +279,25 @@ class ToDevice(Function):
 # --------------------------------------------------------------------------- public wrappers
 def add(a, b) -> Tensor:
     """a + b, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Add().apply(a, b)
 
 
 def sub(a, b) -> Tensor:
     """a - b, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Sub().apply(a, b)
 
 
 def mul(a, b) -> Tensor:
     """a * b, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Mul().apply(a, b)
 
 
 def div(a, b) -> Tensor:
     """a / b, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Div().apply(a, b)
 
 
@@ -310,7 +310,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the conventional name for this op
     """a ** b. A Python-number exponent is a hyperparameter; a Tensor exponent is an input."""
     if isinstance(a, Tensor) and isinstance(b, numbers.Number):
         return PowScalar(b).apply(a)
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Pow().apply(a, b)
 
 
@@ -333,13 +333,13 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - the conventional name for this op
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Maximum().apply(a, b)
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum, broadcasting."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     return Minimum().apply(a, b)
 
 
@@ -352,7 +352,7 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - numpy/torch n
 
 def where(condition, a, b) -> Tensor:
     """Elementwise ``a if condition else b``, broadcasting all three."""
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     if not isinstance(condition, Tensor):
         condition = Tensor._from_array(get_array_module(a.data).asarray(condition))
     if condition.dtype != bool:

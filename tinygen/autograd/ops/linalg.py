@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tinygen import backend
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.elementwise import _as_tensor_pair
 from tinygen.autograd.ops.shape import reshape, swap_last_axes
 from tinygen.autograd.tensor import Tensor
 
@@ -28,9 +29,7 @@ class MatMul(Function):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted to a row (for a) or a
     column (for b) and the added axis is dropped from the result; leading axes broadcast."""
-    from tinygen.autograd.ops.elementwise import _pair
-
-    a, b = _pair(a, b)
+    a, b = _as_tensor_pair(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {a.shape} "
                          f"and {b.shape}")

@@ -9,28 +9,16 @@ from __future__ import annotations
 
 from tinygen import backend
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import pair, positive
 from tinygen.autograd.ops.shape import expand, getitem, index_add, reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
-def _pair(name: str, value) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
-    return pair
-
-
-def _output_size(size, kernel, stride, padding) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 def _check_pool_args(x: Tensor, kernel, stride, padding, op: str):
     if x.ndim != 4:
         raise ValueError(f"{op}: x must be (N, C, H, W), got shape {x.shape}")
-    if min(kernel) < 1 or min(stride) < 1:
-        raise ValueError(f"{op}: kernel_size and stride must be positive, got {kernel}, {stride}")
-    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2 or min(padding) < 0:
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"{op}: padding must be in [0, kernel_size // 2], got {padding} for "
                          f"kernel_size {kernel}")
     if x.shape[2] + 2 * padding[0] < kernel[0] or x.shape[3] + 2 * padding[1] < kernel[1]:
@@ -126,18 +114,18 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     Returns:
         (N, C, oh, ow) with oh = (H + 2p - k) // s + 1.
     """
-    kernel = _pair("kernel_size", kernel_size)
-    stride = kernel if stride is None else _pair("stride", stride)
-    padding = _pair("padding", padding)
+    kernel = pair("kernel_size", kernel_size)
+    stride = kernel if stride is None else pair("stride", stride)
+    padding = pair("padding", padding, minimum=0)
     _check_pool_args(x, kernel, stride, padding, "max_pool2d")
     return MaxPool2d(kernel, stride, padding).apply(x)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     """Mean over each kernel_size window of (N, C, H, W) (zero padding counted)."""
-    kernel = _pair("kernel_size", kernel_size)
-    stride = kernel if stride is None else _pair("stride", stride)
-    padding = _pair("padding", padding)
+    kernel = pair("kernel_size", kernel_size)
+    stride = kernel if stride is None else pair("stride", stride)
+    padding = pair("padding", padding, minimum=0)
     _check_pool_args(x, kernel, stride, padding, "avg_pool2d")
     return AvgPool2d(kernel, stride, padding).apply(x)
 
@@ -147,13 +135,10 @@ def upsample_nearest2d(x: Tensor, scale_factor: int) -> Tensor:
 
     Built from reshape and expand, so its gradient (the sum over each block) comes free.
     """
-    if not isinstance(scale_factor, int) or scale_factor < 1:
-        raise ValueError(f"upsample_nearest2d: scale_factor must be a positive int, got "
-                         f"{scale_factor!r}")
+    s = positive("scale_factor", scale_factor)
     if x.ndim != 4:
         raise ValueError(f"upsample_nearest2d: x must be (N, C, H, W), got shape {x.shape}")
     n, c, h, w = x.shape
-    s = scale_factor
     # (N, C, H, W) -> (N, C, H, 1, W, 1) -> (N, C, H, s, W, s) -> (N, C, H*s, W*s)
     blocks = expand(reshape(x, (n, c, h, 1, w, 1)), (n, c, h, s, w, s))
     return reshape(blocks, (n, c, h * s, w * s))
