@@ -258,3 +258,97 @@ def test_changing_a_tensor_whose_view_was_saved_is_caught():
         product.sum().backward()
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
+
+
+def _arrays_held_by(node) -> list[str]:
+    """Names of the node's attributes that still hold an array (directly or in a tuple)."""
+    held = []
+    for name, value in vars(node).items():
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        if name != "inputs" and any(isinstance(v, np.ndarray) for v in values):
+            held.append(name)
+    return held
+
+
+def test_no_op_holds_an_array_after_backward_releases_the_graph():
+    import tinygen.nn.functional as F
+    from tinygen.autograd.ops.recurrent import row_conv
+    from tinygen.autograd.ops.skew import skew
+
+    rng = np.random.default_rng(0)
+    x = leaf(rng.standard_normal((2, 3, 6, 6)))
+    conv_w, deconv_w = leaf(rng.standard_normal((4, 3, 3, 3))), leaf(
+        rng.standard_normal((4, 2, 2, 2)))
+    gates, c0 = leaf(rng.standard_normal((5, 8))), leaf(rng.standard_normal((5, 2)))
+    rows, kernel = leaf(rng.standard_normal((2, 4, 3))), leaf(rng.standard_normal((9, 5)))
+    bias = leaf(rng.standard_normal(5))
+    h = F.conv2d(x, conv_w, padding=1)                        # fused conv (im2col columns)
+    running_mean, running_var = np.zeros(4), np.ones(4)
+    h = F.batch_norm(h, running_mean, running_var, training=True).relu()
+    h = F.max_pool2d(h, 2)
+    h = F.conv_transpose2d(h, deconv_w, stride=2)
+    hidden, cell = F.lstm_cell(gates, c0)                     # fused LSTM cell (gates)
+    row = row_conv(rows, kernel, bias, left=1)                # fused row conv (neighbours)
+    loss = (h.sum() + skew(h).sum() + (hidden * cell).sum() + row.sum())
+    nodes = tg.autograd.topological_order(loss)
+
+    loss.backward()
+
+    assert len(nodes) > 10
+    holding = {node.name: _arrays_held_by(node) for node in nodes if _arrays_held_by(node)}
+    assert holding == {}
+    assert all(node._cache is None and node._saved_entries == () for node in nodes)
+
+
+def test_retain_graph_keeps_the_fused_caches_for_a_second_backward():
+    import tinygen.nn.functional as F
+
+    rng = np.random.default_rng(1)
+    x, weight = leaf(rng.standard_normal((2, 3, 5, 5))), leaf(rng.standard_normal((4, 3, 3, 3)))
+    loss = (F.conv2d(x, weight) ** 2).sum()
+    loss.backward(retain_graph=True)
+    first = weight.grad.numpy().copy()
+    weight.grad = None
+
+    loss.backward()
+
+    np.testing.assert_array_equal(weight.grad.numpy(), first)
+
+
+def test_topological_order_puts_every_node_after_the_nodes_of_its_inputs():
+    x = leaf([1.0, 2.0])
+    shared = x * 2.0
+    loss = (shared.exp() + shared.tanh()).sum()
+
+    order = tg.autograd.topological_order(loss)
+
+    position = {node: i for i, node in enumerate(order)}
+    assert order[-1] is loss.grad_fn and len(order) == len(set(order))
+    for node in order:
+        for tensor in node.inputs:
+            if tensor.grad_fn is not None:
+                assert position[tensor.grad_fn] < position[node]
+
+
+class _CountingIdentity(Function):
+    calls = 0
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        _CountingIdentity.calls += 1
+        return gy
+
+
+def test_grad_runs_only_the_backwards_that_lead_to_its_inputs():
+    x = leaf([1.0, 2.0])
+    upstream = _CountingIdentity().apply(x)           # leads only to x: not wanted below
+    middle = upstream * 3.0
+    loss = (middle * middle).sum()
+    _CountingIdentity.calls = 0
+
+    (g_middle,) = grad(loss, [middle])
+
+    np.testing.assert_array_equal(g_middle.numpy(), 2 * middle.numpy())
+    assert _CountingIdentity.calls == 0

@@ -1,10 +1,19 @@
 """The backward engine: reverse-mode differentiation over the recorded graph.
 
 The graph is a DAG of Function nodes; each node knows its input Tensors and each Tensor knows
-the node that produced it. ``backward`` sorts the nodes reachable from the outputs with an
-iterative depth-first search (no recursion, so a chain of 100,000 ops is fine), then visits
-them in reverse topological order, so that every node's output gradients are complete before
-its own backward runs.
+the node that produced it (``grad_fn``). Backward is four steps, read in ``_run_backward``:
+
+1. order the nodes reachable from the outputs (an iterative depth-first search: no
+   recursion, so a chain of 100,000 ops is fine);
+2. visit them in reverse order, so that every node's output gradients are complete before
+   its own backward runs, and call that backward;
+3. route each input gradient onward: into a leaf's ``.grad``, or into the pending gradients
+   of the node that produced the input;
+4. release the node's saved arrays (unless ``retain_graph``).
+
+Everything else is a named step outside that loop: ``_Capture.prune`` (autograd.grad runs
+only the nodes that lead to its inputs), ``_Router.collect`` (retain_grad and captured
+intermediates get their finished gradients there) and the observers (hooks for debug tools).
 """
 
 from __future__ import annotations
@@ -15,23 +24,19 @@ from tinygen.autograd.tensor import Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
 
-def _topological_order(roots, targets=None):
-    """Nodes reachable from ``roots`` in post-order (inputs before the ops that use them).
+def topological_order(outputs) -> list:
+    """The Function nodes that ``outputs`` (a Tensor or Tensors) depend on, inputs first.
 
-    With ``targets`` (ids of tensors whose gradient autograd.grad returns) the result keeps
-    only nodes whose backward leads to a target, plus the nodes that produce a target; the
-    second return value is the set of nodes whose backward must actually run.
+    Every node comes after the nodes that produced its inputs; ``reversed()`` of it is the
+    order backward visits them in.
     """
-    order, visited, through = [], set(), set()
-    stack = [(node, False) for node in roots if node is not None]
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    order, visited = [], set()
+    stack = [(t.grad_fn, False) for t in outputs if t.grad_fn is not None]
     while stack:
         node, expanded = stack.pop()
         if expanded:
             order.append(node)
-            if targets is not None and any(
-                id(t) in targets or t._ctx in through for t in node.inputs
-            ):
-                through.add(node)
             continue
         if node in visited:
             continue
@@ -40,19 +45,66 @@ def _topological_order(roots, targets=None):
         for parent in node.inputs:
             if parent._ctx is not None and parent._ctx not in visited:
                 stack.append((parent._ctx, False))
-    if targets is None:
-        return order, None
-    producers = {node for node in order if node in targets.producers}
-    return [node for node in order if node in through or node in producers], through
+    return order
+
+
+def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=None):
+    """The core loop: accumulate into leaves' .grad, or into ``capture`` when it is given."""
+    retain_graph = create_graph if retain_graph is None else retain_graph
+    _check_outputs(outputs)
+    route = _Router(capture, create_graph)
+    for output, grad in zip(outputs, _initial_gradients(outputs, grad_outputs)):
+        route(output, grad)
+    order = topological_order(outputs)
+    if capture is not None:
+        order = capture.prune(order)
+    observers.in_backward = True
+    try:
+        with set_grad_enabled(create_graph):
+            for node in reversed(order):
+                output_grads = route.collect(node)
+                if output_grads is None:
+                    continue  # no gradient reached it, or it only produces a captured tensor
+                input_grads = _call_backward(node, output_grads)
+                for index, tensor in enumerate(node.inputs):
+                    grad = input_grads[index]
+                    if grad is not None and tensor.requires_grad:
+                        route(tensor, _fit_to_input(node, index, grad, tensor))
+                if not retain_graph:
+                    node.release()
+    finally:
+        observers.in_backward = False
+
+
+def _call_backward(node, output_grads) -> tuple:
+    """Run one node's backward and check that it returned one gradient per input."""
+    node.check_not_released()
+    input_grads = node.backward(*output_grads)
+    if type(input_grads) is not tuple:
+        input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
+    if observers.backward is not None:
+        observers.backward(node, output_grads, input_grads)
+    if len(input_grads) != len(node.inputs):
+        raise RuntimeError(
+            f"op {node.name}.backward returned {len(input_grads)} gradients for "
+            f"{len(node.inputs)} inputs"
+        )
+    return input_grads
 
 
 _reduction_axes: dict = {}  # (broadcast shape, input shape) -> axes to sum; shapes repeat
 
 
-def _reduce_to_shape(grad: Tensor, shape: tuple) -> Tensor:
-    """Sum a broadcast gradient back to the shape of the input it belongs to."""
-    if grad.shape == shape:
+def _fit_to_input(node, index, grad, tensor) -> Tensor:
+    """A broadcasting op's gradient summed back to its input's shape; any other op's checked."""
+    if grad._data.shape == tensor._data.shape:
         return grad
+    if not node.broadcasts:
+        raise RuntimeError(
+            f"op {node.name} returned a gradient of shape {grad.shape} for input {index}, "
+            f"whose shape is {tensor.shape}"
+        )
+    shape = tensor.shape
     key = (grad.shape, shape)
     axes = _reduction_axes.get(key)
     if axes is None:
@@ -62,134 +114,51 @@ def _reduce_to_shape(grad: Tensor, shape: tuple) -> Tensor:
         )
         if len(_reduction_axes) < 4096:
             _reduction_axes[key] = axes
-    reduced = _ops.sum(grad, axis=axes, keepdims=True) if axes else grad
-    return _ops.reshape(reduced, shape) if reduced.shape != shape else reduced
+    reduced = grad.sum(axis=axes, keepdims=True) if axes else grad
+    return reduced.reshape(shape) if reduced.shape != shape else reduced
 
 
-def _check_grad_shape(node, index, grad, tensor):
-    if grad.shape != tensor.shape:
-        raise RuntimeError(
-            f"op {node.name} returned a gradient of shape {grad.shape} for input {index}, "
-            f"whose shape is {tensor.shape}"
-        )
+class _Router:
+    """Where finished gradients go: leaves' ``.grad`` (or the capture), and pending sums.
 
+    ``pending`` maps a node to one gradient slot per output; a slot sums every gradient
+    routed to that output, and the node's backward runs once its slots are complete.
+    """
 
-def _initial_gradients(outputs, grad_outputs):
-    grads = []
-    for output, grad in zip(outputs, grad_outputs):
-        if grad is None:
-            if output.size != 1:
-                raise RuntimeError(
-                    f"grad can be implicitly created only for one-element outputs; got shape "
-                    f"{output.shape}: pass gradient= (or grad_outputs=) of that shape"
-                )
-            xp = get_array_module(output._data)
-            grad = Tensor._from_array(xp.ones(output.shape, dtype=output.dtype))
-        else:
-            grad = _as_tensor(grad, output)
-            if grad.shape != output.shape:
-                raise RuntimeError(
-                    f"gradient: expected shape {output.shape} (the output's), got {grad.shape}"
-                )
-        grads.append(grad)
-    return grads
+    def __init__(self, capture, create_graph):
+        self.capture, self.create_graph = capture, create_graph
+        self.pending: dict = {}
 
+    def __call__(self, tensor, grad) -> None:
+        node = tensor._ctx
+        if node is None:
+            _deliver(tensor, grad, self.capture, self.create_graph)
+            return
+        slots = self.pending.get(node)
+        if slots is None:
+            slots = self.pending[node] = [None] * node._n_outputs
+        index = tensor._out_index
+        slots[index] = grad if slots[index] is None else slots[index] + grad
+        if tensor._retains_grad:
+            if node._retained is None:
+                node._retained = {}
+            node._retained[index] = tensor
 
-class _Capture:
-    """The tensors autograd.grad differentiates with respect to, and their gradients."""
-
-    def __init__(self, tensors):
-        self.grads = {id(t): None for t in tensors}
-        self.producers: dict = {}  # node -> {output index: id(tensor)} for non-leaf targets
-        for tensor in tensors:
-            if tensor._ctx is not None:
-                self.producers.setdefault(tensor._ctx, {})[tensor._out_index] = id(tensor)
-
-    def __contains__(self, key) -> bool:
-        return key in self.grads
-
-    def add(self, key, grad) -> None:
-        old = self.grads[key]
-        self.grads[key] = grad if old is None else old + grad
-
-
-def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=None):
-    """The core loop: accumulate into leaves' .grad, or into ``capture`` when it is given."""
-    if retain_graph is None:
-        retain_graph = create_graph
-    for position, output in enumerate(outputs):
-        if not output.requires_grad:
-            raise RuntimeError(
-                f"outputs[{position}] does not require grad and has no grad_fn: nothing in its "
-                "computation requires grad (was it computed under no_grad, or detached?)"
-            )
-    pending: dict = {}
-    for output, grad in zip(outputs, _initial_gradients(outputs, grad_outputs)):
-        if output._ctx is None:
-            _deliver(output, grad, capture, create_graph)
-        else:
-            _add_pending(pending, output, grad)
-    order, through = _topological_order([o._ctx for o in outputs], capture)
-    observers.in_backward = True
-    try:
-        _visit_nodes(order, through, pending, retain_graph, create_graph, capture)
-    finally:
-        observers.in_backward = False
-
-
-def _visit_nodes(order, through, pending, retain_graph, create_graph, capture):
-    """Run each node's backward in reverse topological order, routing gradients onward."""
-    with set_grad_enabled(create_graph):
-        for node in reversed(order):
-            output_grads = pending.pop(node, None)
-            if output_grads is None:
-                continue
-            if node._n_outputs > 1:
-                output_grads = _fill_missing(node, output_grads)
-            if node._retained or capture is not None:
-                _retain_intermediate(node, output_grads, capture)
-                if through is not None and node not in through:
-                    continue  # it only produces a captured tensor; nothing upstream is wanted
-            node.check_not_released()
-            input_grads = node.backward(*output_grads)
-            if type(input_grads) is not tuple:
-                input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
-            if observers.backward is not None:
-                observers.backward(node, output_grads, input_grads)
-            inputs = node.inputs
-            if len(input_grads) != len(inputs):
-                raise RuntimeError(
-                    f"op {node.name}.backward returned {len(input_grads)} gradients for "
-                    f"{len(inputs)} inputs"
-                )
-            for index, tensor in enumerate(inputs):
-                grad = input_grads[index]
-                if grad is None or not tensor.requires_grad:
-                    continue
-                if grad._data.shape != tensor._data.shape:
-                    if node.broadcasts:
-                        grad = _reduce_to_shape(grad, tensor.shape)
-                    else:
-                        _check_grad_shape(node, index, grad, tensor)
-                if tensor._ctx is None:
-                    _deliver(tensor, grad, capture, create_graph)
-                else:
-                    _add_pending(pending, tensor, grad)
-            if not retain_graph:
-                node.release()
-
-
-def _add_pending(pending, tensor, grad):
-    node = tensor._ctx
-    slots = pending.get(node)
-    if slots is None:
-        slots = pending[node] = [None] * node._n_outputs
-    index = tensor._out_index
-    slots[index] = grad if slots[index] is None else slots[index] + grad
-    if tensor._retains_grad:
-        if node._retained is None:
-            node._retained = {}
-        node._retained[index] = tensor
+    def collect(self, node):
+        """The node's finished output gradients, or None if its backward need not run."""
+        output_grads = self.pending.pop(node, None)
+        if output_grads is None:
+            return None
+        if node._n_outputs > 1:
+            output_grads = _fill_missing(node, output_grads)
+        if node._retained:
+            _retain(node, output_grads)
+        capture = self.capture
+        if capture is not None:
+            capture.take(node, output_grads)
+            if node not in capture.through:
+                return None  # it only produces a captured tensor; nothing upstream is wanted
+        return output_grads
 
 
 def _fill_missing(node, output_grads):
@@ -203,17 +172,13 @@ def _fill_missing(node, output_grads):
     ]
 
 
-def _retain_intermediate(node, output_grads, capture):
-    """Hand finished gradients of non-leaf tensors to retain_grad() and autograd.grad."""
-    if node._retained:
-        for index, tensor in node._retained.items():
-            grad = output_grads[index]
-            if tensor.grad is not None:
-                grad = tensor.grad + grad
-            tensor.grad = grad if grad.requires_grad else grad.detach()
-    if capture is not None and node in capture.producers:
-        for index, key in capture.producers[node].items():
-            capture.add(key, output_grads[index])
+def _retain(node, output_grads) -> None:
+    """Hand finished gradients to the node's outputs that called retain_grad()."""
+    for index, tensor in node._retained.items():
+        grad = output_grads[index]
+        if tensor.grad is not None:
+            grad = tensor.grad + grad
+        tensor.grad = grad if grad.requires_grad else grad.detach()
 
 
 def _deliver(leaf, grad, capture, create_graph):
@@ -230,6 +195,68 @@ def _deliver(leaf, grad, capture, create_graph):
         leaf.grad = grad + 0.0
     else:
         leaf.grad = Tensor._from_array(grad._data.copy())  # own the memory: grads never alias
+
+
+class _Capture:
+    """The tensors autograd.grad differentiates with respect to, and their gradients."""
+
+    def __init__(self, tensors):
+        self.grads = {id(t): None for t in tensors}
+        self.producers: dict = {}  # node -> {output index: id(tensor)} for non-leaf targets
+        self.through: set = set()  # nodes whose backward leads to a target, from prune()
+        for tensor in tensors:
+            if tensor._ctx is not None:
+                self.producers.setdefault(tensor._ctx, {})[tensor._out_index] = id(tensor)
+
+    def __contains__(self, key) -> bool:
+        return key in self.grads
+
+    def add(self, key, grad) -> None:
+        old = self.grads[key]
+        self.grads[key] = grad if old is None else old + grad
+
+    def prune(self, order) -> list:
+        """Keep the nodes whose backward leads to a target, and the targets' producers."""
+        through = self.through
+        for node in order:  # inputs first, so a node's inputs are decided before it
+            if any(id(t) in self.grads or t._ctx in through for t in node.inputs):
+                through.add(node)
+        return [node for node in order if node in through or node in self.producers]
+
+    def take(self, node, output_grads) -> None:
+        """Record the finished gradients of the node's outputs that are targets."""
+        for index, key in self.producers.get(node, {}).items():
+            self.add(key, output_grads[index])
+
+
+def _check_outputs(outputs) -> None:
+    for position, output in enumerate(outputs):
+        if not output.requires_grad:
+            raise RuntimeError(
+                f"outputs[{position}] does not require grad and has no grad_fn: nothing in its "
+                "computation requires grad (was it computed under no_grad, or detached?)"
+            )
+
+
+def _initial_gradients(outputs, grad_outputs):
+    grads = []
+    for output, grad in zip(outputs, grad_outputs):
+        if grad is None:
+            if output._data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for one-element outputs; got shape "
+                    f"{output.shape}: pass gradient= (or grad_outputs=) of that shape"
+                )
+            xp = get_array_module(output._data)
+            grad = Tensor._from_array(xp.ones(output.shape, dtype=output.dtype))
+        else:
+            grad = _as_tensor(grad, output)
+            if grad.shape != output.shape:
+                raise RuntimeError(
+                    f"gradient: expected shape {output.shape} (the output's), got {grad.shape}"
+                )
+        grads.append(grad)
+    return grads
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -306,6 +333,3 @@ def _as_sequences(tensors, grads, bare_gradient=True):
     if len(grads) != len(tensors):
         raise ValueError(f"grad_outputs: expected {len(tensors)} gradients, got {len(grads)}")
     return tensors, grads
-
-
-from tinygen.autograd import ops as _ops  # noqa: E402 - ops import the engine's Tensor

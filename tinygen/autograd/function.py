@@ -30,6 +30,7 @@ import weakref
 
 from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers
+from tinygen.autograd.tensor import Tensor
 from tinygen.backend import DeviceError
 
 
@@ -256,6 +257,3 @@ def _raise_device_mix(function, inputs):
         "to one device with .to(device) first"
     )
 
-
-# Imported last: tensor.py imports the ops, which import this module's Function.
-from tinygen.autograd.tensor import Tensor  # noqa: E402

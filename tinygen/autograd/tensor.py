@@ -7,10 +7,32 @@ import numbers
 import numpy as np
 
 from tinygen import backend
+from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers as _observers
 
 DEFAULT_FLOAT = np.float32
 _FLOAT_KINDS = "f"
+
+
+class _OpsOnFirstUse:
+    """Stands in for ``tinygen.autograd.ops`` until the first operator call, then replaces
+    itself with the module.
+
+    Tensor's operators and methods call the op wrappers (``a + b`` is ``_ops.add(a, b)``),
+    and the ops build Tensors: the one import circle tinygen keeps (docs/ARCHITECTURE.md
+    says why). Closing it at the first call rather than at import time means neither module
+    ever sees the other half-initialised, and after that call it costs nothing.
+    """
+
+    def __getattr__(self, name):
+        global _ops
+        from tinygen.autograd import ops
+
+        _ops = ops
+        return getattr(ops, name)
+
+
+_ops = _OpsOnFirstUse()
 
 
 def _is_float(dtype) -> bool:
@@ -206,15 +228,13 @@ class Tensor:
     # ------------------------------------------------------------------ backward
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. See :func:`autograd.backward`."""
-        from tinygen.autograd.engine import backward
+        from tinygen.autograd.engine import backward  # the engine is built on Tensor
 
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
                  inputs=inputs)
 
     # ------------------------------------------------------------------ in-place updates
     def _check_inplace(self, what: str) -> None:
-        from tinygen.autograd.grad_mode import grad_mode
-
         if grad_mode.enabled and self.requires_grad:
             raise RuntimeError(
                 f"{what}: in-place change of a tensor that requires grad is not recorded; "
@@ -494,5 +514,3 @@ def _as_tensor(value, like: Tensor) -> Tensor:
         return Tensor._from_array(xp.asarray(value, dtype=dtype))
     return Tensor._from_array(backend.get_array_module(like._data).asarray(value))
 
-
-from tinygen.autograd import ops as _ops  # noqa: E402 - the ops need Tensor defined first

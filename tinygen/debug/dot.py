@@ -7,7 +7,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
-from tinygen.autograd.engine import _topological_order
+from tinygen.autograd.engine import topological_order
 from tinygen.backend import get_array_module
 
 _INSTALL_HINT = ("Graphviz's `dot` program is not installed, so only the .dot file was "
@@ -63,9 +63,7 @@ def to_dot(loss, path=None, *, parameter_names: dict | None = None) -> str:
                 lines.append(f"  f{id(tensor.grad_fn)} -> {key};")
         return key
 
-    root = loss.grad_fn
-    nodes = _topological_order([root])[0] if root is not None else []
-    for node in nodes:
+    for node in topological_order(loss):
         site = getattr(node, "call_site", None)
         label = node.name + (f"\\n{site}" if site else "")
         lines.append(f'  f{id(node)} [shape=box, style=rounded, label="{label}"];')

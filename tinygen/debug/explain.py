@@ -49,8 +49,9 @@ def _path_reasons(target: Tensor, loss: Tensor) -> set:
         key = id(tensor)
         if key in memo and not expanded:
             continue
-        cut = None if tensor._ctx is not None else cut_of(tensor)
-        sources = tensor._ctx.inputs if tensor._ctx is not None else (cut[2] if cut else ())
+        producer = tensor.grad_fn
+        cut = None if producer is not None else cut_of(tensor)
+        sources = producer.inputs if producer is not None else (cut[2] if cut else ())
         if not expanded:
             stack.append((tensor, True))
             stack.extend((s, False) for s in sources if id(s) not in memo)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from tinygen.autograd.engine import _topological_order
 from tinygen.autograd.engine import backward as run_backward
+from tinygen.autograd.engine import topological_order
 from tinygen.backend import get_array_module
 from tinygen.debug.recording import listening
 
@@ -17,13 +17,14 @@ def _norm(tensor) -> float:
     return float(get_array_module(data).sqrt((data.astype("float64") ** 2).sum()))
 
 
-def _depths(root) -> dict:
+def _depths(loss) -> dict:
     """Distance (in ops) of every node from the loss, for ``max_depth``."""
-    depth = {root: 0}
-    for node in reversed(_topological_order([root])[0]):
+    depth = {loss.grad_fn: 0}
+    for node in reversed(topological_order(loss)):
         for parent in node.inputs:
-            if parent._ctx is not None:
-                depth[parent._ctx] = min(depth.get(parent._ctx, 1 << 30), depth[node] + 1)
+            producer = parent.grad_fn
+            if producer is not None:
+                depth[producer] = min(depth.get(producer, 1 << 30), depth[node] + 1)
     return depth
 
 
@@ -49,7 +50,7 @@ def trace(loss, *, ops=None, module=None, max_depth=None, retain_graph=False,
     out = file or sys.stdout
     if loss.grad_fn is None:
         raise ValueError("trace: loss has no graph (grad_fn is None); nothing to trace")
-    depths = _depths(loss.grad_fn)
+    depths = _depths(loss)
     accumulated: dict = {}
     rows: list[dict] = []
 

@@ -83,8 +83,10 @@ class BatchNorm(Function):
         y3 *= (inv_std if weight is None else inv_std * weight)[:, None]
         if bias is not None:
             y3 += bias[:, None]
-        self.mean, self.inv_std = batch_mean, inv_std  # per channel: cheap to keep
+        self.cache_for_backward(mean=batch_mean, inv_std=inv_std)  # per channel: cheap
         self.save_for_backward(x, weight)
+        # the module's buffers serve the forward only; the graph need not keep them
+        self.running_mean = self.running_var = None
         return y3.reshape(x.shape)  # (N, C, L) -> x's shape
 
     def _update_running_stats(self, batch_mean, batch_var, count):
@@ -121,11 +123,11 @@ class BatchNorm(Function):
         wants_x, wants_weight, wants_bias = self._wanted()
         g3, x3 = _by_channel(g), _by_channel(x)
         count = g3.shape[0] * g3.shape[2]
-        inv_std = self.inv_std
+        inv_std = self.cached("inv_std")
         g_bias = _channel_sum(xp, g3)
         gx = g_weight = None
         if wants_weight or (wants_x and self.training):
-            centered = x3 - self.mean[:, None]  # becomes the gx buffer in training
+            centered = x3 - self.cached("mean")[:, None]  # becomes the gx buffer in training
             g_weight = _channel_dot(xp, g3, centered) * inv_std
         if wants_x:
             scale = inv_std if weight is None else inv_std * weight.data
@@ -152,8 +154,8 @@ class BatchNorm(Function):
                                  + self.eps)
         else:
             # (C,) -> (1, C) or (1, C, 1, 1): the running statistics are constants here
-            centered = x - Tensor._from_array(self.mean.reshape(per_channel))
-            inv_std = Tensor._from_array(self.inv_std.reshape(per_channel))
+            centered = x - Tensor._from_array(self.cached("mean").reshape(per_channel))
+            inv_std = Tensor._from_array(self.cached("inv_std").reshape(per_channel))
         x_hat = centered * inv_std
         g_bias = sum(gy, axis=axes)
         g_weight = sum(gy * x_hat, axis=axes)

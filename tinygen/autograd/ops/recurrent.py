@@ -152,9 +152,9 @@ class LSTMCell(Function):
         xp = get_array_module(x_gates)
         if xp is backend.cupy:
             h, c = _cuda_kernel("forward")(*_gate_views(x_gates), c_prev)
-            self.activations = None
         else:
-            h, c, self.activations = lstm_forward_numpy(x_gates, c_prev)
+            h, c, activations = lstm_forward_numpy(x_gates, c_prev)
+            self.cache_for_backward(activations=activations)
         self.save_for_backward(x_gates, c_prev, c)
         return h, c
 
@@ -164,14 +164,15 @@ class LSTMCell(Function):
         x_gates, c_prev, c = self.saved_tensors
         if is_grad_enabled():
             return self._recorded_backward(x_gates, c_prev, gh, gc)
-        if self.activations is None:  # the CUDA path keeps no gates: the kernel recomputes
+        activations = self.cached("activations")
+        if activations is None:  # the CUDA path keeps no gates: the kernel recomputes
             xp = get_array_module(gh.data)
             ga = xp.empty_like(x_gates.data)
             g_c_prev = xp.empty_like(c_prev.data)
             _cuda_kernel("backward")(*_gate_views(x_gates.data), c_prev.data, c.data, gh.data,
                                      gc.data, *_gate_views(ga), g_c_prev)
         else:
-            ga, g_c_prev = lstm_backward_numpy(self.activations, c_prev.data, gh.data, gc.data)
+            ga, g_c_prev = lstm_backward_numpy(activations, c_prev.data, gh.data, gc.data)
         return Tensor._from_array(ga), Tensor._from_array(g_c_prev)
 
     def _recorded_backward(self, x_gates, c_prev, gh, gc):
@@ -249,8 +250,9 @@ class RowConv(Function):
             neighbours[..., :first, tap, :] = 0
             neighbours[..., stop:, tap, :] = 0
         # (..., W, k, C) -> (M*W, k*C), a view of the contiguous buffer
-        self.neighbours = neighbours.reshape(-1, taps * channels)
-        out = self.neighbours @ kernel
+        neighbours = neighbours.reshape(-1, taps * channels)
+        self.cache_for_backward(neighbours=neighbours)
+        out = neighbours @ kernel
         out += addend
         self.save_for_backward(x, kernel, addend)
         return out
@@ -280,7 +282,7 @@ class RowConv(Function):
             g_x = Tensor._from_array(g)
         if self.needs_input_grad[1]:
             # (k*C, M*W) @ (M*W, F) -> (k*C, F)
-            g_kernel = Tensor._from_array(self.neighbours.T @ g_out.data)
+            g_kernel = Tensor._from_array(self.cached("neighbours").T @ g_out.data)
         # d out / d addend is the identity (the engine sums a broadcast addend's gradient)
         return g_x, g_kernel, g_out if self.needs_input_grad[2] else None
 
