@@ -45,18 +45,20 @@ class MaxPool2d(Function):
         # the winner's flat position in the padded (Hp, Wp) plane
         rows = xp.arange(oh).reshape(oh, 1) * sh + winner // kw
         cols = xp.arange(ow).reshape(1, ow) * sw + winner % kw
-        self.flat_index = (rows * wp + cols).reshape(n * c, oh * ow)
+        flat_index = (rows * wp + cols).reshape(n * c, oh * ow)
+        self.save_for_backward(flat_index)  # integer positions: a constant to the graph
         self.padded_shape = padded.shape
         return y
 
     def backward(self, gy):
         # dL/dx at each window's max = the sum of gy over the windows it won; zero elsewhere
+        (flat_index,) = self.saved_tensors
         n, c, hp, wp = self.padded_shape
         xp = get_array_module(gy.data)
         plane_rows = xp.arange(n * c).reshape(n * c, 1)
         # (N, C, oh, ow) -> (N*C, oh*ow): one row of gradients per image plane
         flat = reshape(gy, (n * c, -1))
-        scattered = index_add(flat, (plane_rows, self.flat_index), (n * c, hp * wp))
+        scattered = index_add(flat, (plane_rows, flat_index.data), (n * c, hp * wp))
         # (N*C, Hp*Wp) -> (N, C, Hp, Wp), then drop the padding
         gx = reshape(scattered, (n, c, hp, wp))
         (ph, pw) = self.padding
