@@ -220,10 +220,11 @@ def test_recurrent_layers_reject_bad_state_and_conv_layers_bad_sizes():
         nn.LSTM(4, 3)(tg.randn(5, 2, 4), (tg.zeros(2, 3), tg.zeros(2, 3)))
     with pytest.raises(ValueError, match="LSTM: expected input with 4 features on axis 2"):
         nn.LSTM(4, 3)(tg.randn(5, 2, 3))
-    with pytest.raises(ValueError, match="kernel_size must be an int >= 1 or a pair of them, "
+    with pytest.raises(ValueError, match="kernel_size: expected an int >= 1 or a pair of them, "
                                          "got 0"):
         nn.Conv2d(1, 1, 0)
-    with pytest.raises(ValueError, match="padding must be an int >= 0"):
+    with pytest.raises(ValueError, match="padding: expected an int >= 0 or a pair of them, "
+                                         "got -1"):
         nn.ConvTranspose2d(1, 1, 3, padding=-1)
     with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\], got 2"):
         nn.BatchNorm2d(3, momentum=2)

@@ -40,7 +40,7 @@ from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.ops.recurrent import row_conv
 from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
-from tinygen.nn.layers import Conv2d, MaskedConv2d
+from tinygen.nn.convolution import Conv2d, MaskedConv2d
 from tinygen.nn.module import Module
 
 

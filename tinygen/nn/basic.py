@@ -1,0 +1,133 @@
+"""Basic layers: Linear, Embedding, Dropout, and the reshaping layers Flatten, Unflatten and
+Identity."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import tinygen.nn.functional as F
+from tinygen.autograd.ops import flatten, getitem, reshape
+from tinygen.autograd.ops.arguments import positive
+from tinygen.autograd.tensor import Tensor
+from tinygen.nn import init
+from tinygen.nn.layer_utils import check_features, uniform_parameter
+from tinygen.nn.module import Module, Parameter
+
+
+class Linear(Module):
+    """An affine map, y = x W^T + b.
+
+    Args:
+        in_features: the size of the input's last axis.
+        out_features: the size of the output's last axis.
+        bias: whether to add a learned bias.
+
+    Shapes:
+        x (..., in_features) -> y (..., out_features); weight (out_features, in_features),
+        bias (out_features,), initialised as in PyTorch (kaiming_uniform with a = sqrt(5),
+        bias U(-1/sqrt(in_features), 1/sqrt(in_features))).
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        self.in_features = positive("in_features", in_features)
+        self.out_features = positive("out_features", out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.bias = uniform_parameter((out_features,), 1 / math.sqrt(in_features)) \
+            if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_features("Linear", x, -1, self.in_features, "features")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Dropout(Module):
+    """Inverted dropout, active only in training mode: zero each element with probability
+    ``p`` and scale the rest by 1 / (1 - p), so that eval mode is the identity.
+
+    Shapes:
+        the output has the input's shape.
+    """
+
+    def __init__(self, p: float = 0.5):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A lookup table of learned vectors, as torch.nn.Embedding.
+
+    Shapes:
+        integer indices (...) in [0, num_embeddings) -> (..., embedding_dim);
+        weight (num_embeddings, embedding_dim), initialised N(0, 1).
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int):
+        self.num_embeddings = positive("num_embeddings", num_embeddings)
+        self.embedding_dim = positive("embedding_dim", embedding_dim)
+        self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim),
+                                                      dtype=np.float32)))
+
+    def forward(self, indices) -> Tensor:
+        raw = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+        if raw.dtype.kind not in "iu":
+            raise TypeError(f"Embedding: indices must be integers, got dtype {raw.dtype}")
+        if raw.size and (raw.min() < 0 or raw.max() >= self.num_embeddings):
+            raise ValueError(f"Embedding: indices must be in [0, {self.num_embeddings}), got "
+                             f"range [{raw.min()}, {raw.max()}]")
+        return getitem(self.weight, raw)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Flatten(Module):
+    """Merge axes start_dim..end_dim (default: all but the batch axis), e.g.
+    (N, C, H, W) -> (N, C*H*W)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return flatten(x, self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split axis ``dim`` into ``sizes``: e.g. (N, 784) -> (N, 1, 28, 28)."""
+
+    def __init__(self, dim: int, sizes: tuple):
+        self.dim, self.sizes = dim, tuple(sizes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim % x.ndim
+        if math.prod(self.sizes) != x.shape[dim]:
+            raise ValueError(f"Unflatten: sizes {self.sizes} do not multiply to axis {dim}'s "
+                             f"length {x.shape[dim]}")
+        # (..., d, ...) -> (..., *sizes, ...)
+        return reshape(x, x.shape[:dim] + self.sizes + x.shape[dim + 1:])
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.sizes}"
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for an optional layer)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
