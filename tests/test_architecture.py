@@ -155,3 +155,44 @@ def test_tinygen_never_imports_models_tests_or_benchmarks():
 
 def test_every_module_has_a_layer():
     assert all(_layer(module) is not None for module in MODULES)
+
+
+# ---------------------------------------------------------------- docs/ARCHITECTURE.md
+DOC = PACKAGE.parent / "docs" / "ARCHITECTURE.md"
+
+
+def _op_classes() -> list[type]:
+    """Every Function subclass the package defines, with all op modules imported."""
+    import importlib
+    import pkgutil
+
+    from tinygen.autograd import Function, ops
+
+    for info in pkgutil.walk_packages(ops.__path__, ops.__name__ + "."):
+        importlib.import_module(info.name)
+    found, stack = [], [Function]
+    while stack:
+        for subclass in stack.pop().__subclasses__():
+            stack.append(subclass)
+            if subclass.__module__.startswith("tinygen."):
+                found.append(subclass)
+    return found
+
+
+def test_the_op_index_lists_every_op_class_with_its_file():
+    rows = [line for line in DOC.read_text().splitlines() if line.startswith("| ")]
+    missing = []
+    for op in _op_classes():
+        path = MODULES[op.__module__].relative_to(PACKAGE.parent).as_posix()
+        if not any(f"`{path}`" in row and f"`{op.__name__}`" in row for row in rows):
+            missing.append(f"{op.__name__} ({path})")
+    assert missing == [], f"docs/ARCHITECTURE.md's op index lacks: {missing}"
+
+
+def test_every_source_path_the_architecture_doc_names_exists():
+    import re
+
+    named = set(re.findall(r"`((?:tinygen|models|tests|benchmarks)/[\w/.]+\.py)`",
+                           DOC.read_text()))
+    assert named, "the doc names no source files"
+    assert sorted(p for p in named if not (PACKAGE.parent / p).exists()) == []
