@@ -103,6 +103,22 @@ def test_default_inits_follow_pytorch_bounds():
     assert np.abs(lstm.weight_hh.numpy()).max() <= 0.25 + 1e-7
 
 
+def test_transposed_conv_draws_its_weight_then_its_bias_once():
+    # weight (in, out / groups, kh, kw): PyTorch's fan-in is axis 1 times the kernel, 2 * 9
+    tg.manual_seed(4)
+    layer = nn.ConvTranspose2d(6, 4, 3, groups=2)
+    follower = nn.Linear(2, 2)
+    tg.manual_seed(4)
+    weight = nn.init.kaiming_uniform_(nn.Parameter(np.empty((6, 2, 3, 3), dtype=np.float32)),
+                                      a=np.sqrt(5))
+    bias = nn.init.uniform_(nn.Parameter(np.empty(4, dtype=np.float32)), -1 / np.sqrt(18),
+                            1 / np.sqrt(18))
+    np.testing.assert_array_equal(layer.weight.numpy(), weight.numpy())
+    np.testing.assert_array_equal(layer.bias.numpy(), bias.numpy())
+    # nothing else drawn: the next layer starts where the bias left the generator
+    np.testing.assert_array_equal(follower.weight.numpy(), nn.Linear(2, 2).weight.numpy())
+
+
 def test_orthogonal_init_gives_orthonormal_rows():
     weight = nn.Parameter(np.empty((4, 8), dtype=np.float64))
     nn.init.orthogonal_(weight)

@@ -30,6 +30,8 @@ class _ConvBase(Module):
         self.dilation = pair("dilation", dilation)
         self.weight = Parameter(np.empty(weight_shape, dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        # weight axis 1 times the kernel size, as in PyTorch: in_channels / groups for a conv,
+        # out_channels / groups for a transposed conv, whose weight is (in, out / groups, ...)
         fan_in = init.fan_in_and_fan_out(self.weight)[0]
         self.bias = uniform_parameter((out_channels,), 1 / math.sqrt(fan_in)) if bias \
             else None
@@ -93,10 +95,6 @@ class ConvTranspose2d(_ConvBase):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, (in_channels, out_channels // max(groups, 1), kh, kw))
         self.output_padding = pair("output_padding", output_padding, minimum=0)
-        # PyTorch computes a transposed conv's fan-in from weight axis 1 (out/groups)
-        fan_in = self.weight.shape[1] * kh * kw
-        if bias:
-            self.bias = uniform_parameter((out_channels,), 1 / math.sqrt(fan_in))
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
