@@ -12,7 +12,7 @@ from tinygen.autograd.ops import flatten, getitem, reshape
 from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
-from tinygen.nn.layer_utils import check_features, uniform_parameter
+from tinygen.nn.checks import check_features
 from tinygen.nn.module import Module, Parameter
 
 
@@ -35,7 +35,7 @@ class Linear(Module):
         self.out_features = positive("out_features", out_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        self.bias = uniform_parameter((out_features,), 1 / math.sqrt(in_features)) \
+        self.bias = init.uniform_parameter((out_features,), 1 / math.sqrt(in_features)) \
             if bias else None
 
     def forward(self, x: Tensor) -> Tensor:

@@ -11,7 +11,6 @@ import tinygen.nn.functional as F
 from tinygen.autograd.ops.arguments import pair, positive
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
-from tinygen.nn.layer_utils import uniform_parameter
 from tinygen.nn.module import Buffer, Module, Parameter
 
 
@@ -33,7 +32,7 @@ class _ConvBase(Module):
         # weight axis 1 times the kernel size, as in PyTorch: in_channels / groups for a conv,
         # out_channels / groups for a transposed conv, whose weight is (in, out / groups, ...)
         fan_in = init.fan_in_and_fan_out(self.weight)[0]
-        self.bias = uniform_parameter((out_channels,), 1 / math.sqrt(fan_in)) if bias \
+        self.bias = init.uniform_parameter((out_channels,), 1 / math.sqrt(fan_in)) if bias \
             else None
 
     def extra_repr(self) -> str:

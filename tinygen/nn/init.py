@@ -10,6 +10,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.tensor import Tensor
+from tinygen.nn.module import Parameter
 
 _GAINS = {
     **dict.fromkeys(["linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
@@ -145,3 +146,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     values = gain * q[:rows, :cols].reshape(tensor.shape)
     xp = backend.get_array_module(tensor.data)
     return _fill(tensor, xp.asarray(values))
+
+
+def uniform_parameter(shape, bound: float) -> Parameter:
+    """A new float32 Parameter of ``shape`` drawn from U(-bound, bound) (the layers' default)."""
+    return uniform_(Parameter(np.empty(shape, dtype=np.float32)), -bound, bound)

@@ -10,11 +10,7 @@ from tinygen.nn.activation import ELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from tinygen.nn.basic import Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from tinygen.nn.convolution import Conv2d, ConvTranspose2d, MaskedConv2d
 from tinygen.nn.lstm import LSTM, LSTMCell
-from tinygen.nn.normalization import (
-    BatchNorm1d,
-    BatchNorm2d,
-    _BatchNorm,  # noqa: F401  (the base class, which tinygen.optim.averaging imports)
-)
+from tinygen.nn.normalization import BatchNorm1d, BatchNorm2d
 
 __all__ = [
     "ELU", "LSTM", "BatchNorm1d", "BatchNorm2d", "Conv2d", "ConvTranspose2d", "Dropout",

@@ -10,7 +10,8 @@ from tinygen.autograd.creation import zeros
 from tinygen.autograd.ops import getitem, reshape, split, stack, transpose
 from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.tensor import Tensor
-from tinygen.nn.layer_utils import check_features, uniform_parameter
+from tinygen.nn import init
+from tinygen.nn.checks import check_features
 from tinygen.nn.module import Module
 
 
@@ -33,10 +34,10 @@ class LSTMCell(Module):
         self.input_size = positive("input_size", input_size)
         self.hidden_size = positive("hidden_size", hidden_size)
         bound = 1 / math.sqrt(hidden_size)
-        self.weight_ih = uniform_parameter((4 * hidden_size, input_size), bound)
-        self.weight_hh = uniform_parameter((4 * hidden_size, hidden_size), bound)
-        self.bias_ih = uniform_parameter((4 * hidden_size,), bound) if bias else None
-        self.bias_hh = uniform_parameter((4 * hidden_size,), bound) if bias else None
+        self.weight_ih = init.uniform_parameter((4 * hidden_size, input_size), bound)
+        self.weight_hh = init.uniform_parameter((4 * hidden_size, hidden_size), bound)
+        self.bias_ih = init.uniform_parameter((4 * hidden_size,), bound) if bias else None
+        self.bias_hh = init.uniform_parameter((4 * hidden_size,), bound) if bias else None
 
     def gates(self, x: Tensor, h: Tensor) -> Tensor:
         """The (N, 4H) gate pre-activations."""
@@ -81,14 +82,14 @@ class LSTM(Module):
         bound = 1 / math.sqrt(hidden_size)
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size
-            setattr(self, f"weight_ih_l{layer}", uniform_parameter((4 * hidden_size, width),
+            setattr(self, f"weight_ih_l{layer}", init.uniform_parameter((4 * hidden_size, width),
                                                                       bound))
             setattr(self, f"weight_hh_l{layer}",
-                    uniform_parameter((4 * hidden_size, hidden_size), bound))
+                    init.uniform_parameter((4 * hidden_size, hidden_size), bound))
             if bias:
-                setattr(self, f"bias_ih_l{layer}", uniform_parameter((4 * hidden_size,),
+                setattr(self, f"bias_ih_l{layer}", init.uniform_parameter((4 * hidden_size,),
                                                                         bound))
-                setattr(self, f"bias_hh_l{layer}", uniform_parameter((4 * hidden_size,),
+                setattr(self, f"bias_hh_l{layer}", init.uniform_parameter((4 * hidden_size,),
                                                                         bound))
         self.bias = bias
 

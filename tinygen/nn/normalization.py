@@ -8,7 +8,7 @@ import tinygen.nn.functional as F
 from tinygen.autograd.ops import reshape
 from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.tensor import Tensor
-from tinygen.nn.layer_utils import check_features
+from tinygen.nn.checks import check_features
 from tinygen.nn.module import Buffer, Module, Parameter
 
 

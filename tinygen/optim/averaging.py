@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from tinygen.autograd.grad_mode import no_grad
-from tinygen.nn.layers import _BatchNorm
 from tinygen.nn.module import Buffer, Module
+from tinygen.nn.normalization import BatchNorm1d, BatchNorm2d
 
 
 class AveragedModel(Module):
@@ -89,7 +89,7 @@ def update_bn(batches: Iterable, model: Module) -> None:
     if not isinstance(model, Module):
         raise TypeError(f"update_bn: model must be a Module, got {type(model).__name__}")
     norms = [layer for layer in model.modules()
-             if isinstance(layer, _BatchNorm) and layer.running_mean is not None]
+             if isinstance(layer, (BatchNorm1d, BatchNorm2d)) and layer.running_mean is not None]
     if not norms:
         return
     momenta = [layer.momentum for layer in norms]
