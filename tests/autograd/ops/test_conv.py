@@ -11,10 +11,10 @@ from threadpoolctl import threadpool_limits
 
 import tinygen as tg
 import tinygen.nn.functional as F
-from tinygen.autograd import grad, gradcheck, gradgradcheck
-from tinygen.autograd.ops import conv as conv_ops
+from tinygen.autograd import grad, gradcheck, gradgradcheck, topological_order
+from tinygen.autograd.ops.conv import layouts, windows
+from tinygen.autograd.ops.conv.reference import reference_conv2d, reference_conv_transpose2d
 from tinygen.testing import arrays
-from tinygen.testing.op_specs_conv import reference_conv2d, reference_conv_transpose2d
 
 
 @st.composite
@@ -243,9 +243,10 @@ def test_stride_one_convs_on_flat_row_chunks_match_the_definition_and_differenti
     config = dict(config, stride=1)
     expected = reference_conv2d(x_values, w_values, **config)
     pads = ((config["padding"],) * 2,) * 2
-    with threadpool_limits(1), mock.patch.object(conv_ops, "_CHUNK_BYTES", chunk_bytes):
-        assume(conv_ops._uses_flat_rows(x_values, w_values.shape[2:], (1, 1), pads,
-                                        config["groups"], expected.shape[2:]))
+    dilation = (config["dilation"],) * 2
+    with threadpool_limits(1), mock.patch.object(windows, "CHUNK_BYTES", chunk_bytes):
+        assume(layouts.choose_layout(x_values, w_values.shape, expected.shape[2:], (1, 1),
+                                     pads, dilation, config["groups"]) == "flat_rows")
         inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
 
         def conv(*args):
@@ -285,7 +286,8 @@ def test_batch_last_channel_major_convs_match_the_definition_and_differentiate_t
     with threadpool_limits(threads):
         inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
         y = F.conv2d(*inputs, **config)
-        assume(conv_ops._batch_last(x_values, (4, 4), y.shape[2:]))
+        assume(layouts.choose_layout(x_values, w_values.shape, y.shape[2:], (2, 2), pads,
+                                     (1, 1), groups) == "batch_last")
         np.testing.assert_allclose(
             y.numpy(), reference_conv2d(x_values, w_values, stride=2, padding=pads,
                                         groups=groups), rtol=1e-10, atol=1e-10)
@@ -313,12 +315,14 @@ def test_strided_conv_transpose2d_by_phases_matches_the_definition_and_different
     w_values = data.draw(arrays((2 * groups, 3, kernel, kernel)))
     config = {"stride": stride, "padding": padding, "output_padding": output_padding,
               "groups": groups}
+    expected = reference_conv_transpose2d(x_values, w_values, **config)
     with threadpool_limits(threads):
-        assert conv_ops._uses_phases(x_values, w_values, (stride,) * 2, (1, 1),
-                                     groups) == (threads == 1)
+        layout = layouts.choose_layout(x_values, w_values.shape, expected.shape[2:],
+                                       (stride,) * 2, ((padding,) * 2,) * 2, (1, 1), groups,
+                                       transposed=True)
+        assert (layout == "phases") == (threads == 1)
         inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
-        np.testing.assert_allclose(F.conv_transpose2d(*inputs, **config).numpy(),
-                                   reference_conv_transpose2d(x_values, w_values, **config),
+        np.testing.assert_allclose(F.conv_transpose2d(*inputs, **config).numpy(), expected,
                                    rtol=1e-10, atol=1e-10)
 
         def conv_transpose(*args):
@@ -361,8 +365,9 @@ def test_dense_conv2d_matches_the_definition_and_differentiates_twice(
     height, width = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
     x_values = data.draw(arrays((batch, channels * groups, height, width)))
     w_values = data.draw(arrays((out_channels * groups, channels, height, width)))
-    assert conv_ops._is_dense(x_values, w_values.shape[2:], ((0, 0), (0, 0)), (1, 1),
-                              groups) == (groups == 1)
+    layout = layouts.choose_layout(x_values, w_values.shape, (1, 1), (stride,) * 2,
+                                   ((0, 0), (0, 0)), (1, 1), groups)
+    assert (layout == "dense") == (groups == 1)
     inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]
     bias_values = data.draw(arrays((out_channels * groups,)))
     if with_bias:
@@ -377,3 +382,28 @@ def test_dense_conv2d_matches_the_definition_and_differentiates_twice(
     np.testing.assert_allclose(conv(*inputs).numpy(), expected, rtol=1e-10, atol=1e-10)
     assert gradcheck(conv, inputs)
     assert gradgradcheck(conv, inputs)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_conv_ops_keep_no_arrays_after_backward(threads):
+    """The forward's cols live only in the op's cache, which backward and release() free:
+    after a backward through convs, transposed convs and a double backward no node holds
+    an array of its own."""
+    rng = np.random.default_rng(6)
+    x = tg.tensor(rng.standard_normal((4, 3, 9, 9)), requires_grad=True)
+    weight = tg.tensor(rng.standard_normal((5, 3, 3, 3)), requires_grad=True)
+    w_transposed = tg.tensor(rng.standard_normal((5, 2, 4, 4)), requires_grad=True)
+    with threadpool_limits(threads):
+        h = F.conv2d(x, weight, padding=1, stride=(1, 2))
+        y = F.conv_transpose2d(h, w_transposed, stride=2, padding=1)
+        gx, gw = grad((y * y).sum(), [x, w_transposed], create_graph=True)
+        loss = (gx * gx).sum() + (gw * gw).sum() + y.sum()
+        nodes = topological_order(loss)
+        loss.backward()
+    assert {type(node).__name__ for node in nodes} >= {"Conv2d", "ConvTranspose2d",
+                                                       "Conv2dGradWeight"}
+    for node in nodes:
+        held = [name for name, value in vars(node).items()
+                if isinstance(value, np.ndarray) or isinstance(value, dict) and any(
+                    isinstance(entry, np.ndarray) for entry in value.values())]
+        assert not held, f"{type(node).__name__} holds arrays {held}"

@@ -1,0 +1,21 @@
+"""2-D convolution and its adjoint, the transposed convolution; PixelCNN's masked convs.
+
+Read in this order: :mod:`.functions`, the ops as math (each gradient an adjoint convolution);
+:mod:`.reference`, the same sums as plain loops; :mod:`.layouts`, how the arrays are laid
+out for BLAS (one rule, :func:`.layouts.choose_layout`), with :mod:`.windows` cutting the
+input windows; :mod:`.masked`, PixelCNN's causal masks.
+"""
+
+from tinygen.autograd.ops.conv.functions import (
+    Conv2d,
+    Conv2dGradWeight,
+    ConvTranspose2d,
+    conv2d,
+    conv_transpose2d,
+)
+from tinygen.autograd.ops.conv.masked import conv2d_top_rows, conv_mask, masked_conv2d
+
+__all__ = [
+    "Conv2d", "Conv2dGradWeight", "ConvTranspose2d", "conv2d", "conv2d_top_rows", "conv_mask",
+    "conv_transpose2d", "masked_conv2d",
+]

@@ -1,0 +1,390 @@
+"""The raw array routines behind the conv ops, one call each: :func:`conv2d`,
+:func:`conv_transpose2d` and :func:`conv2d_weight_grad`.
+
+Each asks :func:`choose_layout` how to lay its arrays out for BLAS and runs that strategy.
+Every strategy computes the same sums as the loops of :mod:`.reference`; they differ only
+in how the input windows are copied and how the GEMMs are shaped. What each one won is
+measured in docs/BENCHMARKS.md, "Convolution layouts".
+"""
+
+from __future__ import annotations
+
+from tinygen import backend
+from tinygen.autograd.ops.conv.windows import FlatRows, im2col, padded_batch_last
+from tinygen.backend import get_array_module
+
+
+def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
+                  transposed=False, cols=None) -> str:
+    """The layout of a conv of x (N, C, H, W) onto ``out_hw`` outputs: the one rule. What
+    each choice was measured against: docs/BENCHMARKS.md, "Convolution layouts".
+
+    A conv and its weight gradient (weight_shape (O, C/G, kh, kw); K = C/G*kh*kw taps and
+    P = oh*ow pixels per image) take:
+
+    - "dense" when the kernel covers the whole unpadded input (no groups, no dilation): one
+      window, so x (N, C*H*W) is the GEMM operand as it lies, with no cols or transposes.
+    - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P and NumPy's BLAS
+      runs one thread. Outputs then land in place and a 1x1 conv needs no cols; but the
+      weight gradient writes (N, O/G, K) partial sums and each GEMM is only P wide, so
+      small maps with many taps (a DCGAN's 7x7) go channel-major instead. With more BLAS
+      threads N small GEMMs each wait on a thread hand-off, and one big GEMM wins.
+    - "flat_rows", the per-image GEMMs on cols cut a chunk of images at a time, when the
+      conv also has stride 1, needs cols (not a 1x1 unpadded kernel) and wastes at most a
+      quarter of its output grid on junk columns.
+    - otherwise one GEMM per group on (G, K, N*P) cols: "batch_last", pixels ordered
+      (oh, ow, N), when the batch is at least twice the output width and the cols hold each
+      input pixel at least twice (then the copy runs along the batch), else
+      "channel_major", pixels ordered (N, oh, ow).
+
+    ``cols`` already cut by the forward keep their layout, whatever the BLAS threads now.
+
+    A transposed conv (``transposed``; weight_shape (C, O/G, kh, kw), ``pads`` those of the
+    conv it is the adjoint of) takes:
+
+    - "dense" from a 1x1 input whose taps tile the output, no groups, no dilation (a
+      generator's first layer): the adjoint of a dense conv.
+    - "correlation", a stride-1 conv of x with the flipped kernel, when the stride is 1 and
+      its cols (C*kh*kw per output pixel) are no larger than col2im's taps (O*kh*kw per
+      input pixel), or the kernel is 1x1 (no cols at all).
+    - "phases", one stride-1 correlation per output phase on one shared im2col, when the
+      stride divides the kernel, there is no dilation, those cols are no larger than
+      col2im's taps, and BLAS runs one thread (at two, its extra GEMMs wait on hand-offs).
+    - otherwise a GEMM into taps and "col2im", one strided add per tap: "col2im_batch_last"
+      when the maps are narrower than the batch (each add runs along the batch), else
+      "col2im_per_image" (each add runs along image rows).
+    """
+    n, c, h, w = x.shape
+    kh, kw = weight_shape[2:]
+    (top, bottom), (left, right) = pads
+    unpadded = not any(pads[0] + pads[1])
+    if transposed:
+        out_channels = weight_shape[1] * groups
+        if (h, w) == (1, 1) and groups == 1 and dilation == (1, 1) and (
+                out_hw[0] + top + bottom, out_hw[1] + left + right) == (kh, kw):
+            return "dense"
+        if stride == (1, 1) and ((kh, kw) == (1, 1)
+                                 or c * out_hw[0] * out_hw[1] <= out_channels * h * w):
+            return "correlation"
+        if dilation == (1, 1) and stride != (1, 1) and not kh % stride[0] and not kw % stride[1]:
+            mh, mw = kh // stride[0], kw // stride[1]
+            if (c * mh * mw * (h + mh - 1) * (w + mw - 1) <= out_channels * kh * kw * h * w
+                    and backend.blas_threads(x) == 1):
+                return "phases"
+        return "col2im_batch_last" if w < n else "col2im_per_image"
+    if groups == 1 and dilation == (1, 1) and unpadded and (kh, kw) == (h, w):
+        return "dense"
+    pixels = out_hw[0] * out_hw[1]
+    if cols is None:
+        per_image = c // groups * kh * kw <= 2 * pixels and backend.blas_threads(x) == 1
+    else:
+        per_image = cols.ndim == 4
+    if not per_image:
+        if 2 * out_hw[1] <= n and pixels * kh * kw >= 2 * h * w:
+            return "batch_last"
+        return "channel_major"
+    junk_columns = w + left + right - out_hw[1]
+    if (cols is None and stride == (1, 1) and not ((kh, kw) == (1, 1) and unpadded)
+            and 4 * junk_columns <= out_hw[1]):
+        return "flat_rows"
+    return "per_image"
+
+
+def _output_size(x_shape, weight_shape, stride, pads, dilation) -> tuple:
+    """conv2d's (oh, ow): oh = (H + top + bottom - d (kh - 1) - 1) // s + 1."""
+    return tuple((x_shape[2 + a] + sum(pads[a]) - dilation[a] * (weight_shape[2 + a] - 1) - 1)
+                 // stride[a] + 1 for a in range(2))
+
+
+# --------------------------------------------------------------------------- the three calls
+def conv2d(x, weight, stride, pads, dilation, groups):
+    """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), and the cols it cut (None if it cut none
+    or did not keep them), which the weight gradient can reuse."""
+    out_hw = _output_size(x.shape, weight.shape, stride, pads, dilation)
+    layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups)
+    if layout == "dense":
+        return _dense_conv2d(x, weight), None
+    # (O, C/G, kh, kw) -> (G, O/G, K)
+    w_groups = weight.reshape(groups, weight.shape[0] // groups, -1)
+    if layout == "flat_rows":
+        return _flat_rows_conv2d(x, w_groups, weight.shape[2:], pads, dilation, out_hw), None
+    cols = im2col(x, layout, weight.shape[2:], stride, pads, dilation, groups, out_hw)
+    return _cols_conv2d(w_groups, cols, layout, x.shape[0], out_hw), cols
+
+
+def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols=None):
+    """Raw dL/dW of conv2d, (O, C/G, kh, kw): the sum over images and pixels of gy times
+    the windows of x. ``cols`` are x's windows if the forward kept them."""
+    layout = choose_layout(x, weight_shape, gy.shape[2:], stride, pads, dilation, groups,
+                           cols=cols)
+    if layout == "dense":
+        return _dense_weight_grad(x, gy, weight_shape)
+    # K > O/G: see _weight_product
+    wide_taps = x.shape[1] // groups * weight_shape[2] * weight_shape[3] > gy.shape[1] // groups
+    if layout == "flat_rows":
+        return _flat_rows_weight_grad(x, gy, weight_shape, pads, dilation, groups, wide_taps)
+    if cols is None:
+        cols = im2col(x, layout, weight_shape[2:], stride, pads, dilation, groups,
+                      gy.shape[2:])
+    return _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps)
+
+
+def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
+    """Raw conv_transpose2d, (N, C, h, w) -> (N, O, *out_hw); weight (C, O/G, kh, kw).
+
+    ``pads`` is the padding of the conv it is the adjoint of.
+    """
+    layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups,
+                           transposed=True)
+    if layout == "dense":
+        return _dense_conv_transpose2d(x, weight, out_hw, pads)
+    if layout == "correlation":
+        return _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups)
+    if layout == "phases":
+        return _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups)
+    return _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups,
+                                    batch_last=layout == "col2im_batch_last")
+
+
+# --------------------------------------------------------------------------- dense
+def _dense_conv2d(x, weight):
+    """A conv whose kernel covers its whole unpadded input (a DCGAN critic's last 7x7 conv)
+    is a dense layer: x times the weight as they lie, with no cols and no transposes.
+    Measured: docs/BENCHMARKS.md, "Convolution layouts", `dense`."""
+    n, out_channels = x.shape[0], weight.shape[0]
+    # (N, C, H, W) -> (N, C*H*W) @ (C*H*W, O) -> (N, O) -> (N, O, 1, 1)
+    return backend.matmul(x.reshape(n, -1), weight.reshape(out_channels, -1).T).reshape(
+        n, out_channels, 1, 1)
+
+
+def _dense_weight_grad(x, gy, weight_shape):
+    """The weight gradient of a dense conv: one GEMM of gy and x as they lie."""
+    n = gy.shape[0]
+    # (N, O)^T @ (N, C*H*W) -> (O, C*H*W) -> (O, C, kh, kw)
+    return backend.matmul(gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(weight_shape)
+
+
+def _dense_conv_transpose2d(x, weight, out_hw, pads):
+    """The adjoint of a dense conv, a transposed conv from a 1x1 input (a generator's first
+    layer): each image's taps tile its output, so it is one GEMM with no col2im."""
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    out_channels, kh, kw = weight.shape[1:]
+    top, left = pads[0][0], pads[1][0]
+    # (N, C) @ (C, O*kh*kw) -> (N, O, kh, kw), dropping the padding
+    image = backend.matmul(x.reshape(n, c), weight.reshape(c, -1)).reshape(
+        n, out_channels, kh, kw)
+    return xp.ascontiguousarray(image[:, :, top:top + out_hw[0], left:left + out_hw[1]])
+
+
+# --------------------------------------------------------------------------- GEMMs on cols
+def _cols_conv2d(w_groups, cols, layout, n, out_hw):
+    """conv2d as GEMMs of the weight (G, O/G, K) on x's cols. Per image, a batch of N GEMMs
+    lands directly in (N, O, oh, ow); channel-major, one GEMM per group is wide, at the
+    price of transposing its output back to (N, O, oh, ow). Measured: docs/BENCHMARKS.md,
+    "Convolution layouts", `per_image`, `channel_major`, `batch_last`."""
+    xp = get_array_module(cols)
+    out_channels = w_groups.shape[0] * w_groups.shape[1]
+    oh, ow = out_hw
+    if layout == "per_image":
+        # (G, O/G, K) @ (N, G, K, P) -> (N, G, O/G, P) -> (N, O, oh, ow), a view
+        return xp.matmul(w_groups, cols).reshape(n, out_channels, oh, ow)
+    y = xp.matmul(w_groups, cols)  # (G, O/G, K) @ (G, K, N*P) -> (G, O/G, N*P)
+    if layout == "batch_last":
+        y = y.reshape(out_channels, oh, ow, n).transpose(3, 0, 1, 2)  # -> (N, O, oh, ow)
+    else:
+        y = y.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)  # -> (N, O, oh, ow)
+    return xp.ascontiguousarray(y)
+
+
+def _weight_product(rows, cols, wide_taps: bool):
+    """rows (..., O/G, P) times cols (..., K, P), summed over the P pixels: (..., O/G, K).
+
+    OpenBLAS runs these thin products faster with the longer of O/G and K as the rows of
+    the result (docs/BENCHMARKS.md, "Convolution layouts"), so with ``wide_taps`` (K > O/G)
+    the product is taken as cols @ rows^T and its transpose, a view, returned.
+    """
+    xp = get_array_module(rows)
+    if wide_taps:
+        # (..., K, P) @ (..., P, O/G) -> (..., K, O/G) -> a view (..., O/G, K)
+        return xp.matmul(cols, rows.swapaxes(-1, -2)).swapaxes(-1, -2)
+    # (..., O/G, P) @ (..., P, K) -> (..., O/G, K)
+    return xp.matmul(rows, cols.swapaxes(-1, -2))
+
+
+def _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps):
+    """dL/dW as GEMMs of gy on x's cols: per image then summed (gy and cols read in place),
+    or one GEMM per group on gy moved into the cols' pixel order."""
+    xp = get_array_module(gy)
+    n, out_channels = gy.shape[:2]
+    per_group = out_channels // groups
+    if layout == "per_image":
+        gy = gy.reshape(n, groups, per_group, -1)  # (N, O, oh, ow) -> (N, G, O/G, P)
+        # (N, G, O/G, P) x (N, G, K, P) -> (N, G, O/G, K) -> (G, O/G, K)
+        g_weight = _weight_product(gy, cols, wide_taps).sum(axis=0)
+    else:
+        # (N, O, oh, ow) -> (O, oh, ow, N) or (O, N, oh, ow), the pixel order of the cols
+        gy_rows = gy.transpose(1, 2, 3, 0) if layout == "batch_last" else gy.transpose(
+            1, 0, 2, 3)
+        # -> (G, O/G, N*P)
+        gy_rows = xp.ascontiguousarray(gy_rows).reshape(groups, per_group, -1)
+        # (G, O/G, N*P) x (G, K, N*P) -> (G, O/G, K)
+        g_weight = _weight_product(gy_rows, cols, wide_taps)
+    # (G, O/G, K) -> (O, C/G, kh, kw)
+    return g_weight.reshape(weight_shape)
+
+
+# --------------------------------------------------------------------------- flat rows
+def _flat_rows_conv2d(x, w_groups, kernel, pads, dilation, out_hw):
+    """A stride-1 per-image conv on :class:`FlatRows` chunks: each chunk's cols are copied
+    at memcpy speed into a small buffer that stays in cache, and no image-sized cols are
+    allocated or kept for the backward (its weight gradient cuts its chunks again).
+    Measured: docs/BENCHMARKS.md, "Convolution layouts", `flat_rows`."""
+    xp = get_array_module(x)
+    n = x.shape[0]
+    groups, out_channels = w_groups.shape[0], w_groups.shape[0] * w_groups.shape[1]
+    oh, ow = out_hw
+    chunks = FlatRows(x, kernel, pads, dilation, oh)
+    y = xp.empty((n, out_channels, oh, ow), dtype=x.dtype)
+    wide = xp.empty((chunks.images, out_channels, oh, chunks.row_width), dtype=x.dtype)
+    for start, stop, cols in chunks:
+        # (G, O/G, K) @ (b, G, K, oh*Wp) -> (b, G, O/G, oh*Wp), a view of (b, O, oh, Wp)
+        xp.matmul(w_groups, cols.reshape(stop - start, groups, w_groups.shape[2], -1),
+                  out=wide[:stop - start].reshape(stop - start, groups, -1, cols.shape[2]))
+        y[start:stop] = wide[:stop - start, :, :, :ow]
+    return y
+
+
+def _flat_rows_weight_grad(x, gy, weight_shape, pads, dilation, groups, wide_taps):
+    """The weight gradient of a stride-1 conv on :class:`FlatRows` chunks of x: gy is laid
+    on the same (oh, Wp) grid with zero columns, so the junk columns of the cols add
+    nothing."""
+    xp = get_array_module(gy)
+    n, out_channels, oh, ow = gy.shape
+    per_group = out_channels // groups
+    chunks = FlatRows(x, weight_shape[2:], pads, dilation, oh)
+    gy_wide = xp.zeros((chunks.images, out_channels, oh, chunks.row_width), dtype=gy.dtype)
+    g_weight = None
+    for start, stop, cols in chunks:
+        b = stop - start
+        gy_wide[:b, :, :, :ow] = gy[start:stop]
+        # (b, O, oh, Wp) -> (b, G, O/G, oh*Wp); (b, K*G, oh*Wp) -> (b, G, K, oh*Wp)
+        rows = gy_wide[:b].reshape(b, groups, per_group, -1)
+        cols = cols.reshape(b, groups, -1, cols.shape[2])
+        # (b, G, O/G, oh*Wp) x (b, G, K, oh*Wp) -> (b, G, O/G, K) -> (G, O/G, K)
+        part = _weight_product(rows, cols, wide_taps).sum(axis=0)
+        g_weight = part if g_weight is None else g_weight + part
+    # (G, O/G, K) -> (O, C/G, kh, kw)
+    return g_weight.reshape(weight_shape)
+
+
+# --------------------------------------------------------------------------- transposed
+def _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups):
+    """A stride-1 transposed conv is a correlation of the padded input with the flipped
+    kernel, channels swapped: one more conv2d (in whatever layout it picks), no scatter."""
+    xp = get_array_module(x)
+    c = x.shape[1]
+    _, per_group, kh, kw = weight.shape
+    # (C, O/G, kh, kw) -> (G, C/G, O/G, kh, kw) -> (G, O/G, C/G, kh, kw) -> (O, C/G, kh, kw)
+    flipped = weight.reshape(groups, c // groups, per_group, kh, kw)[..., ::-1, ::-1]
+    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
+        per_group * groups, c // groups, kh, kw)
+    correlation_pads = []
+    for a, k in ((0, kh), (1, kw)):
+        before = dilation[a] * (k - 1) - pads[a][0]
+        correlation_pads.append(
+            (before, out_hw[a] - x.shape[2 + a] - before + dilation[a] * (k - 1)))
+    return conv2d(x, flipped, (1, 1), tuple(correlation_pads), dilation, groups)[0]
+
+
+def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
+    """A transposed conv whose stride s divides the kernel, one output phase at a time.
+
+    Output pixel t (along one axis) takes taps i = t + top - s h of input pixels h; those of
+    one phase r = (t + top) mod s are the taps r, r + s, ..., so each phase is a stride-1
+    correlation of x, zero-padded by m - 1 = k/s - 1, with an m-tap sub-kernel. All phases
+    share one im2col of m x m windows (k^2/s^2 taps per pixel, s^2 times fewer than col2im's
+    GEMM writes), nothing is added up tap by tap, and each phase's outputs are copied once
+    into their pixels. The windows run batch-last, the cols (G, C/G*m*m, rows, columns*N),
+    so that the phases of one row phase share one GEMM over a contiguous range of rows.
+    Measured: docs/BENCHMARKS.md, "Convolution layouts", `phases`.
+    """
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    _, per_group, kh, kw = weight.shape
+    (sh, sw), (top, left) = stride, (pads[0][0], pads[1][0])
+    mh, mw = kh // sh, kw // sw
+    # (C, O/G, kh, kw) -> (G, C/G, O/G, mh, sh, mw, sw), taps flipped within each phase
+    # -> (sh, G, sw, O/G, C/G, mh, mw) -> (sh, G, sw*O/G, C/G*mh*mw)
+    sub_kernels = weight.reshape(groups, c // groups, per_group, mh, sh, mw, sw)[
+        :, :, :, ::-1, :, ::-1]
+    sub_kernels = xp.ascontiguousarray(sub_kernels.transpose(4, 0, 6, 2, 1, 3, 5)).reshape(
+        sh, groups, sw * per_group, -1)
+    # per axis and phase r: the first output pixel t0, its window q0 and the pixel count
+    phases = [[((r - before) % s, ((r - before) % s + before - r) // s,
+                len(range((r - before) % s, size, s))) for r in range(s)]
+              for s, before, size in ((sh, top, out_hw[0]), (sw, left, out_hw[1]))]
+    rows = max(h + mh - 1, max(q0 + count for _, q0, count in phases[0]))
+    columns = max(w + mw - 1, max(q0 + count for _, q0, count in phases[1]))
+    padded = padded_batch_last(x, ((mh - 1, rows - h), (mw - 1, columns - w)))
+    # (N, C, rows, columns, mh, mw) -> (C, mh, mw, rows, columns, N) -> (G, K, rows, columns*N)
+    cols = xp.ascontiguousarray(backend.sliding_windows(padded, (mh, mw), (1, 1)).transpose(
+        1, 4, 5, 2, 3, 0)).reshape(groups, -1, rows, columns * n)
+    y = xp.empty((n, per_group * groups) + tuple(out_hw), dtype=x.dtype)
+    y_groups = y.reshape(n, groups, per_group, *out_hw)  # (N, O, H, W) -> (N, G, O/G, H, W)
+    for rh, (th, qh, count_h) in enumerate(phases[0]):
+        if not count_h:
+            continue
+        # the phases of one row phase share their windows' rows: one GEMM for all of them,
+        # over whole rows (columns - count_w junk outputs per row, cheaper than one GEMM
+        # per phase and output row)
+        # (G, K, rows, columns*N) -> (G, K, count_h*columns*N), a view
+        block = cols[:, :, qh:qh + count_h].reshape(groups, cols.shape[1], -1)
+        # (G, sw*O/G, K) @ (G, K, count_h*columns*N) -> (G, sw, O/G, count_h, columns, N)
+        part = xp.matmul(sub_kernels[rh], block).reshape(groups, sw, per_group, count_h,
+                                                         columns, n)
+        for rw, (tw, qw, count_w) in enumerate(phases[1]):
+            if count_w:
+                # (G, O/G, count_h, count_w, N) -> (N, G, O/G, count_h, count_w)
+                y_groups[:, :, :, th::sh, tw::sw] = part[:, rw, :, :, qw:qw + count_w].transpose(
+                    4, 0, 1, 2, 3)
+    return y
+
+
+def _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, batch_last):
+    """The general transposed conv: a GEMM into taps, then "col2im", one strided slice-add
+    per kernel tap (one vectorized add each, never a scatter per entry). Each add runs along
+    a long contiguous axis: the batch when the maps are narrower than it (``batch_last``),
+    else the image rows (moving a large x to batch-last would cost more than it saves).
+    Measured: docs/BENCHMARKS.md, "Convolution layouts", `col2im_batch_last`."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    _, per_group, kh, kw = weight.shape
+    out_channels = per_group * groups
+    (top, bottom), (left, right) = pads
+    # (C, O/G, kh, kw) -> (G, C/G, O/G*kh*kw) -> (G, O/G*kh*kw, C/G)
+    w_groups = weight.reshape(groups, c // groups, -1).transpose(0, 2, 1)
+    (sh, sw), (dh, dw) = stride, dilation
+    padded_hw = (out_hw[0] + top + bottom, out_hw[1] + left + right)
+    if batch_last:
+        # (N, C, h, w) -> (C, h, w, N) -> (G, C/G, h*w*N)
+        x_cols = xp.ascontiguousarray(x.transpose(1, 2, 3, 0)).reshape(groups, c // groups, -1)
+        # (G, K, C/G) @ (G, C/G, h*w*N) -> (G, K, h*w*N) -> (O, kh, kw, h, w, N)
+        taps = xp.matmul(w_groups, x_cols).reshape(out_channels, kh, kw, h, w, n)
+        image = xp.zeros((out_channels,) + padded_hw + (n,), dtype=x.dtype)
+    else:
+        # (G, K, C/G) @ (N, G, C/G, h*w) -> (N, G, K, h*w) -> (N, O, kh, kw, h, w)
+        taps = xp.matmul(w_groups, x.reshape(n, groups, c // groups, h * w)).reshape(
+            n, out_channels, kh, kw, h, w)
+        # (N, O, kh, kw, h, w) -> a view (O, kh, kw, h, w, N)
+        taps = taps.transpose(1, 2, 3, 4, 5, 0)
+        # (N, O, Hp, Wp) -> a view (O, Hp, Wp, N)
+        image = xp.zeros((n, out_channels) + padded_hw, dtype=x.dtype).transpose(1, 2, 3, 0)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
+        for j in range(kw):
+            target = image[:, rows, j * dw:j * dw + sw * (w - 1) + 1:sw]
+            xp.add(target, taps[:, i, j], out=target)
+    # (O, Hp, Wp, N) -> (N, O, H, W), dropping the padding
+    image = image[:, top:top + out_hw[0], left:left + out_hw[1]].transpose(3, 0, 1, 2)
+    return xp.ascontiguousarray(image)
