@@ -40,6 +40,49 @@ class DeviceError(RuntimeError):
     """A tensor is on the wrong device, devices are mixed, or no GPU is usable."""
 
 
+class device:  # noqa: N801 - PyTorch's name, so ``tinygen.device("cuda")`` reads the same
+    """A device, as ``torch.device``: ``device("cpu")``, ``device("cuda")``, ``device("cuda:0")``.
+
+    It compares equal to its name, so ``t.device == "cpu"`` works as well as
+    ``t.device.type == "cpu"``. tinygen uses one GPU: every CUDA index names it.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str | device, index: int | None = None):  # noqa: A002
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        name, _, number = str(type).partition(":")
+        if name not in DEVICES or (number and not number.isdigit()):
+            raise DeviceError(f"device: expected one of {DEVICES} (optionally 'cuda:N'), got "
+                              f"{type!r}")
+        self.type = name
+        self.index = int(number) if number else index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):  # hot in device checks: compare without building one
+            name, _, number = other.partition(":")
+            return name == self.type and (
+                not number or self.index is None or number == str(self.index))
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and (
+            self.index is None or other.index is None or self.index == other.index)
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+
+_DEVICE_OF_NAME = {name: device(name) for name in DEVICES}
+
+
 _gpu_state: dict = {}
 
 
@@ -144,11 +187,11 @@ def get_array_module(*arrays):
     return np
 
 
-def device_of(array) -> str:
-    """The device name ("cpu" or "cuda") of a raw array."""
+def device_of(array) -> device:
+    """The device of a raw array: ``device("cpu")`` or ``device("cuda")`` (equal to its name)."""
     if cupy is not None and isinstance(array, cupy.ndarray):
-        return "cuda"
-    return "cpu"
+        return _DEVICE_OF_NAME["cuda"]
+    return _DEVICE_OF_NAME["cpu"]
 
 
 def check_device(device) -> str:
@@ -156,7 +199,7 @@ def check_device(device) -> str:
     if device is None:
         return "cpu"
     name = str(device)
-    if name.startswith("cuda:"):
+    if name.startswith("cuda:") and name[5:].isdigit():
         name = "cuda"
     if name not in DEVICES:
         raise DeviceError(f"device must be one of {DEVICES}, got {device!r}")

@@ -276,7 +276,7 @@ class _Problem:
 
     def localize(self, us):
         """The worst element of J^T u, by per-element central differences of <u, f>."""
-        if sum(self.inputs[i].size for i in self.wrt) > _LOCALIZE_LIMIT:
+        if sum(self.inputs[i].numel() for i in self.wrt) > _LOCALIZE_LIMIT:
             return None
         worst = None
         for i, grad in zip(self.wrt, self.backprop(us)):
@@ -328,7 +328,7 @@ class _Problem:
         rows = []
         for k, y in enumerate(self.outputs):
             blocks = [np.zeros(y.shape + self.inputs[i].shape) for i in self.wrt]
-            for out_flat in range(y.size):
+            for out_flat in range(y.numel()):
                 out_index = np.unravel_index(out_flat, y.shape)
                 us = [np.zeros(o.shape) for o in self.outputs]
                 us[k][out_index] = 1.0

@@ -9,37 +9,17 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers as _observers
+from tinygen.autograd.tensor_methods import TensorMethods
 
 DEFAULT_FLOAT = np.float32
 _FLOAT_KINDS = "f"
-
-
-class _OpsOnFirstUse:
-    """Stands in for ``tinygen.autograd.ops`` until the first operator call, then replaces
-    itself with the module.
-
-    Tensor's operators and methods call the op wrappers (``a + b`` is ``_ops.add(a, b)``),
-    and the ops build Tensors: the one import circle tinygen keeps (docs/ARCHITECTURE.md
-    says why). Closing it at the first call rather than at import time means neither module
-    ever sees the other half-initialised, and after that call it costs nothing.
-    """
-
-    def __getattr__(self, name):
-        global _ops
-        from tinygen.autograd import ops
-
-        _ops = ops
-        return getattr(ops, name)
-
-
-_ops = _OpsOnFirstUse()
 
 
 def _is_float(dtype) -> bool:
     return np.dtype(dtype).kind in _FLOAT_KINDS
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """A multi-dimensional array that records the ops applied to it for backward.
 
     Create tensors with :func:`tinygen.tensor` or the factories (``zeros``, ``randn``, ...).
@@ -127,9 +107,31 @@ class Tensor:
     def ndim(self) -> int:
         return self._data.ndim
 
-    @property
-    def size(self) -> int:
+    def size(self, dim: int | None = None):
+        """The shape (a tuple), or with ``dim`` the extent of that axis, as PyTorch's."""
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[_axis(dim, self._data.ndim, "size")]
+
+    def numel(self) -> int:
+        """The number of elements."""
         return self._data.size
+
+    nelement = numel
+
+    def dim(self) -> int:
+        """The number of axes (``ndim``)."""
+        return self._data.ndim
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return _is_float(self._data.dtype)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device == "cuda"
 
     @property
     def device(self) -> str:
@@ -144,12 +146,29 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    @property
-    def T(self) -> Tensor:
-        return _ops.transpose(self)
-
     def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self._data)
+
+    def __iter__(self):
+        """The sub-tensors along the first axis (differentiable), as PyTorch iterates."""
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError(f"only one-element integer tensors can be used as an index, got "
+                            f"dtype={self.dtype}, shape={self.shape}")
+        return int(self.item())
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
@@ -201,38 +220,6 @@ class Tensor:
         """Drop the accumulated gradient (the same as ``t.grad = None``)."""
         self.grad = None
 
-    def to(self, device=None, dtype=None) -> Tensor:
-        """This tensor on ``device`` and/or as ``dtype``; differentiable."""
-        result = self
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            result = _ops.cast(result, dtype)
-        if device is not None and backend.check_device(device) != result.device:
-            result = _ops.to_device(result, device)
-        return result
-
-    def cpu(self) -> Tensor:
-        return self.to("cpu")
-
-    def cuda(self) -> Tensor:
-        return self.to("cuda")
-
-    def float(self) -> Tensor:
-        return self.to(dtype=np.float32)
-
-    def double(self) -> Tensor:
-        return self.to(dtype=np.float64)
-
-    def astype(self, dtype) -> Tensor:
-        return self.to(dtype=dtype)
-
-    # ------------------------------------------------------------------ backward
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. See :func:`autograd.backward`."""
-        from tinygen.autograd.engine import backward  # the engine is built on Tensor
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
-                 inputs=inputs)
-
     # ------------------------------------------------------------------ in-place updates
     def _check_inplace(self, what: str) -> None:
         if grad_mode.enabled and self.requires_grad:
@@ -273,190 +260,14 @@ class Tensor:
         value = _raw(value)
         self._inplace("__setitem__", lambda a: a.__setitem__(_raw_index(index), value))
 
-    # ------------------------------------------------------------------ operators
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __pow__(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return _ops.pow(base, self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    # Comparisons are not differentiable: they return plain boolean tensors.
-    def __lt__(self, other):
-        return self._compared(self._data < _raw(other), other)
-
-    def __le__(self, other):
-        return self._compared(self._data <= _raw(other), other)
-
-    def __gt__(self, other):
-        return self._compared(self._data > _raw(other), other)
-
-    def __ge__(self, other):
-        return self._compared(self._data >= _raw(other), other)
-
-    def __eq__(self, other):
-        return self._compared(self._data == _raw(other), other)
-
-    def __ne__(self, other):
-        return self._compared(self._data != _raw(other), other)
-
-    __hash__ = object.__hash__
-
-    def _compared(self, result, other) -> Tensor:
-        result = Tensor._from_array(result)
-        if _observers.detach is not None:  # debug tools note where the gradient path ends
-            sources = (self, other) if isinstance(other, Tensor) else (self,)
-            _observers.detach(sources, result, "comparison")
-        return result
-
-    def __bool__(self) -> bool:
-        return bool(self._data)
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    # ------------------------------------------------------------------ methods
-    def sum(self, axis=None, keepdims=False):
-        return _ops.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops.mean(self, axis=axis, keepdims=keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops.var(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops.max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops.min(self, axis=axis, keepdims=keepdims)
-
-    def logsumexp(self, axis=None, keepdims=False):
-        return _ops.logsumexp(self, axis=axis, keepdims=keepdims)
-
-    def argmax(self, axis=None):
-        return Tensor._from_array(self._data.argmax(axis=axis))
-
-    def argmin(self, axis=None):
-        return Tensor._from_array(self._data.argmin(axis=axis))
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, _shape_arg(shape))
-
-    def view(self, *shape):
-        return _ops.reshape(self, _shape_arg(shape))
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, *axes):
-        return _ops.transpose(self, *axes)
-
-    def permute(self, *axes):
-        return _ops.permute(self, _shape_arg(axes))
-
-    def expand(self, *shape):
-        return _ops.expand(self, _shape_arg(shape))
-
-    def broadcast_to(self, shape):
-        return _ops.expand(self, tuple(shape))
-
-    def squeeze(self, axis=None):
-        return _ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis):
-        return _ops.unsqueeze(self, axis)
-
-    def flip(self, axis):
-        return _ops.flip(self, axis)
-
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def clip(self, min=None, max=None):  # noqa: A002 - mirrors numpy/torch names
-        return _ops.clip(self, min, max)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def softmax(self, axis=-1):
-        return _ops.softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        return _ops.log_softmax(self, axis)
-
-    def maximum(self, other):
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        return _ops.minimum(self, other)
-
 
 # --------------------------------------------------------------------------- helpers
-def _shape_arg(args) -> tuple:
-    """Accept both ``t.reshape(2, 3)`` and ``t.reshape((2, 3))``."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return tuple(args)
+def _axis(dim, ndim: int, op: str) -> int:
+    """``dim`` as a non-negative axis of an ``ndim``-axis tensor, or an error naming it."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not (
+            -ndim <= dim < ndim):
+        raise IndexError(f"{op}: dim must be an int in [{-ndim}, {ndim - 1}], got {dim!r}")
+    return int(dim) % ndim
 
 
 def _raw(value):

@@ -135,7 +135,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: needs at least 2 axes, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.size // rows
+    cols = tensor.numel() // rows
     gaussian = backend.to_numpy(_generator(tensor).standard_normal((max(rows, cols),
                                                                    min(rows, cols))))
     q, r = np.linalg.qr(gaussian)

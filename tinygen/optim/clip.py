@@ -40,7 +40,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         return 0.0
     xp = get_array_module(grads[0].data)
     if math.isinf(norm_type):
-        total = max((float(xp.abs(g.data).max()) for g in grads if g.size), default=0.0)
+        total = max((float(xp.abs(g.data).max()) for g in grads if g.numel()), default=0.0)
     else:
         total = sum(float(xp.sum(xp.abs(g.data.astype("float64")) ** norm_type))
                     for g in grads) ** (1.0 / norm_type)

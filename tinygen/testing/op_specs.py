@@ -154,20 +154,67 @@ def _var_kwargs(arrays_):
     def draw(draw_):
         axis = draw_(reduction_axes(x.ndim))
         count = int(np.prod([x.shape[a] for a in _axes_tuple(axis, x.ndim)]))
-        ddof = draw_(st.sampled_from([0, 1] if count > 1 else [0]))
-        return {"axis": axis, "keepdims": draw_(st.booleans()), "ddof": ddof}
+        correction = draw_(st.sampled_from([0, 1] if count > 1 else [0]))
+        return {"axis": axis, "keepdims": draw_(st.booleans()), "correction": correction}
 
     return draw()
 
 
 register(OpSpec("sum", ops.sum, np.sum, unary(), kwargs=keep_dims(reduction_axes)))
 register(OpSpec("mean", ops.mean, np.mean, unary(), kwargs=keep_dims(reduction_axes)))
-register(OpSpec("var", ops.var, np.var, unary(), kwargs=_var_kwargs))
+register(OpSpec("var", ops.var, lambda x, axis, keepdims, correction: np.var(
+    x, axis=axis, keepdims=keepdims, ddof=correction), unary(), kwargs=_var_kwargs))
+
+
+def _std_kwargs(arrays_):
+    # over at least two distinct entries, so the deviation is away from sqrt's kink at 0
+    x = arrays_[0]
+    axes = reduction_axes(x.ndim).filter(lambda axis: int(np.prod(
+        [x.shape[a] for a in _axes_tuple(axis, x.ndim)])) >= 2)
+    return st.fixed_dictionaries({"axis": axes, "keepdims": st.booleans(),
+                                  "correction": st.sampled_from([0, 1])})
+
+
+register(OpSpec("std", ops.std, lambda x, axis, keepdims, correction: np.std(
+    x, axis=axis, keepdims=keepdims, ddof=correction),
+    st.tuples(distinct_arrays(shapes(min_dims=1, min_side=2))), kwargs=_std_kwargs))
 # distinct entries: a tie between two maxima is a kink
-register(OpSpec("max", ops.max, np.max, st.tuples(distinct_arrays()),
-                kwargs=keep_dims(reduction_axes)))
-register(OpSpec("min", ops.min, np.min, st.tuples(distinct_arrays()),
-                kwargs=keep_dims(reduction_axes)))
+# (PyTorch's dim=() reduces every axis, NumPy's axis=() none: the empty tuple is not drawn)
+register(OpSpec("amax", ops.amax, np.max, st.tuples(distinct_arrays()),
+                kwargs=keep_dims(lambda n: reduction_axes(n).filter(lambda a: a != ())),
+                call=lambda x, axis, keepdims: ops.amax(x, () if axis is None else axis,
+                                                        keepdims)))
+register(OpSpec("amin", ops.amin, np.min, st.tuples(distinct_arrays()),
+                kwargs=keep_dims(lambda n: reduction_axes(n).filter(lambda a: a != ())),
+                call=lambda x, axis, keepdims: ops.amin(x, () if axis is None else axis,
+                                                        keepdims)))
+
+
+def _extreme_kwargs(arrays_):
+    ndim = arrays_[0].ndim
+    dims = st.just(None) if ndim == 0 else st.one_of(st.none(), st.integers(-ndim, ndim - 1))
+    return st.fixed_dictionaries({"dim": dims, "keepdim": st.booleans()})
+
+
+def _extreme_reference(pick, arg):
+    def reference(x, dim, keepdim):
+        if dim is None:
+            return pick(x)
+        return pick(x, axis=dim, keepdims=keepdim), arg(x, axis=dim, keepdims=keepdim)
+    return reference
+
+
+# torch.max(x) is the largest entry; torch.max(x, dim) the (values, indices) pair
+register(OpSpec("max", ops.max, _extreme_reference(np.max, np.argmax),
+                st.tuples(distinct_arrays()), kwargs=_extreme_kwargs))
+register(OpSpec("min", ops.min, _extreme_reference(np.min, np.argmin),
+                st.tuples(distinct_arrays()), kwargs=_extreme_kwargs))
+register(OpSpec("var_mean", ops.var_mean, lambda x, dim, keepdim: (
+    np.var(x, axis=dim, keepdims=keepdim, ddof=1), np.mean(x, axis=dim, keepdims=keepdim)),
+    unary(shape=shapes(min_dims=1, min_side=2)),
+    kwargs=lambda arrays_: st.fixed_dictionaries({
+        "dim": st.integers(-arrays_[0].ndim, arrays_[0].ndim - 1),
+        "keepdim": st.booleans()})))
 register(OpSpec("logsumexp", ops.logsumexp, _logsumexp, unary(),
                 kwargs=keep_dims(reduction_axes)))
 register(OpSpec("log_softmax", ops.log_softmax, _log_softmax, unary(shape=shapes(min_dims=1)),
@@ -255,7 +302,7 @@ def _squeeze_kwargs(arrays_):
 
 def _unsqueeze_kwargs(arrays_):
     ndim = arrays_[0].ndim
-    return st.fixed_dictionaries({"axis": st.integers(-ndim - 1, ndim)})
+    return st.fixed_dictionaries({"dim": st.integers(-ndim - 1, ndim)})
 
 
 def _basic_index_kwargs(arrays_):
@@ -341,13 +388,15 @@ def _split_kwargs(arrays_):
         length = shape[axis]
         cuts = sorted(draw_(st.sets(st.integers(1, length - 1))) if length > 1 else [])
         sizes = [b - a for a, b in zip([0, *cuts], [*cuts, length])]
-        return {"sizes": draw_(st.one_of(st.integers(1, length), st.just(sizes))),
-                "axis": axis}
+        return {"split_size_or_sections": draw_(st.one_of(st.integers(1, length),
+                                                          st.just(sizes))),
+                "dim": axis}
 
     return draw()
 
 
-def _split_reference(x, sizes, axis):
+def _split_reference(x, split_size_or_sections, dim):
+    sizes, axis = split_size_or_sections, dim
     length = x.shape[axis]
     if isinstance(sizes, int):
         cuts = list(range(sizes, length, sizes))
@@ -385,7 +434,7 @@ register(OpSpec("permute", ops.permute, np.transpose, unary(),
 register(OpSpec("expand", ops.expand, _expand_reference, unary(), kwargs=_expand_kwargs))
 register(OpSpec("squeeze", ops.squeeze, np.squeeze, unary(shape=shapes(max_side=2)),
                 kwargs=_squeeze_kwargs))
-register(OpSpec("unsqueeze", ops.unsqueeze, np.expand_dims, unary(),
+register(OpSpec("unsqueeze", ops.unsqueeze, lambda x, dim: np.expand_dims(x, dim), unary(),
                 kwargs=_unsqueeze_kwargs))
 register(OpSpec("getitem_basic", ops.getitem, lambda x, index: x[index], unary(),
                 kwargs=_basic_index_kwargs))

@@ -24,6 +24,7 @@ from tinygen.autograd.tensor import Tensor
 #: Modules whose import registers specs. Add a module here to have its ops tested.
 SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs",
+    "tinygen.testing.op_specs_comparison",
     "tinygen.testing.op_specs_nn",
     "tinygen.testing.op_specs_conv",
     "tinygen.testing.op_specs_skew",
@@ -88,7 +89,9 @@ class OpSpec:
             require grad; other arrays (boolean masks, ...) become constant Tensors.
         kwargs: a strategy of hyperparameter dicts, or a callable taking the drawn arrays and
             returning one (an axis must fit the drawn shape).
-        order: how many times the op is differentiable on the drawn inputs (1 or 2).
+        order: how many times the op is differentiable on the drawn inputs (1 or 2), or 0
+            for an op with no gradient (a comparison, an index): its result must be a
+            constant, and only its forward is checked.
         call: how to invoke ``function`` when its signature does not fit
             ``function(*tensors, **kwargs)`` (a list of tensors, varargs); None means that.
         tolerance: a gradcheck override; only with a :class:`Tolerance` reason.
@@ -104,8 +107,8 @@ class OpSpec:
     tolerance: Tolerance | None = None
 
     def __post_init__(self):
-        if self.order not in (1, 2):
-            raise ValueError(f"OpSpec {self.name}: order must be 1 or 2, got {self.order}")
+        if self.order not in (0, 1, 2):
+            raise ValueError(f"OpSpec {self.name}: order must be 0, 1 or 2, got {self.order}")
 
     def cases(self) -> st.SearchStrategy:
         """A strategy of :class:`OpCase`: inputs first, then hyperparameters that fit them."""

@@ -10,6 +10,24 @@ from tinygen.autograd.ops.activation import (
     softplus,
     tanh,
 )
+from tinygen.autograd.ops.comparison import (
+    all,
+    any,
+    argmax,
+    argmin,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    ne,
+)
 from tinygen.autograd.ops.elementwise import (
     abs,
     add,
@@ -30,14 +48,18 @@ from tinygen.autograd.ops.elementwise import (
 )
 from tinygen.autograd.ops.linalg import matmul
 from tinygen.autograd.ops.reduction import (
+    amax,
+    amin,
     log_softmax,
     logsumexp,
     max,
     mean,
     min,
     softmax,
+    std,
     sum,
     var,
+    var_mean,
 )
 from tinygen.autograd.ops.shape import (
     broadcast_to,
@@ -59,10 +81,12 @@ from tinygen.autograd.ops.shape import (
 )
 
 __all__ = [
-    "abs", "add", "broadcast_to", "cast", "cat", "clip", "concatenate", "div", "elu", "exp",
-    "expand", "flatten", "flip", "getitem", "index_add", "leaky_relu", "log", "log_sigmoid",
-    "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul",
-    "neg", "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus",
-    "split", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "to_device", "transpose",
-    "unsqueeze", "var", "where",
+    "abs", "add", "all", "amax", "amin", "any", "argmax", "argmin", "broadcast_to",
+    "cast", "cat", "clip", "concatenate", "div", "elu", "eq", "exp", "expand", "flatten",
+    "flip", "ge", "getitem", "gt", "index_add", "isfinite", "isinf", "isnan", "le", "leaky_relu",
+    "log", "log_sigmoid", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp",
+    "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad",
+    "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "split", "sqrt",
+    "squeeze", "stack", "std", "sub", "sum", "tanh", "to_device", "transpose", "unsqueeze",
+    "var", "var_mean", "where",
 ]

@@ -28,3 +28,18 @@ def pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
         raise ValueError(f"{name}: expected an int >= {minimum} or a pair of them, got "
                          f"{value!r}")
     return int(values[0]), int(values[1])
+
+
+def dim_keepdim(op: str, dim, keepdim, axis=None, keepdims=None) -> tuple:
+    """PyTorch's ``dim``/``keepdim``, or their NumPy aliases ``axis``/``keepdims``.
+
+    Both spellings are accepted everywhere a reduction or shape op takes an axis, as PyTorch
+    accepts ``axis=``; giving both spellings of one argument is an error.
+    """
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{op}: pass dim or axis, not both (got dim={dim!r}, axis={axis!r})")
+        dim = axis
+    if keepdims is not None:
+        keepdim = keepdims
+    return dim, bool(keepdim)

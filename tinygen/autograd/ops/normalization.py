@@ -164,7 +164,7 @@ class BatchNorm(Function):
             # (C,) -> (1, C) or (1, C, 1, 1), to broadcast over the batch (and space)
             scale = inv_std if weight is None else inv_std * reshape(weight, per_channel)
             if self.training:
-                count = x.size // x.shape[1]
+                count = x.numel() // x.shape[1]
                 gx = scale * (gy - reshape(g_bias, per_channel) / count
                               - x_hat * reshape(g_weight, per_channel) / count)
             else:
@@ -199,7 +199,7 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and "
                          "running_var, got None")
-    if training and x.size // max(channels, 1) < 2:
+    if training and x.numel() // max(channels, 1) < 2:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, got "
                          f"input shape {x.shape}")
     for label, param in (("weight", weight), ("bias", bias)):

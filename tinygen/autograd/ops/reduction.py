@@ -1,7 +1,9 @@
-"""Reductions over axes: sum, mean, var, max, min, logsumexp; and softmax, log_softmax.
+"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, logsumexp; and softmax,
+log_softmax.
 
-Every reduction takes ``axis`` (None, an int or a tuple of ints) and ``keepdims``. Backward
-first reshapes the upstream gradient to the keepdims shape, so it broadcasts against x.
+Every reduction takes PyTorch's ``dim`` (None, an int or a tuple of ints) and ``keepdim``,
+or NumPy's ``axis`` and ``keepdims``. Backward first reshapes the upstream gradient to the
+keepdims shape, so it broadcasts against x.
 """
 
 from __future__ import annotations
@@ -9,8 +11,12 @@ from __future__ import annotations
 import builtins
 import math
 
+import numpy as np
+
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.elementwise import exp
+from tinygen.autograd.ops.arguments import dim_keepdim
+from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
+from tinygen.autograd.ops.elementwise import cast, exp, maximum, minimum, sqrt
 from tinygen.autograd.ops.shape import Expand, Reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -79,9 +85,9 @@ class Mean(_Reduction):
 
 
 class Var(_Reduction):
-    def __init__(self, axis=None, keepdims: bool = False, ddof: int = 0):
+    def __init__(self, axis=None, keepdims: bool = False, correction: int = 1):
         super().__init__(axis, keepdims)
-        self.ddof = ddof
+        self.ddof = correction
 
     def forward(self, x):
         self._setup(x)
@@ -185,37 +191,104 @@ class Softmax(Function):
 
 
 # --------------------------------------------------------------------------- public wrappers
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (all axes when None)."""
-    return Sum(axis, keepdims).apply(x)
+# Each takes PyTorch's dim/keepdim (or NumPy's axis/keepdims); dim may be an int, a tuple of
+# ints, or None for every axis.
+def _as_dtype(x: Tensor, dtype) -> Tensor:
+    return x if dtype is None or np.dtype(dtype) == x.dtype else cast(x, dtype)
 
 
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    return Mean(axis, keepdims).apply(x)
+def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,  # noqa: A001
+        keepdims=None) -> Tensor:
+    """Sum over ``dim`` (every axis when None), optionally in ``dtype``."""
+    dim, keepdim = dim_keepdim("sum", dim, keepdim, axis, keepdims)
+    return Sum(dim, keepdim).apply(_as_dtype(x, dtype))
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance; ``ddof=1`` gives the unbiased estimate."""
-    return Var(axis, keepdims, ddof).apply(x)
+def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
+         keepdims=None) -> Tensor:
+    """Mean over ``dim`` (every axis when None), optionally in ``dtype``."""
+    dim, keepdim = dim_keepdim("mean", dim, keepdim, axis, keepdims)
+    return Mean(dim, keepdim).apply(_as_dtype(x, dtype))
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return Max(axis, keepdims).apply(x)
+def _correction(op: str, unbiased, correction) -> int:
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}: pass unbiased or correction, not both")
+    if correction is None:
+        return 1 if unbiased is None or unbiased else 0
+    return correction
 
 
-def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return Min(axis, keepdims).apply(x)
+def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Variance over ``dim``, divided by n - correction: unbiased (correction=1) by default,
+    as in PyTorch; ``correction=0`` (or ``unbiased=False``) is NumPy's default."""
+    dim, keepdim = dim_keepdim("var", dim, keepdim, axis, keepdims)
+    return Var(dim, keepdim, _correction("var", unbiased, correction)).apply(x)
 
 
-def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(x))) computed without overflow."""
-    return LogSumExp(axis, keepdims).apply(x)
+def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
+        axis=None, keepdims=None) -> Tensor:
+    """Standard deviation: the square root of :func:`var` (unbiased by default)."""
+    return sqrt(var(x, dim, unbiased, keepdim, correction=correction, axis=axis,
+                    keepdims=keepdims))
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x, axis), computed without overflow."""
-    return LogSoftmax(axis).apply(x)
+def var_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(var, mean) over ``dim``, as ``torch.var_mean``."""
+    return (var(x, dim, unbiased, keepdim, correction=correction),
+            mean(x, dim, keepdim))
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return Softmax(axis).apply(x)
+def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The largest entries over ``dim`` (every axis when empty); ties share the gradient."""
+    return Max(None if dim == () else dim, keepdim).apply(x)
+
+
+def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The smallest entries over ``dim`` (every axis when empty); ties share the gradient."""
+    return Min(None if dim == () else dim, keepdim).apply(x)
+
+
+def _extreme(op: str, x, dim, keepdim, axis, keepdims, reduce, arg):
+    if isinstance(dim, Tensor):  # torch.max(a, b): the elementwise maximum
+        return (maximum if op == "max" else minimum)(x, dim)
+    dim, keepdim = dim_keepdim(op, dim, keepdim, axis, keepdims)
+    if dim is None:
+        return reduce(x)
+    if not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int (use amax/amin for several), got {dim!r}")
+    return ValuesIndices(reduce(x, dim, keepdim), arg(x, dim, keepdim))
+
+
+def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims=None):
+    """The largest entry, or with ``dim`` the named tuple (values, indices), as PyTorch's;
+    ``max(a, b)`` with two tensors is the elementwise maximum."""
+    return _extreme("max", x, dim, keepdim, axis, keepdims, amax, argmax)
+
+
+def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
+        keepdims=None):
+    """The smallest entry, or with ``dim`` the named tuple (values, indices), as PyTorch's;
+    ``min(a, b)`` with two tensors is the elementwise minimum."""
+    return _extreme("min", x, dim, keepdim, axis, keepdims, amin, argmin)
+
+
+def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
+              keepdims=None) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, computed without overflow."""
+    dim, keepdim = dim_keepdim("logsumexp", dim, keepdim, axis, keepdims)
+    return LogSumExp(dim, keepdim).apply(x)
+
+
+def log_softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
+    """x - logsumexp(x, dim), computed without overflow."""
+    dim, _ = dim_keepdim("log_softmax", None if axis is not None else dim, False, axis)
+    return LogSoftmax(dim).apply(_as_dtype(x, dtype))
+
+
+def softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
+    dim, _ = dim_keepdim("softmax", None if axis is not None else dim, False, axis)
+    return Softmax(dim).apply(_as_dtype(x, dtype))

@@ -11,7 +11,8 @@ import math
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.tensor import Tensor, _raw
+from tinygen.autograd.ops.arguments import dim_keepdim
+from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
 
@@ -200,9 +201,9 @@ def reshape(x: Tensor, shape) -> Tensor:
     """x with a new shape of the same size; one entry may be -1."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     known = math.prod(n for n in shape if n != -1)
-    if shape.count(-1) > 1 or (-1 not in shape and known != x.size) or (
-            -1 in shape and (known == 0 or x.size % known)):
-        raise ValueError(f"reshape: cannot view shape {x.shape} ({x.size} elements) as {shape}")
+    if shape.count(-1) > 1 or (-1 not in shape and known != x.numel()) or (
+            -1 in shape and (known == 0 or x.numel() % known)):
+        raise ValueError(f"reshape: cannot view shape {x.shape} ({x.numel()} elements) as {shape}")
     if x.shape == shape:
         return x
     return Reshape(shape).apply(x)
@@ -261,22 +262,23 @@ def expand(x: Tensor, shape) -> Tensor:
 broadcast_to = expand
 
 
-def squeeze(x: Tensor, axis=None) -> Tensor:
-    """Drop axes of size 1 (all of them when ``axis`` is None)."""
-    if axis is None:
+def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
+    """Drop the axes of size 1 among ``dim`` (an int or a tuple; every axis when None). As in
+    PyTorch, a named axis whose size is not 1 is left as it is."""
+    dim, _ = dim_keepdim("squeeze", dim, False, axis)
+    if dim is None:
         axes = {i for i, n in enumerate(x.shape) if n == 1}
     else:
-        axes = {a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis)}
-        for a in axes:
-            if x.shape[a] != 1:
-                raise ValueError(f"squeeze: axis {a} has size {x.shape[a]}, expected 1")
+        named = (dim,) if isinstance(dim, int) else tuple(dim)
+        axes = {_axis(a, max(x.ndim, 1), "squeeze") for a in named}
+        axes = {a for a in axes if x.ndim and x.shape[a] == 1}
     # drop the size-1 axes: (..., 1, ...) -> (..., ...)
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    """Insert an axis of size 1 at ``axis``."""
-    position = axis % (x.ndim + 1)
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert an axis of size 1 at ``dim`` (negative counts from the end of the result)."""
+    position = _axis(dim, x.ndim + 1, "unsqueeze")
     # (..., ...) -> (..., 1, ...)
     return reshape(x, x.shape[:position] + (1,) + x.shape[position:])
 
@@ -297,28 +299,33 @@ def index_add(values: Tensor, index, shape: tuple) -> Tensor:
     return IndexAdd(index, tuple(shape)).apply(values)
 
 
-def concatenate(tensors, axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
+def concatenate(tensors, dim: int = 0, *, axis=None) -> Tensor:
+    """Join tensors along an existing axis ``dim``."""
+    dim, _ = dim_keepdim("cat", None if axis is not None else dim, False, axis)
     tensors = list(tensors)
     if not tensors:
-        raise ValueError("concatenate: expected at least one tensor, got none")
-    return Concatenate(axis % tensors[0].ndim).apply(*tensors)
+        raise ValueError("cat: expected at least one tensor, got none")
+    return Concatenate(_axis(dim, tensors[0].ndim, "cat")).apply(*tensors)
 
 
 cat = concatenate
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis."""
+def stack(tensors, dim: int = 0, *, axis=None) -> Tensor:
+    """Join same-shaped tensors along a new axis ``dim``."""
+    dim, _ = dim_keepdim("stack", None if axis is not None else dim, False, axis)
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: expected at least one tensor, got none")
-    return Stack(axis % (tensors[0].ndim + 1)).apply(*tensors)
+    return Stack(_axis(dim, tensors[0].ndim + 1, "stack")).apply(*tensors)
 
 
-def split(x: Tensor, sizes, axis: int = 0) -> tuple:
-    """Cut x along ``axis``. ``sizes`` is a piece size (int) or a list of piece sizes."""
-    axis = axis % x.ndim
+def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tuple:
+    """Cut x along ``dim`` into pieces of ``split_size_or_sections`` entries (an int: the
+    last piece may be shorter) or of the listed sizes, as ``torch.split``."""
+    dim, _ = dim_keepdim("split", None if axis is not None else dim, False, axis)
+    axis = _axis(dim, x.ndim, "split")
+    sizes = split_size_or_sections
     length = x.shape[axis]
     if isinstance(sizes, int):
         if sizes <= 0:
@@ -343,7 +350,8 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     return Pad(pad_width, value).apply(x)
 
 
-def flip(x: Tensor, axis) -> Tensor:
-    """Reverse the order of entries along ``axis`` (an int or a tuple)."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return Flip(tuple(a % x.ndim for a in axes)).apply(x)
+def flip(x: Tensor, dims=None, *, axis=None) -> Tensor:
+    """Reverse the order of entries along ``dims`` (an int or a tuple)."""
+    dims, _ = dim_keepdim("flip", dims, False, axis)
+    axes = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip(tuple(_axis(a, x.ndim, "flip") for a in axes)).apply(x)
