@@ -1,6 +1,8 @@
 """tinygen: a from-scratch reverse-mode autograd engine on NumPy (CuPy when a GPU is there)."""
 
-from tinygen import autograd, debug
+import numpy as np
+
+from tinygen import accelerator, autograd, cuda, data, debug, nn, optim
 from tinygen.autograd import (
     Function,
     Tensor,
@@ -28,8 +30,19 @@ from tinygen.autograd.creation import (
 )
 from tinygen.autograd.ops import *  # noqa: F403 - the op wrappers are the functional API
 from tinygen.autograd.ops import __all__ as _ops_all
-from tinygen.backend import get_array_module, info, keep_freed_memory, manual_seed
+from tinygen.autograd.ops.comparison import allclose, equal
+from tinygen.backend import device, get_array_module, info, keep_freed_memory, manual_seed
 from tinygen.debug import check_causal
+
+# dtypes are NumPy's, under PyTorch's names: ``x.dtype == tinygen.float32`` holds. The names
+# that shadow builtins (float, int, bool) are attributes only, left out of __all__.
+float16 = half = np.float16
+float32 = float = np.float32
+float64 = double = np.float64
+int8, int16, uint8, bool = np.int8, np.int16, np.uint8, np.bool_
+int32 = int = np.int32
+int64 = long = np.int64
+dtype = np.dtype
 
 __version__ = "0.1.0"
 
@@ -43,4 +56,7 @@ __all__ = [
     "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "tensor", *_ops_all,
     "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "zeros", "zeros_like",
+    "accelerator", "allclose", "cuda", "data", "device", "equal", "nn", "optim",
+    "float16", "half", "float32", "float64", "double", "int8", "int16", "uint8", "int32",
+    "int64", "long", "dtype",
 ]
