@@ -197,3 +197,40 @@ def test_every_source_path_the_architecture_doc_names_exists():
                            DOC.read_text()))
     assert named, "the doc names no source files"
     assert sorted(p for p in named if not (PACKAGE.parent / p).exists()) == []
+
+
+# ---------------------------------------------------------------- sizes a reader can take in
+MAX_FILE_LINES = 500  # a file past this gets split by role (docs/ARCHITECTURE.md)
+MAX_MAIN_LINES = 50   # a model script's main() parses, builds, trains, reports: no more
+
+
+def _sources(*folders):
+    root = PACKAGE.parent
+    return sorted(p for folder in folders for p in (root / folder).rglob("*.py"))
+
+
+def test_no_file_in_the_package_or_the_models_exceeds_500_lines():
+    long_files = {p.relative_to(PACKAGE.parent).as_posix(): n for p in _sources("tinygen", "models")
+                  if (n := len(p.read_text().splitlines())) > MAX_FILE_LINES}
+    assert long_files == {}
+
+
+def test_every_model_scripts_main_is_short():
+    long_mains = {}
+    for path in _sources("models"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name == "main":
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_MAIN_LINES:
+                    long_mains[path.name] = length
+    assert long_mains == {}
+
+
+def test_no_model_script_defines_a_helper_after_main():
+    late = {}
+    for path in _sources("models"):
+        names = [n.name for n in ast.parse(path.read_text()).body
+                 if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        if "main" in names and names[-1] != "main":
+            late[path.name] = names[names.index("main") + 1:]
+    assert late == {}
