@@ -233,3 +233,151 @@ def test_a_model_trains_on_the_gpu_and_its_state_dict_loads_back_on_the_cpu():
     np.testing.assert_array_equal(cpu_copy.conv.weight.numpy(), model.conv.weight.numpy())
     model.load_state_dict(cpu_copy.state_dict())  # and back
     assert model.conv.weight.device == "cuda"
+
+
+# ---------------------------------------------------------------- the PyTorch conveniences
+def test_apply_visits_children_before_their_parent_and_returns_the_module():
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Tanh()))
+    visited = []
+
+    result = model.apply(lambda m: visited.append(type(m).__name__))
+
+    assert result is model
+    assert visited == ["Linear", "ReLU", "Tanh", "Sequential", "Sequential"]
+
+
+def test_to_takes_a_dtype_a_device_or_a_tensor_positionally_as_pytorch():
+    block = Block()
+
+    assert block.to(tg.float64) is block
+    assert block.conv.weight.dtype == np.float64
+    block.to("cpu", tg.float32)
+    assert block.conv.weight.dtype == np.float32
+    block.to(tg.zeros(1, dtype=tg.float64), non_blocking=True)
+    assert block.heads[0].bias.dtype == np.float64
+    assert block.bn.num_batches_tracked.dtype == np.int64
+    assert block.cpu() is block and block.conv.weight.device == "cpu"
+    with pytest.raises(TypeError, match="dtype must be a floating dtype, got int32"):
+        block.to(tg.int32)
+
+
+def test_cuda_without_a_gpu_says_why():
+    if backend.gpu_available():
+        pytest.skip("a GPU is usable here")
+    with pytest.raises(backend.DeviceError, match="cuda"):
+        Block().cuda()
+
+
+def test_walk_without_recursion_sees_only_the_modules_own_tensors():
+    block = Block()
+
+    assert [name for name, _ in block.named_parameters(recurse=False)] == ["scale"]
+    assert list(block.buffers(recurse=False)) == []
+    assert len(list(block.bn.buffers(recurse=False))) == 3
+    assert [n for n, _ in block.named_parameters(prefix="model")][:2] == ["model.scale",
+                                                                          "model.conv.weight"]
+
+
+def test_children_and_modules_walk_in_definition_order():
+    block = Block()
+
+    assert [name for name, _ in block.named_children()] == ["conv", "bn", "heads"]
+    assert list(block.children())[1] is block.bn
+    assert [name for name, _ in block.named_modules()] == ["", "conv", "bn", "heads",
+                                                           "heads.0", "heads.1"]
+    assert next(block.modules()) is block
+
+
+def test_requires_grad_freezes_and_unfreezes_every_parameter():
+    block = Block()
+
+    assert block.requires_grad_(False) is block
+    assert not any(p.requires_grad for p in block.parameters())
+    block.conv.requires_grad_()
+    assert [n for n, p in block.named_parameters() if p.requires_grad] == ["conv.weight",
+                                                                          "conv.bias"]
+
+
+def test_register_buffer_saves_and_moves_it_and_non_persistent_ones_stay_out_of_state():
+    class Scaler(nn.Module):
+        def __init__(self):
+            self.register_buffer("mean", tg.zeros(3))
+            self.register_buffer("cache", tg.ones(3), persistent=False)
+
+    scaler = Scaler()
+
+    assert isinstance(scaler.mean, nn.Buffer)
+    assert [name for name, _ in scaler.named_buffers()] == ["mean", "cache"]
+    assert list(scaler.state_dict()) == ["mean"]
+    scaler.load_state_dict({"mean": np.full(3, 2.0)})  # the transient buffer is not expected
+    scaler.double()
+    assert scaler.cache.dtype == np.float64 and scaler.mean.numpy().tolist() == [2.0] * 3
+
+
+def test_a_tensor_assigned_over_a_buffer_stays_a_buffer():
+    class Average(nn.Module):
+        def __init__(self):
+            self.register_buffer("value", tg.zeros(2))
+
+        def forward(self, x):
+            self.value = 0.5 * self.value + 0.5 * x
+            return self.value
+
+    average = Average()
+    average(tg.ones(2))
+
+    assert isinstance(average.value, nn.Buffer)
+    assert average.state_dict()["value"].tolist() == [0.5, 0.5]
+
+
+def test_register_parameter_and_add_module_register_under_any_name():
+    model = nn.Module()
+
+    model.register_parameter("scale", nn.Parameter(np.ones(1)))
+    model.register_parameter("shift", None)
+    model.add_module("block-1", nn.Linear(2, 2))
+
+    assert list(model.state_dict()) == ["scale", "block-1.weight", "block-1.bias"]
+    assert model.shift is None
+
+
+def test_registering_rejects_wrong_kinds_and_taken_or_dotted_names():
+    model = nn.Module()
+    model.plain = 3
+    with pytest.raises(TypeError, match="register_buffer: cannot assign a int to buffer 'b'"):
+        model.register_buffer("b", 5)
+    with pytest.raises(TypeError, match="register_parameter: cannot assign a Tensor"):
+        model.register_parameter("w", tg.ones(1))
+    with pytest.raises(TypeError, match="add_module: int is not a Module subclass"):
+        model.add_module("m", 1)
+    with pytest.raises(KeyError, match="contain no '.', got 'a.b'"):
+        model.register_buffer("a.b", tg.ones(1))
+    with pytest.raises(KeyError, match="attribute 'plain' already exists on Module"):
+        model.register_parameter("plain", None)
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        model.register_buffer("training", tg.ones(1))
+
+
+def test_load_state_dict_returns_named_keys_and_its_error_is_a_runtime_error():
+    layer = nn.Linear(2, 3)
+    state = dict(layer.state_dict())
+    bias = state.pop("bias")
+
+    result = layer.load_state_dict({**state, "extra": bias}, strict=False)
+
+    assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
+    with pytest.raises(RuntimeError, match="missing keys: \\['bias'\\]"):
+        layer.load_state_dict(state)
+
+
+def test_state_dict_takes_a_literal_prefix_and_keeps_tensors_when_asked():
+    layer = nn.Linear(2, 3)
+
+    state = layer.state_dict(prefix="fc.", keep_vars=True)
+
+    assert list(state) == ["fc.weight", "fc.bias"] and state["fc.weight"] is layer.weight
+
+
+def test_train_mode_must_be_a_bool():
+    with pytest.raises(ValueError, match="train: mode must be a bool, got 'eval'"):
+        Block().train("eval")

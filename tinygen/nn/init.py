@@ -1,5 +1,9 @@
 """Weight initialisers. Each fills a tensor in place (under no_grad, bumping its version) from
-tinygen's generator for the tensor's device, so ``tinygen.manual_seed`` makes them repeatable."""
+tinygen's generator for the tensor's device, so ``tinygen.manual_seed`` makes them repeatable.
+
+Each also accepts a parameter's raw array, as PyTorch programs pass ``m.weight.data``
+(``init.normal_(m.weight.data, 0.0, 0.02)``): the array is filled in place and returned.
+"""
 
 from __future__ import annotations
 
@@ -48,13 +52,17 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
+    if not isinstance(tensor, Tensor):  # a raw array (``weight.data``): fill it in place
+        tensor[...] = values.astype(tensor.dtype)
+        return tensor
     with no_grad():
         tensor.copy_(values.astype(tensor.dtype))
     return tensor
 
 
 def _generator(tensor: Tensor):
-    return backend.get_generator(tensor.device)
+    device = tensor.device if isinstance(tensor, Tensor) else backend.device_of(tensor)
+    return backend.get_generator(str(device))
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
@@ -72,6 +80,9 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with ``value``."""
+    if not isinstance(tensor, Tensor):
+        tensor.fill(value)
+        return tensor
     with no_grad():
         tensor.fill_(value)
     return tensor
@@ -135,7 +146,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: needs at least 2 axes, got shape {tensor.shape}")
     rows = tensor.shape[0]
-    cols = tensor.numel() // rows
+    cols = math.prod(tensor.shape) // rows
     gaussian = backend.to_numpy(_generator(tensor).standard_normal((max(rows, cols),
                                                                    min(rows, cols))))
     q, r = np.linalg.qr(gaussian)
@@ -144,7 +155,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
         q = q.T
     # (rows, cols) -> the tensor's shape
     values = gain * q[:rows, :cols].reshape(tensor.shape)
-    xp = backend.get_array_module(tensor.data)
+    xp = backend.get_array_module(tensor)
     return _fill(tensor, xp.asarray(values))
 
 

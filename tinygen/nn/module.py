@@ -12,7 +12,8 @@ Parameter (``requires_grad=False``) is still saved as a parameter, as in PyTorch
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,11 +45,20 @@ class Buffer(Tensor):
         super().__init__(data, requires_grad=False, dtype=dtype, device=device)
 
 
-class StateDictError(KeyError):
-    """load_state_dict found missing, unexpected or wrongly shaped entries."""
+class StateDictError(KeyError, RuntimeError):
+    """load_state_dict found missing, unexpected or wrongly shaped entries (a RuntimeError too,
+    as PyTorch raises, so ``except RuntimeError`` in a PyTorch program still catches it)."""
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return self.args[0]
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` returns, as PyTorch: the keys it did not find and the keys it
+    did not use (a tuple, so ``missing, unexpected = ...`` unpacks it)."""
+
+    missing_keys: list
+    unexpected_keys: list
 
 
 class Module:
@@ -80,6 +90,50 @@ class Module:
             return self.forward(*args, **kwargs)
         finally:
             observers.module_stack.pop()
+
+    def __setattr__(self, name: str, value) -> None:
+        # As in PyTorch, a plain Tensor assigned over a buffer stays a buffer: a hand-written
+        # running average (``self.mean = 0.9 * self.mean + ...``) keeps its state-dict entry.
+        if (isinstance(value, Tensor) and not isinstance(value, (Parameter, Buffer))
+                and isinstance(vars(self).get(name), Buffer)):
+            value = Buffer(value)
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ registering
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Add a buffer (saved, moved by ``to()``, not trained), as ``self.name = Buffer(t)``.
+
+        Args:
+            name: the attribute name.
+            tensor: a Tensor (its array is shared, not copied) or None.
+            persistent: False keeps it out of the state dict (it still moves with ``to()``).
+        """
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: cannot assign a {type(tensor).__name__} to buffer "
+                            f"{name!r} (Tensor or None required)")
+        _check_new_member(self, "register_buffer", name, Buffer)
+        if tensor is not None and not isinstance(tensor, Buffer):
+            tensor = Buffer(tensor)
+        object.__setattr__(self, name, tensor)
+        transient = vars(self).setdefault("_transient_buffers", set())
+        (transient.discard if persistent else transient.add)(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter, as ``self.name = param`` (None leaves a placeholder)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"register_parameter: cannot assign a {type(param).__name__} to "
+                            f"parameter {name!r} (nn.Parameter or None required)")
+        _check_new_member(self, "register_parameter", name, Parameter)
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module, as ``self.name = module`` (for names that are not identifiers)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {type(module).__name__} is not a Module subclass")
+        _check_new_member(self, "add_module", name, Module)
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
 
     # ------------------------------------------------------------------ walking
     def _members(self) -> Iterator[tuple[str, object]]:
@@ -115,42 +169,56 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def _named_tensors(self, kind) -> Iterator[tuple[str, Tensor]]:
-        seen: set = set()
-        for path, module in self.named_modules():
-            for name, value in module._members():
-                if isinstance(value, kind) and id(value) not in seen:
-                    seen.add(id(value))
-                    full = f"{path}.{name}" if path else name
-                    yield full, value
+    def apply(self, fn: Callable[[Module], object]) -> Module:
+        """Call ``fn`` on every child (recursively, children first), then on this module (the
+        ``model.apply(weights_init)`` idiom); returns this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+    def _named_tensors(self, kind, prefix: str = "", recurse: bool = True,
+                       persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+        seen: set = set()
+        walk = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for path, module in walk:
+            transient = vars(module).get("_transient_buffers", ()) if persistent_only else ()
+            for name, value in module._members():
+                if isinstance(value, kind) and id(value) not in seen and name not in transient:
+                    seen.add(id(value))
+                    yield (f"{path}.{name}" if path else name), value
+
+    def named_parameters(self, prefix: str = "",
+                         recurse: bool = True) -> Iterator[tuple[str, Parameter]]:
         """(dotted name, parameter) pairs, each parameter once (shared ones under their first
-        path), own parameters before the children's.
+        path), own parameters before the children's (only this module's with ``recurse=False``).
 
         Each parameter's ``name`` is set to its path, so that errors (the mutation guard, the
         debug tools) name it; a walk from an outer module lengthens a name an inner walk gave
         (``fc.weight`` becomes ``encoder.fc.weight``).
         """
-        for name, parameter in self._named_tensors(Parameter):
+        for name, parameter in self._named_tensors(Parameter, prefix, recurse):
             if parameter.name is None or name.endswith("." + parameter.name):
                 parameter.name = name
             yield name, parameter
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, parameter in self.named_parameters():
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, parameter in self.named_parameters(recurse=recurse):
             yield parameter
 
-    def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
-        yield from self._named_tensors(Buffer)
+    def named_buffers(self, prefix: str = "",
+                      recurse: bool = True) -> Iterator[tuple[str, Buffer]]:
+        yield from self._named_tensors(Buffer, prefix, recurse)
 
-    def buffers(self) -> Iterator[Buffer]:
-        for _, buffer in self.named_buffers():
+    def buffers(self, recurse: bool = True) -> Iterator[Buffer]:
+        for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
     # ------------------------------------------------------------------ modes and devices
     def train(self, mode: bool = True) -> Module:
         """Set training mode (dropout active, batch norm on batch statistics) everywhere."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"train: mode must be a bool, got {mode!r}")
         for module in self.modules():
             module.training = mode
         return self
@@ -159,17 +227,34 @@ class Module:
         """Set evaluation mode everywhere (the same as ``train(False)``)."""
         return self.train(False)
 
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Switch gradient recording on or off for every parameter; returns this module."""
+        for parameter in self.parameters():
+            parameter.requires_grad_(requires_grad)
+        return self
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
         zero_grads(self.parameters(), set_to_none)
 
-    def to(self, device=None, dtype=None) -> Module:
-        """Move every parameter, buffer and gradient to ``device`` and/or cast the floating
-        ones to ``dtype``, in place (like PyTorch); integer buffers keep their dtype.
+    def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
+        """Move every parameter, buffer and gradient to a device and/or cast the floating ones
+        to a dtype, in place, as PyTorch's ``model.to(device)``, ``model.to(tinygen.float64)``,
+        ``model.to(device, dtype)`` or ``model.to(tensor)``; integer buffers keep their dtype.
+        ``non_blocking`` is accepted and changes nothing (copies are synchronous).
 
         Returns:
             This module.
         """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                device, dtype = arg.device, arg.dtype
+            elif isinstance(arg, (str, backend.device)):
+                device = arg
+            elif isinstance(arg, int) and not isinstance(arg, bool):
+                device = f"cuda:{arg}"
+            else:
+                dtype = arg
         device = None if device is None else backend.check_device(device)
         dtype = None if dtype is None else np.dtype(dtype)
         if dtype is not None and dtype.kind != "f":
@@ -182,6 +267,14 @@ class Module:
                 tensor.grad = Tensor(_moved(tensor.grad.data, device, dtype))
         return self
 
+    def cuda(self, device: int | str | None = None) -> Module:
+        """Move everything to the GPU (``to("cuda")``); raises DeviceError without one."""
+        return self.to("cuda" if device is None else device)
+
+    def cpu(self) -> Module:
+        """Move everything to host memory (``to("cpu")``)."""
+        return self.to("cpu")
+
     def double(self) -> Module:
         """Cast floating parameters and buffers to float64 (for gradient checks)."""
         return self.to(dtype=np.float64)
@@ -191,28 +284,37 @@ class Module:
         return self.to(dtype=np.float32)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> OrderedDict:
-        """Parameters and buffers by dotted name, as raw arrays (not copies: as in PyTorch,
-        the values change when training goes on; copy them to keep a snapshot)."""
-        state = OrderedDict(
-            (name, tensor.data) for name, tensor in self.named_parameters())
-        state.update((name, tensor.data) for name, tensor in self.named_buffers())
+    def state_dict(self, *, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict:
+        """Parameters and persistent buffers by dotted name, as raw arrays (not copies: as in
+        PyTorch, the values change when training goes on; copy them to keep a snapshot).
+
+        Args:
+            destination: a dict to fill instead of a new OrderedDict.
+            prefix: put before every name as it is (``"encoder."``: mind the dot).
+            keep_vars: the Tensors themselves instead of their arrays.
+        """
+        state = OrderedDict() if destination is None else destination
+        for name, tensor in [*self.named_parameters(),
+                             *self._named_tensors(Buffer, persistent_only=True)]:
+            state[prefix + name] = tensor if keep_vars else tensor.data
         return state
 
-    def load_state_dict(self, state_dict, strict: bool = True) -> tuple[list, list]:
-        """Copy arrays into the parameters and buffers of the same names.
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters and persistent buffers of the same names.
 
         Args:
             state_dict: name -> array (NumPy/CuPy array or Tensor).
             strict: if True, missing or unexpected keys are an error; shapes must always match.
 
         Returns:
-            (missing keys, unexpected keys).
+            IncompatibleKeys(missing_keys, unexpected_keys).
 
         Raises:
             StateDictError: listing every missing, unexpected and wrongly shaped key.
         """
-        own = dict([*self.named_parameters(), *self.named_buffers()])
+        own = dict([*self.named_parameters(),
+                    *self._named_tensors(Buffer, persistent_only=True)])
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         wrong_shapes = [
@@ -236,7 +338,7 @@ class Module:
                     target = own[name]
                     # to the target's device first: a checkpoint holds NumPy arrays
                     target.copy_(_moved(_raw(value), target.device, target.dtype))
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ display
     def extra_repr(self) -> str:
@@ -267,6 +369,20 @@ def _module_path(module: Module, stack: list) -> str:
         if value is module:
             return f"{parent_path}.{name}" if parent_path else name
     return parent_path
+
+
+def _check_new_member(module: Module, method: str, name, kind) -> None:
+    """PyTorch's checks on a registered name: a non-empty string without dots that does not
+    already name something other than a ``kind`` (or None)."""
+    if not isinstance(name, str):
+        raise TypeError(f"{method}: name must be a str, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{method}: name must be non-empty and contain no '.', got {name!r}")
+    current = vars(module).get(name)
+    exists = name in vars(module) or hasattr(type(module), name)
+    if exists and not (current is None and name in vars(module) or isinstance(current, kind)):
+        raise KeyError(f"{method}: attribute {name!r} already exists on "
+                       f"{type(module).__name__} and is not a {kind.__name__}")
 
 
 def _raw(value):
