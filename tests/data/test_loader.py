@@ -1,4 +1,5 @@
-"""DataLoader: coverage of every example, reproducible shuffles, resumable mid-epoch."""
+"""DataLoader: coverage of every example, reproducible shuffles, resumable mid-epoch; endless
+streams of batches; a small loader cycled for a fixed number of batches."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import strategies as st
 
 from tinygen import Tensor
 from tinygen.backend import DeviceError
-from tinygen.data import DataLoader
+from tinygen.data import CycledLoader, DataLoader, endless
 
 
 def _labels_seen(loader):
@@ -77,3 +78,47 @@ def test_bad_arguments_name_what_was_expected():
         DataLoader(np.zeros(3), batch_size=0)
     with pytest.raises(DeviceError, match=r"device must be one of \('cpu', 'cuda'\), got 'tpu'"):
         DataLoader(np.zeros(3), device="tpu")
+
+
+# ----------------------------------------------------------------------------- endless
+@given(count=st.integers(1, 30), batch_size=st.integers(1, 30), seed=st.integers(0, 99))
+def test_endless_yields_the_batches_of_a_shuffled_drop_last_loader_epoch_after_epoch(
+        count, batch_size, seed):
+    if batch_size > count:
+        batch_size = count
+    images = np.arange(count, dtype=np.float32)[:, None] * np.ones((1, 2), np.float32)
+    loader = DataLoader(images, batch_size=batch_size, shuffle=True, drop_last=True,
+                        seed=seed)
+    expected = [batch.numpy().tolist() for _ in range(3) for (batch,) in loader]
+    stream = endless(images, batch_size=batch_size, seed=seed)
+    assert [next(stream).numpy().tolist() for _ in expected] == expected
+
+
+def test_endless_keeps_labels_aligned_and_as_numpy():
+    images = np.arange(10, dtype=np.float32)[:, None]
+    x, labels = next(endless(images, np.arange(10) * 2, batch_size=4, seed=0))
+    assert isinstance(x, Tensor) and isinstance(labels, np.ndarray) and labels.shape == (4,)
+    np.testing.assert_array_equal(x.numpy()[:, 0] * 2, labels)
+
+
+def test_endless_refuses_a_batch_larger_than_the_data_and_misaligned_labels():
+    with pytest.raises(ValueError, match=r"batch_size must be an int in \[1, 3\], got 4"):
+        next(endless(np.zeros((3, 2)), batch_size=4))
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        next(endless(np.zeros((3, 2)), np.zeros(2), batch_size=1))
+
+
+# ----------------------------------------------------------------------------- CycledLoader
+def test_cycled_loader_runs_its_loaders_epochs_back_to_back_for_a_fixed_number_of_batches():
+    cycled = CycledLoader(DataLoader(np.arange(5), batch_size=2, shuffle=True, seed=4), 7)
+    reference = DataLoader(np.arange(5), batch_size=2, shuffle=True, seed=4)
+    epochs = [_labels_seen(reference) for _ in range(6)]  # 3 batches each: 2, 2 and 1
+    assert len(cycled) == 7
+    # 7 batches: two whole epochs and the first batch of a third, which the next pass drops
+    assert _labels_seen(cycled) == epochs[0] + epochs[1] + epochs[2][:1]
+    assert _labels_seen(cycled) == epochs[3] + epochs[4] + epochs[5][:1]
+
+
+def test_cycled_loader_refuses_a_count_that_is_not_positive():
+    with pytest.raises(ValueError, match="batches must be a positive int, got 0"):
+        CycledLoader(DataLoader(np.arange(3)), 0)

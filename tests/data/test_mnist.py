@@ -11,7 +11,9 @@ import pytest
 from tinygen.data import (
     ChecksumError,
     IDXError,
+    balanced_subset,
     binarize,
+    binarized_split,
     default_split,
     download_file,
     load_mnist,
@@ -105,6 +107,33 @@ def test_stochastic_binarisation_is_reproducible_and_unbiased():
 def test_stochastic_binarisation_needs_a_seed():
     with pytest.raises(ValueError, match="needs an integer seed"):
         binarize(np.zeros(3, dtype=np.uint8), "stochastic")
+
+
+def test_binarized_split_binarizes_both_parts_in_one_draw():
+    (train, train_labels), (test, test_labels) = binarized_split("stochastic", seed=3)
+    (train_images, expected_train_labels), (test_images, _) = default_split()
+    both = binarize(np.concatenate([train_images, test_images]), "stochastic", seed=3)
+    np.testing.assert_array_equal(np.concatenate([train, test]), both)
+    np.testing.assert_array_equal(train_labels, expected_train_labels)
+    assert train.shape == (8000, 28, 28) and test.shape == test_labels.shape + (28, 28)
+
+
+# ----------------------------------------------------------------------------- subsets
+def test_balanced_subset_takes_as_many_of_each_class_reproducibly():
+    labels = np.random.default_rng(0).integers(0, 10, 500)
+    picked = balanced_subset(labels, 30, seed=1)
+    assert np.bincount(labels[picked], minlength=10).tolist() == [3] * 10
+    assert (np.diff(picked) > 0).all()  # sorted, no index twice
+    np.testing.assert_array_equal(picked, balanced_subset(labels, 30, seed=1))
+    assert not np.array_equal(picked, balanced_subset(labels, 30, seed=2))
+    np.testing.assert_array_equal(balanced_subset(labels, 500, seed=1), np.arange(500))
+
+
+@pytest.mark.parametrize("count", [0, 15, 510])
+def test_balanced_subset_refuses_counts_it_cannot_balance(count):
+    labels = np.arange(500) % 10
+    with pytest.raises(ValueError, match=f"positive multiple of 10 up to 500, got {count}"):
+        balanced_subset(labels, count)
 
 
 # ----------------------------------------------------------------------------- download

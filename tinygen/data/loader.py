@@ -1,4 +1,6 @@
-"""Mini-batches of in-memory arrays, shuffled reproducibly, delivered as Tensors on a device."""
+"""Mini-batches of in-memory arrays, shuffled reproducibly, delivered as Tensors on a device:
+epoch by epoch (:class:`DataLoader`), endlessly (:func:`endless`), or a fixed number of
+batches per epoch from a small set (:class:`CycledLoader`)."""
 
 from __future__ import annotations
 
@@ -98,3 +100,69 @@ class DataLoader:
         self._order = None if order is None else np.asarray(order, dtype=np.int64)
         self._next_batch = int(state["next_batch"])
         self._resuming = True
+
+
+def endless(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 64,
+            seed: int | None = None, device: str = "cpu"
+            ) -> Iterator[Tensor | tuple[Tensor, np.ndarray]]:
+    """Shuffled full minibatches, epoch after epoch, for loops that count steps, not epochs.
+
+    Each epoch is a fresh permutation from one ``np.random.default_rng(seed)``; the last,
+    partial batch of an epoch is dropped. The batches are those of a ``DataLoader(images,
+    batch_size=batch_size, shuffle=True, drop_last=True, seed=seed)`` run again and again.
+
+    Args:
+        images: (N, ...) array; each batch becomes a Tensor on ``device``.
+        labels: (N,) array, or None. The labels stay NumPy: a model embeds them or indexes
+            with them, it never differentiates through them.
+        batch_size: examples per batch, at most N.
+        seed: seeds the shuffle generator (None: fresh entropy).
+        device: where the image batches live ("cpu" or "cuda").
+
+    Yields:
+        x (batch_size, ...) when ``labels`` is None, else (x, labels (batch_size,)).
+    """
+    if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= len(images):
+        raise ValueError(f"endless: batch_size must be an int in [1, {len(images)}], got "
+                         f"{batch_size!r}")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"endless: {len(images)} images but {len(labels)} labels")
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(len(images))
+        for start in range(0, len(order) - batch_size + 1, batch_size):
+            batch = order[start:start + batch_size]
+            x = Tensor(images[batch], device=device)
+            yield x if labels is None else (x, labels[batch])
+
+
+class CycledLoader:
+    """A small loader run over and over for a fixed number of batches per epoch: a few
+    labelled examples stretched to the length of an unlabelled epoch.
+
+    Within one epoch of this loader the wrapped loader's epochs run back to back; the last of
+    them is cut where the count is reached, and the next epoch starts a fresh one.
+
+    Args:
+        loader: a :class:`DataLoader` (or any iterable of batches) that yields at least one
+            batch per pass.
+        batches: batches per epoch of this loader.
+    """
+
+    def __init__(self, loader: DataLoader, batches: int):
+        if not isinstance(batches, (int, np.integer)) or batches < 1:
+            raise ValueError(f"CycledLoader: batches must be a positive int, got {batches!r}")
+        self.loader, self.batches = loader, batches
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        return self.batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        produced = 0
+        while produced < self.batches:
+            for batch in self.loader:
+                yield batch
+                produced += 1
+                if produced == self.batches:
+                    return

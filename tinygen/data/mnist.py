@@ -130,6 +130,46 @@ def default_split(root: str | os.PathLike | None = None,
             (images[train_size:], labels[train_size:]))
 
 
+def balanced_subset(labels: np.ndarray, count: int, seed: int | None = None,
+                    classes: int = 10) -> np.ndarray:
+    """Sorted indices of ``count`` examples, ``count // classes`` of each class, drawn without
+    replacement (the semi-supervised papers' labelled subset); all indices when ``count`` is
+    ``len(labels)``, whatever the class balance.
+
+    Args:
+        labels: (N,) integer class labels in 0..classes-1.
+        count: a positive multiple of ``classes``, at most N.
+        seed: seeds the draw, so that a run's labelled subset is the same every time.
+        classes: the number of classes.
+
+    Raises:
+        ValueError: ``count`` is not a positive multiple of ``classes`` up to N.
+    """
+    if count % classes or not 0 < count <= len(labels):
+        raise ValueError(f"balanced_subset: count must be a positive multiple of {classes} up "
+                         f"to {len(labels)}, got {count}")
+    if count == len(labels):
+        return np.arange(len(labels))  # every example (the classes need not be balanced)
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == label), count // classes, replace=False)
+             for label in range(classes)]
+    return np.sort(np.concatenate(picks))
+
+
+def binarized_split(method: str = "threshold", seed: int | None = None,
+                    train_size: int = DEFAULT_TRAIN_SIZE) -> tuple[tuple, tuple]:
+    """:func:`default_split` with the images binarised by :func:`binarize` (``method``,
+    ``seed``), both parts in one draw, so a seed gives the same pixels to every model.
+
+    Returns:
+        ((train pixels, train labels), (test pixels, test labels)); pixels uint8 in {0, 1}.
+    """
+    (train_images, train_labels), (test_images, test_labels) = default_split(
+        train_size=train_size)
+    binary = binarize(np.concatenate([train_images, test_images]), method, seed=seed)
+    return (binary[:train_size], train_labels), (binary[train_size:], test_labels)
+
+
 def binarize(images: np.ndarray, method: str = "threshold", seed: int | None = None,
              threshold: int = 127) -> np.ndarray:
     """Binarise uint8 intensities to {0, 1} (uint8), once.
