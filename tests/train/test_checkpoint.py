@@ -12,7 +12,15 @@ import tinygen.nn as nn
 import tinygen.nn.functional as F
 from tinygen.data import DataLoader
 from tinygen.optim import Adam
-from tinygen.train import Checkpoint, CheckpointError, atomic_write, load_state, save_state
+from tinygen.train import (
+    CHECKPOINT_FILE,
+    Checkpoint,
+    CheckpointError,
+    atomic_write,
+    load_state,
+    open_checkpoint,
+    save_state,
+)
 
 
 # ----------------------------------------------------------------------------- format
@@ -188,3 +196,21 @@ def test_loading_a_checkpoint_without_an_object_names_it(tmp_path):
 def test_checkpoint_refuses_objects_without_state_dicts(tmp_path):
     with pytest.raises(TypeError, match="model must have state_dict"):
         Checkpoint(tmp_path / "c.npz", model=object())
+
+
+def test_open_checkpoint_makes_the_run_directory_and_resumes_from_a_given_file(tmp_path):
+    model, optimizer, _ = _make_run(seed=0)
+    out = tmp_path / "run" / "nested"
+    checkpoint, state = open_checkpoint(out, None, model=model, optimizer=optimizer)
+    assert out.is_dir() and state == {"step": 0, "epoch": 0}
+    assert checkpoint.path == out / CHECKPOINT_FILE and not checkpoint.exists()
+    checkpoint.save(step=3, epoch=1, fixed_noise=np.ones(2, np.float32))
+    expected = {name: array.copy() for name, array in model.state_dict().items()}
+
+    model, optimizer, _ = _make_run(seed=7)  # other weights, until the resume restores them
+    _, state = open_checkpoint(tmp_path / "other", checkpoint.path, model=model,
+                               optimizer=optimizer)
+    assert (state["step"], state["epoch"]) == (3, 1)
+    np.testing.assert_array_equal(state["fixed_noise"], np.ones(2, np.float32))
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(array, expected[name])

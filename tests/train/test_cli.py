@@ -2,7 +2,15 @@
 
 import pytest
 
-from tinygen.train import CHECKPOINT_FILE, add_model_flags, make_parser, parse_args
+from tinygen.train import (
+    CHECKPOINT_FILE,
+    add_model_flags,
+    check_multiple,
+    check_needs,
+    check_range,
+    make_parser,
+    parse_args,
+)
 
 SHARED_FLAGS = ["--epochs", "--batch-size", "--lr", "--seed", "--device", "--out", "--resume",
                 "--quick"]
@@ -45,3 +53,59 @@ def test_bad_flags_exit_naming_flag_expected_and_actual(capsys, argv, message):
     with pytest.raises(SystemExit):
         parse_args(parser, argv)
     assert message in capsys.readouterr().err
+
+
+def _parsed(argv):
+    parser = make_parser("m", epochs=1, batch_size=64, lr=1.0, out="runs/m")
+    flags = add_model_flags(parser, "m")
+    flags.add_argument("--model", default="a")
+    flags.add_argument("--ema", type=float, default=0.0)
+    flags.add_argument("--pack", type=int, default=1)
+    flags.add_argument("--eval-only", action="store_true")
+    return parser, parse_args(parser, argv)
+
+
+@pytest.mark.parametrize(("argv", "low", "high", "bounds", "message"), [
+    (["--ema", "1"], 0, 1, "[)", "--ema must be in [0, 1), got 1.0"),
+    (["--ema", "0"], 0, 1, "(]", "--ema must be in (0, 1], got 0.0"),
+    (["--ema", "-1"], 0, None, "[]", "--ema must be >= 0, got -1.0"),
+    (["--ema", "0"], 0, None, "()", "--ema must be > 0, got 0.0"),
+    (["--ema", "2"], None, 1, "[]", "--ema must be <= 1, got 2.0"),
+])
+def test_check_range_refuses_values_outside_the_interval(capsys, argv, low, high, bounds,
+                                                         message):
+    parser, args = _parsed(argv)
+    with pytest.raises(SystemExit):
+        check_range(parser, args, "--ema", low, high, bounds)
+    assert message in capsys.readouterr().err
+
+
+def test_check_range_accepts_the_bounds_it_includes():
+    parser, args = _parsed(["--ema", "0"])
+    check_range(parser, args, "--ema", 0, 1, "[)")
+    check_range(parser, args, "--ema", low=0)
+    with pytest.raises(ValueError, match="bounds must be one of"):
+        check_range(parser, args, "--ema", 0, 1, "<>")
+
+
+def test_check_needs_names_the_flag_and_what_it_needs(capsys):
+    parser, args = _parsed(["--pack", "2", "--model", "b"])
+    with pytest.raises(SystemExit):
+        check_needs(parser, args, "--pack", "--model", ("a", "c"), used=args.pack > 1,
+                    why="a reason")
+    assert "--pack needs --model a or c, got 'b' (a reason)" in capsys.readouterr().err
+    check_needs(parser, args, "--pack", "--model", ("b",), used=True)  # the needed value
+    check_needs(parser, args, "--eval-only", "--resume")  # not used: nothing to need
+    parser, args = _parsed(["--eval-only"])
+    with pytest.raises(SystemExit):
+        check_needs(parser, args, "--eval-only", "--resume")
+    assert "argument --eval-only: needs --resume" in capsys.readouterr().err
+
+
+def test_check_multiple_names_both_flags_and_values(capsys):
+    parser, args = _parsed(["--pack", "3"])
+    with pytest.raises(SystemExit):
+        check_multiple(parser, args, "--batch-size", "--pack")
+    assert "--batch-size 64 must be a multiple of --pack 3" in capsys.readouterr().err
+    parser, args = _parsed(["--pack", "4"])
+    check_multiple(parser, args, "--batch-size", "--pack")

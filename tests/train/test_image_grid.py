@@ -1,4 +1,5 @@
-"""Image grids: torchvision's make_grid layout, checked against its formula, and PNG output."""
+"""Image grids: torchvision's make_grid layout, checked against its formula, and PNG output;
+the nearest reference image of each sample."""
 
 import math
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import tinygen as tg
-from tinygen.train import make_grid, save_image_grid
+from tinygen.train import make_grid, nearest_neighbours, save_image_grid
 
 
 @given(count=st.integers(2, 20), nrow=st.integers(1, 10), padding=st.integers(0, 3),
@@ -63,3 +64,17 @@ def test_rgb_batches_save_as_rgb(tmp_path):
 def test_bad_shapes_name_what_was_expected():
     with pytest.raises(ValueError, match=r"C in \(1, 3\), got shape \(2, 2, 4, 4\)"):
         make_grid(np.zeros((2, 2, 4, 4)))
+
+
+def test_nearest_neighbours_finds_each_query_and_its_euclidean_distance():
+    rng = np.random.default_rng(0)
+    references = rng.random((50, 1, 4, 4))
+    queries = references[[7, 3, 41]] + 0.01 * rng.standard_normal((3, 1, 4, 4))
+    indices, distances = nearest_neighbours(queries, references)
+    assert indices.tolist() == [7, 3, 41]
+    expected = np.linalg.norm((queries - references[[7, 3, 41]]).reshape(3, -1), axis=1)
+    np.testing.assert_allclose(distances, expected, rtol=1e-6)
+    _, exact = nearest_neighbours(references[:2], references)
+    np.testing.assert_allclose(exact, 0.0, atol=1e-6)  # no NaN from a round-off negative
+    with pytest.raises(ValueError, match="queries have 16 pixels, references 9"):
+        nearest_neighbours(queries, np.zeros((2, 3, 3)))

@@ -1,19 +1,36 @@
-"""The training kit: checkpoints, run logging, image grids, weights export, the shared CLI.
+"""The training kit: checkpoints, run logging, image grids and latent-space pictures, weights
+export, the shared CLI.
 
 Everything a model file's visible training loop leans on, so that the model file holds only
 its modules, its loss and the loop itself.
 """
 
 from tinygen.train.checkpoint import (
+    CHECKPOINT_FILE,
     Checkpoint,
     CheckpointError,
     atomic_write,
     load_state,
+    open_checkpoint,
     save_state,
 )
-from tinygen.train.cli import CHECKPOINT_FILE, add_model_flags, make_parser, parse_args
+from tinygen.train.cli import (
+    add_model_flags,
+    check_multiple,
+    check_needs,
+    check_range,
+    make_parser,
+    parse_args,
+)
 from tinygen.train.export import load_safetensors, save_safetensors
-from tinygen.train.images import make_grid, save_image_grid
+from tinygen.train.images import make_grid, nearest_neighbours, save_image_grid
+from tinygen.train.latent import (
+    class_rows,
+    latent_direction,
+    latent_lattice,
+    latent_paths,
+    save_latent_scatter,
+)
 from tinygen.train.logging import (
     NonFiniteLossError,
     RunLogger,
@@ -24,7 +41,9 @@ from tinygen.train.logging import (
 
 __all__ = [
     "CHECKPOINT_FILE", "Checkpoint", "CheckpointError", "NonFiniteLossError", "RunLogger",
-    "add_model_flags", "atomic_write", "check_finite", "load_safetensors", "load_state",
-    "make_grid", "make_parser", "parse_args", "plot_metrics", "read_metrics",
-    "save_image_grid", "save_safetensors", "save_state",
+    "add_model_flags", "atomic_write", "check_finite", "check_multiple", "check_needs",
+    "check_range", "class_rows", "latent_direction", "latent_lattice", "latent_paths",
+    "load_safetensors", "load_state", "make_grid", "make_parser", "nearest_neighbours",
+    "open_checkpoint", "parse_args", "plot_metrics", "read_metrics", "save_image_grid",
+    "save_latent_scatter", "save_safetensors", "save_state",
 ]

@@ -26,6 +26,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.tensor import Tensor
 
+CHECKPOINT_FILE = "checkpoint.npz"  # a run's checkpoint, in its run directory
 FORMAT_VERSION = 1
 _META_KEY = "__meta__"
 _ARRAY_TAG = "__array__"
@@ -206,3 +207,25 @@ class Checkpoint:
             backend.set_rng_state(tree["rng"])
             np.random.set_state(tree["numpy_global_rng"])
         return {"step": tree["step"], "epoch": tree["epoch"], **tree["extra"]}
+
+
+def open_checkpoint(out: str | os.PathLike, resume: str | os.PathLike | None, **objects
+                    ) -> tuple[Checkpoint, dict]:
+    """A run's checkpoint, and where the run starts: the one place every model script
+    creates its run directory and honours ``--resume``.
+
+    Args:
+        out: the run directory (created if missing); the checkpoint is ``out/checkpoint.npz``.
+        resume: a checkpoint to restore the objects and the random states from, or None.
+        **objects: as for :class:`Checkpoint`; the same objects are saved and restored.
+
+    Returns:
+        (the run's :class:`Checkpoint`, the restored ``{"step", "epoch", **extra}``, or
+        ``{"step": 0, "epoch": 0}`` for a fresh run).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(out / CHECKPOINT_FILE, **objects)
+    if resume is None:
+        return checkpoint, {"step": 0, "epoch": 0}
+    return checkpoint, Checkpoint(resume, **objects).load()

@@ -2,7 +2,9 @@
 
 A model passes its own defaults; the flags and their help are the same for every model, so
 ``python -m models.<name> --help`` reads alike across the project. Model-specific flags go
-into their own titled group with :func:`add_model_flags`.
+into their own titled group with :func:`add_model_flags`; the ``check_*`` functions refuse a
+parsed value that argparse's types cannot judge alone (a range, a flag that needs another),
+with a usage error that names the flag, what it needs and the value given.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import argparse
 from pathlib import Path
 
 from tinygen import backend
-
-CHECKPOINT_FILE = "checkpoint.npz"
+from tinygen.train.checkpoint import CHECKPOINT_FILE
 
 
 def make_parser(description: str, *, epochs: int, batch_size: int, lr: float,
@@ -69,6 +70,79 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None
     elif args.resume is not None:
         args.resume = Path(args.resume)
     return args
+
+
+def check_range(parser: argparse.ArgumentParser, args: argparse.Namespace, flag: str,
+                low: float | None = None, high: float | None = None, bounds: str = "[]"
+                ) -> None:
+    """Exit with a usage error unless the value of ``flag`` lies between ``low`` and ``high``.
+
+    Args:
+        parser, args: the parser and what it parsed.
+        flag: the option, e.g. "--ema"; its value is ``args.ema``.
+        low, high: the bounds; None leaves that side open.
+        bounds: "[]", "(]", "[)" or "()": whether each bound is allowed, in interval notation.
+
+    Example:
+        >>> check_range(parser, args, "--ema", 0, 1, "[)")  # "--ema must be in [0, 1), got 1.0"
+    """
+    if bounds not in ("[]", "(]", "[)", "()"):
+        raise ValueError(f"check_range: bounds must be one of '[]', '(]', '[)', '()', got "
+                         f"{bounds!r}")
+    value = _value(args, flag)
+    above = low is None or (value >= low if bounds[0] == "[" else value > low)
+    below = high is None or (value <= high if bounds[1] == "]" else value < high)
+    if above and below:
+        return
+    if low is not None and high is not None:
+        parser.error(f"{flag} must be in {bounds[0]}{low}, {high}{bounds[1]}, got {value}")
+    if low is not None:
+        parser.error(f"{flag} must be {'>=' if bounds[0] == '[' else '>'} {low}, got {value}")
+    parser.error(f"{flag} must be {'<=' if bounds[1] == ']' else '<'} {high}, got {value}")
+
+
+def check_needs(parser: argparse.ArgumentParser, args: argparse.Namespace, flag: str,
+                needs: str, allowed: tuple | None = None, *, used: bool | None = None,
+                why: str = "") -> None:
+    """Exit with a usage error if ``flag`` is used without the flag it ``needs``.
+
+    Args:
+        parser, args: the parser and what it parsed.
+        flag: the option that needs another, e.g. "--pack".
+        needs: the option it needs, e.g. "--model".
+        allowed: the values of ``needs`` that ``flag`` works with; None: ``needs`` must only
+            be given (not None).
+        used: whether ``flag`` is in use (default: its value is truthy).
+        why: a reason, shown in brackets after the message.
+
+    Example:
+        >>> check_needs(parser, args, "--pack", "--model", ("dcgan", "lsgan"),
+        ...             used=args.pack > 1)  # "--pack needs --model dcgan or lsgan, got 'gan'"
+    """
+    if not (bool(_value(args, flag)) if used is None else used):
+        return
+    value = _value(args, needs)
+    if (value is not None) if allowed is None else (value in allowed):
+        return
+    if allowed is None:  # argparse's own wording for a flag missing its partner
+        message = f"argument {flag}: needs {needs}"
+    else:
+        message = f"{flag} needs {needs} {' or '.join(allowed)}, got {value!r}"
+    parser.error(message + (f" ({why})" if why else ""))
+
+
+def check_multiple(parser: argparse.ArgumentParser, args: argparse.Namespace, flag: str,
+                   of: str) -> None:
+    """Exit with a usage error unless the value of ``flag`` is a multiple of that of ``of``,
+    e.g. "--batch-size 64 must be a multiple of --pack 3"."""
+    value, divisor = _value(args, flag), _value(args, of)
+    if value % divisor:
+        parser.error(f"{flag} {value} must be a multiple of {of} {divisor}")
+
+
+def _value(args: argparse.Namespace, flag: str):
+    """The parsed value of ``flag``, under argparse's name for it ("--gp-weight": gp_weight)."""
+    return getattr(args, flag.lstrip("-").replace("-", "_"))
 
 
 def _positive_int(text: str) -> int:

@@ -1,4 +1,5 @@
-"""Image grids of samples, laid out like torchvision's ``make_grid`` and saved with Pillow."""
+"""Image grids of samples, laid out like torchvision's ``make_grid`` and saved with Pillow, and
+the nearest training image of each sample, to set beside it."""
 
 from __future__ import annotations
 
@@ -84,3 +85,27 @@ def save_image_grid(images, path: str | os.PathLike, nrow: int = 8, padding: int
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pixels).save(path)
     return path
+
+
+
+def nearest_neighbours(queries, references) -> tuple[np.ndarray, np.ndarray]:
+    """Each query image's nearest reference image in pixel space (L2): the memorisation
+    check of a generative model, its samples set beside their nearest training images.
+
+    Args:
+        queries: (N, ...) images, e.g. samples.
+        references: (M, ...) images of the same size, e.g. the training set.
+
+    Returns:
+        (indices (N,) into ``references``, distances (N,)), in the images' float dtype.
+    """
+    queries = np.asarray(queries).reshape(len(queries), -1)           # (N, ...) -> (N, P)
+    references = np.asarray(references).reshape(len(references), -1)  # (M, ...) -> (M, P)
+    if queries.shape[1] != references.shape[1]:
+        raise ValueError(f"nearest_neighbours: queries have {queries.shape[1]} pixels, "
+                         f"references {references.shape[1]}")
+    # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, all pairs at once: (N, M)
+    squared = ((queries ** 2).sum(1)[:, None] - 2 * queries @ references.T
+               + (references ** 2).sum(1)[None, :])
+    # round-off can leave a tiny negative square for an exact copy
+    return squared.argmin(axis=1), np.sqrt(np.clip(squared.min(1), 0, None))
