@@ -4,24 +4,43 @@ PyTorch's names, layouts and default initialisations."""
 from tinygen.nn import functional, init
 from tinygen.nn.layers import (
     ELU,
+    GRU,
     LSTM,
+    RNN,
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
     BatchNorm1d,
     BatchNorm2d,
+    Conv1d,
     Conv2d,
+    ConvTranspose1d,
     ConvTranspose2d,
     Dropout,
+    Dropout1d,
+    Dropout2d,
     Embedding,
     Flatten,
+    GRUCell,
     Identity,
     LeakyReLU,
     Linear,
     LSTMCell,
     MaskedConv2d,
+    MaxPool1d,
+    MaxPool2d,
+    PixelShuffle,
+    PixelUnshuffle,
     ReLU,
+    RNNCell,
     Sigmoid,
     Softplus,
     Tanh,
     Unflatten,
+    Upsample,
 )
 from tinygen.nn.module import Buffer, Module, ModuleList, Parameter, Sequential, StateDictError
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
@@ -33,3 +52,9 @@ __all__ = [
     "Softplus", "StateDictError", "Tanh", "Unflatten", "functional", "init",
 ]
 __all__ += ["DiagonalBiLSTM", "DiagonalLSTM", "RowLSTM"]
+__all__ += [
+    "GRU", "RNN", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "ConvTranspose1d", "Dropout1d",
+    "Dropout2d", "GRUCell", "MaxPool1d", "MaxPool2d", "PixelShuffle", "PixelUnshuffle", "RNNCell",
+    "Upsample",
+]

@@ -1,5 +1,5 @@
-"""Basic layers: Linear, Embedding, Dropout, and the reshaping layers Flatten, Unflatten and
-Identity."""
+"""Basic layers: Linear, Embedding, Dropout (Dropout1d, Dropout2d: whole channels), and the
+reshaping layers Flatten, Unflatten and Identity."""
 
 from __future__ import annotations
 
@@ -47,24 +47,57 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class Dropout(Module):
+class _Dropout(Module):
+    function = None
+
+    def __init__(self, p: float = 0.5, inplace: bool = False):
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
+                             f"and 1, but got {p!r}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.p, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_Dropout):
     """Inverted dropout, active only in training mode: zero each element with probability
     ``p`` and scale the rest by 1 / (1 - p), so that eval mode is the identity.
+
+    Args:
+        p: the probability of zeroing an element, in [0, 1].
+        inplace: accepted for PyTorch code; the output is always a new tensor.
 
     Shapes:
         the output has the input's shape.
     """
 
-    def __init__(self, p: float = 0.5):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p = p
+    function = staticmethod(F.dropout)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, self.p, self.training)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+class Dropout1d(_Dropout):
+    """Channel dropout for 1-D maps, as torch.nn.Dropout1d: in training, zero each whole
+    channel with probability ``p`` and scale the rest by 1 / (1 - p).
+
+    Shapes:
+        (N, C, L) or (C, L), unchanged.
+    """
+
+    function = staticmethod(F.dropout1d)
+
+
+class Dropout2d(_Dropout):
+    """Channel dropout for 2-D maps, as torch.nn.Dropout2d: in training, zero each whole
+    channel with probability ``p`` and scale the rest by 1 / (1 - p).
+
+    Shapes:
+        (N, C, H, W), unchanged (a 3-D input is read as (N, C, L), as PyTorch reads it).
+    """
+
+    function = staticmethod(F.dropout2d)
 
 
 class Embedding(Module):

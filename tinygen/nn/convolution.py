@@ -1,5 +1,6 @@
-"""Convolution layers: Conv2d, ConvTranspose2d and PixelCNN's MaskedConv2d, initialised as
-PyTorch's (kaiming_uniform weights with a = sqrt(5), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)))."""
+"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d and PixelCNN's
+MaskedConv2d, initialised as PyTorch's (kaiming_uniform weights with a = sqrt(5), bias
+U(-1/sqrt(fan_in), 1/sqrt(fan_in)))."""
 
 from __future__ import annotations
 
@@ -9,25 +10,47 @@ import numpy as np
 
 import tinygen.nn.functional as F
 from tinygen.autograd.ops.arguments import pair, positive
+from tinygen.autograd.ops.conv.functions import single
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
 from tinygen.nn.module import Buffer, Module, Parameter
 
 
 class _ConvBase(Module):
+    """What every conv layer shares: arguments as tuples of ``spatial`` ints (PyTorch keeps
+    them so), the weight and its PyTorch initialisation, the repr."""
+
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, weight_shape):
+                 groups, bias, padding_mode, transposed, spatial):
+        name = type(self).__name__
         self.in_channels = positive("in_channels", in_channels)
         self.out_channels = positive("out_channels", out_channels)
         self.groups = positive("groups", groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
-        self.kernel_size = pair("kernel_size", kernel_size)
-        self.stride = pair("stride", stride)
-        self.padding = pair("padding", padding, minimum=0)
-        self.dilation = pair("dilation", dilation)
-        self.weight = Parameter(np.empty(weight_shape, dtype=np.float32))
+        if padding_mode != "zeros":
+            raise ValueError(f"{name}: padding_mode must be 'zeros' (reflect, replicate and "
+                             f"circular padding are not implemented), got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        as_tuple = pair if spatial == 2 else (
+            lambda arg, value, minimum=1: (single(arg, value, minimum),))
+        self.kernel_size = as_tuple("kernel_size", kernel_size)
+        self.stride = as_tuple("stride", stride)
+        self.dilation = as_tuple("dilation", dilation)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be 'same', 'valid' or ints, got "
+                                 f"{padding!r}")
+            if padding == "same" and self.stride != (1,) * spatial:
+                raise ValueError(f"{name}: padding='same' is not supported for strided "
+                                 f"convolutions, got stride {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = as_tuple("padding", padding, 0)
+        channels = (in_channels, out_channels // groups) if transposed else (
+            out_channels, in_channels // groups)
+        self.weight = Parameter(np.empty(channels + self.kernel_size, dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         # weight axis 1 times the kernel size, as in PyTorch: in_channels / groups for a conv,
         # out_channels / groups for a transposed conv, whose weight is (in, out / groups, ...)
@@ -35,16 +58,69 @@ class _ConvBase(Module):
         self.bias = init.uniform_parameter((out_channels,), 1 / math.sqrt(fan_in)) if bias \
             else None
 
+    def _output_padding(self, x: Tensor, output_size, output_padding) -> tuple:
+        """A transposed conv's output_padding, or the one that gives ``output_size`` (the
+        spatial sizes, optionally led by N and C), as PyTorch's forward(x, output_size)."""
+        if output_size is None:
+            return output_padding
+        spatial = len(self.kernel_size)
+        sizes = tuple(output_size)[-spatial:] if len(output_size) in (
+            spatial, spatial + 1, spatial + 2) else None
+        if sizes is None:
+            raise ValueError(f"{type(self).__name__}: output_size must have {spatial} entries "
+                             f"(or lead with N and C), got {output_size!r}")
+        padding = []
+        for a in range(spatial):
+            smallest = ((x.shape[x.ndim - spatial + a] - 1) * self.stride[a]
+                        - 2 * self.padding[a] + self.dilation[a] * (self.kernel_size[a] - 1) + 1)
+            if not smallest <= sizes[a] < smallest + self.stride[a]:
+                raise ValueError(f"{type(self).__name__}: output_size {sizes} is out of reach: "
+                                 f"axis {a} must be in [{smallest}, "
+                                 f"{smallest + self.stride[a] - 1}]")
+            padding.append(sizes[a] - smallest)
+        return tuple(padding)
+
     def extra_repr(self) -> str:
+        spatial = len(self.kernel_size)
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}")
-        if self.padding != (0, 0):
+        if self.padding != (0,) * spatial:
             text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
+        if self.dilation != (1,) * spatial:
             text += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0,) * spatial) != (0,) * spatial:
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         return text + ("" if self.bias is not None else ", bias=False")
+
+
+class Conv1d(_ConvBase):
+    """1-D convolution (cross-correlation), as torch.nn.Conv1d.
+
+    Args:
+        in_channels, out_channels: channel counts, both divisible by ``groups``.
+        kernel_size, stride, dilation: ints (or 1-tuples).
+        padding: an int (or 1-tuple), 'valid' or 'same' (stride 1 only).
+        groups: independent channel groups.
+        bias: whether to add a learned per-channel bias.
+        padding_mode: 'zeros' (the only one implemented).
+
+    Shapes:
+        x (N, in_channels, L) or (in_channels, L) -> (N, out_channels, L_out) with
+        L_out = (L + 2 padding - dilation (k - 1) - 1) // stride + 1;
+        weight (out_channels, in_channels / groups, k), bias (out_channels,).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, transposed=False, spatial=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
 
 
 class Conv2d(_ConvBase):
@@ -52,25 +128,57 @@ class Conv2d(_ConvBase):
 
     Args:
         in_channels, out_channels: channel counts, both divisible by ``groups``.
-        kernel_size, stride, padding, dilation: ints or (h, w) pairs.
+        kernel_size, stride, dilation: ints or (h, w) pairs.
+        padding: an int, an (h, w) pair, 'valid' or 'same' (stride 1 only: the output keeps
+            the input's size).
         groups: independent channel groups.
         bias: whether to add a learned per-channel bias.
+        padding_mode: 'zeros' (the only one implemented).
 
     Shapes:
-        x (N, in_channels, H, W) -> (N, out_channels, oh, ow) with
+        x (N, in_channels, H, W) or (in_channels, H, W) -> (N, out_channels, oh, ow) with
         oh = (H + 2 padding - dilation (kh - 1) - 1) // stride + 1;
         weight (out_channels, in_channels / groups, kh, kw), bias (out_channels,).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True):
-        kh, kw = pair("kernel_size", kernel_size)
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, (out_channels, in_channels // max(groups, 1), kh, kw))
+                         groups, bias, padding_mode, transposed=False, spatial=2)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
+
+
+class ConvTranspose1d(_ConvBase):
+    """1-D transposed convolution, as torch.nn.ConvTranspose1d: the adjoint of Conv1d.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+            padding_mode: as in Conv1d.
+        padding: an int (or 1-tuple).
+        output_padding: extra entries at the end, < max(stride, dilation).
+
+    Shapes:
+        x (N, in_channels, L) or (in_channels, L) -> (N, out_channels, L_out) with
+        L_out = (L - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1;
+        weight (in_channels, out_channels / groups, k), bias (out_channels,).
+        forward(x, output_size) picks the output_padding that gives that length.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros"):
+        _no_string_padding("ConvTranspose1d", padding)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, transposed=True, spatial=1)
+        self.output_padding = (single("output_padding", output_padding, 0),)
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        output_padding = self._output_padding(x, output_size, self.output_padding)
+        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
 
 
 class ConvTranspose2d(_ConvBase):
@@ -78,26 +186,36 @@ class ConvTranspose2d(_ConvBase):
     adjoint of Conv2d, used to upsample.
 
     Args:
-        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias:
-            as in Conv2d.
+        in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
+            padding_mode: as in Conv2d.
+        padding: an int or an (h, w) pair.
         output_padding: extra rows/columns on the bottom/right, < max(stride, dilation).
 
     Shapes:
-        x (N, in_channels, H, W) -> (N, out_channels, oh, ow) with
+        x (N, in_channels, H, W) or (in_channels, H, W) -> (N, out_channels, oh, ow) with
         oh = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1;
         weight (in_channels, out_channels / groups, kh, kw), bias (out_channels,).
+        forward(x, output_size) picks the output_padding that gives that size.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1):
-        kh, kw = pair("kernel_size", kernel_size)
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros"):
+        _no_string_padding("ConvTranspose2d", padding)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, (in_channels, out_channels // max(groups, 1), kh, kw))
+                         groups, bias, padding_mode, transposed=True, spatial=2)
         self.output_padding = pair("output_padding", output_padding, minimum=0)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        output_padding = self._output_padding(x, output_size, self.output_padding)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self.output_padding, self.dilation, self.groups)
+                                  output_padding, self.groups, self.dilation)
+
+
+def _no_string_padding(layer: str, padding) -> None:
+    if isinstance(padding, str):
+        raise ValueError(f"{layer}: padding must be ints ('same' and 'valid' are for "
+                         f"convolutions), got {padding!r}")
 
 
 class MaskedConv2d(Conv2d):

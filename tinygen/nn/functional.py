@@ -13,13 +13,15 @@ from tinygen.autograd.ops.activation import (
     tanh,
 )
 from tinygen.autograd.ops.conv import (
+    conv1d,
     conv2d,
     conv2d_top_rows,
     conv_mask,
+    conv_transpose1d,
     conv_transpose2d,
     masked_conv2d,
 )
-from tinygen.autograd.ops.dropout import dropout
+from tinygen.autograd.ops.dropout import dropout, dropout1d, dropout2d
 from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.loss import (
     bernoulli_nll,
@@ -30,9 +32,20 @@ from tinygen.autograd.ops.loss import (
     mse_loss,
 )
 from tinygen.autograd.ops.normalization import batch_norm
-from tinygen.autograd.ops.pooling import avg_pool2d, max_pool2d, upsample_nearest2d
+from tinygen.autograd.ops.pooling import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    upsample_nearest2d,
+)
 from tinygen.autograd.ops.recurrent import lstm_cell
 from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
+from tinygen.autograd.ops.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
     "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy_with_logits",
@@ -40,4 +53,9 @@ __all__ = [
     "elu", "gaussian_kl", "gaussian_nll", "leaky_relu", "linear", "log_sigmoid", "log_softmax",
     "logsumexp", "lstm_cell", "masked_conv2d", "max_pool2d", "mse_loss", "relu", "sigmoid",
     "softmax", "softplus", "tanh", "upsample_nearest2d",
+]
+__all__ += [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "avg_pool1d", "conv1d", "conv_transpose1d", "dropout1d", "dropout2d", "interpolate",
+    "max_pool1d", "pixel_shuffle", "pixel_unshuffle",
 ]

@@ -194,7 +194,7 @@ def test_conv_arguments_are_validated_with_clear_messages():
     with pytest.raises(ValueError, match="padding: expected an int >= 0"):
         F.conv2d(x, w, padding=((1, -1), (0, 0)))
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
-        F.conv2d(tg.tensor(np.ones((3, 5, 5))), w)
+        F.conv2d(tg.tensor(np.ones((5, 5))), w)  # (C, H, W) is an unbatched image
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
         F.conv2d(x, w, tg.tensor(np.ones(3)))
     with pytest.raises(ValueError, match="output_padding must be < max"):

@@ -33,5 +33,9 @@ def test_dropout_masks_the_gradient_like_the_output():
 
 
 def test_dropout_rejects_a_probability_outside_0_1():
-    with pytest.raises(ValueError, match=r"p must be in \[0, 1\), got 1.0"):
-        F.dropout(tg.tensor(np.ones(3)), 1.0)
+    with pytest.raises(ValueError, match="dropout: dropout probability has to be between 0 and "
+                                         "1, but got 1.5"):
+        F.dropout(tg.tensor(np.ones(3)), 1.5)
+    with pytest.raises(ValueError, match="dropout2d: dropout probability has to be between 0 and "
+                                         "1, but got -0.1"):
+        F.dropout2d(tg.tensor(np.ones((1, 2, 3, 3))), -0.1)

@@ -1,4 +1,5 @@
-"""2-D convolution and its adjoint, the transposed convolution; PixelCNN's masked convs.
+"""2-D convolution and its adjoint, the transposed convolution (1-D ones on a unit height);
+PixelCNN's masked convs.
 
 Read in this order: :mod:`.functions`, the ops as math (each gradient an adjoint convolution);
 :mod:`.reference`, the same sums as plain loops; :mod:`.layouts`, how the arrays are laid
@@ -10,12 +11,14 @@ from tinygen.autograd.ops.conv.functions import (
     Conv2d,
     Conv2dGradWeight,
     ConvTranspose2d,
+    conv1d,
     conv2d,
+    conv_transpose1d,
     conv_transpose2d,
 )
 from tinygen.autograd.ops.conv.masked import conv2d_top_rows, conv_mask, masked_conv2d
 
 __all__ = [
-    "Conv2d", "Conv2dGradWeight", "ConvTranspose2d", "conv2d", "conv2d_top_rows", "conv_mask",
-    "conv_transpose2d", "masked_conv2d",
+    "Conv2d", "Conv2dGradWeight", "ConvTranspose2d", "conv1d", "conv2d", "conv2d_top_rows",
+    "conv_mask", "conv_transpose1d", "conv_transpose2d", "masked_conv2d",
 ]

@@ -13,7 +13,7 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import pair
 from tinygen.autograd.ops.conv import layouts
 from tinygen.autograd.ops.reduction import sum as reduce_sum
-from tinygen.autograd.ops.shape import getitem
+from tinygen.autograd.ops.shape import getitem, reshape, squeeze, unsqueeze
 from tinygen.autograd.tensor import Tensor
 
 
@@ -177,6 +177,16 @@ def _output_padding(x_shape, y_shape, weight_shape, stride, pads, dilation) -> t
 
 
 # --------------------------------------------------------------------------- public API
+def single(name: str, value, minimum: int = 1) -> int:
+    """An int or a 1-tuple of one, >= ``minimum`` (the 1-D ops' length arguments)."""
+    values = value if isinstance(value, (tuple, list)) and len(value) == 1 else (value,)
+    try:
+        return pair(name, (values[0], values[0]), minimum)[0]
+    except ValueError:
+        raise ValueError(f"{name}: expected an int >= {minimum} or a 1-tuple of one, got "
+                         f"{value!r}") from None
+
+
 def as_pads(padding) -> tuple:
     """conv2d's padding as ((top, bottom), (left, right)): from an int, an (h, w) pair, or
     that form itself."""
@@ -186,11 +196,28 @@ def as_pads(padding) -> tuple:
     return tuple((p, p) for p in pair("padding", padding, 0))
 
 
-def _check(op, x, weight, bias, groups, in_axis, out_axis):
-    if x.ndim != 4:
-        raise ValueError(f"{op}: x must be (N, C, H, W), got shape {x.shape}")
-    if weight.ndim != 4:
-        raise ValueError(f"{op}: weight must have 4 axes, got shape {weight.shape}")
+def string_pads(op: str, padding: str, stride: tuple, dilation: tuple, kernel: tuple) -> tuple:
+    """PyTorch's padding='valid' (none) or 'same' (the output keeps the input's size at
+    stride 1: d (k - 1) in all, the odd one at the bottom/right) as (before, after) pairs."""
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding != "same":
+        raise ValueError(f"{op}: padding must be 'same', 'valid' or ints, got {padding!r}")
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{op}: padding='same' needs stride 1 (it is not supported for "
+                         f"strided convolutions), got stride {stride}")
+    totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+    return tuple((total // 2, total - total // 2) for total in totals)
+
+
+def _check(op, x, weight, bias, groups, in_axis, out_axis, spatial=("H", "W")):
+    layout = "(N, C, " + ", ".join(spatial) + ")"
+    if x.ndim != 2 + len(spatial):
+        raise ValueError(f"{op}: x must be {layout} or unbatched (C, {', '.join(spatial)}), "
+                         f"got shape {x.shape}")
+    if weight.ndim != 2 + len(spatial):
+        raise ValueError(f"{op}: weight must have {2 + len(spatial)} axes, got shape "
+                         f"{weight.shape}")
     if not isinstance(groups, int) or groups < 1 or x.shape[1] % groups:
         raise ValueError(f"{op}: groups must be a positive int dividing the {x.shape[1]} input "
                          f"channels, got {groups!r}")
@@ -210,65 +237,158 @@ def _check(op, x, weight, bias, groups, in_axis, out_axis):
                         f"{weight.dtype} and {None if bias is None else bias.dtype}")
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1, groups: int = 1) -> Tensor:
-    """2-D cross-correlation, as torch.nn.functional.conv2d.
-
-    Args:
-        x: (N, C_in, H, W).
-        weight: (C_out, C_in/groups, kh, kw).
-        bias: optional (C_out,).
-        stride, dilation: ints or (h, w) pairs.
-        padding: an int, an (h, w) pair, or ((top, bottom), (left, right)) for uneven
-            padding (which PyTorch spells as F.pad before the conv).
-        groups: split channels into independent groups.
-
-    Returns:
-        (N, C_out, oh, ow), oh = (H + top + bottom - d (kh - 1) - 1) // s + 1.
-    """
-    _check("conv2d", x, weight, bias, groups, in_axis=1, out_axis=0)
-    stride = pair("stride", stride, 1)
-    pads = as_pads(padding)
-    dilation = pair("dilation", dilation, 1)
-    for a, name in ((0, "height"), (1, "width")):
+def _conv(op, x, weight, bias, stride, pads, dilation, groups, names):
+    """Conv2d on 4-D arrays once every argument is a pair; ``names`` are the checked axes
+    (height and width, or a 1-D op's length alone on its unit height)."""
+    for a, name in names:
         span = dilation[a] * (weight.shape[2 + a] - 1) + 1
         if x.shape[2 + a] + sum(pads[a]) < span:
-            raise ValueError(f"conv2d: the kernel spans {span} pixels but the padded input "
+            raise ValueError(f"{op}: the kernel spans {span} pixels but the padded input "
                              f"{name} is {x.shape[2 + a] + sum(pads[a])}")
     function = Conv2d(stride, pads, dilation, groups)
     return function.apply(x, weight) if bias is None else function.apply(x, weight, bias)
 
 
-def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
-                     padding=0, output_padding=0, dilation=1, groups: int = 1) -> Tensor:
-    """Transposed convolution (the gradient of conv2d with respect to its input), as
-    torch.nn.functional.conv_transpose2d.
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, as torch.nn.functional.conv2d.
 
     Args:
-        x: (N, C_in, H, W).
-        weight: (C_in, C_out/groups, kh, kw).
+        x: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_out, C_in/groups, kh, kw).
         bias: optional (C_out,).
-        output_padding: extra rows/columns on one side, < max(stride, dilation).
+        stride, dilation: ints or (h, w) pairs.
+        padding: an int, an (h, w) pair, 'valid' (none), 'same' (stride 1 only: the output
+            keeps the input's size), or ((top, bottom), (left, right)) for uneven padding
+            (which PyTorch spells as F.pad before the conv).
+        groups: split channels into independent groups.
 
     Returns:
-        (N, C_out, oh, ow), oh = (H - 1) s - 2 p + d (kh - 1) + output_padding + 1.
+        (N, C_out, oh, ow), oh = (H + top + bottom - d (kh - 1) - 1) // s + 1; (C_out, oh, ow)
+        for an unbatched x.
     """
-    _check("conv_transpose2d", x, weight, bias, groups, in_axis=0, out_axis=1)
+    if x.ndim == 3:  # unbatched: (C, H, W) -> (1, C, H, W) and back
+        return squeeze(conv2d(unsqueeze(x, 0), weight, bias, stride, padding, dilation,
+                              groups), 0)
+    _check("conv2d", x, weight, bias, groups, in_axis=1, out_axis=0)
     stride = pair("stride", stride, 1)
-    padding = pair("padding", padding, 0)
     dilation = pair("dilation", dilation, 1)
-    output_padding = pair("output_padding", output_padding, 0)
-    for a in range(2):
+    pads = string_pads("conv2d", padding, stride, dilation, weight.shape[2:]) if isinstance(
+        padding, str) else as_pads(padding)
+    return _conv("conv2d", x, weight, bias, stride, pads, dilation, groups,
+                 ((0, "height"), (1, "width")))
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation, as torch.nn.functional.conv1d: conv2d on a unit height.
+
+    Args:
+        input: (N, C_in, L), or unbatched (C_in, L).
+        weight: (C_out, C_in/groups, k).
+        bias: optional (C_out,).
+        stride, dilation: ints (or 1-tuples).
+        padding: an int (or 1-tuple), 'valid' or 'same' (stride 1 only).
+        groups: split channels into independent groups.
+
+    Returns:
+        (N, C_out, L_out), L_out = (L + 2 p - d (k - 1) - 1) // s + 1; (C_out, L_out) for an
+        unbatched input.
+    """
+    if input.ndim == 2:  # unbatched: (C, L) -> (1, C, L) and back
+        return squeeze(conv1d(unsqueeze(input, 0), weight, bias, stride, padding, dilation,
+                              groups), 0)
+    _check("conv1d", input, weight, bias, groups, in_axis=1, out_axis=0, spatial=("L",))
+    stride = single("stride", stride)
+    dilation = single("dilation", dilation)
+    if isinstance(padding, str):
+        (pads,) = string_pads("conv1d", padding, (stride,), (dilation,), weight.shape[2:])
+    else:
+        pads = (single("padding", padding, 0),) * 2
+    n, c, length = input.shape
+    # (N, C, L) -> (N, C, 1, L); weight (O, C/g, k) -> (O, C/g, 1, k)
+    y = _conv("conv1d", reshape(input, (n, c, 1, length)),
+              reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias, (1, stride),
+              ((0, 0), pads), (1, dilation), groups, ((1, "length"),))
+    # (N, O, 1, L_out) -> (N, O, L_out)
+    return squeeze(y, 2)
+
+
+def _conv_transpose(op, x, weight, bias, stride, padding, output_padding, dilation, groups,
+                    names):
+    """ConvTranspose2d on 4-D arrays once every argument is a pair (see :func:`_conv`)."""
+    for a, name in names:
         if output_padding[a] >= max(stride[a], dilation[a]):
-            raise ValueError(f"conv_transpose2d: output_padding must be < max(stride, "
-                             f"dilation) = {max(stride[a], dilation[a])}, got {output_padding}")
-    for a, name in ((0, "height"), (1, "width")):
+            raise ValueError(f"{op}: output_padding must be < max(stride, dilation) = "
+                             f"{max(stride[a], dilation[a])}, got {output_padding[a]} along "
+                             f"the {name}")
         size = _transposed_size(x.shape[2 + a], weight.shape[2 + a], stride[a],
                                 (padding[a], padding[a]), output_padding[a], dilation[a])
         if size < 1:
-            raise ValueError(f"conv_transpose2d: the output {name} must be >= 1, got {size} "
-                             f"(padding {padding} is too large for the input {name} "
+            raise ValueError(f"{op}: the output {name} must be >= 1, got {size} "
+                             f"(padding {padding[a]} is too large for the input {name} "
                              f"{x.shape[2 + a]})")
     function = ConvTranspose2d(stride, tuple((p, p) for p in padding), output_padding,
                                dilation, groups)
     return function.apply(x, weight) if bias is None else function.apply(x, weight, bias)
+
+
+def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """Transposed convolution (the gradient of conv2d with respect to its input), as
+    torch.nn.functional.conv_transpose2d.
+
+    Args:
+        x: (N, C_in, H, W), or unbatched (C_in, H, W).
+        weight: (C_in, C_out/groups, kh, kw).
+        bias: optional (C_out,).
+        stride, padding, dilation: ints or (h, w) pairs.
+        output_padding: extra rows/columns on one side, < max(stride, dilation).
+        groups: split channels into independent groups.
+
+    Returns:
+        (N, C_out, oh, ow), oh = (H - 1) s - 2 p + d (kh - 1) + output_padding + 1;
+        (C_out, oh, ow) for an unbatched x.
+    """
+    if x.ndim == 3:  # unbatched: (C, H, W) -> (1, C, H, W) and back
+        return squeeze(conv_transpose2d(unsqueeze(x, 0), weight, bias, stride, padding,
+                                        output_padding, groups, dilation), 0)
+    _check("conv_transpose2d", x, weight, bias, groups, in_axis=0, out_axis=1)
+    return _conv_transpose(
+        "conv_transpose2d", x, weight, bias, pair("stride", stride, 1),
+        pair("padding", padding, 0), pair("output_padding", output_padding, 0),
+        pair("dilation", dilation, 1), groups, ((0, "height"), (1, "width")))
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-D transposed convolution, as torch.nn.functional.conv_transpose1d:
+    conv_transpose2d on a unit height.
+
+    Args:
+        input: (N, C_in, L), or unbatched (C_in, L).
+        weight: (C_in, C_out/groups, k).
+        bias: optional (C_out,).
+        stride, padding, dilation: ints (or 1-tuples).
+        output_padding: extra entries at the end, < max(stride, dilation).
+        groups: split channels into independent groups.
+
+    Returns:
+        (N, C_out, L_out), L_out = (L - 1) s - 2 p + d (k - 1) + output_padding + 1;
+        (C_out, L_out) for an unbatched input.
+    """
+    if input.ndim == 2:  # unbatched: (C, L) -> (1, C, L) and back
+        return squeeze(conv_transpose1d(unsqueeze(input, 0), weight, bias, stride, padding,
+                                        output_padding, groups, dilation), 0)
+    _check("conv_transpose1d", input, weight, bias, groups, in_axis=0, out_axis=1,
+           spatial=("L",))
+    n, c, length = input.shape
+    # (N, C, L) -> (N, C, 1, L); weight (C, O/g, k) -> (C, O/g, 1, k)
+    y = _conv_transpose(
+        "conv_transpose1d", reshape(input, (n, c, 1, length)),
+        reshape(weight, weight.shape[:2] + (1, weight.shape[2])), bias,
+        (1, single("stride", stride)), (0, single("padding", padding, 0)),
+        (0, single("output_padding", output_padding, 0)), (1, single("dilation", dilation)),
+        groups, ((1, "length"),))
+    # (N, O, 1, L_out) -> (N, O, L_out)
+    return squeeze(y, 2)

@@ -1,0 +1,261 @@
+"""Pooling and resampling layers: MaxPool1d/2d, AvgPool1d/2d, the adaptive pools, Upsample,
+PixelShuffle and PixelUnshuffle, as torch.nn's (no parameters: an empty state dict). Every
+one takes an unbatched input (no N axis) where PyTorch does."""
+
+from __future__ import annotations
+
+import tinygen.nn.functional as F
+from tinygen.autograd.tensor import Tensor
+from tinygen.nn.module import Module
+
+
+class _MaxPool(Module):
+    function = None
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.kernel_size, self.stride, self.padding,
+                                   self.dilation, self.ceil_mode, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPool):
+    """Max over windows of (N, C, L) or (C, L), as torch.nn.MaxPool1d.
+
+    Args:
+        kernel_size: the window length; stride defaults to it.
+        stride, padding (of -inf, at most half the kernel), dilation: ints.
+        return_indices: must be False.
+        ceil_mode: round the output length up instead of down.
+
+    Shapes:
+        (N, C, L) -> (N, C, L_out), L_out = (L + 2 padding - dilation (k - 1) - 1) // stride + 1.
+    """
+
+    function = staticmethod(F.max_pool1d)
+
+
+class MaxPool2d(_MaxPool):
+    """Max over windows of (N, C, H, W) or (C, H, W), as torch.nn.MaxPool2d; the gradient
+    goes to each window's first maximum in raster order.
+
+    Args:
+        kernel_size: an int or (h, w); stride defaults to it.
+        stride, padding (of -inf, at most half the kernel), dilation: ints or (h, w) pairs.
+        return_indices: must be False.
+        ceil_mode: round the output size up instead of down.
+
+    Shapes:
+        (N, C, H, W) -> (N, C, oh, ow), oh = (H + 2 padding - dilation (kh - 1) - 1) // stride
+        + 1.
+    """
+
+    function = staticmethod(F.max_pool2d)
+
+
+class AvgPool1d(Module):
+    """Mean over windows of (N, C, L) or (C, L), as torch.nn.AvgPool1d.
+
+    Args:
+        kernel_size: the window length; stride defaults to it.
+        stride, padding (zeros, at most half the kernel): ints.
+        ceil_mode: round the output length up instead of down.
+        count_include_pad: count the zero padding in each window's divisor.
+
+    Shapes:
+        (N, C, L) -> (N, C, L_out), L_out = (L + 2 padding - k) // stride + 1.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """Mean over windows of (N, C, H, W) or (C, H, W), as torch.nn.AvgPool2d.
+
+    Args:
+        kernel_size: an int or (h, w); stride defaults to it.
+        stride, padding (zeros, at most half the kernel): ints or (h, w) pairs.
+        ceil_mode: round the output size up instead of down.
+        count_include_pad: count the zero padding in each window's divisor.
+        divisor_override: divide every window's sum by this instead.
+
+    Shapes:
+        (N, C, H, W) -> (N, C, oh, ow), oh = (H + 2 padding - kh) // stride + 1.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None):
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _Adaptive(Module):
+    function = None
+
+    def __init__(self, output_size):
+        self.output_size = output_size
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_Adaptive):
+    """Average pooling of (N, C, L) or (C, L) to a fixed length, as torch.nn.AdaptiveAvgPool1d:
+    output i averages [floor(i L / out), ceil((i + 1) L / out)).
+
+    Shapes:
+        (N, C, L) -> (N, C, output_size).
+    """
+
+    function = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_Adaptive):
+    """Average pooling of (N, C, H, W) or (C, H, W) to a fixed size, as
+    torch.nn.AdaptiveAvgPool2d (output_size 1 is global average pooling).
+
+    Args:
+        output_size: (oh, ow), or an int for both; None keeps that input size.
+
+    Shapes:
+        (N, C, H, W) -> (N, C, oh, ow).
+    """
+
+    function = staticmethod(F.adaptive_avg_pool2d)
+
+
+class _AdaptiveMax(_Adaptive):
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x: Tensor):
+        return type(self).function(x, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMax):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length, as torch.nn.AdaptiveMaxPool1d.
+
+    Args:
+        output_size: the output length.
+        return_indices: also return each maximum's position.
+
+    Shapes:
+        (N, C, L) -> (N, C, output_size).
+    """
+
+    function = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMax):
+    """Max pooling of (N, C, H, W) or (C, H, W) to a fixed size, as torch.nn.AdaptiveMaxPool2d.
+
+    Args:
+        output_size: (oh, ow), or an int for both; None keeps that input size.
+        return_indices: also return each maximum's flat position in its (H, W) plane.
+
+    Shapes:
+        (N, C, H, W) -> (N, C, oh, ow).
+    """
+
+    function = staticmethod(F.adaptive_max_pool2d)
+
+
+class Upsample(Module):
+    """Resample to a size or by a factor, as torch.nn.Upsample (F.interpolate as a layer).
+
+    Args:
+        size: the output size (an int for every axis or one per axis); or
+        scale_factor: a multiplier (or one per axis).
+        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D input) or
+            'area'.
+        align_corners: linear modes only (see F.interpolate).
+        recompute_scale_factor: with scale_factor, derive the sampling scale from the sizes.
+
+    Shapes:
+        (N, C, L) or (N, C, H, W) -> (N, C, *output size).
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
+                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
+        self.size = size
+        self.scale_factor = tuple(float(f) for f in scale_factor) if isinstance(
+            scale_factor, (tuple, list)) else (float(scale_factor) if scale_factor else None)
+        self.mode, self.align_corners = mode, align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
+                             self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        text = (f"size={self.size}" if self.scale_factor is None
+                else f"scale_factor={self.scale_factor}")
+        return text + f", mode={self.mode!r}"
+
+
+class PixelShuffle(Module):
+    """Rearrange channels into space, as torch.nn.PixelShuffle (sub-pixel upsampling).
+
+    Shapes:
+        (*, C r^2, H, W) -> (*, C, H r, W r) with r = upscale_factor.
+    """
+
+    def __init__(self, upscale_factor: int):
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_shuffle(x, self.upscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"upscale_factor={self.upscale_factor}"
+
+
+class PixelUnshuffle(Module):
+    """Rearrange space into channels, the inverse of PixelShuffle, as torch.nn.PixelUnshuffle.
+
+    Shapes:
+        (*, C, H r, W r) -> (*, C r^2, H, W) with r = downscale_factor.
+    """
+
+    def __init__(self, downscale_factor: int):
+        self.downscale_factor = downscale_factor
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_unshuffle(x, self.downscale_factor)
+
+    def extra_repr(self) -> str:
+        return f"downscale_factor={self.downscale_factor}"
