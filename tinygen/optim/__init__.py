@@ -5,18 +5,25 @@ nodes), through Tensor's in-place methods, so each update bumps the parameter's 
 a graph recorded before the step refuses to backward through the changed values.
 """
 
+from tinygen.optim.adaptive import Adadelta, Adagrad, Adamax, NAdam
 from tinygen.optim.averaging import AveragedModel, update_bn
 from tinygen.optim.clip import clip_grad_norm_
 from tinygen.optim.lr_scheduler import (
     CosineAnnealingLR,
+    ExponentialLR,
     LambdaLR,
     LinearWarmup,
     LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
+    ReduceLROnPlateau,
     StepLR,
 )
 from tinygen.optim.optimizer import SGD, Adam, AdamW, Optimizer, RMSprop
 
 __all__ = [
-    "SGD", "Adam", "AdamW", "AveragedModel", "CosineAnnealingLR", "LRScheduler", "LambdaLR",
-    "LinearWarmup", "Optimizer", "RMSprop", "StepLR", "clip_grad_norm_", "update_bn",
+    "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "AveragedModel",
+    "CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearWarmup",
+    "MultiStepLR", "NAdam", "OneCycleLR", "Optimizer", "RMSprop", "ReduceLROnPlateau",
+    "StepLR", "clip_grad_norm_", "update_bn",
 ]

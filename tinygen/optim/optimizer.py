@@ -8,8 +8,9 @@ backward (the engine's mutation guard) instead of giving wrong gradients.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
-from tinygen.autograd.grad_mode import no_grad
+from tinygen.autograd.grad_mode import enable_grad, no_grad
 from tinygen.backend import device_of, get_array_module
 from tinygen.nn.module import Parameter, zero_grads
 
@@ -62,6 +63,16 @@ class Optimizer:
     def _validate(self, group: dict) -> None:
         """Subclasses check their own hyperparameters."""
 
+    def _check_range(self, name: str, value, low: float, high: float = math.inf,
+                     high_inclusive: bool = False) -> None:
+        """Raise a ValueError naming the optimizer and ``name`` unless ``value`` lies in
+        [low, high) (or [low, high])."""
+        inside = low <= value <= high if high_inclusive else low <= value < high
+        if not inside:
+            bracket = "]" if high_inclusive else ")"
+            raise ValueError(f"{type(self).__name__}: {name} must be in [{low}, {high}"
+                             f"{bracket}, got {value}")
+
     def _scratch(self, like):
         """A work array shaped like ``like``, shared by every parameter of that shape (they
         are updated one after another) and reused across steps."""
@@ -74,15 +85,29 @@ class Optimizer:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
         zero_grads(self._ordered_params(), set_to_none)
 
-    @no_grad()
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place (bumping its version)."""
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                state = self.state.setdefault(id(param), {})
-                self._update(param, param.grad.data, state, group)
+    def step(self, closure: Callable[[], object] | None = None):
+        """Update every parameter that has a gradient, in place (bumping its version).
+
+        Args:
+            closure: as in PyTorch, a function that recomputes the loss (zeroing the
+                gradients and calling backward); it runs with gradients enabled, before
+                the update.
+
+        Returns:
+            What ``closure`` returned, or None.
+        """
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for param in group["params"]:
+                    if param.grad is None:
+                        continue
+                    state = self.state.setdefault(id(param), {})
+                    self._update(param, param.grad.data, state, group)
+        return loss
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
         raise NotImplementedError
@@ -158,12 +183,6 @@ def _label(param, index: int) -> str:
     return repr(param.name) if param.name else f"params[{index}] of shape {param.shape}"
 
 
-def _check_range(name: str, value, low: float, high: float = math.inf,
-                 high_inclusive: bool = False) -> None:
-    inside = low <= value <= high if high_inclusive else low <= value < high
-    if not inside:
-        bracket = "]" if high_inclusive else ")"
-        raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
 
 
 class SGD(Optimizer):
@@ -186,8 +205,8 @@ class SGD(Optimizer):
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 
     def _validate(self, group):
-        _check_range("momentum", group["momentum"], 0.0)
-        _check_range("weight_decay", group["weight_decay"], 0.0)
+        self._check_range("momentum", group["momentum"], 0.0)
+        self._check_range("weight_decay", group["weight_decay"], 0.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("nesterov needs momentum > 0 and dampening = 0")
 
@@ -228,9 +247,9 @@ class Adam(Optimizer):
 
     def _validate(self, group):
         for index, beta in enumerate(group["betas"]):
-            _check_range(f"betas[{index}]", beta, 0.0, 1.0)
-        _check_range("eps", group["eps"], 0.0)
-        _check_range("weight_decay", group["weight_decay"], 0.0)
+            self._check_range(f"betas[{index}]", beta, 0.0, 1.0)
+        self._check_range("eps", group["eps"], 0.0)
+        self._check_range("weight_decay", group["weight_decay"], 0.0)
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(grad)
@@ -304,10 +323,10 @@ class RMSprop(Optimizer):
                                   "centered": centered})
 
     def _validate(self, group):
-        _check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=True)
-        _check_range("momentum", group["momentum"], 0.0)
-        _check_range("eps", group["eps"], 0.0)
-        _check_range("weight_decay", group["weight_decay"], 0.0)
+        self._check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=True)
+        self._check_range("momentum", group["momentum"], 0.0)
+        self._check_range("eps", group["eps"], 0.0)
+        self._check_range("weight_decay", group["weight_decay"], 0.0)
 
     def _update(self, param, grad, state, group):
         xp = get_array_module(grad)
