@@ -33,6 +33,7 @@ from tinygen.autograd.ops import __all__ as _ops_all
 from tinygen.autograd.ops.comparison import allclose, equal
 from tinygen.backend import device, get_array_module, info, keep_freed_memory, manual_seed
 from tinygen.debug import check_causal
+from tinygen.serialization import load, save
 
 # dtypes are NumPy's, under PyTorch's names: ``x.dtype == tinygen.float32`` holds. The names
 # that shadow builtins (float, int, bool) are attributes only, left out of __all__.
@@ -58,5 +59,5 @@ __all__ = [
     "randint", "randn", "randn_like", "zeros", "zeros_like",
     "accelerator", "allclose", "cuda", "data", "device", "equal", "nn", "optim",
     "float16", "half", "float32", "float64", "double", "int8", "int16", "uint8", "int32",
-    "int64", "long", "dtype",
+    "int64", "long", "dtype", "load", "save",
 ]
