@@ -28,6 +28,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_nn",
     "tinygen.testing.op_specs_conv",
     "tinygen.testing.op_specs_skew",
+    "tinygen.testing.op_specs_layers",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}
