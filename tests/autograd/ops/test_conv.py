@@ -407,3 +407,90 @@ def test_conv_ops_keep_no_arrays_after_backward(threads):
                 if isinstance(value, np.ndarray) or isinstance(value, dict) and any(
                     isinstance(entry, np.ndarray) for entry in value.values())]
         assert not held, f"{type(node).__name__} holds arrays {held}"
+
+
+@st.composite
+def conv1d_problem(draw):
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel, stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(
+        st.integers(1, 2))
+    length = draw(st.integers(dilation * (kernel - 1) + 1, dilation * (kernel - 1) + 5))
+    return (draw(arrays((draw(st.integers(1, 2)), c_in, length))),
+            draw(arrays((c_out, c_in // groups, kernel))),
+            {"stride": stride, "padding": draw(st.integers(0, 2)), "dilation": dilation,
+             "groups": groups})
+
+
+@given(conv1d_problem(), st.data())
+def test_conv1d_is_adjoint_of_conv_transpose1d(problem, data):
+    # <conv1d(x, W), z> = <x, conv_transpose1d(z, W)> for every z of conv1d's output size
+    x_values, w_values, config = problem
+    y = F.conv1d(tg.tensor(x_values), tg.tensor(w_values), **config)
+    z = data.draw(arrays(y.shape))
+    length = x_values.shape[2]
+    span = config["dilation"] * (w_values.shape[2] - 1) + 1
+    # the entries the last window leaves out come back as output_padding
+    extra = (length + 2 * config["padding"] - span) % config["stride"]
+    assume(extra < max(config["stride"], config["dilation"]))
+    back = F.conv_transpose1d(tg.tensor(z), tg.tensor(w_values), output_padding=extra, **config)
+    assert back.shape == x_values.shape
+    np.testing.assert_allclose((y.numpy() * z).sum(), (x_values * back.numpy()).sum(),
+                               rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize(("conv", "x_shape", "w_shape", "config"), [
+    (F.conv1d, (3, 7), (4, 3, 3), {"stride": 2, "padding": 1}),
+    (F.conv_transpose1d, (3, 5), (3, 2, 3), {"stride": 2, "output_padding": 1}),
+    (F.conv2d, (3, 6, 5), (4, 3, 3, 2), {"padding": "same", "dilation": 2}),
+    (F.conv_transpose2d, (3, 4, 4), (3, 2, 2, 3), {"stride": (2, 1), "padding": 1}),
+])
+def test_conv_of_an_unbatched_input_is_that_of_a_batch_of_one(conv, x_shape, w_shape, config):
+    rng = np.random.default_rng(7)
+    x, weight = rng.standard_normal(x_shape), tg.tensor(rng.standard_normal(w_shape))
+    alone = conv(tg.tensor(x), weight, **config)
+    np.testing.assert_array_equal(alone.numpy(), conv(tg.tensor(x[None]), weight,
+                                                      **config).numpy()[0])
+
+
+@pytest.mark.parametrize("kernel", [1, 2, 3, 4])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_same_padding_keeps_the_size_with_the_odd_padding_at_the_end(kernel, dilation):
+    rng = np.random.default_rng(8)
+    x, w = rng.standard_normal((1, 2, 6, 5)), rng.standard_normal((3, 2, kernel, kernel))
+    total = dilation * (kernel - 1)
+    pads = ((total // 2, total - total // 2),) * 2
+    y = F.conv2d(tg.tensor(x), tg.tensor(w), padding="same", dilation=dilation)
+    np.testing.assert_allclose(y.numpy(), reference_conv2d(x, w, padding=pads, dilation=dilation),
+                               rtol=1e-12, atol=1e-12)
+    signal = tg.tensor(rng.standard_normal((1, 2, 8)))
+    assert F.conv1d(signal, tg.tensor(w[:, :, 0]), padding="same",
+                    dilation=dilation).shape == (1, 3, 8)
+    assert F.conv1d(signal, tg.tensor(w[:, :, 0]), padding="valid",
+                    dilation=dilation).shape == (1, 3, 8 - total)
+
+
+def test_conv1d_arguments_are_validated_naming_the_function():
+    x, w = tg.tensor(np.ones((1, 3, 5))), tg.tensor(np.ones((4, 3, 3)))
+    with pytest.raises(ValueError, match=r"conv1d: x must be \(N, C, L\) or unbatched "
+                                         r"\(C, L\), got shape \(1, 1, 3, 5\)"):
+        F.conv1d(tg.tensor(np.ones((1, 1, 3, 5))), w)
+    with pytest.raises(ValueError, match=r"conv1d: weight must have 3 axes, got shape "
+                                         r"\(4, 3, 3, 3\)"):
+        F.conv1d(x, tg.tensor(np.ones((4, 3, 3, 3))))
+    with pytest.raises(ValueError, match=r"conv1d: padding='same' needs stride 1 .* got "
+                                         r"stride \(2,\)"):
+        F.conv1d(x, w, stride=2, padding="same")
+    with pytest.raises(ValueError, match="conv2d: padding must be 'same', 'valid' or ints, got "
+                                         "'full'"):
+        F.conv2d(tg.tensor(np.ones((1, 3, 5, 5))), tg.tensor(np.ones((4, 3, 3, 3))),
+                 padding="full")
+    with pytest.raises(ValueError, match="conv1d: the kernel spans 5 pixels but the padded "
+                                         "input length is 3"):
+        F.conv1d(tg.tensor(np.ones((1, 3, 3))), w, dilation=2)
+    with pytest.raises(ValueError, match=r"stride: expected an int >= 1 or a 1-tuple of one, "
+                                         r"got \(1, 1\)"):
+        F.conv1d(x, w, stride=(1, 1))
+    with pytest.raises(ValueError, match="conv_transpose1d: output_padding must be < "
+                                         "max\\(stride, dilation\\) = 1, got 1 along the length"):
+        F.conv_transpose1d(tg.tensor(np.ones((1, 4, 5))), w, output_padding=1)

@@ -61,3 +61,90 @@ def test_pooling_validates_its_arguments():
         F.max_pool2d(x, 5)
     with pytest.raises(ValueError, match="scale_factor must be a positive int, got 1.5"):
         F.upsample_nearest2d(x, 1.5)
+
+
+@pytest.mark.parametrize(("pool", "kwargs"), [
+    (F.max_pool2d, {"kernel_size": 2, "ceil_mode": True}),
+    (F.avg_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
+    (F.adaptive_avg_pool2d, {"output_size": (2, 3)}),
+    (F.adaptive_max_pool2d, {"output_size": 2}),
+])
+def test_2d_pooling_of_an_unbatched_image_is_that_of_a_batch_of_one(pool, kwargs):
+    image = np.random.default_rng(0).standard_normal((3, 5, 7))
+    alone = pool(tg.tensor(image), **kwargs)
+    batched = pool(tg.tensor(image[None]), **kwargs)
+    np.testing.assert_array_equal(alone.numpy(), batched.numpy()[0])
+
+
+@pytest.mark.parametrize(("pool", "kwargs"), [
+    (F.max_pool1d, {"kernel_size": 3, "stride": 2, "dilation": 2}),
+    (F.avg_pool1d, {"kernel_size": 2, "ceil_mode": True}),
+    (F.adaptive_avg_pool1d, {"output_size": 4}),
+    (F.adaptive_max_pool1d, {"output_size": 3}),
+])
+def test_1d_pooling_is_2d_pooling_of_a_unit_height(pool, kwargs):
+    signal = np.random.default_rng(1).standard_normal((2, 3, 9))
+    pool_2d = {F.max_pool1d: F.max_pool2d, F.avg_pool1d: F.avg_pool2d,
+               F.adaptive_avg_pool1d: F.adaptive_avg_pool2d,
+               F.adaptive_max_pool1d: F.adaptive_max_pool2d}[pool]
+    as_2d = {k: (1, v) if k in ("kernel_size", "stride", "dilation", "output_size") else v
+             for k, v in kwargs.items()}
+    expected = pool_2d(tg.tensor(signal[:, :, None, :]), **as_2d).numpy()[:, :, 0]
+    np.testing.assert_array_equal(pool(tg.tensor(signal), **kwargs).numpy(), expected)
+    np.testing.assert_array_equal(pool(tg.tensor(signal[0]), **kwargs).numpy(), expected[0])
+
+
+def test_max_pool2d_ceil_mode_adds_a_last_partial_window():
+    x = tg.tensor(np.arange(25.0).reshape(1, 1, 5, 5))
+    assert F.max_pool2d(x, 2).shape == (1, 1, 2, 2)
+    y = F.max_pool2d(x, 2, ceil_mode=True)
+    np.testing.assert_array_equal(y.numpy()[0, 0], [[6, 8, 9], [16, 18, 19], [21, 23, 24]])
+
+
+def test_avg_pool2d_divides_partial_windows_as_pytorch_does():
+    x = tg.tensor(np.ones((1, 1, 4, 4)))
+    # count_include_pad: the corner window holds 4 ones among 9 taps
+    assert F.avg_pool2d(x, 3, 1, 1).numpy()[0, 0, 0, 0] == pytest.approx(4 / 9)
+    assert F.avg_pool2d(x, 3, 1, 1, count_include_pad=False).numpy()[0, 0, 0, 0] == 1.0
+    assert F.avg_pool2d(x, 2, divisor_override=3).numpy()[0, 0, 0, 0] == pytest.approx(4 / 3)
+    # ceil mode's last window counts only the taps inside the padded input
+    np.testing.assert_allclose(F.avg_pool2d(tg.tensor(np.ones((1, 1, 5, 5))), 2,
+                                            ceil_mode=True).numpy(), np.ones((1, 1, 3, 3)))
+
+
+def test_adaptive_max_pool2d_sends_a_tie_to_the_first_maximum_in_raster_order():
+    values = np.zeros((1, 1, 3, 3))
+    values[0, 0, 0, 2] = values[0, 0, 1, 0] = 1.0  # tied maxima: (0, 2) comes first
+    x = tg.tensor(values, requires_grad=True)
+    y, indices = F.adaptive_max_pool2d(x, 1, return_indices=True)
+    (gx,) = grad(y, [x], [np.ones((1, 1, 1, 1))])
+    assert indices.numpy().item() == 2 and not indices.requires_grad
+    np.testing.assert_array_equal(gx.numpy()[0, 0], [[0, 0, 1], [0, 0, 0], [0, 0, 0]])
+
+
+def test_adaptive_avg_pool2d_windows_overlap_where_the_size_does_not_divide():
+    x = tg.tensor(np.arange(5.0).reshape(1, 1, 1, 5))
+    # windows [0, 2), [1, 4), [3, 5) along the row
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(x, (1, 3)).numpy()[0, 0, 0],
+                               [0.5, 2.0, 3.5])
+    assert F.adaptive_avg_pool2d(x, (None, 1)).shape == (1, 1, 1, 1)
+
+
+def test_new_pooling_ops_name_themselves_and_the_bad_argument():
+    x = tg.tensor(np.ones((1, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"max_pool1d: input must be \(N, C, L\) or \(C, L\), "
+                                         r"got shape \(1, 1, 4, 4\)"):
+        F.max_pool1d(x, 2)
+    with pytest.raises(ValueError, match=r"stride: expected an int >= 1 or a 1-tuple of one, "
+                                         r"got \(1, 2\)"):
+        F.avg_pool1d(tg.tensor(np.ones((1, 4))), 2, stride=(1, 2))
+    with pytest.raises(ValueError, match="output_size must be a positive int, got 0"):
+        F.adaptive_avg_pool2d(x, (0, 2))
+    with pytest.raises(ValueError, match=r"adaptive_max_pool2d: output_size must be an int, "
+                                         r"None or 2 of them, got \(1, 2, 3\)"):
+        F.adaptive_max_pool2d(x, (1, 2, 3))
+    with pytest.raises(ValueError, match="divisor_override must be a positive int, got 0"):
+        F.avg_pool2d(x, 2, divisor_override=0)
+    with pytest.raises(NotImplementedError, match="max_pool2d: return_indices=True is not "
+                                                  "supported"):
+        F.max_pool2d(x, 2, return_indices=True)
