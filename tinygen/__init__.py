@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tinygen import accelerator, autograd, cuda, data, debug, nn, optim
+from tinygen import accelerator, autograd, cuda, data, debug, linalg, nn, optim
 from tinygen.autograd import (
     Function,
     Tensor,
@@ -57,7 +57,7 @@ __all__ = [
     "is_grad_enabled", "manual_seed", "no_grad", "set_grad_enabled", "tensor", *_ops_all,
     "arange", "eye", "full", "full_like", "linspace", "ones", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "zeros", "zeros_like",
-    "accelerator", "allclose", "cuda", "data", "device", "equal", "nn", "optim",
+    "accelerator", "allclose", "cuda", "data", "device", "equal", "linalg", "nn", "optim",
     "float16", "half", "float32", "float64", "double", "int8", "int16", "uint8", "int32",
     "int64", "long", "dtype", "load", "save",
 ]

@@ -244,3 +244,99 @@ def test_recurrent_layers_reject_bad_state_and_conv_layers_bad_sizes():
         nn.ConvTranspose2d(1, 1, 3, padding=-1)
     with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\], got 2"):
         nn.BatchNorm2d(3, momentum=2)
+
+
+@pytest.mark.parametrize(("layer", "shape", "out_shape"), [
+    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding=1), (2, 2, 7), (2, 3, 4)),
+    (lambda: nn.Conv1d(4, 2, 2, padding="same", dilation=3, groups=2), (4, 6), (2, 6)),
+    (lambda: nn.ConvTranspose1d(2, 3, 4, stride=2, padding=1), (2, 2, 5), (2, 3, 10)),
+    (lambda: nn.Conv2d(2, 3, (3, 2), padding="same"), (2, 5, 4), (3, 5, 4)),
+    (lambda: nn.ConvTranspose2d(2, 1, 3, stride=2), (2, 3, 3), (1, 7, 7)),
+    (lambda: nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), nn.AvgPool2d(2, padding=1)),
+     (2, 2, 5, 5), (2, 2, 2, 2)),
+    (lambda: nn.Sequential(nn.MaxPool1d(3, stride=1, dilation=2), nn.AvgPool1d(2)), (2, 2, 8),
+     (2, 2, 2)),
+    (lambda: nn.Sequential(nn.AdaptiveAvgPool2d((2, 3)), nn.AdaptiveMaxPool2d(1)),
+     (2, 2, 5, 7), (2, 2, 1, 1)),
+    (lambda: nn.Sequential(nn.AdaptiveAvgPool1d(3), nn.AdaptiveMaxPool1d(2)), (2, 9),
+     (2, 2)),
+    (lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True), (1, 2, 2, 3),
+     (1, 2, 4, 6)),
+    (lambda: nn.Upsample(size=5), (1, 2, 3), (1, 2, 5)),
+    (lambda: nn.Sequential(nn.PixelShuffle(2), nn.PixelUnshuffle(2)), (1, 8, 2, 3),
+     (1, 8, 2, 3)),
+])
+def test_new_layer_output_shape_and_gradients(layer, shape, out_shape):
+    tg.manual_seed(0)
+    module = as_float64(layer())
+    x = x64(*shape)
+    assert module(x).shape == out_shape
+    params = [tg.tensor(p.data.copy(), requires_grad=True) for _, owner in
+              module.named_modules() for p in vars(owner).values()
+              if isinstance(p, nn.Parameter)]
+    assert gradcheck(lambda inp, *ps: call_with(module, ps, inp), [x, *params])
+
+
+@pytest.mark.parametrize(("layer", "keys"), [
+    (lambda: nn.Conv1d(2, 3, 3), ["weight", "bias"]),
+    (lambda: nn.ConvTranspose1d(2, 3, 3, bias=False), ["weight"]),
+    (lambda: nn.MaxPool2d(2), []),
+    (lambda: nn.AdaptiveAvgPool2d(1), []),
+    (lambda: nn.Upsample(scale_factor=2), []),
+    (lambda: nn.PixelShuffle(2), []),
+    (lambda: nn.Dropout2d(), []),
+])
+def test_new_layers_state_dict_keys_are_pytorchs(layer, keys):
+    assert list(layer().state_dict()) == keys
+
+
+def test_conv1d_weights_are_pytorch_shaped_and_bounded():
+    tg.manual_seed(1)
+    conv = nn.Conv1d(6, 8, 5, groups=2)
+    transposed = nn.ConvTranspose1d(6, 8, 5, groups=2)
+    assert conv.weight.shape == (8, 3, 5) and transposed.weight.shape == (6, 4, 5)
+    assert np.abs(conv.weight.numpy()).max() <= 1 / np.sqrt(15) + 1e-7
+    assert np.abs(transposed.bias.numpy()).max() <= 1 / np.sqrt(20) + 1e-7
+    assert repr(conv) == "Conv1d(6, 8, kernel_size=(5,), stride=(1,), groups=2)"
+
+
+def test_conv_transpose_forward_picks_the_output_padding_that_gives_output_size():
+    layer = nn.ConvTranspose2d(2, 1, 3, stride=2, padding=1)
+    x = tg.randn(1, 2, 4, 4)
+    assert layer(x).shape == (1, 1, 7, 7)
+    assert layer(x, output_size=(8, 7)).shape == (1, 1, 8, 7)
+    assert layer(x, output_size=[1, 1, 8, 8]).shape == (1, 1, 8, 8)
+    assert nn.ConvTranspose1d(2, 1, 3, stride=3)(tg.randn(2, 4), output_size=(12,)).shape == (
+        1, 12)
+    with pytest.raises(ValueError, match=r"output_size \(9, 7\) is out of reach: axis 0 must "
+                                         r"be in \[7, 8\]"):
+        layer(x, output_size=(9, 7))
+
+
+def test_channel_dropout_layers_follow_train_and_eval():
+    x = tg.ones(4, 8, 3, 3)
+    layer = nn.Dropout2d(0.5)
+    y = layer(x).numpy()
+    assert ((y == 0) | (y == 2)).all() and (y == y[:, :, :1, :1]).all()
+    assert layer.eval()(x) is x
+    assert nn.Dropout1d(1.0)(tg.ones(3, 5)).numpy().max() == 0
+    assert repr(nn.Dropout2d(0.25)) == "Dropout2d(p=0.25, inplace=False)"
+
+
+def test_new_layers_reject_bad_arguments_naming_themselves():
+    with pytest.raises(ValueError, match="Conv2d: padding='same' is not supported for strided "
+                                         "convolutions, got stride \\(2, 2\\)"):
+        nn.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="Conv1d: padding must be 'same', 'valid' or ints, got "
+                                         "'full'"):
+        nn.Conv1d(1, 1, 3, padding="full")
+    with pytest.raises(ValueError, match="Conv1d: padding_mode must be 'zeros'"):
+        nn.Conv1d(1, 1, 3, padding_mode="reflect")
+    with pytest.raises(ValueError, match="ConvTranspose2d: padding must be ints"):
+        nn.ConvTranspose2d(1, 1, 3, padding="same")
+    with pytest.raises(ValueError, match="Dropout2d: dropout probability has to be between 0 "
+                                         "and 1, but got 1.5"):
+        nn.Dropout2d(1.5)
+    with pytest.raises(ValueError, match=r"max_pool2d: input must be \(N, C, H, W\) or "
+                                         r"\(C, H, W\), got shape \(4, 4\)"):
+        nn.MaxPool2d(2)(tg.randn(4, 4))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygen.autograd import ops
+from tinygen.autograd.ops import shape as shape_ops
 from tinygen.testing.registry import OpSpec, register
 from tinygen.testing.strategies import (
     arrays,
@@ -61,9 +62,16 @@ def one_axis(arrays_):
 
 
 def _axes_tuple(axis, ndim):
-    if axis is None:
+    if axis is None or axis == ():  # PyTorch's dim=() reduces every axis
         return tuple(range(ndim))
     return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def _every_axis_when_empty(reduce):
+    """A NumPy reduction with PyTorch's reading of axis=(): every axis (NumPy's: none)."""
+    def reference(x, axis=None, keepdims=False, **options):
+        return reduce(x, axis=None if axis == () else axis, keepdims=keepdims, **options)
+    return reference
 
 
 # --------------------------------------------------------------------------- elementwise
@@ -160,10 +168,12 @@ def _var_kwargs(arrays_):
     return draw()
 
 
-register(OpSpec("sum", ops.sum, np.sum, unary(), kwargs=keep_dims(reduction_axes)))
-register(OpSpec("mean", ops.mean, np.mean, unary(), kwargs=keep_dims(reduction_axes)))
-register(OpSpec("var", ops.var, lambda x, axis, keepdims, correction: np.var(
-    x, axis=axis, keepdims=keepdims, ddof=correction), unary(), kwargs=_var_kwargs))
+register(OpSpec("sum", ops.sum, _every_axis_when_empty(np.sum), unary(),
+                kwargs=keep_dims(reduction_axes)))
+register(OpSpec("mean", ops.mean, _every_axis_when_empty(np.mean), unary(),
+                kwargs=keep_dims(reduction_axes)))
+register(OpSpec("var", ops.var, lambda x, axis, keepdims, correction: _every_axis_when_empty(
+    np.var)(x, axis=axis, keepdims=keepdims, ddof=correction), unary(), kwargs=_var_kwargs))
 
 
 def _std_kwargs(arrays_):
@@ -175,8 +185,8 @@ def _std_kwargs(arrays_):
                                   "correction": st.sampled_from([0, 1])})
 
 
-register(OpSpec("std", ops.std, lambda x, axis, keepdims, correction: np.std(
-    x, axis=axis, keepdims=keepdims, ddof=correction),
+register(OpSpec("std", ops.std, lambda x, axis, keepdims, correction: _every_axis_when_empty(
+    np.std)(x, axis=axis, keepdims=keepdims, ddof=correction),
     st.tuples(distinct_arrays(shapes(min_dims=1, min_side=2))), kwargs=_std_kwargs))
 # distinct entries: a tie between two maxima is a kink
 # (PyTorch's dim=() reduces every axis, NumPy's axis=() none: the empty tuple is not drawn)
@@ -252,22 +262,16 @@ def _flatten_reference(x, start_dim, end_dim):
 
 
 def _transpose_kwargs(arrays_):
-    ndim = arrays_[0].ndim
-    options = [st.just(())]
-    if ndim >= 2:
-        options.append(st.lists(st.integers(-ndim, ndim - 1), min_size=2, max_size=2,
-                                unique_by=lambda a: a % ndim).map(tuple))
-    if ndim >= 3:
-        options.append(st.permutations(range(ndim)).map(tuple))
-    return st.fixed_dictionaries({"axes": st.one_of(*options)})
+    # (dim0, dim1), either may repeat the other; () is the no-dims form (every axis reversed)
+    ndim = max(arrays_[0].ndim, 1)
+    pairs = st.tuples(st.integers(-ndim, ndim - 1), st.integers(-ndim, ndim - 1))
+    return st.fixed_dictionaries({"axes": st.one_of(st.just(()), pairs)})
 
 
 def _transpose_reference(x, axes):
     if not axes:
         return x.T
-    if len(axes) == 2:
-        return np.swapaxes(x, *axes)
-    return np.transpose(x, axes)
+    return np.swapaxes(x, *axes) if x.ndim else x
 
 
 def _expand_kwargs(arrays_):
@@ -449,7 +453,8 @@ register(OpSpec("stack", ops.stack, lambda *xs, axis: np.stack(xs, axis), _stack
                 kwargs=_stack_kwargs, call=lambda *xs, axis: ops.stack(xs, axis=axis)))
 register(OpSpec("split", ops.split, _split_reference, unary(shape=shapes(min_dims=1)),
                 kwargs=_split_kwargs))
-register(OpSpec("pad", ops.pad, _pad_reference, unary(shape=shapes(min_dims=1)),
+# NumPy-style widths (tinygen's own layers use it); PyTorch's pad is in op_specs_structure
+register(OpSpec("pad_widths", shape_ops.pad, _pad_reference, unary(shape=shapes(min_dims=1)),
                 kwargs=_pad_kwargs))
 register(OpSpec("flip", ops.flip, np.flip, unary(shape=shapes(min_dims=1)),
                 kwargs=_flip_kwargs))

@@ -46,15 +46,43 @@ from tinygen.autograd.ops.elementwise import (
     to_device,
     where,
 )
-from tinygen.autograd.ops.linalg import matmul
+from tinygen.autograd.ops.indexing import (
+    argsort,
+    gather,
+    index_select,
+    masked_fill,
+    scatter,
+    scatter_add,
+    sort,
+    take_along_dim,
+    topk,
+    tril,
+    triu,
+)
+from tinygen.autograd.ops.linalg import (
+    addmm,
+    baddbmm,
+    bmm,
+    dot,
+    einsum,
+    matmul,
+    mm,
+    mv,
+    outer,
+    tensordot,
+)
+from tinygen.autograd.ops.norms import norm
 from tinygen.autograd.ops.reduction import (
     amax,
     amin,
+    cumsum,
     log_softmax,
+    logcumsumexp,
     logsumexp,
     max,
     mean,
     min,
+    prod,
     softmax,
     std,
     sum,
@@ -64,20 +92,35 @@ from tinygen.autograd.ops.reduction import (
 from tinygen.autograd.ops.shape import (
     broadcast_to,
     cat,
+    chunk,
+    clone,
     concatenate,
     expand,
     flatten,
     flip,
     getitem,
     index_add,
-    pad,
+    movedim,
+    narrow,
     permute,
     reshape,
     split,
     squeeze,
     stack,
+    t,
     transpose,
+    unbind,
+    unflatten,
     unsqueeze,
+)
+from tinygen.autograd.ops.tiling import (
+    column_stack,
+    hstack,
+    pad,
+    repeat,
+    roll,
+    tile,
+    vstack,
 )
 
 __all__ = [
@@ -89,4 +132,11 @@ __all__ = [
     "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "split", "sqrt",
     "squeeze", "stack", "std", "sub", "sum", "tanh", "to_device", "transpose", "unsqueeze",
     "var", "var_mean", "where",
+]
+__all__ += [
+    "addmm", "argsort", "baddbmm", "bmm", "chunk", "clone", "column_stack", "cumsum", "dot",
+    "einsum", "gather", "hstack", "index_select", "logcumsumexp", "masked_fill", "mm",
+    "movedim", "mv", "narrow", "norm", "outer", "prod", "repeat", "roll", "scatter",
+    "scatter_add", "sort", "t", "take_along_dim", "tensordot", "tile", "topk", "tril", "triu",
+    "unbind", "unflatten", "vstack",
 ]

@@ -1,9 +1,10 @@
-"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, logsumexp; and softmax,
-log_softmax.
+"""Reductions over axes: sum, mean, prod, var, std, max, min, amax, amin, logsumexp; the
+scans cumsum and logcumsumexp; and softmax, log_softmax.
 
-Every reduction takes PyTorch's ``dim`` (None, an int or a tuple of ints) and ``keepdim``,
-or NumPy's ``axis`` and ``keepdims``. Backward first reshapes the upstream gradient to the
-keepdims shape, so it broadcasts against x.
+Every reduction takes PyTorch's ``dim`` (None, an int or a tuple of ints; the empty tuple
+means every axis, as in PyTorch) and ``keepdim``, or NumPy's ``axis`` and ``keepdims``. A 0-d
+tensor takes dim 0 or -1. Backward first reshapes the upstream gradient to the keepdims
+shape, so it broadcasts against x.
 """
 
 from __future__ import annotations
@@ -14,27 +15,36 @@ import math
 import numpy as np
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import dim_keepdim
+from tinygen.autograd.ops.arguments import _is_int, dim_keepdim
 from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
-from tinygen.autograd.ops.elementwise import cast, exp, maximum, minimum, sqrt
-from tinygen.autograd.ops.shape import Expand, Reshape
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.ops.elementwise import cast, exp, log, maximum, minimum, sqrt
+from tinygen.autograd.ops.indexing import gather
+from tinygen.autograd.ops.shape import (
+    Expand,
+    Reshape,
+    clone,
+    concatenate,
+    flip,
+    getitem,
+    reshape,
+    squeeze,
+)
+from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
 
 
-def _normalize_axes(axis, ndim: int) -> tuple:
-    """``axis`` as a sorted tuple of non-negative ints, checked against ``ndim``."""
+def _normalize_axes(axis, ndim: int, op: str = "reduction") -> tuple:
+    """``axis`` as a sorted tuple of non-negative ints, checked against ``ndim``; None and the
+    empty tuple mean every axis. A 0-d tensor has no axes to reduce, but takes 0 or -1."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    normalized = []
-    for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"axis: expected ints in [{-ndim}, {ndim}), got {axis!r}")
-        normalized.append(a % builtins.max(ndim, 1))
+    axes = (axis,) if _is_int(axis) else tuple(axis)
+    if not axes:
+        return tuple(range(ndim))
+    normalized = tuple(_axis(a, builtins.max(ndim, 1), op) for a in axes)
     if len(set(normalized)) != len(normalized):
-        raise ValueError(f"axis: repeated axis in {axis!r}")
-    return tuple(sorted(normalized))
+        raise ValueError(f"{op}: dim {axis!r} names an axis twice")
+    return tuple(sorted(normalized)) if ndim else ()
 
 
 def _keepdims_shape(shape: tuple, axes: tuple) -> tuple:
@@ -47,7 +57,7 @@ class _Reduction(Function):
         self.keepdims = keepdims
 
     def _setup(self, x):
-        self.axes = _normalize_axes(self.axis, x.ndim)
+        self.axes = _normalize_axes(self.axis, x.ndim, self.name.lower())
         self.input_shape = x.shape
         self.kept_shape = _keepdims_shape(x.shape, self.axes)
         self.count = math.prod(x.shape[a] for a in self.axes)
@@ -75,13 +85,21 @@ class Sum(_Reduction):
 class Mean(_Reduction):
     def forward(self, x):
         self._setup(x)
-        if self.count == 0:
-            raise ValueError(f"mean: the reduced axes {self.axes} of shape {x.shape} are empty")
+        if self.count == 0:  # the mean of nothing is nan, as in PyTorch
+            return _full_reduced(x, self.axes, self.keepdims, math.nan)
         return x.mean(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
         # d mean(x)/dx_i = 1/n
-        return _spread(self._kept(gy) * (1.0 / self.count), self.input_shape)
+        return _spread(self._kept(gy) * (1.0 / builtins.max(self.count, 1)), self.input_shape)
+
+
+def _full_reduced(x, axes: tuple, keepdims: bool, value: float):
+    """An array of ``value`` with the shape of x reduced over ``axes``."""
+    shape = _keepdims_shape(x.shape, axes) if keepdims else tuple(
+        n for i, n in enumerate(x.shape) if i not in axes)
+    xp = get_array_module(x)
+    return xp.full(shape, value, dtype=x.dtype if x.dtype.kind == "f" else xp.float64)
 
 
 class Var(_Reduction):
@@ -91,19 +109,23 @@ class Var(_Reduction):
 
     def forward(self, x):
         self._setup(x)
-        if self.count - self.ddof <= 0:
-            raise ValueError(
-                f"var: need more than ddof={self.ddof} elements over axes {self.axes}, "
-                f"got {self.count}"
-            )
         self.save_for_backward(x)
-        return x.var(axis=self.axes, keepdims=self.keepdims, ddof=self.ddof)
+        if self.count - self.ddof > 0:
+            return x.var(axis=self.axes, keepdims=self.keepdims, ddof=self.ddof)
+        # no degrees of freedom left: the sum of squares over 0, inf or (for 0/0) nan, as
+        # PyTorch gives
+        if self.count == 0:
+            return _full_reduced(x, self.axes, self.keepdims, math.nan)
+        xp = get_array_module(x)
+        spread = x.var(axis=self.axes, keepdims=self.keepdims)
+        return xp.where(spread > 0, xp.inf, xp.nan).astype(spread.dtype)
 
     def backward(self, gy):
         # d var(x)/dx_i = 2 (x_i - mean(x)) / (n - ddof)
         (x,) = self.saved_tensors
         centered = x - mean(x, axis=self.axes, keepdims=True)
-        return self._kept(gy) * centered * (2.0 / (self.count - self.ddof))
+        dof = self.count - self.ddof
+        return self._kept(gy) * centered * (2.0 / dof if dof > 0 else math.inf)
 
 
 class _Extremum(_Reduction):
@@ -112,7 +134,8 @@ class _Extremum(_Reduction):
     def forward(self, x):
         self._setup(x)
         if self.count == 0:
-            raise ValueError(f"{self.name.lower()}: cannot reduce an empty axis of {x.shape}")
+            raise IndexError(f"a{self.name.lower()}: cannot reduce an empty axis: dim "
+                             f"{self.axis} of shape {x.shape}")
         y = self._reduce(x, axis=self.axes, keepdims=True)
         hits = (x == y).astype(x.dtype)
         self.save_for_backward(hits / hits.sum(axis=self.axes, keepdims=True))
@@ -153,6 +176,18 @@ class LogSumExp(_Reduction):
         # d logsumexp(x)/dx_i = softmax(x)_i = exp(x_i - y)
         x, y = self.saved_tensors
         return self._kept(gy) * exp(x - self._kept(y))
+
+
+class CumSum(Function):
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def forward(self, x):
+        return get_array_module(x).cumsum(x, axis=self.axis)
+
+    def backward(self, gy):
+        # y_i = sum_{j <= i} x_j, so dL/dx_j = sum_{i >= j} gy_i: a cumsum from the far end
+        return flip(CumSum(self.axis).apply(flip(gy, self.axis)), self.axis)
 
 
 class LogSoftmax(Function):
@@ -256,9 +291,17 @@ def _extreme(op: str, x, dim, keepdim, axis, keepdims, reduce, arg):
     dim, keepdim = dim_keepdim(op, dim, keepdim, axis, keepdims)
     if dim is None:
         return reduce(x)
-    if not isinstance(dim, int):
+    if not _is_int(dim):
         raise TypeError(f"{op}: dim must be an int (use amax/amin for several), got {dim!r}")
-    return ValuesIndices(reduce(x, dim, keepdim), arg(x, dim, keepdim))
+    if x.ndim and x.shape[_axis(dim, x.ndim, op)] == 0:
+        raise IndexError(f"{op}: cannot reduce the empty dim {dim} of shape {x.shape}")
+    # the value is gathered at the returned index, so the gradient goes to that entry only
+    # (amax shares it among ties instead, as PyTorch's max(x, dim) and amax differ)
+    indices = arg(x, dim, True)
+    values = gather(x, dim, indices)
+    if keepdim or x.ndim == 0:
+        return ValuesIndices(values, indices)
+    return ValuesIndices(squeeze(values, dim), squeeze(indices, dim))
 
 
 def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
@@ -273,6 +316,85 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
     """The smallest entry, or with ``dim`` the named tuple (values, indices), as PyTorch's;
     ``min(a, b)`` with two tensors is the elementwise minimum."""
     return _extreme("min", x, dim, keepdim, axis, keepdims, amin, argmin)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The product of the entries over ``dim`` (an int; every entry when None), optionally in
+    ``dtype``; integer and bool tensors multiply in int64, as in PyTorch.
+
+    The product is a tree of pairwise products (half the entries times the other half,
+    repeated), so every derivative is a product of the other entries, never a division:
+    exact where x holds zeros, to any order.
+    """
+    if dim is not None and not _is_int(dim):
+        raise TypeError(f"prod: dim must be an int or None, got {dim!r}")
+    x = _as_dtype(x, "int64" if dtype is None and x.dtype.kind in "biu" else dtype)
+    if dim is None:
+        y = _pairwise_product(reshape(x, (-1,)), 0)  # (n,) -> (1,)
+        return reshape(y, (1,) * x.ndim if keepdim else ())
+    axis = _axis(dim, builtins.max(x.ndim, 1), "prod")
+    if x.ndim == 0:
+        return clone(x)
+    y = _pairwise_product(x, axis)
+    return y if keepdim else squeeze(y, axis)
+
+
+def _pairwise_product(x: Tensor, axis: int) -> Tensor:
+    """The product over ``axis``, kept as a size-1 axis: log2(n) halving steps."""
+    if x.shape[axis] == 0:
+        return sum(x, axis, keepdim=True) + 1  # the empty product
+    leftovers = []
+    while x.shape[axis] > 1:
+        n = x.shape[axis]
+        half = n // 2
+        if n % 2:
+            leftovers.append(_part(x, axis, n - 1, n))
+        x = _part(x, axis, 0, half) * _part(x, axis, half, 2 * half)
+    for leftover in leftovers:
+        x = x * leftover
+    return x
+
+
+def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sums along ``dim``: y_i = x_0 + ... + x_i, optionally in ``dtype`` (integer and
+    bool tensors sum in int64, as in PyTorch)."""
+    x = _as_dtype(x, "int64" if dtype is None and x.dtype.kind in "biu" else dtype)
+    axis = _axis(dim, builtins.max(x.ndim, 1), "cumsum")
+    return clone(x) if x.ndim == 0 else CumSum(axis).apply(x)
+
+
+def logcumsumexp(x: Tensor, dim: int) -> Tensor:
+    """Running log-sum-exp along ``dim``: y_i = log(exp(x_0) + ... + exp(x_i)), computed
+    without overflow or underflow.
+
+    A log-depth scan (Hillis and Steele): after the step with offset s, y_i holds the
+    log-sum-exp of the 2s entries ending at i. Each step is a stable, differentiable
+    log-add-exp of two shifted copies, so every derivative stays finite too.
+    """
+    axis = _axis(dim, builtins.max(x.ndim, 1), "logcumsumexp")
+    if x.ndim == 0:
+        return clone(x)
+    n = x.shape[axis]
+    y, offset = x, 1
+    while offset < n:
+        shifted = _logaddexp(_part(y, axis, offset, n), _part(y, axis, 0, n - offset))
+        y = concatenate([_part(y, axis, 0, offset), shifted], axis)
+        offset *= 2
+    return y
+
+
+def _part(x: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    """x[start:stop] along ``axis`` (a view)."""
+    return getitem(x, (slice(None),) * axis + (slice(start, stop),))
+
+
+def _logaddexp(a: Tensor, b: Tensor) -> Tensor:
+    """log(exp(a) + exp(b)), shifted by a constant m = max(a, b): the identity holds for any
+    constant, so every derivative is exact, and the shift keeps the exps in [0, 1]."""
+    xp = get_array_module(a.data)
+    shift = xp.maximum(a.data, b.data)
+    shift = Tensor._from_array(xp.where(xp.isfinite(shift), shift, 0))
+    return shift + log(exp(a - shift) + exp(b - shift))
 
 
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,

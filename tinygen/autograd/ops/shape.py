@@ -1,5 +1,6 @@
-"""Shape ops: reshape, flatten, transpose/permute, expand, squeeze/unsqueeze, getitem (and its
-adjoint index_add), concatenate, stack, split, pad, flip.
+"""Shape ops: reshape, flatten/unflatten, transpose/permute/movedim/t, expand,
+squeeze/unsqueeze, getitem (and its adjoint index_add), narrow, concatenate, stack,
+split/chunk/unbind, pad (NumPy-style widths; PyTorch's F.pad is in ``tiling.py``), flip, clone.
 
 None of these does arithmetic, so each backward is the inverse rearrangement of the
 upstream gradient.
@@ -11,7 +12,7 @@ import math
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import dim_keepdim
+from tinygen.autograd.ops.arguments import dim_keepdim, positive
 from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
@@ -182,6 +183,15 @@ class Pad(Function):
         return getitem(gy, window)
 
 
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        # a copy passes its gradient through unchanged
+        return gy
+
+
 class Flip(Function):
     returns_view = True
 
@@ -210,10 +220,33 @@ def reshape(x: Tensor, shape) -> Tensor:
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge the axes start_dim..end_dim (inclusive) into one."""
-    start, end = start_dim % x.ndim, end_dim % x.ndim
-    # (..., d_start, ..., d_end, ...) -> (..., d_start * ... * d_end, ...)
-    return reshape(x, x.shape[:start] + (-1,) + x.shape[end + 1:])
+    """Merge the axes start_dim..end_dim (inclusive) into one; a 0-d tensor becomes 1-d."""
+    start = _axis(start_dim, max(x.ndim, 1), "flatten")
+    end = _axis(end_dim, max(x.ndim, 1), "flatten")
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    if start > end:
+        raise ValueError(f"flatten: start_dim ({start_dim}) must not come after end_dim "
+                         f"({end_dim}) for shape {x.shape}")
+    # (..., d_start, ..., d_end, ...) -> (..., d_start * ... * d_end, ...); the size is
+    # spelled out, as -1 is ambiguous when another axis is empty
+    merged = math.prod(x.shape[start:end + 1])
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
+    """Split axis ``dim`` into axes of ``sizes`` (one may be -1), the inverse of flatten."""
+    axis = _axis(dim, x.ndim, "unflatten")
+    sizes = tuple(sizes)
+    known = math.prod(n for n in sizes if n != -1)
+    length = x.shape[axis]
+    if not sizes or sizes.count(-1) > 1 or (-1 not in sizes and known != length) or (
+            -1 in sizes and (known == 0 or length % known)):
+        raise ValueError(f"unflatten: sizes {sizes} do not multiply to the size {length} of "
+                         f"dim {dim} of shape {x.shape}")
+    sizes = tuple(length // known if n == -1 else n for n in sizes)
+    # (..., d, ...) -> (..., *sizes, ...)
+    return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:])
 
 
 def permute(x: Tensor, axes) -> Tensor:
@@ -231,17 +264,50 @@ def swap_last_axes(x: Tensor) -> Tensor:
     return Permute(tuple(order)).apply(x)
 
 
-def transpose(x: Tensor, *axes) -> Tensor:
-    """``transpose(x)`` reverses all axes; ``transpose(x, a, b)`` swaps two axes (as torch);
-    three or more axes are a full permutation (as numpy)."""
-    if not axes:
+def transpose(x: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
+    """x with axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose``. Without dims, every
+    axis is reversed (NumPy's ``x.T``), a form tinygen's own layers use."""
+    if dim0 is None and dim1 is None:
         return permute(x, tuple(reversed(range(x.ndim))))
-    if len(axes) == 2:
-        order = list(range(x.ndim))
-        first, second = axes[0] % x.ndim, axes[1] % x.ndim
-        order[first], order[second] = order[second], order[first]
-        return permute(x, tuple(order))
-    return permute(x, axes)
+    if dim0 is None or dim1 is None:
+        raise TypeError(f"transpose: pass both dim0 and dim1, got dim0={dim0!r}, dim1={dim1!r}")
+    first = _axis(dim0, max(x.ndim, 1), "transpose")
+    second = _axis(dim1, max(x.ndim, 1), "transpose")
+    if x.ndim == 0 or first == second:
+        return x
+    order = list(range(x.ndim))
+    order[first], order[second] = order[second], order[first]
+    return Permute(tuple(order)).apply(x)
+
+
+def t(x: Tensor) -> Tensor:
+    """The transpose of a matrix; 0-d and 1-d tensors are returned as they are."""
+    if x.ndim > 2:
+        raise ValueError(f"t: x must have at most 2 axes, got shape {x.shape}")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """x with the axes ``source`` (an int or a tuple) moved to ``destination``; the other axes
+    keep their order."""
+    sources = (source,) if isinstance(source, int) else tuple(source)
+    targets = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(sources) != len(targets):
+        raise ValueError(f"movedim: source {source!r} and destination {destination!r} must "
+                         "name as many axes")
+    n = max(x.ndim, 1)
+    sources = tuple(_axis(a, n, "movedim") for a in sources)
+    targets = tuple(_axis(a, n, "movedim") for a in targets)
+    for name, axes in (("source", sources), ("destination", targets)):
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"movedim: repeated axis in {name} {axes}")
+    if x.ndim == 0:
+        return x
+    order = [None] * x.ndim
+    for s, d in zip(sources, targets):
+        order[d] = s
+    rest = iter(a for a in range(x.ndim) if a not in sources)
+    return permute(x, tuple(next(rest) if a is None else a for a in order))
 
 
 def expand(x: Tensor, shape) -> Tensor:
@@ -250,6 +316,9 @@ def expand(x: Tensor, shape) -> Tensor:
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: shape {shape} has fewer axes than the input {x.shape}")
+    if any(n < 0 for n in shape[:lead]) or any(n < -1 for n in shape):
+        raise ValueError(f"expand: sizes must be >= 0 (-1 keeps an existing axis, not a new "
+                         f"leading one), got {shape} for input {x.shape}")
     shape = tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
     for have, want in zip(x.shape, shape[lead:]):
         if have != want and have != 1:
@@ -292,6 +361,22 @@ def getitem(x: Tensor, index) -> Tensor:
     if isinstance(index, list):
         index = get_array_module(x.data).asarray(index)
     return GetItem(index).apply(x)
+
+
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """The ``length`` entries of x from ``start`` along ``dim`` (a view; negative start
+    counts from the end)."""
+    axis = _axis(dim, x.ndim, "narrow")
+    size = x.shape[axis]
+    start, length = int(start), int(length)
+    if not -size <= start <= size:
+        raise IndexError(f"narrow: start must be in [{-size}, {size}], got {start}")
+    if start < 0:
+        start += size
+    if length < 0 or start + length > size:
+        raise ValueError(f"narrow: start ({start}) + length ({length}) must lie in [0, {size}] "
+                         f"(the size of dim {dim})")
+    return getitem(x, (slice(None),) * axis + (slice(start, start + length),))
 
 
 def index_add(values: Tensor, index, shape: tuple) -> Tensor:
@@ -338,6 +423,24 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tupl
     return Split(sizes, axis).apply(x)
 
 
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Cut x along ``dim`` into ``chunks`` pieces of ceil(size / chunks) entries (the last
+    shorter; fewer pieces when the size runs out first), as ``torch.chunk``."""
+    chunks = positive("chunk: chunks", chunks)
+    axis = _axis(dim, x.ndim, "chunk")
+    length = x.shape[axis]
+    if length == 0:
+        return split(x, [0] * chunks, axis)
+    return split(x, -(-length // chunks), axis)
+
+
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """The slices of x along ``dim``, that axis removed."""
+    axis = _axis(dim, x.ndim, "unbind")
+    if x.shape[axis] == 0:
+        return ()
+    return tuple(squeeze(piece, axis) for piece in split(x, 1, axis))
+
 
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Constant padding. ``pad_width``: an int, or one (before, after) pair per axis."""
@@ -348,6 +451,11 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
         raise ValueError(f"pad: pad_width must be {x.ndim} non-negative (before, after) "
                          f"pairs, got {pad_width}")
     return Pad(pad_width, value).apply(x)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of x that shares no memory with it; differentiable."""
+    return Clone().apply(x)
 
 
 def flip(x: Tensor, dims=None, *, axis=None) -> Tensor:

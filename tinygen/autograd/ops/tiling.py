@@ -1,0 +1,197 @@
+"""Ops that lay x's entries out again, larger or shifted: PyTorch's ``F.pad`` (constant,
+reflect, replicate and circular modes; a negative pad crops), repeat, tile, roll, and the
+stacking helpers hstack, vstack and column_stack.
+
+Each is a composition of shape ops (reshape, expand, slicing, gathering along an axis,
+concatenation) except roll, so its gradient needs no code of its own: the gradient of a
+replicated entry is the sum over its copies.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import _is_int
+from tinygen.autograd.ops.shape import Pad, concatenate, expand, getitem, reshape
+from tinygen.autograd.tensor import Tensor, _axis
+from tinygen.backend import get_array_module
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+class Roll(Function):
+    """x shifted cyclically by ``shifts[i]`` entries along ``axes[i]``."""
+
+    def __init__(self, shifts: tuple, axes: tuple):
+        self.shifts = shifts
+        self.axes = axes
+
+    def forward(self, x):
+        return get_array_module(x).roll(x, self.shifts, axis=self.axes)
+
+    def backward(self, gy):
+        # rolling back by the same shifts undoes the roll
+        return Roll(tuple(-s for s in self.shifts), self.axes).apply(gy)
+
+
+def _source_positions(mode: str, size: int, before: int, after: int, axis: int) -> np.ndarray:
+    """For each output position along a padded axis, the input position it copies."""
+    positions = np.arange(-before, size + after)
+    if mode == "replicate":
+        if size == 0:
+            raise ValueError(f"pad: mode 'replicate' needs a non-empty axis, axis {axis} is empty")
+        return np.clip(positions, 0, size - 1)
+    if mode == "reflect":
+        if before >= size or after >= size:
+            raise ValueError(f"pad: mode 'reflect' pads must be less than the axis size: got "
+                             f"({before}, {after}) for axis {axis} of size {size}")
+        # mirror about 0, then about size - 1 (each pad is shorter than the axis)
+        positions = np.abs(positions)
+        return np.where(positions > size - 1, 2 * (size - 1) - positions, positions)
+    if before > size or after > size:
+        raise ValueError(f"pad: mode 'circular' pads must be at most the axis size: got "
+                         f"({before}, {after}) for axis {axis} of size {size}")
+    return positions % size
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
+    """Pad (or, with negative amounts, crop) the last axes, as ``torch.nn.functional.pad``.
+
+    Args:
+        input: any shape.
+        pad: (left, right) amounts for the last axis, then for the one before, and so on:
+            ``(1, 1, 2, 0)`` pads the last axis by 1 on each side and the one before by 2
+            at its start. A negative amount removes entries.
+        mode: "constant" (``value``), "reflect" (mirror, the edge not repeated),
+            "replicate" (the edge entry) or "circular" (wrap around). The last three pad the
+            last 1 to 3 axes of an input with one or two more axes (batch and channels).
+        value: the fill of mode "constant" (default 0).
+
+    Returns:
+        input's shape with each padded axis grown by its two amounts.
+    """
+    amounts = tuple(pad)
+    if not all(_is_int(p) for p in amounts) or len(amounts) % 2:
+        raise ValueError(f"pad: pad must be an even number of ints (pairs, last axis first), "
+                         f"got {pad!r}")
+    count = len(amounts) // 2
+    if count > input.ndim:
+        raise ValueError(f"pad: {len(amounts)} pad values pad {count} axes, but input has "
+                         f"only {input.ndim} (shape {input.shape})")
+    if mode not in PAD_MODES:
+        raise NotImplementedError(f"pad: mode must be one of {PAD_MODES}, got {mode!r}")
+    if mode != "constant":
+        if value is not None:
+            raise ValueError(f"pad: mode {mode!r} takes no value, got value={value!r}")
+        if not (1 <= count <= 3 and input.ndim in (count + 1, count + 2)):
+            raise NotImplementedError(
+                f"pad: mode {mode!r} pads the last 1 to 3 axes of an input with one or two "
+                f"more axes; {len(amounts)} pad values do not fit shape {input.shape}")
+    elif value is not None and not isinstance(value, numbers.Number):
+        raise TypeError(f"pad: value must be a number, got {type(value).__name__}")
+    # (axis, before, after), from the last axis backwards
+    sides = [(input.ndim - 1 - i, int(amounts[2 * i]), int(amounts[2 * i + 1]))
+             for i in range(count)]
+    x = _crop(input, sides)
+    if mode == "constant":
+        widths = [(0, 0)] * x.ndim
+        for axis, before, after in sides:
+            widths[axis] = (max(before, 0), max(after, 0))
+        if not any(b or a for b, a in widths):
+            return x
+        return Pad(tuple(widths), 0.0 if value is None else value).apply(x)
+    xp = get_array_module(x.data)
+    for axis, before, after in sides:
+        before, after = max(before, 0), max(after, 0)
+        if before or after:
+            positions = _source_positions(mode, x.shape[axis], before, after, axis)
+            x = getitem(x, (slice(None),) * axis + (xp.asarray(positions),))
+    return x
+
+
+def _crop(x: Tensor, sides: list) -> Tensor:
+    """x with the negative pad amounts cut off (PyTorch crops before it pads)."""
+    window = [slice(None)] * x.ndim
+    for axis, before, after in sides:
+        start, stop = max(-before, 0), x.shape[axis] - max(-after, 0)
+        if stop < start:
+            raise ValueError(f"pad: cropping ({before}, {after}) is more than the size "
+                             f"{x.shape[axis]} of axis {axis}")
+        window[axis] = slice(start, stop)
+    if all(w == slice(None) or (w.start == 0 and w.stop == n)
+           for w, n in zip(window, x.shape)):
+        return x
+    return getitem(x, tuple(window))
+
+
+def repeat(x: Tensor, sizes) -> Tensor:
+    """x repeated ``sizes[i]`` times along each axis, as ``torch.Tensor.repeat`` (sizes may
+    have more entries than x has axes: x gains leading axes)."""
+    sizes = tuple(sizes)
+    if not all(_is_int(r) and r >= 0 for r in sizes) or len(sizes) < x.ndim:
+        raise ValueError(f"repeat: sizes must be at least {x.ndim} non-negative ints (one per "
+                         f"axis of shape {x.shape}), got {sizes}")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    # (s0, s1, ..) -> (1, s0, 1, s1, ..) -> (r0, s0, r1, s1, ..) -> (r0 s0, r1 s1, ..)
+    interleaved = reshape(x, tuple(v for n in shape for v in (1, n)))
+    copies = expand(interleaved, tuple(v for r, n in zip(sizes, shape) for v in (r, n)))
+    return reshape(copies, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def tile(x: Tensor, dims) -> Tensor:
+    """x repeated ``dims[i]`` times along each axis; a short ``dims`` is padded with leading
+    ones (unlike repeat), as ``torch.tile``."""
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    """x shifted cyclically by ``shifts`` along ``dims`` (ints or matching tuples); with dims
+    None, the flattened x is shifted and the shape restored, as ``torch.roll``."""
+    if dims is None:
+        flat_shift = shifts if _is_int(shifts) else tuple(shifts)
+        if not _is_int(flat_shift) and len(flat_shift) != 1:
+            raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        amount = int(flat_shift if _is_int(flat_shift) else flat_shift[0])
+        return reshape(Roll((amount,), (0,)).apply(reshape(x, (-1,))), x.shape)
+    shifts = (shifts,) if _is_int(shifts) else tuple(shifts)
+    dims = (dims,) if _is_int(dims) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    axes = tuple(_axis(d, x.ndim, "roll") for d in dims)
+    return Roll(tuple(int(s) for s in shifts), axes).apply(x)
+
+
+def _at_least(x: Tensor, ndim: int) -> Tensor:
+    if x.ndim >= ndim:
+        return x
+    # 0-d -> (1,) or (1, 1); (n,) -> (1, n)
+    return reshape(x, (1,) * (ndim - x.ndim) + x.shape)
+
+
+def _tensors(op: str, tensors) -> list:
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError(f"{op}: expected a non-empty sequence of Tensors, got {tensors!r}")
+    return tensors
+
+
+def hstack(tensors) -> Tensor:
+    """Join tensors column-wise: 1-d ones end to end, the others along axis 1."""
+    tensors = [_at_least(t, 1) for t in _tensors("hstack", tensors)]
+    return concatenate(tensors, 0 if tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Join tensors row-wise along axis 0, 0-d and 1-d ones first made rows (1, n)."""
+    return concatenate([_at_least(t, 2) for t in _tensors("vstack", tensors)], 0)
+
+
+def column_stack(tensors) -> Tensor:
+    """Join tensors as columns: 0-d and 1-d ones become (n, 1) columns, then hstack."""
+    tensors = _tensors("column_stack", tensors)
+    # (n,) or () -> (n, 1)
+    return hstack([reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in tensors])
