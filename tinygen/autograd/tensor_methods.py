@@ -452,6 +452,9 @@ class TensorMethods:
     def relu(self):
         return _ops.relu(self)
 
+    def prelu(self, weight):
+        return _ops.prelu(self, weight)
+
     def sigmoid(self):
         return _ops.sigmoid(self)
 

@@ -2,6 +2,21 @@
 PyTorch's names, layouts and default initialisations."""
 
 from tinygen.nn import functional, init
+from tinygen.nn.activation import (
+    CELU,
+    GELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardtanh,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU6,
+    SiLU,
+    Softmax,
+    Softsign,
+)
 from tinygen.nn.layers import (
     ELU,
     GRU,
@@ -43,6 +58,7 @@ from tinygen.nn.layers import (
     Upsample,
 )
 from tinygen.nn.module import Buffer, Module, ModuleList, Parameter, Sequential, StateDictError
+from tinygen.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
 
 __all__ = [
@@ -57,4 +73,9 @@ __all__ += [
     "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "ConvTranspose1d", "Dropout1d",
     "Dropout2d", "GRUCell", "MaxPool1d", "MaxPool2d", "PixelShuffle", "PixelUnshuffle", "RNNCell",
     "Upsample",
+]
+__all__ += [
+    "CELU", "GELU", "GLU", "SELU", "GroupNorm", "Hardsigmoid", "Hardtanh", "InstanceNorm1d",
+    "InstanceNorm2d", "LayerNorm", "LogSoftmax", "Mish", "PReLU", "ReLU6", "SiLU", "Softmax",
+    "Softsign",
 ]

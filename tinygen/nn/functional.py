@@ -4,12 +4,24 @@ Layers in ``tinygen.nn`` hold parameters and call these; training loops may call
 """
 
 from tinygen.autograd.ops.activation import (
+    celu,
     elu,
+    gelu,
+    glu,
+    hardsigmoid,
+    hardtanh,
     leaky_relu,
     log_sigmoid,
+    logsigmoid,
+    mish,
+    prelu,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softplus,
+    softsign,
     tanh,
 )
 from tinygen.autograd.ops.conv import (
@@ -31,7 +43,13 @@ from tinygen.autograd.ops.loss import (
     gaussian_nll,
     mse_loss,
 )
-from tinygen.autograd.ops.normalization import batch_norm
+from tinygen.autograd.ops.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    normalize,
+)
 from tinygen.autograd.ops.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -58,4 +76,9 @@ __all__ += [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "avg_pool1d", "conv1d", "conv_transpose1d", "dropout1d", "dropout2d", "interpolate",
     "max_pool1d", "pixel_shuffle", "pixel_unshuffle",
+]
+__all__ += [
+    "celu", "gelu", "glu", "group_norm", "hardsigmoid", "hardtanh", "instance_norm",
+    "layer_norm", "logsigmoid", "mish", "normalize", "prelu", "relu6", "selu", "silu",
+    "softsign",
 ]

@@ -30,6 +30,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_skew",
     "tinygen.testing.op_specs_structure",
     "tinygen.testing.op_specs_indexing",
+    "tinygen.testing.op_specs_math",
     "tinygen.testing.op_specs_layers",
 )
 

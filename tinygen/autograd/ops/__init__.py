@@ -2,12 +2,23 @@
 wrapper; the wrappers are the public entry points and are re-exported here."""
 
 from tinygen.autograd.ops.activation import (
+    celu,
     elu,
+    gelu,
+    glu,
+    hardsigmoid,
+    hardtanh,
     leaky_relu,
     log_sigmoid,
+    mish,
+    prelu,
     relu,
+    relu6,
+    selu,
     sigmoid,
+    silu,
     softplus,
+    softsign,
     tanh,
 )
 from tinygen.autograd.ops.comparison import (
@@ -32,9 +43,11 @@ from tinygen.autograd.ops.elementwise import (
     abs,
     add,
     cast,
+    clamp,
     clip,
     div,
     exp,
+    lerp,
     log,
     maximum,
     minimum,
@@ -113,6 +126,23 @@ from tinygen.autograd.ops.shape import (
     unflatten,
     unsqueeze,
 )
+from tinygen.autograd.ops.special import (
+    ceil,
+    cos,
+    erf,
+    expm1,
+    floor,
+    log1p,
+    logaddexp,
+    nan_to_num,
+    reciprocal,
+    round,
+    rsqrt,
+    sign,
+    sin,
+    square,
+    xlogy,
+)
 from tinygen.autograd.ops.tiling import (
     column_stack,
     hstack,
@@ -132,6 +162,11 @@ __all__ = [
     "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "split", "sqrt",
     "squeeze", "stack", "std", "sub", "sum", "tanh", "to_device", "transpose", "unsqueeze",
     "var", "var_mean", "where",
+]
+__all__ += [
+    "celu", "ceil", "clamp", "cos", "erf", "expm1", "floor", "gelu", "glu", "hardsigmoid",
+    "hardtanh", "lerp", "log1p", "logaddexp", "mish", "nan_to_num", "prelu", "reciprocal",
+    "relu6", "round", "rsqrt", "selu", "sign", "silu", "sin", "softsign", "square", "xlogy",
 ]
 __all__ += [
     "addmm", "argsort", "baddbmm", "bmm", "chunk", "clone", "column_stack", "cumsum", "dot",

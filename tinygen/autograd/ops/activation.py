@@ -1,15 +1,33 @@
-"""Activations: relu, leaky_relu, elu, sigmoid, tanh, softplus, log_sigmoid.
+"""Activations: relu, leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh, relu6,
+hardsigmoid, softsign, prelu, glu, sigmoid, tanh, softplus, log_sigmoid.
 
-The forward passes are written to stay finite for inputs as large as ±1e4: nothing
-exponentiates a large positive number.
+Names, arguments and defaults are ``torch.nn.functional``'s, and so is the gradient at every
+kink (relu and hardtanh give 0 there, leaky_relu and prelu their negative slope). The forward
+passes stay finite for inputs as large as ±1e4: nothing exponentiates a large positive number.
+
+``inplace``: PyTorch overwrites the input with the result when ``inplace=True``. tinygen always
+computes out of place and returns a new tensor (the autograd graph may need the input), so the
+flag is accepted for compatibility and changes nothing but memory use in PyTorch.
 """
 
 from __future__ import annotations
 
+import math
+
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.elementwise import where
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.ops.elementwise import abs, exp, where
+from tinygen.autograd.ops.shape import split
+from tinygen.autograd.ops.special import _erf, erf
+from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
+
+# Klambauer et al. (2017), "Self-Normalizing Neural Networks", the constants PyTorch uses
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_TWO_OVER_PI = math.sqrt(2 / math.pi)
+_ONE_OVER_SQRT_TWO_PI = 1 / math.sqrt(2 * math.pi)
+_GELU_KAPPA = 0.044715  # the cubic term of GELU's tanh approximation
 
 
 class ReLU(Function):
@@ -46,20 +64,68 @@ class LeakyReLU(Function):
 
 
 class ELU(Function):
-    def __init__(self, alpha: float = 1.0):
-        self.alpha = alpha
+    """scale * x for x > 0, else alpha * scale * (e^(input_scale x) - 1): PyTorch's one
+    kernel behind elu, selu and celu."""
+
+    def __init__(self, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0):
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
 
     def forward(self, x):
         xp = get_array_module(x)
-        negative_part = self.alpha * xp.expm1(xp.minimum(x, 0))
-        y = xp.where(x > 0, x, negative_part)
+        negative_part = (self.alpha * self.scale) * xp.expm1(xp.minimum(x, 0) * self.input_scale)
+        y = xp.where(x > 0, x * self.scale if self.scale != 1 else x, negative_part)
         self.save_for_backward(x, y)
         return y
 
     def backward(self, gy):
-        # d elu(x)/dx = 1 if x > 0 else alpha * e^x = y + alpha
+        # d elu(x)/dx = scale if x > 0 else input_scale * alpha * scale * e^(input_scale x)
+        #             = input_scale * (y + alpha * scale)
         x, y = self.saved_tensors
-        return where(x.data > 0, gy, gy * (y + self.alpha))
+        negative = gy * (self.input_scale * (y + self.alpha * self.scale))
+        return where(x.data > 0, gy * self.scale if self.scale != 1 else gy, negative)
+
+
+class Hardtanh(Function):
+    def __init__(self, min_val: float, max_val: float):
+        self.min_val, self.max_val = min_val, max_val
+
+    def forward(self, x):
+        # strictly inside: PyTorch's gradient is 0 at both edges
+        self.save_for_backward(((x > self.min_val) & (x < self.max_val)).astype(x.dtype))
+        return get_array_module(x).clip(x, self.min_val, self.max_val)
+
+    def backward(self, gy):
+        # d hardtanh(x)/dx = [min_val < x < max_val]
+        (inside,) = self.saved_tensors
+        return gy * inside
+
+
+class GELU(Function):
+    """x * Phi(x), Phi the standard normal CDF; or its tanh approximation."""
+
+    def __init__(self, approximate: str = "none"):
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.save_for_backward(x)
+        if self.approximate == "tanh":
+            inner = _SQRT_TWO_OVER_PI * (x + _GELU_KAPPA * (x * x * x))
+            return 0.5 * x * (1 + xp.tanh(inner))
+        return x * 0.5 * (1 + _erf(x * _SQRT_HALF))
+
+    def backward(self, gy):
+        (x,) = self.saved_tensors
+        if self.approximate == "tanh":
+            # d/dx [x/2 (1 + tanh u)] = (1 + tanh u)/2 + x/2 (1 - tanh^2 u) u',
+            # u = sqrt(2/pi) (x + kappa x^3), u' = sqrt(2/pi) (1 + 3 kappa x^2)
+            x_squared = x * x
+            t = tanh(_SQRT_TWO_OVER_PI * (x + _GELU_KAPPA * (x_squared * x)))
+            slope = _SQRT_TWO_OVER_PI * (1 + 3 * _GELU_KAPPA * x_squared)
+            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
+        # d/dx [x Phi(x)] = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi)
+        cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+        return gy * (cdf + x * (_ONE_OVER_SQRT_TWO_PI * exp(-0.5 * (x * x))))
 
 
 class Sigmoid(Function):
@@ -87,14 +153,26 @@ class Tanh(Function):
 
 
 class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (as PyTorch)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        self.beta, self.threshold = beta, threshold
+
     def forward(self, x):
+        xp = get_array_module(x)
         self.save_for_backward(x)
-        return _stable_softplus(x)
+        scaled = x * self.beta if self.beta != 1 else x
+        y = _stable_softplus(scaled)
+        if self.beta != 1:
+            y /= self.beta
+        return xp.where(scaled > self.threshold, x, y)
 
     def backward(self, gy):
-        # d log(1 + e^x)/dx = sigmoid(x)
+        # d/dx = sigmoid(beta x), and 1 on the linear part beta x > threshold
         (x,) = self.saved_tensors
-        return gy * sigmoid(x)
+        scaled = x * self.beta if self.beta != 1 else x
+        linear = scaled.data > self.threshold
+        return gy * (sigmoid(scaled) * ~linear + linear)
 
 
 class LogSigmoid(Function):
@@ -124,31 +202,145 @@ def _stable_softplus(x):
 
 
 # --------------------------------------------------------------------------- public wrappers
-def relu(x: Tensor) -> Tensor:
-    return ReLU().apply(x)
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0); gradient 0 at 0, as PyTorch. ``inplace``: see the module docstring."""
+    return ReLU().apply(input)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU(negative_slope).apply(x)
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x for x > 0, else negative_slope * x (gradient negative_slope at 0)."""
+    return LeakyReLU(negative_slope).apply(input)
 
 
-def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
-    return ELU(alpha).apply(x)
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha * (e^x - 1)."""
+    return ELU(alpha).apply(input)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    return Sigmoid().apply(x)
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalizing constants (alpha ~ 1.6733,
+    scale ~ 1.0507)."""
+    return ELU(_SELU_ALPHA, _SELU_SCALE).apply(input)
 
 
-def tanh(x: Tensor) -> Tensor:
-    return Tanh().apply(x)
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha * (e^(x/alpha) - 1); alpha must not be 0."""
+    if alpha == 0:
+        raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
+    return ELU(alpha, 1.0, 1.0 / alpha).apply(input)
 
 
-def softplus(x: Tensor) -> Tensor:
-    """log(1 + e^x), finite for any finite x."""
-    return Softplus().apply(x)
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF (exact, through erf), or with
+    ``approximate='tanh'`` 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU(approximate).apply(input)
 
 
-def log_sigmoid(x: Tensor) -> Tensor:
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+    return input * sigmoid(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)), with softplus never switched to its linear part (as PyTorch's
+    mish)."""
+    return input * tanh(Softplus(1.0, math.inf).apply(input))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """x clamped into [min_val, max_val]; gradient 1 strictly inside, 0 at the edges (as
+    PyTorch; unlike clamp, whose gradient is 1 at the bounds)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, "
+                         f"max_val={max_val}")
+    return Hardtanh(min_val, max_val).apply(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), so the gradient is 0 at 0 and at 6."""
+    return Hardtanh(0.0, 6.0).apply(input)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (gradient 0 at +-3)."""
+    return Hardtanh(0.0, 6.0).apply(input + 3) / 6
+
+
+def softsign(input: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    return input / (abs(input) + 1)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """x for x > 0, else weight * x, with one learned slope per channel (axis 1) or one
+    shared slope, as ``torch.nn.functional.prelu``.
+
+    Args:
+        input: (N, C, ...), or any shape when ``weight`` has one element.
+        weight: the slopes, 0-d or (C,) (or (1,)).
+
+    Returns:
+        A tensor of the input's shape. At x = 0 the gradient is weight (PyTorch's choice).
+    """
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be 0-d or 1-D, got shape {weight.shape}")
+    if weight.numel() != 1:
+        channels = input.shape[1] if input.ndim > 1 else 1
+        if input.ndim == 0 or weight.numel() != channels:
+            raise ValueError(f"prelu: weight must have 1 entry or one per channel (input "
+                             f"axis 1: {channels}), got weight shape {weight.shape} for "
+                             f"input shape {input.shape}")
+    if input.ndim > 1:
+        # (C,) -> (1, C, 1, ...): one slope per channel, broadcast over batch and space
+        weight = weight.reshape((1, weight.numel()) + (1,) * (input.ndim - 2))
+    return where(input.data > 0, input, weight * input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """a * sigmoid(b), where a and b are the first and second halves of x along ``dim``.
+
+    Args:
+        input: a tensor whose ``dim`` axis has an even length.
+        dim: the axis to halve.
+
+    Returns:
+        A tensor of the input's shape with that axis halved.
+    """
+    if input.ndim == 0:
+        raise ValueError("glu: input must have at least one axis (it is halved), got a 0-d "
+                         "tensor")
+    axis = _axis(dim, input.ndim, "glu")
+    length = input.shape[axis]
+    if length % 2:
+        raise ValueError(f"glu: the halved axis must have an even length, but axis {axis} "
+                         f"has length {length}")
+    a, b = split(input, length // 2, axis)
+    return a * sigmoid(b)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """1 / (1 + e^-x), finite for any finite x."""
+    return Sigmoid().apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh().apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(beta x)) / beta, finite for any finite x; where beta * x > threshold it is
+    x itself (gradient 1), as PyTorch."""
+    if beta == 0:
+        raise ValueError(f"softplus: beta must be nonzero, got {beta!r}")
+    return Softplus(beta, threshold).apply(input)
+
+
+def log_sigmoid(input: Tensor) -> Tensor:
     """log(sigmoid(x)) = -softplus(-x), finite for any finite x."""
-    return LogSigmoid().apply(x)
+    return LogSigmoid().apply(input)
+
+
+logsigmoid = log_sigmoid  # torch.nn.functional's spelling

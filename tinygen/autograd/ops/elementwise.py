@@ -1,5 +1,7 @@
 """Elementwise arithmetic with broadcasting: add, sub, mul, div, neg, pow, exp, log, sqrt,
-abs, maximum, minimum, clip, where; plus dtype casts and device moves.
+abs, maximum, minimum, clamp (alias clip), lerp, where; plus dtype casts and device moves.
+The math functions beyond arithmetic (log1p, sin, erf, xlogy, floor, ...) are in
+``special.py``.
 
 Every binary op here sets ``broadcasts = True``: backward returns gradients of the broadcast
 output shape and the engine sums them back to each input's shape.
@@ -212,24 +214,64 @@ def _winner_weights(xp, a, b):
     return (a > b).astype(dtype) + 0.5 * (a == b).astype(dtype)
 
 
-class Clip(Function):
-    def __init__(self, low=None, high=None):
-        self.low, self.high = low, high
+class Clamp(Function):
+    """min(max(x, low), high), each bound optional; the bounds are inputs (a Python number
+    arrives as a constant), so a tensor bound gets its gradient where it binds."""
 
-    def forward(self, x):
-        xp = get_array_module(x)
-        inside = xp.ones(x.shape, dtype=bool)
-        if self.low is not None:
-            inside &= x >= self.low
-        if self.high is not None:
-            inside &= x <= self.high
-        self.save_for_backward(inside.astype(x.dtype))
-        return xp.clip(x, self.low, self.high)
+    broadcasts = True
+
+    def __init__(self, has_low: bool, has_high: bool):
+        self.has_low, self.has_high = has_low, has_high
+
+    def _bounds(self, bounds):
+        return (bounds[0] if self.has_low else None), (bounds[-1] if self.has_high else None)
+
+    def forward(self, x, *bounds):
+        xp = get_array_module(x, *bounds)
+        low, high = self._bounds(bounds)
+        self.save_for_backward(x, *bounds)  # backward rebuilds the masks it needs from these
+        y = x if low is None else xp.maximum(x, low)
+        return y if high is None else xp.minimum(y, high)
 
     def backward(self, gy):
-        # d clip(x)/dx = 1 inside [low, high], 0 outside
-        (inside,) = self.saved_tensors
-        return gy * inside
+        # d/dx = [low <= x <= high] (1 at ties, as PyTorch); d/dlow = [x < low < high],
+        # d/dhigh = [x > high or high < low]; with one bound: [x < low], [x > high]
+        x, *bounds = (t.data for t in self.saved_tensors)
+        low, high = self._bounds(bounds)
+        grads = []
+        if self.needs_input_grad[0]:
+            inside = True if low is None else x >= low
+            grads.append(gy * (inside if high is None else (x <= high) & inside))
+        else:
+            grads.append(None)
+        if self.has_low:
+            below = (x < low) & (low < high) if self.has_high else x < low
+            grads.append(gy * below if self.needs_input_grad[1] else None)
+        if self.has_high:
+            above = (x > high) | (high < low) if self.has_low else x > high
+            grads.append(gy * above if self.needs_input_grad[-1] else None)
+        return tuple(grads)
+
+
+class Lerp(Function):
+    """start + weight * (end - start), in PyTorch's two-sided form: exact at weight 0 and 1."""
+
+    broadcasts = True
+
+    def forward(self, start, end, weight):
+        xp = get_array_module(start, end, weight)
+        self.save_for_backward(start, end, weight)
+        difference = end - start
+        return xp.where(xp.abs(weight) < 0.5, start + weight * difference,
+                        end - difference * (1 - weight))
+
+    def backward(self, gy):
+        # d/dstart = 1 - weight, d/dend = weight, d/dweight = end - start
+        start, end, weight = self.saved_tensors
+        g_start = gy * (1 - weight) if self.needs_input_grad[0] else None
+        g_end = gy * weight if self.needs_input_grad[1] else None
+        g_weight = gy * (end - start) if self.needs_input_grad[2] else None
+        return g_start, g_end, g_weight
 
 
 class Where(Function):
@@ -343,11 +385,41 @@ def minimum(a, b) -> Tensor:
     return Minimum().apply(a, b)
 
 
-def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - numpy/torch names
-    """Clamp x to [min, max]; either bound may be None."""
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Clamp x into [min, max], as ``torch.clamp``; ``clip`` is an alias.
+
+    Args:
+        x: the input.
+        min, max: the bounds, each a Python number, a Tensor (broadcast against x) or None;
+            at least one must be given. Where min > max the result is max, as in PyTorch.
+
+    Returns:
+        The broadcast of x and the tensor bounds. Gradients follow PyTorch: x gets 1 where
+        min <= x <= max (ties included); a tensor min gets 1 where x < min (and min < max),
+        a tensor max where x > max (or max < min). A Python-number bound is a constant.
+    """
     if min is None and max is None:
-        raise ValueError("clip: at least one of min and max must be given, got neither")
-    return Clip(min, max).apply(x)
+        raise ValueError("clamp: at least one of min and max must be given, got neither")
+    bounds = [_as_tensor(bound, x) for bound in (min, max) if bound is not None]
+    return Clamp(min is not None, max is not None).apply(x, *bounds)
+
+
+clip = clamp
+
+
+def lerp(start: Tensor, end, weight) -> Tensor:
+    """start + weight * (end - start), broadcasting, as ``torch.lerp``.
+
+    Args:
+        start: the tensor at weight 0.
+        end: the tensor (or number) at weight 1.
+        weight: a Python number or a Tensor.
+
+    Returns:
+        The interpolation; exactly ``end`` where weight is 1 (PyTorch's two-sided formula).
+    """
+    start, end = _as_tensor_pair(start, end)
+    return Lerp().apply(start, end, _as_tensor(weight, start))
 
 
 def where(condition, a, b) -> Tensor:

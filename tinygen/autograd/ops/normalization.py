@@ -1,36 +1,43 @@
-"""Batch normalization for (N, C) and (N, C, H, W) inputs, with a closed-form backward.
+"""Normalization: batch norm (a fused op with a closed-form backward), and layer norm, group
+norm, instance norm and F.normalize (compositions of differentiable ops, or of batch norm).
 
-Training normalizes with the batch statistics and updates the running statistics in place
-(PyTorch's convention: the running variance uses the unbiased batch variance). Evaluation
-normalizes with the running statistics.
+Batch norm takes (N, C, ...) inputs: (N, C), (N, C, L), (N, C, H, W), ... Training normalizes
+with the batch statistics and updates the running statistics in place (PyTorch's convention:
+the running variance uses the unbiased batch variance). Evaluation normalizes with the running
+statistics.
 
-The backward is the closed form, twice: on raw arrays when it is not recorded (the common
-case: three passes over the data into one reused buffer), and written with differentiable
-ops when it is (``create_graph=True``), so that second derivatives (gradient penalties,
-gradgradcheck) are exact. Both evaluate the same formula; the gradient checks test both.
+Batch norm's backward is the closed form, twice: on raw arrays when it is not recorded (the
+common case: three passes over the data into one reused buffer), and written with
+differentiable ops when it is (``create_graph=True``), so that second derivatives (gradient
+penalties, gradgradcheck) are exact. Both evaluate the same formula; the gradient checks test
+both.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
-from tinygen.autograd.ops.elementwise import sqrt
-from tinygen.autograd.ops.reduction import mean, sum
-from tinygen.autograd.ops.shape import reshape
+from tinygen.autograd.ops.arguments import positive
+from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
+from tinygen.autograd.ops.reduction import amax, amin, mean, sum
+from tinygen.autograd.ops.shape import expand, reshape
+from tinygen.autograd.ops.special import rsqrt
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
 def _layout(x_shape: tuple) -> tuple[tuple, tuple]:
-    """(reduced axes, broadcast shape of per-channel values) for (N, C) or (N, C, H, W)."""
-    if len(x_shape) == 2:
-        return (0,), (1, x_shape[1])
-    return (0, 2, 3), (1, x_shape[1], 1, 1)
+    """(reduced axes, broadcast shape of per-channel values) for (N, C, ...)."""
+    spatial = len(x_shape) - 2
+    return (0, *range(2, 2 + spatial)), (1, x_shape[1]) + (1,) * spatial
 
 
 def _by_channel(array):
     """A (N, C, L) view with every value of a channel in axes 0 and 2."""
-    # (N, C, H, W) -> (N, C, H*W); (N, C) -> (N, C, 1)
+    # (N, C, *spatial) -> (N, C, prod(spatial)); (N, C) -> (N, C, 1)
     return array.reshape(array.shape[0], array.shape[1], -1)
 
 
@@ -153,7 +160,7 @@ class BatchNorm(Function):
             inv_std = 1.0 / sqrt(mean(centered * centered, axis=axes, keepdims=True)
                                  + self.eps)
         else:
-            # (C,) -> (1, C) or (1, C, 1, 1): the running statistics are constants here
+            # (C,) -> (1, C, 1, ...): the running statistics are constants here
             centered = x - Tensor._from_array(self.cached("mean").reshape(per_channel))
             inv_std = Tensor._from_array(self.cached("inv_std").reshape(per_channel))
         x_hat = centered * inv_std
@@ -161,7 +168,7 @@ class BatchNorm(Function):
         g_weight = sum(gy * x_hat, axis=axes)
         gx = None
         if wants_x:
-            # (C,) -> (1, C) or (1, C, 1, 1), to broadcast over the batch (and space)
+            # (C,) -> (1, C, 1, ...), to broadcast over the batch (and space)
             scale = inv_std if weight is None else inv_std * reshape(weight, per_channel)
             if self.training:
                 count = x.numel() // x.shape[1]
@@ -175,10 +182,11 @@ class BatchNorm(Function):
 def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
-    """Batch normalization over the batch (and spatial) axes of (N, C) or (N, C, H, W).
+    """Batch normalization over the batch (and spatial) axes of (N, C, ...), as
+    ``torch.nn.functional.batch_norm``.
 
     Args:
-        x: the input, (N, C) or (N, C, H, W).
+        x: the input, (N, C) or (N, C, *spatial): (N, C, L), (N, C, H, W), ...
         running_mean, running_var: (C,) arrays or Tensors (their arrays are used), updated
             in place in training; both None in training to use batch statistics only.
         weight, bias: optional (C,) scale and shift (either may be omitted).
@@ -189,11 +197,12 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Returns:
         A tensor of x's shape and dtype.
     """
-    if x.ndim not in (2, 4):
-        raise ValueError(f"batch_norm: x must be (N, C) or (N, C, H, W), got shape {x.shape}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: x must be (N, C, ...) with at least 2 axes, got shape "
+                         f"{x.shape}")
     channels = x.shape[1]
-    running_mean = _raw_stat("running_mean", running_mean, channels)
-    running_var = _raw_stat("running_var", running_var, channels)
+    running_mean = _raw_stat("batch_norm", "running_mean", running_mean, channels)
+    running_var = _raw_stat("batch_norm", "running_var", running_var, channels)
     if (running_mean is None) != (running_var is None):
         raise ValueError("batch_norm: pass both running_mean and running_var, or neither")
     if not training and running_mean is None:
@@ -212,10 +221,179 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     return function.apply(x, *params)
 
 
-def _raw_stat(label, value, channels):
+def _raw_stat(op, label, value, channels):
     if value is None:
         return None
     array = value.data if isinstance(value, Tensor) else value
     if array.shape != (channels,):
-        raise ValueError(f"batch_norm: {label} must have shape ({channels},), got {array.shape}")
+        raise ValueError(f"{op}: {label} must have shape ({channels},), got {array.shape}")
     return array
+
+
+# --------------------------------------------------------------------------- compositions
+def _standardize(x: Tensor, axes: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over ``axes``, with the biased variance (as PyTorch)."""
+    centered = x - mean(x, axes, keepdim=True)
+    return centered * rsqrt(mean(centered * centered, axes, keepdim=True) + eps)
+
+
+def _check_affine(op: str, label: str, param, shape: tuple) -> None:
+    if param is not None and tuple(param.shape) != shape:
+        raise ValueError(f"{op}: {label} must have shape {shape}, got {tuple(param.shape)}")
+
+
+def _per_channel(param: Tensor, ndim: int) -> Tensor:
+    """(C,) -> (1, C, 1, ...): one value per channel, broadcast over batch and space."""
+    return reshape(param, (1, param.shape[0]) + (1,) * (ndim - 2))
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` axes, as
+    ``torch.nn.functional.layer_norm``.
+
+    Args:
+        input: (*, *normalized_shape).
+        normalized_shape: an int or a tuple: the trailing shape normalized together.
+        weight, bias: optional scale and shift of shape ``normalized_shape``.
+        eps: added to the (biased) variance.
+
+    Returns:
+        A tensor of the input's shape.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+        else tuple(normalized_shape)
+    count = len(shape)
+    if count == 0 or input.ndim < count or tuple(input.shape[input.ndim - count:]) != shape:
+        raise ValueError(f"layer_norm: normalized_shape={shape} must be the input's trailing "
+                         f"shape, got input shape {tuple(input.shape)}")
+    _check_affine("layer_norm", "weight", weight, shape)
+    _check_affine("layer_norm", "bias", bias, shape)
+    y = _standardize(input, tuple(range(input.ndim - count, input.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalize each sample over groups of channels (and all spatial positions), as
+    ``torch.nn.functional.group_norm``.
+
+    Args:
+        input: (N, C, *spatial), C divisible by ``num_groups``.
+        num_groups: G; channels c * C/G ... (c + 1) * C/G - 1 form group c.
+        weight, bias: optional per-channel (C,) scale and shift.
+        eps: added to the (biased) variance.
+
+    Returns:
+        A tensor of the input's shape.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"group_norm: input must be (N, C, ...) with at least 2 axes, got "
+                         f"shape {tuple(input.shape)}")
+    groups = positive("group_norm: num_groups", num_groups)
+    batch, channels = input.shape[:2]
+    if channels % groups:
+        raise ValueError(f"group_norm: the input's {channels} channels must divide into "
+                         f"num_groups={groups} groups")
+    group_size = channels // groups * math.prod(input.shape[2:])
+    if batch * group_size == 1:  # PyTorch's check, word for word in effect
+        raise ValueError(f"group_norm: expected more than 1 value per channel, got input "
+                         f"shape {tuple(input.shape)}")
+    _check_affine("group_norm", "weight", weight, (channels,))
+    _check_affine("group_norm", "bias", bias, (channels,))
+    # (N, C, *spatial) -> (N, G, C/G * prod(spatial)): a group's values in the last axis
+    y = reshape(_standardize(reshape(input, (batch, groups, group_size)), (2,), eps),
+                input.shape)
+    if weight is not None:
+        y = y * _per_channel(weight, input.ndim)
+    return y if bias is None else y + _per_channel(bias, input.ndim)
+
+
+def instance_norm(input: Tensor, running_mean=None, running_var=None,
+                  weight: Tensor | None = None, bias: Tensor | None = None,
+                  use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Tensor:
+    """Normalize each channel of each sample over its spatial positions, as
+    ``torch.nn.functional.instance_norm``: batch norm of the input seen as one sample of
+    N * C channels, which is how PyTorch defines it.
+
+    Args:
+        input: (N, C, *spatial).
+        running_mean, running_var: optional (C,) arrays or Tensors. With
+            ``use_input_stats`` they are updated in place with the batch average of the
+            per-instance statistics; without, they are what the input is normalized with.
+        weight, bias: optional per-channel (C,) scale and shift.
+        use_input_stats: normalize with each instance's own statistics (True) or with the
+            running ones (False).
+        momentum: the running statistics' update weight.
+        eps: added to the variance.
+
+    Returns:
+        A tensor of the input's shape.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"instance_norm: input must be (N, C, ...) with at least 2 axes, "
+                         f"got shape {tuple(input.shape)}")
+    batch, channels = input.shape[:2]
+    spatial = input.shape[2:]
+    if use_input_stats and math.prod(spatial) == 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element when using "
+                         f"input statistics, got input shape {tuple(input.shape)}")
+    running_mean = _raw_stat("instance_norm", "running_mean", running_mean, channels)
+    running_var = _raw_stat("instance_norm", "running_var", running_var, channels)
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                         "running_var, got None")
+    _check_affine("instance_norm", "weight", weight, (channels,))
+    _check_affine("instance_norm", "bias", bias, (channels,))
+    xp = get_array_module(input.data)
+    # (C,) -> (N*C,): channel c of sample n is channel n*C + c of the single sample below
+    stats = [None if s is None else xp.tile(s, batch) for s in (running_mean, running_var)]
+    params = [None if p is None else reshape(expand(reshape(p, (1, channels)),
+                                                    (batch, channels)), (batch * channels,))
+              for p in (weight, bias)]
+    # (N, C, *spatial) -> (1, N*C, *spatial)
+    y = batch_norm(reshape(input, (1, batch * channels) + spatial), *stats, *params,
+                   training=use_input_stats, momentum=momentum, eps=eps)
+    if use_input_stats:
+        for running, tiled in zip((running_mean, running_var), stats):
+            if running is not None:  # (N*C,) -> (N, C) -> (C,): the batch average
+                running[...] = tiled.reshape(batch, channels).mean(axis=0)
+    return reshape(y, input.shape)
+
+
+def _vector_norm(x: Tensor, p: float, dim) -> Tensor:
+    """The p-norm over ``dim``, kept as a size-1 axis. Where a p-norm (0 < p < inf) is 0 its
+    root is not differentiable; it is taken at a stand-in 1 there and the result masked,
+    so the gradient is 0 there instead of NaN."""
+    if p == math.inf:
+        return amax(abs(x), dim, keepdim=True)
+    if p == -math.inf:
+        return amin(abs(x), dim, keepdim=True)
+    if p == 0:
+        # the count of nonzero entries: piecewise constant, so no gradient (as PyTorch)
+        return sum(Tensor._from_array((x.data != 0).astype(x.dtype)), dim, keepdim=True)
+    if p == 1:
+        return sum(abs(x), dim, keepdim=True)
+    powered = sum(x * x if p == 2 else pow(abs(x), p), dim, keepdim=True)
+    zero = powered.data == 0
+    root = where(zero, 1.0, powered)
+    root = sqrt(root) if p == 2 else pow(root, 1.0 / p)
+    return where(zero, 0.0, root)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim=1, eps: float = 1e-12) -> Tensor:
+    """x / max(||x||_p, eps) along ``dim``, as ``torch.nn.functional.normalize``.
+
+    Args:
+        input: any shape with the ``dim`` axes.
+        p: the norm's exponent (2: Euclidean; math.inf: the largest magnitude).
+        dim: an axis or a tuple of axes.
+        eps: the floor of the norm, so that a zero vector stays zero.
+
+    Returns:
+        A tensor of the input's shape.
+    """
+    return input / clamp(_vector_norm(input, p, dim), min=eps)

@@ -1,0 +1,373 @@
+"""Math functions beyond arithmetic: log1p, expm1, rsqrt, square, reciprocal, sin, cos, erf,
+logaddexp, xlogy; and the piecewise-constant sign, floor, ceil and round (zero gradient, as
+PyTorch defines it, at the jumps too) and nan_to_num (gradient 1 where the input was finite).
+
+NumPy has no erf, and an op keeps one code path for NumPy and CuPy, so erf is computed here
+from W. J. Cody's rational Chebyshev approximations (see :func:`_erf`): within a few units in
+the last place of float64 everywhere, which tests/autograd/ops/test_elementwise_math.py checks
+against ``math.erf``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygen.autograd.function import Function
+from tinygen.autograd.ops.elementwise import PowScalar, _as_tensor_pair, exp
+from tinygen.autograd.tensor import Tensor
+from tinygen.backend import get_array_module
+
+
+class Log1p(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).log1p(x)
+
+    def backward(self, gy):
+        # d log(1 + x)/dx = 1 / (1 + x)
+        (x,) = self.saved_tensors
+        return gy / (1 + x)
+
+
+class Expm1(Function):
+    def forward(self, x):
+        y = get_array_module(x).expm1(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d(e^x - 1)/dx = e^x = y + 1
+        (y,) = self.saved_tensors
+        return gy * (y + 1)
+
+
+class Rsqrt(Function):
+    def forward(self, x):
+        y = 1 / get_array_module(x).sqrt(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d x^(-1/2)/dx = -x^(-3/2) / 2 = -y^3 / 2
+        (y,) = self.saved_tensors
+        return gy * (-0.5 * y * y * y)
+
+
+class Reciprocal(Function):
+    def forward(self, x):
+        y = 1 / x
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, gy):
+        # d(1/x)/dx = -1/x^2 = -y^2
+        (y,) = self.saved_tensors
+        return gy * -(y * y)
+
+
+class Sin(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).sin(x)
+
+    def backward(self, gy):
+        # d sin(x)/dx = cos(x)
+        (x,) = self.saved_tensors
+        return gy * cos(x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).cos(x)
+
+    def backward(self, gy):
+        # d cos(x)/dx = -sin(x)
+        (x,) = self.saved_tensors
+        return gy * -sin(x)
+
+
+class Erf(Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _erf(x)
+
+    def backward(self, gy):
+        # d erf(x)/dx = 2/sqrt(pi) * e^(-x^2)
+        (x,) = self.saved_tensors
+        return gy * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
+
+
+class LogAddExp(Function):
+    broadcasts = True
+
+    def forward(self, a, b):
+        y = get_array_module(a, b).logaddexp(a, b)
+        self.save_for_backward(a, b, y)
+        return y
+
+    def backward(self, gy):
+        # d log(e^a + e^b)/da = e^(a - y), and symmetrically for b
+        a, b, y = self.saved_tensors
+        ga = gy * exp(a - y) if self.needs_input_grad[0] else None
+        gb = gy * exp(b - y) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class XLogY(Function):
+    """x * log(y), defined as 0 where x == 0 (unless y is NaN), as ``torch.xlogy``."""
+
+    broadcasts = True
+
+    def forward(self, x, y):
+        xp = get_array_module(x, y)
+        self.save_for_backward(x, y)
+        # log(1) = 0 where x == 0, so 0 * log(y) never makes a NaN from y = 0 or y = inf;
+        # y == y is False for NaN, which must propagate
+        return x * xp.log(xp.where((x == 0) & (y == y), 1, y))
+
+    def backward(self, gy):
+        # d/dx = log(y), taken as xlogy(x != 0, y) so that it is 0 where x == 0 (PyTorch's
+        # convention); d/dy = x / y (NaN at x = y = 0, as in PyTorch)
+        x, y = self.saved_tensors
+        nonzero = (x.data != 0).astype(y.dtype)
+        gx = gy * xlogy(nonzero, y) if self.needs_input_grad[0] else None
+        g_y = gy * x / y if self.needs_input_grad[1] else None
+        return gx, g_y
+
+
+class _PiecewiseConstant(Function):
+    """An op that is constant between its jumps. PyTorch defines its gradient as zero
+    everywhere, at the jumps too, so backward returns zeros (not None: x.grad is a zero
+    tensor, as in PyTorch)."""
+
+    def backward(self, gy):
+        # d step(x)/dx = 0
+        return Tensor._from_array(get_array_module(gy.data).zeros_like(gy.data))
+
+
+class Sign(_PiecewiseConstant):
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+
+class Floor(_PiecewiseConstant):
+    def forward(self, x):
+        return get_array_module(x).floor(x) if x.dtype.kind == "f" else x.copy()
+
+
+class Ceil(_PiecewiseConstant):
+    def forward(self, x):
+        return get_array_module(x).ceil(x) if x.dtype.kind == "f" else x.copy()
+
+
+class Round(_PiecewiseConstant):
+    """Round half to even, to ``decimals`` places (negative: to tens, hundreds, ...)."""
+
+    def __init__(self, decimals: int = 0):
+        self.decimals = decimals
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        if x.dtype.kind != "f":
+            return x.copy()
+        if self.decimals == 0:
+            return xp.rint(x)
+        # PyTorch's order of operations: scale up, round, scale back by the same power of 10
+        scale = x.dtype.type(10.0 ** abs(self.decimals))
+        if self.decimals > 0:
+            return xp.rint(x * scale) / scale
+        return xp.rint(x / scale) * scale
+
+
+class NanToNum(Function):
+    def __init__(self, nan: float, posinf, neginf):
+        self.nan, self.posinf, self.neginf = nan, posinf, neginf
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return get_array_module(x).nan_to_num(x, nan=self.nan, posinf=self.posinf,
+                                              neginf=self.neginf)
+
+    def backward(self, gy):
+        # d/dx = 1 where x is finite, 0 where a NaN or an infinity was replaced
+        (x,) = self.saved_tensors
+        return gy * get_array_module(x.data).isfinite(x.data)
+
+
+# --------------------------------------------------------------------------- erf
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_ONE_OVER_SQRT_PI = 1 / math.sqrt(math.pi)
+# W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
+# (1969), 631-637; the coefficients of his SPECFUN routine CALERF, highest degree first, each
+# denominator monic. Three ranges of |x|:
+#   |x| <= 0.46875:      erf(x)  = x * N(x^2) / D(x^2)
+#   0.46875 < |x| <= 4:  erfc(x) = e^(-x^2) * N(|x|) / D(|x|)
+#   |x| > 4:             erfc(x) = e^(-x^2) / |x| * (1/sqrt(pi) - z N(z) / D(z)), z = 1/x^2
+_NEAR = ((1.85777706184603153e-1, 3.16112374387056560e00, 1.13864154151050156e02,
+          3.77485237685302021e02, 3.20937758913846947e03),
+         (1.0, 2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+          2.84423683343917062e03))
+_MIDDLE = ((2.15311535474403846e-8, 5.64188496988670089e-1, 8.88314979438837594e00,
+            6.61191906371416295e01, 2.98635138197400131e02, 8.81952221241769090e02,
+            1.71204761263407058e03, 2.05107837782607147e03, 1.23033935479799725e03),
+           (1.0, 1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+            1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+            3.43936767414372164e03, 1.23033935480374942e03))
+_TAIL = ((1.63153871373020978e-2, 3.05326634961232344e-1, 3.60344899949804439e-1,
+          1.25781726111229246e-1, 1.60837851487422766e-2, 6.58749161529837803e-4),
+         (1.0, 2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1,
+          6.05183413124413191e-2, 2.33520497626869185e-3))
+# erfc(27) < 1e-318: beyond it erf is +-1 in float64, and e^(-x^2) must not see inf
+_SATURATION = 27.0
+
+
+def _ratio(z, coefficients):
+    """N(z) / D(z) by Horner's rule, in place on two work arrays."""
+    numerator, denominator = coefficients
+    top = z * numerator[0]
+    top += numerator[1]
+    bottom = z + denominator[1]  # D is monic: 1 * z + d1
+    for a, b in zip(numerator[2:], denominator[2:]):
+        top *= z
+        top += a
+        bottom *= z
+        bottom += b
+    top /= bottom
+    return top
+
+
+def _erf(x):
+    """erf on a raw array, by Cody's approximations.
+
+    Each range is evaluated on every entry, its argument clipped into the range so that
+    nothing overflows, and the right one is kept by mask arithmetic (one nonzero term plus
+    an exact zero: exact, and cheaper than xp.where or boolean indexing, measured on NumPy).
+    NaN propagates through the arithmetic; erf(-0.0) is -0.0 by the final copysign.
+    """
+    xp = get_array_module(x)
+    y = xp.abs(x)
+    s = xp.minimum(y, 0.46875)
+    near = _ratio(s * s, _NEAR)
+    near *= s
+    w = xp.clip(y, 0.46875, _SATURATION)
+    middle = _ratio(xp.minimum(w, 4.0), _MIDDLE)
+    t = xp.maximum(w, 4.0)
+    z = 1 / (t * t)
+    tail = _ratio(z, _TAIL)
+    tail *= -z
+    tail += _ONE_OVER_SQRT_PI
+    tail /= t
+    beyond = w > 4.0
+    middle *= ~beyond
+    tail *= beyond
+    middle += tail
+    # e^(-w^2) as e^(-u^2) e^(-(w-u)(w+u)) with u = w to 4 bits: u^2 is exact, so the
+    # rounding of w^2 (magnified by w^2 in the exponent) never reaches the result
+    u = xp.trunc(w * 16) / 16
+    erf_far = 0.5 - xp.exp(-(u * u)) * xp.exp(-(w - u) * (w + u)) * middle
+    erf_far += 0.5
+    far = y > 0.46875
+    erf_far *= far
+    near *= ~far
+    near += erf_far
+    return xp.copysign(near, x)
+
+
+# --------------------------------------------------------------------------- public wrappers
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+    return Log1p().apply(x)
+
+
+def expm1(x: Tensor) -> Tensor:
+    """e^x - 1, accurate for small x."""
+    return Expm1().apply(x)
+
+
+def rsqrt(x: Tensor) -> Tensor:
+    """1 / sqrt(x)."""
+    return Rsqrt().apply(x)
+
+
+def square(x: Tensor) -> Tensor:
+    """x * x."""
+    return PowScalar(2).apply(x)
+
+
+def reciprocal(x: Tensor) -> Tensor:
+    """1 / x."""
+    return Reciprocal().apply(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin().apply(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos().apply(x)
+
+
+def erf(x: Tensor) -> Tensor:
+    """The error function, 2/sqrt(pi) * integral of e^(-t^2) from 0 to x."""
+    return Erf().apply(x)
+
+
+def logaddexp(a, b) -> Tensor:
+    """log(e^a + e^b), broadcasting, without overflow."""
+    a, b = _as_tensor_pair(a, b)
+    return LogAddExp().apply(a, b)
+
+
+def xlogy(x, y) -> Tensor:
+    """x * log(y), broadcasting, with xlogy(0, y) = 0 for any y but NaN (``torch.xlogy``);
+    its gradient in x is 0 there too."""
+    x, y = _as_tensor_pair(x, y)
+    return XLogY().apply(x, y)
+
+
+def sign(x: Tensor) -> Tensor:
+    """-1, 0 or 1 by the sign of x; zero gradient."""
+    return Sign().apply(x)
+
+
+def floor(x: Tensor) -> Tensor:
+    """The largest integer <= x; zero gradient."""
+    return Floor().apply(x)
+
+
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= x; zero gradient."""
+    return Ceil().apply(x)
+
+
+def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """x rounded half to even, to ``decimals`` decimal places, as ``torch.round``; zero
+    gradient.
+
+    Args:
+        x: the input.
+        decimals: places after the point; negative rounds to tens, hundreds, ...
+
+    Returns:
+        A tensor of x's shape and dtype.
+    """
+    if not isinstance(decimals, int) or isinstance(decimals, bool):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    return Round(decimals).apply(x)
+
+
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
+    """x with NaN, +inf and -inf replaced, as ``torch.nan_to_num``.
+
+    Args:
+        x: the input.
+        nan: the value for NaN.
+        posinf, neginf: the values for +inf and -inf; None: the largest and the lowest
+            finite value of x's dtype.
+
+    Returns:
+        A tensor of x's shape and dtype; its gradient is 1 where x was finite, else 0.
+    """
+    return NanToNum(nan, posinf, neginf).apply(x)
