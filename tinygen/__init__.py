@@ -14,10 +14,13 @@ from tinygen.autograd import (
 )
 from tinygen.autograd.creation import (
     arange,
+    bernoulli,
     eye,
     full,
     full_like,
     linspace,
+    multinomial,
+    normal,
     ones,
     ones_like,
     rand,
@@ -25,6 +28,7 @@ from tinygen.autograd.creation import (
     randint,
     randn,
     randn_like,
+    randperm,
     zeros,
     zeros_like,
 )
@@ -61,3 +65,4 @@ __all__ = [
     "float16", "half", "float32", "float64", "double", "int8", "int16", "uint8", "int32",
     "int64", "long", "dtype", "load", "save",
 ]
+__all__ += ["bernoulli", "multinomial", "normal", "randperm"]  # random sampling

@@ -466,3 +466,16 @@ class TensorMethods:
 
     def isfinite(self):
         return _ops.isfinite(self)
+
+    # ------------------------------------------------------------------ random sampling
+    def bernoulli(self, p=None, *, generator=None):
+        return _ops.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        return _ops.multinomial(self, num_samples, replacement, generator=generator)
+
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return _ops.normal_(self, mean, std, generator=generator)
+
+    def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+        return _ops.uniform_(self, from_, to, generator=generator)

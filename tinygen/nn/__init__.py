@@ -57,6 +57,22 @@ from tinygen.nn.layers import (
     Unflatten,
     Upsample,
 )
+from tinygen.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    HingeEmbeddingLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    NLLLoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+    SoftMarginLoss,
+)
 from tinygen.nn.module import Buffer, Module, ModuleList, Parameter, Sequential, StateDictError
 from tinygen.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
@@ -78,4 +94,9 @@ __all__ += [
     "CELU", "GELU", "GLU", "SELU", "GroupNorm", "Hardsigmoid", "Hardtanh", "InstanceNorm1d",
     "InstanceNorm2d", "LayerNorm", "LogSoftmax", "Mish", "PReLU", "ReLU6", "SiLU", "Softmax",
     "Softsign",
+]
+__all__ += [
+    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
+    "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss", "NLLLoss",
+    "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss",
 ]

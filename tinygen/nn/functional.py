@@ -37,11 +37,22 @@ from tinygen.autograd.ops.dropout import dropout, dropout1d, dropout2d
 from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.loss import (
     bernoulli_nll,
+    binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
     gaussian_kl,
     gaussian_nll,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    margin_ranking_loss,
     mse_loss,
+    nll_loss,
+    poisson_nll_loss,
+    smooth_l1_loss,
+    soft_margin_loss,
 )
 from tinygen.autograd.ops.normalization import (
     batch_norm,
@@ -81,4 +92,9 @@ __all__ += [
     "celu", "gelu", "glu", "group_norm", "hardsigmoid", "hardtanh", "instance_norm",
     "layer_norm", "logsigmoid", "mish", "normalize", "prelu", "relu6", "selu", "silu",
     "softsign",
+]
+__all__ += [
+    "binary_cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
+    "l1_loss", "margin_ranking_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
+    "soft_margin_loss",
 ]

@@ -28,6 +28,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_nn",
     "tinygen.testing.op_specs_conv",
     "tinygen.testing.op_specs_skew",
+    "tinygen.testing.op_specs_loss",
     "tinygen.testing.op_specs_structure",
     "tinygen.testing.op_specs_indexing",
     "tinygen.testing.op_specs_math",

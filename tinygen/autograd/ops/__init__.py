@@ -1,6 +1,13 @@
 """Differentiable ops, one file per family. Each op is a Function subclass with a snake_case
 wrapper; the wrappers are the public entry points and are re-exported here."""
 
+# The random draws behind Tensor.bernoulli/multinomial/normal_/uniform_: reachable as
+# ops.<name> for tensor_methods.py, but no gradient and no registry spec, so not in __all__
+# (tinygen exports them from tinygen.autograd.creation).
+from tinygen.autograd.creation import bernoulli as bernoulli
+from tinygen.autograd.creation import multinomial as multinomial
+from tinygen.autograd.creation import normal_ as normal_
+from tinygen.autograd.creation import uniform_ as uniform_
 from tinygen.autograd.ops.activation import (
     celu,
     elu,
