@@ -164,7 +164,7 @@ def _pool_geometry(op, x, kernel, stride, padding, dilation, ceil_mode):
     return outs, pads
 
 
-def _as_args(op, spatial, kernel_size, stride, padding, dilation=1):
+def _as_args(spatial, kernel_size, stride, padding, dilation=1):
     """Pairs (on a unit height for the 1-D ops) of kernel, stride, padding and dilation."""
     if spatial == 2:
         kernel = pair("kernel_size", kernel_size)
@@ -183,7 +183,7 @@ def _no_indices(op: str, return_indices: bool) -> None:
 
 # --------------------------------------------------------------------------- max, average
 def _max_pool(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode):
-    kernel, stride, padding, dilation = _as_args(op, spatial, kernel_size, stride, padding,
+    kernel, stride, padding, dilation = _as_args(spatial, kernel_size, stride, padding,
                                                  dilation)
 
     def pool(x4):
@@ -248,7 +248,7 @@ def _window_counts(size, out, kernel, stride, pad, count_include_pad) -> np.ndar
 
 def _avg_pool(op, x, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override=None):
-    kernel, stride, padding, _ = _as_args(op, spatial, kernel_size, stride, padding)
+    kernel, stride, padding, _ = _as_args(spatial, kernel_size, stride, padding)
     if divisor_override is not None:
         divisor_override = positive("divisor_override", divisor_override)
 
