@@ -11,6 +11,7 @@ exactly as its PyTorch twin.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -40,7 +41,7 @@ def _output_sizes(input: Tensor, size, scale_factor, recompute_scale_factor):
     scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (
         scale_factor,) * spatial
     if len(scales) != spatial or not all(
-            isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales):
+            isinstance(s, Real) and not isinstance(s, bool) and s > 0 for s in scales):
         raise ValueError(f"interpolate: scale_factor must be a positive number or {spatial} of "
                          f"them for a {input.ndim}-D input, got {scale_factor!r}")
     sizes = tuple(math.floor(float(n) * float(s)) for n, s in zip(input.shape[2:], scales))
