@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
-from tinygen.autograd.ops.activation import sigmoid, softplus
+from tinygen.autograd.ops.activation import log_sigmoid, sigmoid
 from tinygen.autograd.ops.elementwise import log, maximum
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -167,8 +167,9 @@ def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_av
     pos_weight = optional_weight(op, "pos_weight", pos_weight, input, exact=False)
     loss = BinaryCrossEntropyWithLogits().apply(input, target)
     if pos_weight is not None:
-        # (1-y) softplus(z) + p y softplus(-z) = [softplus(z) - y z] + (p-1) y softplus(-z)
-        loss = loss + (pos_weight - 1) * target * softplus(-input)
+        # (1-y) softplus(z) + p y softplus(-z) = [softplus(z) - y z] + (p-1) y softplus(-z),
+        # softplus(-z) = -log sigmoid(z): exact everywhere (softplus turns linear past 20)
+        loss = loss - (pos_weight - 1) * target * log_sigmoid(input)
     if weight is not None:
         loss = loss * weight
     return apply_reduction(loss, reduction)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygen import backend
-from tinygen.autograd.ops.activation import relu, softplus
+from tinygen.autograd.ops.activation import log_sigmoid, relu
 from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -43,7 +43,7 @@ def _class_rows(op: str, input: Tensor) -> tuple[Tensor, tuple]:
 def _class_indices(op: str, target, input: Tensor, target_shape: tuple, ignore_index: int):
     """The class-index target as an int array (M,) on input's device, checked: integer
     dtype, the shape that goes with input, every index in [0, C) or ignore_index."""
-    data = target.data if isinstance(target, Tensor) else np.asarray(target)
+    data = _raw_target(target)
     if data.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices (int64), got dtype "
                         f"{data.dtype}")
@@ -57,6 +57,14 @@ def _class_indices(op: str, target, input: Tensor, target_shape: tuple, ignore_i
         raise IndexError(f"{op}: target must hold class indices in [0, {classes}) (or "
                          f"ignore_index={ignore_index}), got {int(data[outside][0])}")
     return data
+
+
+def _raw_target(target):
+    """The target's array: a Tensor's, a NumPy or CuPy array as it is, else a NumPy array."""
+    if isinstance(target, Tensor):
+        return target.data
+    return target if hasattr(target, "dtype") and hasattr(target, "shape") else np.asarray(
+        target)
 
 
 def _class_weight(op: str, weight, input: Tensor, classes: int) -> Tensor | None:
@@ -94,13 +102,11 @@ def _index_loss(op, log_probs: Tensor, target, weight, ignore_index: int, reduct
     picked = getitem(rows, (xp.arange(rows.shape[0]), safe_index))  # (M,)
     if weight is None:
         target_weight = Tensor._from_array(kept)
-        class_sums = sum(rows, dim=1)
     else:
         target_weight = getitem(weight, safe_index) * kept
-        class_sums = sum(rows * weight, dim=1)
     losses = -picked * target_weight
     if label_smoothing:
-        smooth = -class_sums * kept
+        smooth = -sum(rows if weight is None else rows * weight, dim=1) * kept
         losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth
     if reduction == "none":
         return reshape(losses, target_shape)
@@ -170,8 +176,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
                          f"a 0-d tensor")
     class_dim = 0 if input.ndim == 1 else 1
     log_probs = log_softmax(input, dim=class_dim)
-    target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if target_data.dtype.kind != "f":
+    if _raw_target(target).dtype.kind != "f":
         return _index_loss(op, log_probs, target, weight, ignore_index, reduction,
                            label_smoothing)
     target = float_operand("target", target, "input", input, op)
@@ -264,4 +269,5 @@ def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None,
     check_input(op, input)
     target = _signs(op, target, input)
     broadcast_target(op, input, target)
-    return apply_reduction(softplus(-target * input), reduction)
+    # log(1 + e^-yx) = -log sigmoid(yx): exact everywhere (softplus turns linear past 20)
+    return apply_reduction(-log_sigmoid(target * input), reduction)
