@@ -8,6 +8,7 @@ as ``OUT/classifier.safetensors`` (PyTorch key names).
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
@@ -18,11 +19,10 @@ import tinygen.nn.functional as F
 from tinygen.data import DataLoader, default_split
 from tinygen.optim import Adam
 from tinygen.train import (
-    CHECKPOINT_FILE,
-    Checkpoint,
     RunLogger,
     add_model_flags,
     make_parser,
+    open_checkpoint,
     parse_args,
     plot_metrics,
     save_safetensors,
@@ -66,8 +66,48 @@ def evaluate(model: nn.Module, loader: DataLoader) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- training
-def train(args) -> dict:
+def train(model, optimizer, loader, test_loader, args, log, checkpoint, max_steps: int,
+          step: int = 0, start_epoch: int = 0) -> tuple[int, float, float]:
+    """The training loop: epochs of steps, each followed by a checkpoint and a test
+    evaluation, until ``args.epochs`` or ``max_steps``. Returns (step, test loss, accuracy)."""
+    test_loss, accuracy = evaluate(model, test_loader)  # the curve's starting point
+    log.write(step, split="test", loss=test_loss, accuracy=accuracy)
+    for epoch in range(start_epoch, args.epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            log.step(step, epoch=epoch, loss=loss.item())
+            if step >= max_steps:
+                break
+        # An epoch cut short (--quick) resumes inside it; a finished one, at the next.
+        finished = step % len(loader) == 0
+        checkpoint.save(step=step, epoch=epoch + 1 if finished else epoch)
+        test_loss, accuracy = evaluate(model, test_loader)
+        log.write(step, epoch=epoch, split="test", loss=test_loss, accuracy=accuracy)
+        log.print(f"epoch {epoch}: test loss {test_loss:.4f}, accuracy {accuracy:.2%} "
+                  f"on t10k[8000:]")
+        if step >= max_steps:
+            break
+    return step, test_loss, accuracy
+
+
+# ----------------------------------------------------------------------------- main
+def parse_flags(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: the shared flags and the width of the convs."""
+    parser = make_parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=1e-3,
+                         out="runs/classifier")
+    add_model_flags(parser, "classifier").add_argument(
+        "--width", type=int, default=32, help="channels of the first conv (the second: 2x)")
+    return parse_args(parser, argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate after every epoch, checkpoint; returns the final test metrics."""
+    args = parse_flags(argv)
     tg.manual_seed(args.seed)
     (train_images, train_labels), (test_images, test_labels) = default_split()
     loader = DataLoader(to_inputs(train_images), train_labels, batch_size=args.batch_size,
@@ -76,55 +116,21 @@ def train(args) -> dict:
                              device=args.device)
     model = ConvClassifier(args.width).to(args.device)
     optimizer = Adam(model.parameters(), lr=args.lr)
-    checkpoint = Checkpoint(args.out / CHECKPOINT_FILE, model=model, optimizer=optimizer,
-                            loader=loader)
-    step, start_epoch = 0, 0
-    if args.resume is not None:
-        resumed = Checkpoint(args.resume, model=model, optimizer=optimizer, loader=loader).load()
-        step, start_epoch = resumed["step"], resumed["epoch"]
+    checkpoint, state = open_checkpoint(args.out, args.resume, model=model, optimizer=optimizer,
+                                        loader=loader)
     max_steps = args.epochs * len(loader)
     if args.quick:
         max_steps = min(max_steps, QUICK_STEPS)
-
     started = time.perf_counter()
-    with RunLogger(args.out, total_steps=max_steps, initial_step=step) as log:
-        test_loss, accuracy = evaluate(model, test_loader)  # the curve's starting point
-        log.write(step, split="test", loss=test_loss, accuracy=accuracy)
-        for epoch in range(start_epoch, args.epochs):
-            for x, y in loader:
-                optimizer.zero_grad()
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                loss.backward()
-                optimizer.step()
-                step += 1
-                log.step(step, epoch=epoch, loss=loss.item())
-                if step >= max_steps:
-                    break
-            # An epoch cut short (--quick) resumes inside it; a finished one, at the next.
-            finished = step % len(loader) == 0
-            checkpoint.save(step=step, epoch=epoch + 1 if finished else epoch)
-            test_loss, accuracy = evaluate(model, test_loader)
-            log.write(step, epoch=epoch, split="test", loss=test_loss, accuracy=accuracy)
-            log.print(f"epoch {epoch}: test loss {test_loss:.4f}, accuracy {accuracy:.2%} "
-                      f"on t10k[8000:]")
-            if step >= max_steps:
-                break
+    with RunLogger(args.out, total_steps=max_steps, initial_step=state["step"]) as log:
+        step, test_loss, accuracy = train(model, optimizer, loader, test_loader, args, log,
+                                          checkpoint, max_steps, state["step"], state["epoch"])
     seconds = time.perf_counter() - started
-
     plot_metrics(args.out)
     save_safetensors(model, args.out / "classifier.safetensors")
     print(f"test accuracy {accuracy:.2%} on t10k[8000:] (trained on t10k[:8000], {step} steps, "
           f"{seconds:.0f} s); metrics and plot in {args.out}")
     return {"accuracy": accuracy, "loss": test_loss, "steps": step, "seconds": seconds}
-
-
-def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=1e-3,
-                         out="runs/classifier")
-    add_model_flags(parser, "classifier").add_argument(
-        "--width", type=int, default=32, help="channels of the first conv (the second: 2x)")
-    return train(parse_args(parser, argv))
 
 
 if __name__ == "__main__":

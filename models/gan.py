@@ -15,11 +15,13 @@ default (PacGAN, ``--pack``), which lets D see a generator that repeats itself; 
 keeps a moving average of G's weights to sample from. Samples are judged by
 ``models.gan_metrics`` (classifier-FID, mode coverage, the rarest digit's share, confidence,
 the cGAN's class accuracy) every ``--eval-every`` steps and at the end.
-This file reads top to bottom: the modules, the losses, the training loop, pictures, main().
+This file reads top to bottom: the modules, the losses, the training loop, sampling and
+pictures, main().
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from pathlib import Path
@@ -30,13 +32,20 @@ import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
 from models import gan_metrics
-from tinygen.data import default_split
-from tinygen.optim import Adam, AveragedModel, update_bn
+from tinygen.data import DEFAULT_TRAIN_SIZE, default_split, endless
+from tinygen.optim import Adam, AveragedModel
 from tinygen.train import (
-    Checkpoint,
     RunLogger,
     add_model_flags,
+    check_multiple,
+    check_needs,
+    check_range,
+    class_rows,
+    latent_direction,
+    latent_paths,
     make_parser,
+    nearest_neighbours,
+    open_checkpoint,
     parse_args,
     plot_metrics,
     save_image_grid,
@@ -303,16 +312,6 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
     return args.steps, seconds
 
 
-def endless(images, labels, batch_size: int, seed: int, device: str):
-    """Shuffled minibatches (x (N, 1, 28, 28), labels (N,)), epoch after epoch."""
-    rng = np.random.default_rng(seed)
-    while True:
-        order = rng.permutation(len(images))
-        for start in range(0, len(order) - batch_size + 1, batch_size):
-            batch = order[start:start + batch_size]
-            yield tg.tensor(images[batch], device=device), labels[batch]
-
-
 # =========================================================================== sampling
 @tg.no_grad()
 def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) -> np.ndarray:
@@ -323,39 +322,6 @@ def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) 
     images = [G(tg.tensor(z[i:i + batch]), None if labels is None else labels[i:i + batch])
               .numpy() for i in range(0, count, batch)]
     return (np.concatenate(images) + 1) / 2
-
-
-def refresh_batch_norm(G_average, args, step: int, batches: int = 20) -> None:
-    """Batch-norm statistics for the averaged generator's own weights, from ``batches``
-    batches of noise (drawn from their own generator, so evaluating leaves the training
-    run's random stream as it was)."""
-    rng = np.random.default_rng((args.seed, step, 1))
-    noise = []
-    for _ in range(batches):
-        z = tg.tensor(rng.standard_normal((args.batch_size, args.latent), dtype=np.float32),
-                      device=args.device)
-        labels = rng.integers(0, DIGITS, args.batch_size) if args.model == "cgan" else None
-        noise.append((z, labels))
-    update_bn(noise, G_average)
-
-
-def make_evaluator(G, args, classifier, real_test, G_average=None):
-    """A function step -> sample metrics of ``args.eval_samples`` fresh samples. With an
-    averaged generator, its samples give the metrics and G's the same ones prefixed "raw_",
-    both from the same noise."""
-    def evaluate(step, count=None):
-        count = count or args.eval_samples
-        labels = np.arange(count) % DIGITS if args.model == "cgan" else None
-        z = tg.randn(count, args.latent).numpy()
-        metrics = gan_metrics.sample_metrics(
-            classifier, generate(G, count, args.latent, labels, z), real_test, labels)
-        if G_average is None:
-            return metrics
-        refresh_batch_norm(G_average, args, step)
-        averaged = gan_metrics.sample_metrics(
-            classifier, generate(G_average, count, args.latent, labels, z), real_test, labels)
-        return {**averaged, **{f"raw_{name}": value for name, value in metrics.items()}}
-    return evaluate
 
 
 # =========================================================================== pictures
@@ -369,52 +335,39 @@ def save_pictures(G, args, x_train, fixed_noise) -> dict:
     out, latent = args.out, args.latent
     conditional = args.model == "cgan"
     if conditional:  # one row per digit, the same 10 noise vectors in every row
-        labels = np.repeat(np.arange(DIGITS), 10)
-        z = np.tile(fixed_noise[:10], (DIGITS, 1))
+        z, labels = class_rows(fixed_noise[:10], DIGITS)
         samples = generate(G, 100, latent, labels, z)
         save_image_grid(samples, out / "samples_by_digit.png", nrow=10)
-    samples = generate(G, 64, latent, _digits(64, conditional), fixed_noise[:64])
+    samples = generate(G, 64, latent, gan_metrics.digit_labels(64, conditional), fixed_noise[:64])
     save_image_grid(samples, out / "samples.png", nrow=8)
 
-    # linear paths between pairs of latent codes: smooth morphs mean G is not a lookup table
-    steps = np.linspace(0, 1, 10, dtype=np.float32)[:, None]
-    paths = [(1 - steps) * fixed_noise[2 * i] + steps * fixed_noise[2 * i + 1] for i in range(6)]
+    # six linear paths between pairs of latent codes, one per row (one digit per row for cGAN)
+    paths = latent_paths(fixed_noise[:12]).reshape(60, latent)  # (6, 10, latent) -> (60, latent)
     path_labels = None if not conditional else np.repeat(np.arange(6), 10)
-    interpolation = generate(G, 60, latent, path_labels, np.concatenate(paths))
+    interpolation = generate(G, 60, latent, path_labels, paths)
     save_image_grid(interpolation, out / "interpolation.png", nrow=10)
 
     # vector arithmetic (the lecture's "smiling woman"): average z of the thickest and of the
     # thinnest tenth of samples, by ink; their difference is a "thickness" direction in z
     z = tg.randn(2000, latent).numpy()
-    labels = _digits(2000, conditional)
+    labels = gan_metrics.digit_labels(2000, conditional)
     ink = generate(G, 2000, latent, labels, z).sum(axis=(1, 2, 3))
-    order = np.argsort(ink)
-    direction = z[order[-200:]].mean(axis=0) - z[order[:200]].mean(axis=0)
+    direction = latent_direction(z, ink, count=200)
     scales = np.linspace(-1.5, 1.5, 7, dtype=np.float32)
-    base = fixed_noise[:8]
-    arithmetic = (base[:, None, :] + scales[None, :, None] * direction).reshape(-1, latent)
+    # 8 codes, each moved along the direction by every scale: (8, 7, latent) -> (56, latent)
+    arithmetic = (fixed_noise[:8, None, :] + scales[None, :, None] * direction).reshape(
+        -1, latent)
     arithmetic_labels = None if not conditional else np.repeat(np.arange(8), len(scales))
     rows = generate(G, len(arithmetic), latent, arithmetic_labels, arithmetic)
     save_image_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales))
     row_ink = rows.sum(axis=(1, 2, 3)).reshape(8, len(scales)).mean(axis=0)  # (8*7,) -> (7,)
 
     # nearest training image (L2 in pixels) of 8 samples: samples on top, neighbours below
-    flat_train = x_train.reshape(len(x_train), PIXELS)  # (N, 1, 28, 28) -> (N, 784)
-    flat_samples = samples[:8].reshape(8, PIXELS)       # (8, 1, 28, 28) -> (8, 784)
-    distances = ((flat_samples ** 2).sum(1)[:, None] - 2 * flat_samples @ flat_train.T
-                 + (flat_train ** 2).sum(1)[None, :])
-    neighbours = flat_train[distances.argmin(axis=1)]
-    # (8, 784) + (8, 784) -> (16, 784) -> (16, 1, 28, 28)
-    pairs = np.concatenate([flat_samples, neighbours]).reshape(-1, 1, 28, 28)
-    save_image_grid(pairs, out / "nearest_neighbours.png", nrow=8)
+    neighbours, distances = nearest_neighbours(samples[:8], x_train)
+    save_image_grid(np.concatenate([samples[:8], x_train[neighbours]]),
+                    out / "nearest_neighbours.png", nrow=8)
     return {"ink_minus": float(row_ink[0]), "ink_zero": float(row_ink[len(scales) // 2]),
-            "ink_plus": float(row_ink[-1]),
-            "nearest_neighbour_distance": float(np.sqrt(np.clip(distances.min(1), 0, None))
-                                                .mean())}
-
-
-def _digits(count: int, conditional: bool):
-    return np.arange(count) % DIGITS if conditional else None
+            "ink_plus": float(row_ink[-1]), "nearest_neighbour_distance": float(distances.mean())}
 
 
 # =========================================================================== main
@@ -429,7 +382,10 @@ QUICK = {"steps": 600, "eval_every": 200, "eval_samples": 500, "final_samples": 
 QUICK_CONV_STEPS = {"dcgan": 500, "lsgan": 500, "wgan-gp": 150}
 
 
-def main(argv=None) -> dict:
+def parse_flags(argv) -> argparse.Namespace:
+    """The command line, checked, with the defaults that depend on the model filled in
+    (``--pack``, ``--k``, WGAN-GP's learning rate, and ``--steps`` from ``--epochs``) and
+    ``--quick``'s caps applied."""
     parser = make_parser("Train a GAN-family model on MNIST in [-1, 1] (t10k[:8000]; FID "
                          "against t10k[8000:]).", epochs=50, batch_size=64, lr=2e-4,
                          out="runs/gan")
@@ -468,29 +424,22 @@ def main(argv=None) -> dict:
     flags.add_argument("--classifier", type=Path, default=gan_metrics.CLASSIFIER_PATH,
                        help="the metric classifier's checkpoint (trained there if missing)")
     args = parse_args(parser, argv)
-    if not 0 < args.real_label <= 1:
-        parser.error(f"--real-label must be in (0, 1], got {args.real_label}")
-    if args.mismatch_weight < 0:
-        parser.error(f"--mismatch-weight must be >= 0, got {args.mismatch_weight}")
+    check_range(parser, args, "--real-label", 0, 1, "(]")
+    check_range(parser, args, "--mismatch-weight", low=0)
     if args.pack is None:
         args.pack = DEFAULT_PACK.get(args.model, 1)
-    if not 0.0 <= args.ema < 1.0:
-        parser.error(f"--ema must be in [0, 1), got {args.ema}")
-    if args.pack < 1:
-        parser.error(f"--pack must be >= 1, got {args.pack}")
-    if args.pack > 1 and args.model not in ("dcgan", "lsgan"):
-        parser.error(f"--pack needs --model dcgan or lsgan, got {args.model!r}")
-    if args.batch_size % args.pack:
-        parser.error(f"--batch-size {args.batch_size} must be a multiple of --pack "
-                     f"{args.pack}")
-    if args.minibatch_std and args.model not in ("dcgan", "lsgan"):
-        parser.error(f"--minibatch-std needs --model dcgan or lsgan, got {args.model!r} (a "
-                     "WGAN-GP critic must judge each image alone)")
-    (train_images, train_labels), (test_images, _) = default_split()
+    check_range(parser, args, "--ema", 0, 1, "[)")
+    check_range(parser, args, "--pack", low=1)
+    check_needs(parser, args, "--pack", "--model", ("dcgan", "lsgan"), used=args.pack > 1)
+    check_multiple(parser, args, "--batch-size", "--pack")
+    check_needs(parser, args, "--minibatch-std", "--model", ("dcgan", "lsgan"),
+                why="a WGAN-GP critic must judge each image alone")
     if args.steps is None:
-        args.steps = args.epochs * (len(train_images) // args.batch_size)
+        args.steps = args.epochs * (DEFAULT_TRAIN_SIZE // args.batch_size)
     if args.k is None:
         args.k = 5 if args.model == "wgan-gp" else 1
+    if args.model == "wgan-gp" and args.lr == parser.get_default("lr"):
+        args.lr = 1e-4  # the WGAN-GP paper's
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, min(getattr(args, name), value))
@@ -498,37 +447,34 @@ def main(argv=None) -> dict:
             args.steps = min(args.steps, QUICK_CONV_STEPS[args.model])
             args.k = min(args.k, 2)
             args.eval_every = min(args.eval_every, 100)
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_flags(argv)
     tg.manual_seed(args.seed)
+    (train_images, train_labels), (test_images, _) = default_split()
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
     real_test = test_images / np.float32(255)
-    data = endless(x_train, train_labels, args.batch_size, args.seed, args.device)
-
     G, D = build(args.model, args.latent, args.hidden, args.channels, args.dropout,
                  args.minibatch_std, args.pack)
     G.to(args.device)
     D.to(args.device)
     G_average = AveragedModel(G, args.ema) if args.ema else None
-    # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9), 1e-4
+    # DCGAN's Adam (beta1 0.5: less momentum for a moving target); WGAN-GP's (0.5, 0.9)
     betas = (0.5, 0.9) if args.model == "wgan-gp" else (0.5, 0.999)
-    wgan_default = args.model == "wgan-gp" and args.lr == parser.get_default("lr")
-    lr = 1e-4 if wgan_default else args.lr
-    g_optimizer = Adam(G.parameters(), lr=lr, betas=betas)
-    d_optimizer = Adam(D.parameters(), lr=lr, betas=betas)
-    args.out.mkdir(parents=True, exist_ok=True)
+    g_optimizer = Adam(G.parameters(), lr=args.lr, betas=betas)
+    d_optimizer = Adam(D.parameters(), lr=args.lr, betas=betas)
     fixed_noise = tg.randn(64, args.latent).numpy()
     averaged = {} if G_average is None else {"generator_average": G_average}
-    checkpoint = Checkpoint(args.out / "checkpoint.npz", generator=G, discriminator=D,
-                            g_optimizer=g_optimizer, d_optimizer=d_optimizer, **averaged)
-    start_step = 0
-    if args.resume is not None:
-        state = Checkpoint(args.resume, generator=G, discriminator=D, g_optimizer=g_optimizer,
-                           d_optimizer=d_optimizer, **averaged).load()
-        start_step, fixed_noise = state["step"], state.get("fixed_noise", fixed_noise)
-        data = endless(x_train, train_labels, args.batch_size, args.seed + start_step,
-                       args.device)
-
+    checkpoint, state = open_checkpoint(args.out, args.resume, generator=G, discriminator=D,
+                                        g_optimizer=g_optimizer, d_optimizer=d_optimizer,
+                                        **averaged)
+    start_step, fixed_noise = state["step"], state.get("fixed_noise", fixed_noise)
+    # a resumed run shuffles afresh from a seed of its own, not replaying the first batches
+    data = endless(x_train, train_labels, args.batch_size, args.seed + start_step, args.device)
     classifier = gan_metrics.load_classifier(args.classifier)
-    evaluator = make_evaluator(G, args, classifier, real_test, G_average)
+    evaluator = gan_metrics.make_evaluator(G, args, classifier, real_test, generate, G_average)
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
                    desc=args.model, disable_bar=None) as log:
         step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,

@@ -14,12 +14,14 @@ Inception-score / FID recipe, with a tiny MNIST classifier in place of Inception
 
 The classifier (a small conv net with a 64-unit feature layer) trains on the bundled split in
 under a minute the first time it is asked for and is cached as a checkpoint, so every GAN run is
-measured with the same network. Run ``python -m models.gan_metrics`` to train it and print
-the metrics of the test set against itself and against a shifted copy.
+measured with the same network. :func:`make_evaluator` gives ``models.gan`` its measurement of
+fresh samples during training. Run ``python -m models.gan_metrics`` to train the classifier
+and print the metrics of the test set against itself and against a shifted copy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
 from tinygen.data import DataLoader, default_split
-from tinygen.optim import Adam
+from tinygen.optim import Adam, update_bn
 from tinygen.train import Checkpoint, CheckpointError
 
 DIGITS = 10
@@ -173,6 +175,49 @@ def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarr
     if labels is not None:
         metrics["class_accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
     return metrics
+
+
+
+# =========================================================================== during training
+def digit_labels(count: int, conditional: bool) -> np.ndarray | None:
+    """The labels a cGAN's ``count`` samples are drawn for: 0, 1, ..., 9, 0, 1, ..., so every
+    digit gets its share (None for an unconditional generator)."""
+    return np.arange(count) % DIGITS if conditional else None
+
+
+def refresh_batch_norm(G_average, args, step: int, batches: int = 20) -> None:
+    """Batch-norm statistics for the averaged generator's own weights, from ``batches``
+    batches of noise (drawn from their own generator, so evaluating leaves the training
+    run's random stream as it was)."""
+    rng = np.random.default_rng((args.seed, step, 1))
+    noise = []
+    for _ in range(batches):
+        z = tg.tensor(rng.standard_normal((args.batch_size, args.latent), dtype=np.float32),
+                      device=args.device)
+        labels = rng.integers(0, DIGITS, args.batch_size) if args.model == "cgan" else None
+        noise.append((z, labels))
+    update_bn(noise, G_average)
+
+
+def make_evaluator(G, args, classifier: FeatureClassifier, real_test: np.ndarray,
+                   generate: Callable, G_average=None) -> Callable[..., dict]:
+    """A function (step, count=args.eval_samples) -> :func:`sample_metrics` of ``count``
+    fresh samples of ``G``, drawn by ``generate`` (``models.gan.generate``); the cGAN's are
+    drawn for the digits 0, 1, ..., 9, 0, ... With an averaged generator, its samples give
+    the metrics and G's the same ones prefixed "raw_", both from the same noise."""
+    def evaluate(step: int, count: int | None = None) -> dict:
+        count = count or args.eval_samples
+        labels = digit_labels(count, args.model == "cgan")
+        z = tg.randn(count, args.latent).numpy()
+        metrics = sample_metrics(classifier, generate(G, count, args.latent, labels, z),
+                                 real_test, labels)
+        if G_average is None:
+            return metrics
+        refresh_batch_norm(G_average, args, step)
+        averaged = sample_metrics(classifier, generate(G_average, count, args.latent, labels, z),
+                                  real_test, labels)
+        return {**averaged, **{f"raw_{name}": value for name, value in metrics.items()}}
+    return evaluate
 
 
 def main() -> dict:

@@ -9,6 +9,7 @@ pixel by pixel. This file reads top to bottom: modules, loss, training loop, sam
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import time
@@ -18,13 +19,13 @@ import numpy as np
 import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
-from tinygen.data import DataLoader, binarize, default_split
+from tinygen.data import DataLoader, binarized_split
 from tinygen.optim import Adam
 from tinygen.train import (
-    Checkpoint,
     RunLogger,
     add_model_flags,
     make_parser,
+    open_checkpoint,
     parse_args,
     plot_metrics,
     save_image_grid,
@@ -170,7 +171,8 @@ def save_pictures(model, x_test: np.ndarray, args, sampler=None) -> None:
 
 
 # =========================================================================== main
-def main(argv=None) -> dict:
+def parse_flags(argv) -> argparse.Namespace:
+    """The command line, with ``--quick``'s small model and short run applied."""
     parser = make_parser("Train a PixelCNN on binarized MNIST (t10k[:8000], tested on "
                          "t10k[8000:]).", epochs=5, batch_size=32, lr=1e-3,
                          out="runs/pixelcnn")
@@ -184,25 +186,28 @@ def main(argv=None) -> dict:
     args.quick_steps = 150
     if args.quick:
         args.epochs, args.channels, args.blocks = 1, 16, 2
+    return args
+
+
+def load_images(args) -> tuple[np.ndarray, np.ndarray]:
+    """(x_train, x_test): t10k[:8000] and t10k[8000:] (its first 200 with ``--quick``),
+    binarized by ``args.binarize``, float32 (N, 1, 28, 28). The PixelRNN's data too."""
+    (train_pixels, _), (test_pixels, _) = binarized_split(args.binarize, args.seed)
+    x_test = test_pixels[:200] if args.quick else test_pixels
+    return train_pixels[:, None].astype(np.float32), x_test[:, None].astype(np.float32)
+
+
+def main(argv=None) -> dict:
+    args = parse_flags(argv)
     tg.manual_seed(args.seed)
-    (train_images, _), (test_images, _) = default_split()
-    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
-                      seed=args.seed if args.binarize == "stochastic" else None)
-    x_train = binary[:8000, None].astype(np.float32)
-    x_test = binary[8000:, None].astype(np.float32)
-    if args.quick:
-        x_test = x_test[:200]
+    x_train, x_test = load_images(args)
     model = PixelCNN(args.channels, args.blocks).to(args.device)
     optimizer = Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(x_train, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                         device=args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpoint(args.out / "checkpoint.npz", model=model, optimizer=optimizer,
-                            loader=loader)
-    start_step = start_epoch = 0
-    if args.resume is not None:
-        state = Checkpoint(args.resume, model=model, optimizer=optimizer, loader=loader).load()
-        start_step, start_epoch = state["step"], state["epoch"]
+    checkpoint, state = open_checkpoint(args.out, args.resume, model=model, optimizer=optimizer,
+                                        loader=loader)
+    start_step, start_epoch = state["step"], state["epoch"]
     total = args.quick_steps if args.quick else args.epochs * len(loader)
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step, desc="pixelcnn") as log:

@@ -10,6 +10,7 @@ does. This file reads top to bottom: modules, loss, training loop, sampling, mai
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
@@ -19,13 +20,13 @@ import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
 from models import pixelcnn
-from tinygen.data import DataLoader, binarize, default_split
+from tinygen.data import DataLoader
 from tinygen.optim import Adam
 from tinygen.train import (
-    Checkpoint,
     RunLogger,
     add_model_flags,
     make_parser,
+    open_checkpoint,
     parse_args,
     plot_metrics,
 )
@@ -231,7 +232,8 @@ def _sigmoid(logits):
 
 
 # =========================================================================== main
-def main(argv=None) -> dict:
+def parse_flags(argv) -> argparse.Namespace:
+    """The command line, with ``--quick``'s small model and short run applied."""
     parser = make_parser("Train a PixelRNN (Row LSTM or Diagonal BiLSTM) on binarized MNIST "
                          "(t10k[:8000], tested on t10k[8000:]).", epochs=5, batch_size=32,
                          lr=1e-3, out="runs/pixelrnn")
@@ -248,26 +250,21 @@ def main(argv=None) -> dict:
     args.quick_steps = 150
     if args.quick:
         args.epochs, args.hidden, args.layers = 1, 8, 1
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_flags(argv)
     tg.manual_seed(args.seed)
-    (train_images, _), (test_images, _) = default_split()
-    binary = binarize(np.concatenate([train_images, test_images]), args.binarize,
-                      seed=args.seed if args.binarize == "stochastic" else None)
-    x_train = binary[:8000, None].astype(np.float32)
-    x_test = binary[8000:, None].astype(np.float32)
-    if args.quick:
-        x_test = x_test[:200]
+    x_train, x_test = pixelcnn.load_images(args)
     model = PixelRNN(args.layer, 2 * args.hidden, args.hidden, args.layers,
                      head=2 * args.hidden).to(args.device)
     optimizer = Adam(model.parameters(), lr=args.lr)
     loader = DataLoader(x_train, batch_size=args.batch_size, shuffle=True, seed=args.seed,
                         device=args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = Checkpoint(args.out / "checkpoint.npz", model=model, optimizer=optimizer,
-                            loader=loader)
-    start_step = start_epoch = 0
-    if args.resume is not None:
-        state = Checkpoint(args.resume, model=model, optimizer=optimizer, loader=loader).load()
-        start_step, start_epoch = state["step"], state["epoch"]
+    checkpoint, state = open_checkpoint(args.out, args.resume, model=model, optimizer=optimizer,
+                                        loader=loader)
+    start_step, start_epoch = state["step"], state["epoch"]
     total = args.quick_steps if args.quick else args.epochs * len(loader)
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step,

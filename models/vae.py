@@ -18,30 +18,41 @@ run. The same recipe serves every number of labels.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: the scripts run on machines without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinygen as tg  # noqa: E402
-import tinygen.nn as nn  # noqa: E402
-import tinygen.nn.functional as F  # noqa: E402
-from tinygen import backend  # noqa: E402
-from tinygen.data import DataLoader, binarize, default_split  # noqa: E402
-from tinygen.optim import Adam  # noqa: E402
-from tinygen.optim.lr_scheduler import CosineAnnealingLR  # noqa: E402
-from tinygen.train import (  # noqa: E402
-    Checkpoint,
+import tinygen as tg
+import tinygen.nn as nn
+import tinygen.nn.functional as F
+from tinygen.data import (
+    DEFAULT_TRAIN_SIZE,
+    CycledLoader,
+    DataLoader,
+    balanced_subset,
+    binarized_split,
+    default_split,
+    dynamic_binarize,
+    endless,
+    random_shift,
+)
+from tinygen.optim import Adam
+from tinygen.optim.lr_scheduler import CosineAnnealingLR
+from tinygen.train import (
     RunLogger,
     add_model_flags,
+    check_needs,
+    class_rows,
+    latent_lattice,
+    latent_paths,
     make_parser,
+    open_checkpoint,
     parse_args,
     plot_metrics,
     save_image_grid,
+    save_latent_scatter,
 )
 
 DIGITS = 10
@@ -174,34 +185,6 @@ def one_hot(labels, device: str = "cpu") -> tg.Tensor:
     return tg.tensor(np.eye(DIGITS, dtype=np.float32)[labels], device=device)
 
 
-def dynamic_binarize(intensities):
-    """A fresh binarization of grey levels in [0, 1]: each pixel ~ Bernoulli(intensity).
-
-    Drawn anew for every training batch, it shows the model a different binary image of
-    each digit every epoch (an augmentation that slows over-fitting); it is the same
-    distribution the once-binarized test set was drawn from.
-    """
-    return (tg.rand_like(intensities) < intensities).astype(np.float32)
-
-
-def random_shift(images, max_shift: int):
-    """Translate each image by its own random offset of up to ``max_shift`` pixels along each
-    axis, zeros filling in; (N, 784) -> (N, 784).
-
-    A digit moved by a pixel or two is the same digit: the classifier learns that invariance
-    from shifted copies rather than from more labels.
-    """
-    xp = backend.get_array_module(images)
-    n = images.shape[0]
-    margin = ((0, 0), (max_shift, max_shift), (max_shift, max_shift))
-    padded = xp.pad(images.data.reshape(n, 28, 28), margin)  # (N, 784) -> (N, 28+2s, 28+2s)
-    offsets = tg.randint(0, 2 * max_shift + 1, (n, 2), device=images.device).data  # (N, 2)
-    rows = offsets[:, :1] + xp.arange(28)                                        # (N, 28)
-    columns = offsets[:, 1:] + xp.arange(28)                                     # (N, 28)
-    shifted = padded[xp.arange(n)[:, None, None], rows[:, :, None], columns[:, None, :]]
-    return tg.Tensor(shifted.reshape(n, PIXELS))  # (N, 28, 28) -> (N, 784)
-
-
 def reparameterize(mu, logvar):
     """z = mu + sigma * eps, eps ~ N(0, I): the sample is a differentiable function of mu and
     logvar, so the ELBO's gradient reaches the encoder."""
@@ -311,13 +294,6 @@ def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_e
     return step, args.epochs
 
 
-def endless(loader):
-    """Batches of images only, epoch after epoch (M2's unlabelled stream)."""
-    while True:
-        for (x,) in loader:
-            yield x
-
-
 # =========================================================================== evaluation
 @tg.no_grad()
 def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 1000) -> dict:
@@ -340,7 +316,6 @@ def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 1000
     metrics["subset_neg_elbo"] = float(np.mean(
         [negative_elbo(vae_part, x[subset], sub_condition).numpy().mean() for _ in range(5)]))
     for k in iwae_ks:
-        sub_condition = None if condition is None else condition[subset]
         bound = importance_weighted_bound(vae_part, x[subset], k, y=sub_condition)
         metrics[f"test_iwae_nll_k{k}"] = float(-bound.mean())
     return metrics
@@ -361,50 +336,37 @@ def save_pictures(model, x_test, y_test, out, fixed_noise) -> None:
     pairs = np.stack([x.numpy(), reconstruction.numpy()], axis=1).reshape(-1, 1, 28, 28)
     save_image_grid(pairs, out / "reconstructions.png", nrow=16)  # original, reconstruction
 
-    noise = tg.tensor(fixed_noise)
     if conditional:  # one row per digit, the same 10 noise vectors in every row
-        z = tg.tensor(np.tile(fixed_noise[:10], (DIGITS, 1)))
-        labels = one_hot(np.repeat(np.arange(DIGITS), 10))
-        samples = vae_part.decode(z, labels).sigmoid()
+        z, labels = class_rows(fixed_noise[:10], DIGITS)
+        samples = vae_part.decode(tg.tensor(z), one_hot(labels)).sigmoid()
         save_image_grid(samples.numpy().reshape(-1, 1, 28, 28), out / "samples_by_digit.png",
                         nrow=10)
-        style = np.tile(mu.numpy()[:8], (DIGITS, 1))  # keep z of 8 test digits, vary y
-        transfer = vae_part.decode(tg.tensor(style), one_hot(np.repeat(np.arange(DIGITS), 8)))
+        style, labels = class_rows(mu.numpy()[:8], DIGITS)  # keep z of 8 test digits, vary y
+        transfer = vae_part.decode(tg.tensor(style), one_hot(labels))
         save_image_grid(transfer.sigmoid().numpy().reshape(-1, 1, 28, 28),
                         out / "style_transfer.png", nrow=8)
     else:
-        samples = vae_part.decode(noise).sigmoid()
+        samples = vae_part.decode(tg.tensor(fixed_noise)).sigmoid()
         save_image_grid(samples.numpy().reshape(-1, 1, 28, 28), out / "samples.png", nrow=8)
 
-    steps = np.linspace(0, 1, 10, dtype=np.float32)[:, None]
-    rows = []
-    for first, second in ((0, 1), (2, 3), (4, 5), (6, 7)):
-        path = (1 - steps) * mu.numpy()[first] + steps * mu.numpy()[second]  # (10, latent)
+    rows = []  # paths between the codes of test digits 0 and 1, 2 and 3, 4 and 5, 6 and 7
+    for first, path in zip((0, 2, 4, 6), latent_paths(mu.numpy()[:8])):  # path: (10, latent)
         label = None if not conditional else tg.tensor(np.repeat(y.numpy()[[first]], 10, 0))
         rows.append(vae_part.decode(tg.tensor(path), label).sigmoid().numpy())
     save_image_grid(np.concatenate(rows).reshape(-1, 1, 28, 28), out / "interpolation.png",
                     nrow=10)
-    if vae_part.latent == 2 and not conditional:
-        _save_latent_plots(vae_part, x_test, y_test, out)
-
-
-def _save_latent_plots(vae_part, x_test, y_test, out) -> None:
-    lattice = np.linspace(-2.5, 2.5, 15, dtype=np.float32)
-    grid = np.array([[a, b] for b in lattice[::-1] for a in lattice], dtype=np.float32)
-    manifold = vae_part.decode(tg.tensor(grid)).sigmoid().numpy()
-    save_image_grid(manifold.reshape(-1, 1, 28, 28), out / "manifold.png", nrow=15)
-    codes, _ = vae_part.encode(tg.tensor(x_test))
-    codes = codes.numpy()
-    figure, axes = plt.subplots(figsize=(6, 5))
-    points = axes.scatter(codes[:, 0], codes[:, 1], c=y_test, cmap="tab10", s=4)
-    figure.colorbar(points, ax=axes, label="digit")
-    axes.set(title="test codes (posterior means)", xlabel="z[0]", ylabel="z[1]")
-    figure.savefig(out / "latent_scatter.png", dpi=120, bbox_inches="tight")
-    plt.close(figure)
+    if vae_part.latent == 2 and not conditional:  # the whole latent space fits in a picture
+        manifold = vae_part.decode(tg.tensor(latent_lattice(15, 2.5))).sigmoid().numpy()
+        save_image_grid(manifold.reshape(-1, 1, 28, 28), out / "manifold.png", nrow=15)
+        codes, _ = vae_part.encode(tg.tensor(x_test))
+        save_latent_scatter(codes, y_test, out / "latent_scatter.png",
+                            title="test codes (posterior means)", label="digit")
 
 
 # =========================================================================== main
-def main(argv=None) -> dict:
+def parse_flags(argv) -> argparse.Namespace:
+    """The command line, checked, with the defaults that depend on the model filled in
+    (``--binarize``, ``--shift``) and ``--quick`` applied."""
     parser = make_parser("Train a VAE-family model on binarized MNIST (t10k[:8000], "
                          "tested on t10k[8000:]).", epochs=30, batch_size=128, lr=1e-3,
                          out="runs/vae")
@@ -432,8 +394,11 @@ def main(argv=None) -> dict:
                             "the test set is binarized once (threshold for threshold, else "
                             "stochastic). Default: dynamic for m2, stochastic otherwise")
     args = parse_args(parser, argv)
-    if args.eval_only and args.resume is None:
-        parser.error("argument --eval-only: needs --resume (the checkpoint to evaluate)")
+    check_needs(parser, args, "--eval-only", "--resume", why="the checkpoint to evaluate")
+    if args.model == "m2" and (args.labels % DIGITS
+                               or not 0 < args.labels <= DEFAULT_TRAIN_SIZE):
+        parser.error(f"--labels must be a positive multiple of {DIGITS} up to "
+                     f"{DEFAULT_TRAIN_SIZE}, got {args.labels}")
     if args.binarize is None:
         args.binarize = "dynamic" if args.model == "m2" else "stochastic"
     if args.shift is None:
@@ -441,60 +406,65 @@ def main(argv=None) -> dict:
     args.quick_steps = 300
     if args.quick:
         args.epochs = min(args.epochs, 2)
-    tg.manual_seed(args.seed)
-    (train_images, train_labels), (test_images, test_labels) = default_split()
-    fixed_binarization = "threshold" if args.binarize == "threshold" else "stochastic"
-    binary = binarize(np.concatenate([train_images, test_images]), fixed_binarization,
-                      seed=args.seed)
-    x_test = binary[8000:].reshape(-1, PIXELS).astype(np.float32)
-    if args.binarize == "dynamic":  # grey levels in [0, 1]; train() draws the binary pixels
+    return args
+
+
+def load_data(args) -> tuple[tuple, tuple]:
+    """((x_train, labels), (x_test, labels)), images flat (N, 784) float32: the test set
+    binarized once (by threshold for ``--binarize threshold``, else stochastically), the
+    training set binarized the same way, or kept as grey levels in [0, 1] for ``dynamic``
+    (train() then draws fresh binary pixels for every batch)."""
+    once = "threshold" if args.binarize == "threshold" else "stochastic"
+    (train_binary, train_labels), (test_binary, test_labels) = binarized_split(once, args.seed)
+    if args.binarize == "dynamic":
+        (train_images, _), _ = default_split()
         x_train = train_images.reshape(-1, PIXELS).astype(np.float32) / 255.0
     else:
-        x_train = binary[:8000].reshape(-1, PIXELS).astype(np.float32)
+        x_train = train_binary.reshape(-1, PIXELS).astype(np.float32)
+    return (x_train, train_labels), (test_binary.reshape(-1, PIXELS).astype(np.float32),
+                                      test_labels)
 
-    scheduler = None
-    if args.model == "m2":
-        model = M2(latent=args.latent, hidden=args.hidden, dropout=args.dropout)
-        labelled = _balanced_indices(train_labels, args.labels, args.seed)
-        loader = DataLoader(x_train[labelled], train_labels[labelled],
-                            batch_size=min(args.batch_size, len(labelled)), shuffle=True,
-                            seed=args.seed, device=args.device)
-        unlabelled = endless(DataLoader(x_train, batch_size=args.batch_size, shuffle=True,
-                                        seed=args.seed + 1, drop_last=True,
-                                        device=args.device))
-        # Kingma et al.: alpha = 0.1 N
-        alpha = 0.1 * len(x_train) if args.alpha is None else args.alpha
-        steps_per_epoch = len(x_train) // args.batch_size
-        loader = CycledLoader(loader, steps_per_epoch)
-    else:
+
+def model_and_batches(args, x_train, train_labels):
+    """(model, loader, unlabelled, alpha): a VAE and its loader, with no unlabelled stream
+    and alpha 0; or M2, its balanced labelled subset cycled for one unlabelled epoch's worth
+    of batches per epoch, the endless unlabelled stream, and alpha."""
+    if args.model != "m2":
         model = VAE(args.latent, args.hidden, conv=args.model == "conv",
                     conditional=args.model == "cvae")
         loader = DataLoader(x_train, train_labels, batch_size=args.batch_size, shuffle=True,
                             seed=args.seed, device=args.device)
-        unlabelled, alpha = None, 0.0
+        return model, loader, None, 0.0
+    model = M2(latent=args.latent, hidden=args.hidden, dropout=args.dropout)
+    labelled = balanced_subset(train_labels, args.labels, args.seed, classes=DIGITS)
+    loader = DataLoader(x_train[labelled], train_labels[labelled],
+                        batch_size=min(args.batch_size, len(labelled)), shuffle=True,
+                        seed=args.seed, device=args.device)
+    unlabelled = endless(x_train, None, args.batch_size, args.seed + 1, args.device)
+    alpha = 0.1 * len(x_train) if args.alpha is None else args.alpha  # Kingma et al.: 0.1 N
+    return model, CycledLoader(loader, len(x_train) // args.batch_size), unlabelled, alpha
+
+
+def main(argv=None) -> dict:
+    args = parse_flags(argv)
+    tg.manual_seed(args.seed)
+    (x_train, train_labels), (x_test, test_labels) = load_data(args)
+    model, loader, unlabelled, alpha = model_and_batches(args, x_train, train_labels)
     model.to(args.device)
     optimizer = Adam(model.parameters(), lr=args.lr)
     run_state = {"model": model, "optimizer": optimizer}
+    scheduler = None
     if args.model == "m2":  # small steps at the end settle the classifier's few labels
-        scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
-        run_state["scheduler"] = scheduler
-    args.out.mkdir(parents=True, exist_ok=True)
+        scheduler = run_state["scheduler"] = CosineAnnealingLR(optimizer, T_max=args.epochs)
     fixed_noise = tg.randn(64, args.latent).numpy()
-    checkpoint = Checkpoint(args.out / "checkpoint.npz", **run_state)
-    start_step = start_epoch = 0
-    if args.resume is not None:
-        state = Checkpoint(args.resume, **run_state).load()
-        start_step, start_epoch = state["step"], state["epoch"]
-        fixed_noise = state.get("fixed_noise", fixed_noise)
-
+    checkpoint, state = open_checkpoint(args.out, args.resume, **run_state)
+    step, epoch = state["step"], state["epoch"]
+    fixed_noise = state.get("fixed_noise", fixed_noise)
     total = args.epochs * len(loader) if not args.quick else args.quick_steps
-    with RunLogger(args.out, total_steps=total, initial_step=start_step,
-                   desc=args.model) as log:
-        if args.eval_only:
-            step, epoch = start_step, start_epoch
-        else:
-            step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
-                                start_epoch, unlabelled, alpha, scheduler)
+    with RunLogger(args.out, total_steps=total, initial_step=step, desc=args.model) as log:
+        if not args.eval_only:
+            step, epoch = train(model, optimizer, loader, args, log, checkpoint, step, epoch,
+                                unlabelled, alpha, scheduler)
             checkpoint.save(step=step, epoch=epoch, fixed_noise=fixed_noise)
         # M2's figure is its accuracy; its bounds condition on predicted labels, so the
         # costly k=1000 bound adds little there
@@ -506,45 +476,6 @@ def main(argv=None) -> dict:
     save_pictures(model, x_test, test_labels, args.out, fixed_noise)
     plot_metrics(args.out)
     return metrics
-
-
-def _balanced_indices(labels, count: int, seed: int) -> np.ndarray:
-    """``count`` labelled examples, the same number of each digit (as in the M2 paper), or
-    all of them when ``count`` is the training-set size."""
-    if count % DIGITS or not 0 < count <= len(labels):
-        raise ValueError(f"--labels must be a positive multiple of 10 up to {len(labels)}, "
-                         f"got {count}")
-    if count == len(labels):
-        return np.arange(len(labels))  # every example labelled (the classes are not balanced)
-    rng = np.random.default_rng(seed)
-    picks = [rng.choice(np.flatnonzero(labels == d), count // DIGITS, replace=False)
-             for d in range(DIGITS)]
-    return np.sort(np.concatenate(picks))
-
-
-class CycledLoader:
-    """Cycle a small labelled loader for a fixed number of batches per epoch."""
-
-    def __init__(self, loader, batches: int):
-        self.loader, self.batches = loader, batches
-
-    def __len__(self) -> int:
-        return self.batches
-
-    def __iter__(self):
-        produced = 0
-        while produced < self.batches:
-            for batch in self.loader:
-                yield batch
-                produced += 1
-                if produced == self.batches:
-                    return
-
-    def state_dict(self):
-        return self.loader.state_dict()
-
-    def load_state_dict(self, state):
-        self.loader.load_state_dict(state)
 
 
 if __name__ == "__main__":
