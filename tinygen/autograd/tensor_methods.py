@@ -110,6 +110,27 @@ class TensorMethods:
     def matmul(self, other):
         return _ops.matmul(self, other)
 
+    def mm(self, mat2):
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _ops.bmm(self, mat2)
+
+    def mv(self, vec):
+        return _ops.mv(self, vec)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def outer(self, vec2):
+        return _ops.outer(self, vec2)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        return _ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        return _ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
     def neg(self):
         return _ops.neg(self)
 
@@ -368,11 +389,11 @@ class TensorMethods:
     def take_along_dim(self, indices, dim=None):
         return _ops.take_along_dim(self, indices, dim)
 
-    def sort(self, dim=-1, descending=False):
-        return _ops.sort(self, dim, descending)
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        return _ops.sort(self, dim, descending, stable=stable)
 
-    def argsort(self, dim=-1, descending=False):
-        return _ops.argsort(self, dim, descending)
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        return _ops.argsort(self, dim, descending, stable=stable)
 
     def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
         return _ops.topk(self, k, dim, largest, sorted)

@@ -34,6 +34,7 @@ from tinygen.autograd.ops.conv import (
     masked_conv2d,
 )
 from tinygen.autograd.ops.dropout import dropout, dropout1d, dropout2d
+from tinygen.autograd.ops.indexing import embedding, one_hot
 from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.loss import (
     bernoulli_nll,
@@ -74,6 +75,7 @@ from tinygen.autograd.ops.pooling import (
 )
 from tinygen.autograd.ops.recurrent import lstm_cell
 from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
+from tinygen.autograd.ops.tiling import pad
 from tinygen.autograd.ops.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
@@ -98,3 +100,4 @@ __all__ += [
     "l1_loss", "margin_ranking_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
     "soft_margin_loss",
 ]
+__all__ += ["embedding", "one_hot", "pad"]

@@ -315,13 +315,14 @@ for name, reference, inputs in [("hstack", np.hstack, _stackable()),
 
 
 def _pad_pair(size: int, mode: str) -> st.SearchStrategy:
-    """(before, after) for one axis: crops that leave an entry (any for constant), and pads
-    below the size for reflect, at most the size for circular (after cropping)."""
+    """(before, after) for one axis: crops that leave an entry (any for constant), pads
+    below the axis size for reflect, at most the size left after cropping for circular."""
     def valid(pair):
         before, after = pair
         remaining = size - max(-before, 0) - max(-after, 0)
-        limit = {"reflect": remaining - 1, "circular": remaining}.get(mode, 2)
-        return remaining >= (mode != "constant") and max(before, after) <= limit
+        limit = {"reflect": size - 1, "circular": remaining}.get(mode, 2)
+        return (remaining >= (mode != "constant") and size + before + after >= 0
+                and max(before, after) <= limit)
 
     return st.tuples(st.integers(-size, 2), st.integers(-size, 2)).filter(valid)
 
@@ -346,17 +347,24 @@ def _pad_kwargs(arrays_):
 
 
 def _pad_reference(x, pad, mode, value):
+    # negative amounts crop: after padding for reflect (it mirrors about the input's own
+    # edges), before it for the others (circular wraps around what is left)
     window = [slice(None)] * x.ndim
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         axis, before, after = x.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
-        window[axis] = slice(max(-before, 0), x.shape[axis] - max(-after, 0))
+        window[axis] = (max(-before, 0), max(-after, 0))
         widths[axis] = (max(before, 0), max(after, 0))
-    cropped = x[tuple(window)]
+
+    def crop(array):
+        return array[tuple(slice(w[0], array.shape[a] - w[1]) if isinstance(w, tuple) else w
+                           for a, w in enumerate(window))]
+
+    options = {"constant_values": value} if mode == "constant" else {}
     numpy_mode = {"replicate": "edge", "circular": "wrap"}.get(mode, mode)
-    if mode == "constant":
-        return np.pad(cropped, widths, mode="constant", constant_values=value)
-    return np.pad(cropped, widths, mode=numpy_mode)
+    if mode == "reflect":
+        return crop(np.pad(x, widths, mode=numpy_mode))
+    return np.pad(crop(x), widths, mode=numpy_mode, **options)
 
 
 register(OpSpec("pad", ops.pad, _pad_reference, _one(shapes(min_dims=2, min_side=2)),

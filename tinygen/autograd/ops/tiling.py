@@ -38,7 +38,11 @@ class Roll(Function):
 
 
 def _source_positions(mode: str, size: int, before: int, after: int, axis: int) -> np.ndarray:
-    """For each output position along a padded axis, the input position it copies."""
+    """For each output position along a padded axis, the input position it copies (a
+    negative amount starts or stops inside the axis)."""
+    if size + before + after < 0:
+        raise ValueError(f"pad: cropping ({before}, {after}) is more than the size {size} of "
+                         f"axis {axis}")
     positions = np.arange(-before, size + after)
     if mode == "replicate":
         if size == 0:
@@ -95,17 +99,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     # (axis, before, after), from the last axis backwards
     sides = [(input.ndim - 1 - i, int(amounts[2 * i]), int(amounts[2 * i + 1]))
              for i in range(count)]
+    if mode in ("reflect", "replicate"):
+        # PyTorch mirrors about the input's own edges, then crops (as indices, one gather)
+        return _gather_positions(input, sides, mode)
+    # the other modes crop first: a circular pad wraps around what is left
     x = _crop(input, sides)
-    if mode == "constant":
-        widths = [(0, 0)] * x.ndim
-        for axis, before, after in sides:
-            widths[axis] = (max(before, 0), max(after, 0))
-        if not any(b or a for b, a in widths):
-            return x
-        return Pad(tuple(widths), 0.0 if value is None else value).apply(x)
+    if mode == "circular":
+        return _gather_positions(x, [(a, max(b, 0), max(c, 0)) for a, b, c in sides], mode)
+    widths = [(0, 0)] * x.ndim
+    for axis, before, after in sides:
+        widths[axis] = (max(before, 0), max(after, 0))
+    if not any(b or a for b, a in widths):
+        return x
+    return Pad(tuple(widths), 0.0 if value is None else value).apply(x)
+
+
+def _gather_positions(x: Tensor, sides: list, mode: str) -> Tensor:
     xp = get_array_module(x.data)
     for axis, before, after in sides:
-        before, after = max(before, 0), max(after, 0)
         if before or after:
             positions = _source_positions(mode, x.shape[axis], before, after, axis)
             x = getitem(x, (slice(None),) * axis + (xp.asarray(positions),))
@@ -113,7 +124,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
 
 def _crop(x: Tensor, sides: list) -> Tensor:
-    """x with the negative pad amounts cut off (PyTorch crops before it pads)."""
+    """x with the negative pad amounts cut off (the constant and circular modes crop before
+    they pad)."""
     window = [slice(None)] * x.ndim
     for axis, before, after in sides:
         start, stop = max(-before, 0), x.shape[axis] - max(-after, 0)
