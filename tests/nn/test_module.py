@@ -381,3 +381,19 @@ def test_state_dict_takes_a_literal_prefix_and_keeps_tensors_when_asked():
 def test_train_mode_must_be_a_bool():
     with pytest.raises(ValueError, match="train: mode must be a bool, got 'eval'"):
         Block().train("eval")
+
+
+def test_named_modules_lists_a_shared_module_once_unless_asked_for_every_path():
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+
+    assert [name for name, _ in model.named_modules()] == ["", "0", "1"]
+    assert [name for name, _ in model.named_modules(prefix="net", remove_duplicate=False)] == [
+        "net", "net.0", "net.1", "net.2"]
+
+
+def test_half_casts_floating_tensors_to_float16():
+    bn = nn.BatchNorm1d(3).half()
+
+    assert bn.weight.dtype == np.float16 and bn.running_var.dtype == np.float16
+    assert bn.num_batches_tracked.dtype == np.int64

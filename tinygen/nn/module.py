@@ -151,13 +151,15 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """Every module in the tree (this one first), each once, with its dotted path."""
+    def named_modules(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """Every module in the tree (this one first) with its dotted path; a shared module
+        once, under its first path, unless ``remove_duplicate`` is False."""
         seen: set = set()
         stack = [(prefix, self)]
         while stack:
             path, module = stack.pop()
-            if id(module) in seen:
+            if remove_duplicate and id(module) in seen:
                 continue
             seen.add(id(module))
             yield path, module
@@ -274,6 +276,10 @@ class Module:
     def cpu(self) -> Module:
         """Move everything to host memory (``to("cpu")``)."""
         return self.to("cpu")
+
+    def half(self) -> Module:
+        """Cast floating parameters and buffers to float16."""
+        return self.to(dtype=np.float16)
 
     def double(self) -> Module:
         """Cast floating parameters and buffers to float64 (for gradient checks)."""
