@@ -165,8 +165,9 @@ for _decimals in (0, 1, -1):
         _round_inputs(_decimals), kwargs=st.just({"decimals": _decimals})))
 register(OpSpec("logaddexp", ops.logaddexp, lambda a, b: np.maximum(a, b) + np.log1p(
     np.exp(-np.abs(a - b))), broadcasting(WIDE, WIDE)))
-# xlogy(0, y) is 0 with gradient 0 by convention, not by the limit: x stays off 0 here
-register(OpSpec("xlogy", ops.xlogy, lambda x, y: x * np.log(y), broadcasting(OFF_ZERO, POSITIVE)))
+# x * log(y) is smooth in x for y > 0, at x = 0 too (drawn exactly, often)
+register(OpSpec("xlogy", ops.xlogy, lambda x, y: x * np.log(y),
+                broadcasting(st.one_of(st.just(0.0), REAL), POSITIVE)))
 register(OpSpec("nan_to_num", ops.nan_to_num, lambda x, **_: x.copy(), unary(),
                 kwargs=_sampled(nan=[0.0, -1.0], posinf=[None, 5.0], neginf=[None, -5.0])))
 

@@ -1,5 +1,8 @@
-"""Batch norm: properties that the op registry's checks (forward against NumPy, first- and
-second-order gradchecks, in tinygen/testing/op_specs_nn.py) do not state."""
+"""Normalization (batch, layer, group, instance norm, F.normalize): properties that the op
+registry's checks (forward against NumPy, first- and second-order gradchecks, in
+tinygen/testing/op_specs_nn.py and op_specs_math.py) do not state."""
+
+import math
 
 import numpy as np
 import pytest
@@ -116,3 +119,119 @@ def test_batch_norm_rejects_bad_arguments():
         F.batch_norm(tg.tensor(np.ones(3)), training=True)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(tg.tensor(np.ones((1, 3))), training=True)
+
+
+# --------------------------------------------------------------------------- (N, C, ...) inputs
+@pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3, 2, 2, 3)])
+def test_batch_norm_on_any_spatial_rank_equals_the_image_case(shape):
+    x_values = np.random.default_rng(1).standard_normal(shape)
+    as_image = x_values.reshape(shape[0], shape[1], -1, 1)  # (N, C, *S) -> (N, C, prod(S), 1)
+    stats = [np.zeros(3), np.ones(3)], [np.zeros(3), np.ones(3)]
+
+    y = F.batch_norm(tg.tensor(x_values), *stats[0], training=True)
+    y_image = F.batch_norm(tg.tensor(as_image), *stats[1], training=True)
+
+    np.testing.assert_allclose(y.numpy(), y_image.numpy().reshape(shape), rtol=1e-12)
+    for mine, reference in zip(stats[0], stats[1], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
+
+
+def test_batch_norm_of_ncl_has_gradients_of_both_orders():
+    x = leaf(np.random.default_rng(2).standard_normal((3, 2, 4)))
+    weight, bias = leaf([0.7, 1.3]), leaf([0.1, -0.2])
+
+    def fn(x, weight, bias):
+        return F.batch_norm(x, None, None, weight, bias, training=True)
+
+    assert gradcheck(fn, [x, weight, bias], mode="full")
+    assert gradgradcheck(fn, [x, weight, bias])
+
+
+# --------------------------------------------------------------------------- layer / group norm
+def test_layer_norm_rejects_a_shape_that_is_not_the_inputs_trailing_shape():
+    x = tg.ones(2, 3, 4)
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape=\(3,\) must be the "
+                                         r"input's trailing shape, got input shape \(2, 3, 4\)"):
+        F.layer_norm(x, 3)
+    with pytest.raises(ValueError, match=r"layer_norm: weight must have shape \(3, 4\), got "
+                                         r"\(4,\)"):
+        F.layer_norm(x, (3, 4), weight=tg.ones(4))
+
+
+def test_layer_norm_rows_have_zero_mean_and_unit_variance():
+    x = tg.tensor(np.random.default_rng(3).standard_normal((5, 6)) * 4 + 2)
+    y = F.layer_norm(x, [6], eps=0.0).numpy()
+    np.testing.assert_allclose(y.mean(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=1), 1.0, rtol=1e-12)
+
+
+def test_group_norm_with_one_group_per_channel_is_instance_norm():
+    x = tg.tensor(np.random.default_rng(4).standard_normal((2, 3, 4, 5)))
+    np.testing.assert_allclose(F.group_norm(x, 3).numpy(), F.instance_norm(x).numpy(),
+                               rtol=1e-12)
+
+
+def test_group_norm_rejects_bad_groups_and_inputs():
+    with pytest.raises(ValueError, match="group_norm: the input's 6 channels must divide into "
+                                         "num_groups=4 groups"):
+        F.group_norm(tg.ones(2, 6, 3), 4)
+    with pytest.raises(ValueError, match="group_norm: expected more than 1 value per channel"):
+        F.group_norm(tg.ones(1, 2), 2)
+    with pytest.raises(ValueError, match="group_norm: input must be .N, C, .... with at least 2"):
+        F.group_norm(tg.ones(4), 1)
+    with pytest.raises(ValueError, match="num_groups must be a positive int, got 0"):
+        F.group_norm(tg.ones(2, 4), 0)
+
+
+# --------------------------------------------------------------------------- instance norm
+def test_instance_norm_updates_running_stats_with_the_batch_average_of_instance_stats():
+    x_values = np.random.default_rng(5).standard_normal((4, 3, 6)) + 1
+    running_mean, running_var = np.zeros(3), np.ones(3)
+
+    F.instance_norm(tg.tensor(x_values), running_mean, running_var, momentum=0.25)
+
+    np.testing.assert_allclose(running_mean, 0.25 * x_values.mean(axis=2).mean(axis=0))
+    np.testing.assert_allclose(running_var,
+                               0.75 + 0.25 * x_values.var(axis=2, ddof=1).mean(axis=0))
+
+
+def test_instance_norm_with_running_stats_normalizes_with_them():
+    x_values = np.random.default_rng(6).standard_normal((2, 3, 4))
+    mean, var = np.array([0.5, -1.0, 0.0]), np.array([2.0, 0.5, 1.0])
+
+    y = F.instance_norm(tg.tensor(x_values), mean.copy(), var.copy(), use_input_stats=False)
+
+    expected = (x_values - mean[:, None]) / np.sqrt(var[:, None] + 1e-5)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-12)
+
+
+def test_instance_norm_rejects_one_spatial_element_and_missing_stats():
+    with pytest.raises(ValueError, match=r"instance_norm: expected more than 1 spatial element "
+                                         r"when using input statistics, got input shape "
+                                         r"\(2, 3, 1\)"):
+        F.instance_norm(tg.ones(2, 3, 1))
+    with pytest.raises(ValueError, match="instance_norm: use_input_stats=False needs "
+                                         "running_mean and running_var"):
+        F.instance_norm(tg.ones(2, 3, 4), use_input_stats=False)
+
+
+# --------------------------------------------------------------------------- normalize
+def test_normalize_keeps_a_zero_vector_zero_with_a_finite_gradient():
+    x = leaf([[0.0, 0.0], [3.0, 4.0]])
+
+    y = F.normalize(x)
+    y.sum().backward()
+
+    np.testing.assert_allclose(y.numpy(), [[0.0, 0.0], [0.6, 0.8]])
+    # the zero row divides by eps, a constant: its gradient is 1 / eps
+    np.testing.assert_allclose(x.grad.numpy()[0], [1e12, 1e12])
+    assert np.all(np.isfinite(x.grad.numpy()))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0, math.inf])
+def test_normalize_gives_unit_p_norms_over_a_tuple_of_dims(p):
+    x = tg.tensor(np.random.default_rng(7).standard_normal((2, 3, 4)))
+    y = F.normalize(x, p=p, dim=(1, 2)).numpy()
+    norms = np.abs(y).max(axis=(1, 2)) if p == math.inf else \
+        (np.abs(y) ** p).sum(axis=(1, 2)) ** (1 / p)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-12)

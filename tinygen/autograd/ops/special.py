@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.elementwise import PowScalar, _as_tensor_pair, exp
+from tinygen.autograd.ops.elementwise import PowScalar, _as_tensor_pair, exp, where
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -102,20 +102,34 @@ class LogAddExp(Function):
     broadcasts = True
 
     def forward(self, a, b):
-        y = get_array_module(a, b).logaddexp(a, b)
-        self.save_for_backward(a, b, y)
-        return y
+        self.save_for_backward(a, b)
+        return get_array_module(a, b).logaddexp(a, b)
 
     def backward(self, gy):
-        # d log(e^a + e^b)/da = e^(a - y), and symmetrically for b
-        a, b, y = self.saved_tensors
-        ga = gy * exp(a - y) if self.needs_input_grad[0] else None
-        gb = gy * exp(b - y) if self.needs_input_grad[1] else None
+        # d log(e^a + e^b)/da = e^a / (e^a + e^b) = sigmoid(a - b), and 1 - that for b
+        a, b = self.saved_tensors
+        share = _sigmoid_of_difference(a, b)
+        ga = gy * share if self.needs_input_grad[0] else None
+        gb = gy * (1 - share) if self.needs_input_grad[1] else None
         return ga, gb
 
 
+def _sigmoid_of_difference(a, b):
+    """sigmoid(a - b) in differentiable ops, as 1 / (1 + e^(b-a)) where a >= b and as
+    e^(a-b) / (1 + e^(a-b)) elsewhere: no exponent is positive (nothing overflows, a = +inf
+    gives 1), each branch is smooth (second derivatives hold at a = b), and it stays exact
+    however large a and b are (unlike e^(a - logaddexp(a, b)))."""
+    ahead = a.data >= b.data
+    e = exp(where(ahead, b - a, a - b))
+    return where(ahead, 1.0, e) / (1 + e)
+
+
 class XLogY(Function):
-    """x * log(y), defined as 0 where x == 0 (unless y is NaN), as ``torch.xlogy``."""
+    """x * log(y), defined as 0 where x == 0 (unless y is NaN), as ``torch.xlogy``.
+
+    Its gradients are PyTorch's: log(y) for x (the true derivative, also at x = 0), except
+    0 where x == 0 and y <= 0 (there the function is the constant 0 in x); x / y for y.
+    """
 
     broadcasts = True
 
@@ -127,12 +141,14 @@ class XLogY(Function):
         return x * xp.log(xp.where((x == 0) & (y == y), 1, y))
 
     def backward(self, gy):
-        # d/dx = log(y), taken as xlogy(x != 0, y) so that it is 0 where x == 0 (PyTorch's
-        # convention); d/dy = x / y (NaN at x = y = 0, as in PyTorch)
+        # d/dx = log(y), as xlogy(gy, y) (0 where gy is 0) and 0 where x == 0 and y <= 0
+        # (log(1) there: no log(0) is taken); d/dy = x / y (NaN at x = y = 0, as PyTorch)
         x, y = self.saved_tensors
-        nonzero = (x.data != 0).astype(y.dtype)
-        gx = gy * xlogy(nonzero, y) if self.needs_input_grad[0] else None
-        g_y = gy * x / y if self.needs_input_grad[1] else None
+        gx = g_y = None
+        if self.needs_input_grad[0]:
+            gx = xlogy(gy, where((x.data == 0) & (y.data <= 0), 1.0, y))
+        if self.needs_input_grad[1]:
+            g_y = gy * x / y
         return gx, g_y
 
 
@@ -321,7 +337,7 @@ def logaddexp(a, b) -> Tensor:
 
 def xlogy(x, y) -> Tensor:
     """x * log(y), broadcasting, with xlogy(0, y) = 0 for any y but NaN (``torch.xlogy``);
-    its gradient in x is 0 there too."""
+    gradients as PyTorch's (see :class:`XLogY`)."""
     x, y = _as_tensor_pair(x, y)
     return XLogY().apply(x, y)
 
