@@ -397,3 +397,12 @@ def test_half_casts_floating_tensors_to_float16():
 
     assert bn.weight.dtype == np.float16 and bn.running_var.dtype == np.float16
     assert bn.num_batches_tracked.dtype == np.int64
+
+
+def test_a_plain_tensor_may_replace_a_parameter_as_gradient_checks_do():
+    layer = nn.Linear(2, 2)
+
+    layer.weight = tg.ones(2, 2, requires_grad=True)
+
+    assert list(layer.state_dict()) == ["bias"]  # no longer a parameter: PORTING.md says so
+    assert layer(tg.ones(1, 2)).shape == (1, 2)

@@ -17,6 +17,13 @@ from tinygen.nn.activation import (
     Softmax,
     Softsign,
 )
+from tinygen.nn.container import (
+    ModuleDict,
+    ModuleList,
+    ParameterDict,
+    ParameterList,
+    Sequential,
+)
 from tinygen.nn.layers import (
     ELU,
     GRU,
@@ -73,7 +80,7 @@ from tinygen.nn.loss import (
     SmoothL1Loss,
     SoftMarginLoss,
 )
-from tinygen.nn.module import Buffer, Module, ModuleList, Parameter, Sequential, StateDictError
+from tinygen.nn.module import Buffer, Module, Parameter, StateDictError
 from tinygen.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
 
@@ -84,6 +91,7 @@ __all__ = [
     "Softplus", "StateDictError", "Tanh", "Unflatten", "functional", "init",
 ]
 __all__ += ["DiagonalBiLSTM", "DiagonalLSTM", "RowLSTM"]
+__all__ += ["ModuleDict", "ParameterDict", "ParameterList"]
 __all__ += [
     "GRU", "RNN", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "ConvTranspose1d", "Dropout1d",

@@ -94,6 +94,8 @@ class Module:
     def __setattr__(self, name: str, value) -> None:
         # As in PyTorch, a plain Tensor assigned over a buffer stays a buffer: a hand-written
         # running average (``self.mean = 0.9 * self.mean + ...``) keeps its state-dict entry.
+        # (Unlike PyTorch, a plain Tensor may replace a parameter: gradient checks call a layer
+        # with its parameters swapped for plain inputs that way.)
         if (isinstance(value, Tensor) and not isinstance(value, (Parameter, Buffer))
                 and isinstance(vars(self).get(name), Buffer)):
             value = Buffer(value)
@@ -434,65 +436,3 @@ def _reject_hidden_members(module: Module, name: str, value) -> None:
                 f"which Module does not look into; use nn.ModuleList (or one attribute per "
                 f"parameter) so that parameters(), state_dict() and to() find it")
 
-
-class Sequential(Module):
-    """Modules applied one after another; children are named "0", "1", ..."""
-
-    def __init__(self, *modules: Module):
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(f"Sequential: argument {index} must be a Module, got "
-                                f"{type(module).__name__}")
-            setattr(self, str(index), module)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.named_children())
-
-    def __getitem__(self, index: int | slice) -> Module:
-        """The index-th module, or a Sequential of a slice of them (sharing the modules)."""
-        if isinstance(index, slice):
-            return Sequential(*list(self.children())[index])
-        return list(self.children())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self.children()))
-
-    def forward(self, x):
-        for module in self.children():
-            x = module(x)
-        return x
-
-
-class ModuleList(Module):
-    """A list of modules whose parameters the parent module finds (children "0", "1", ...)."""
-
-    def __init__(self, modules: Iterable[Module] = ()):
-        self._count = 0
-        self.extend(modules)
-
-    def append(self, module: Module) -> ModuleList:
-        if not isinstance(module, Module):
-            raise TypeError(f"ModuleList.append: expected a Module, got {type(module).__name__}")
-        setattr(self, str(self._count), module)
-        self._count += 1
-        return self
-
-    def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for module in modules:
-            self.append(module)
-        return self
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, index: int) -> Module:
-        if not -self._count <= index < self._count:
-            raise IndexError(f"ModuleList index {index} out of range for length {self._count}")
-        return getattr(self, str(index % self._count))
-
-    def __iter__(self) -> Iterator[Module]:
-        return (getattr(self, str(i)) for i in range(self._count))
-
-    def forward(self, *args, **kwargs):
-        raise TypeError("ModuleList is a container, not a layer: iterate over it in the "
-                        "parent's forward")
