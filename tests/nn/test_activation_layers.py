@@ -23,7 +23,7 @@ X = tg.tensor(np.linspace(-4, 4, 24).reshape(2, 4, 3))
     (nn.Hardtanh(-2.0, 2.0), lambda x: F.hardtanh(x, -2.0, 2.0)),
     (nn.Hardsigmoid(), F.hardsigmoid), (nn.Softsign(), F.softsign),
     (nn.Softplus(2.0, 5.0), lambda x: F.softplus(x, 2.0, 5.0)), (nn.Sigmoid(), F.sigmoid),
-    (nn.Tanh(), F.tanh), (nn.GLU(1), lambda x: F.glu(x, 1)),
+    (nn.Tanh(), F.tanh), (nn.LogSigmoid(), F.logsigmoid), (nn.GLU(1), lambda x: F.glu(x, 1)),
     (nn.Softmax(dim=1), lambda x: F.softmax(x, 1)),
     (nn.LogSoftmax(-1), lambda x: F.log_softmax(x, -1)),
 ])

@@ -9,6 +9,7 @@ from tinygen.nn.activation import (
     SELU,
     Hardsigmoid,
     Hardtanh,
+    LogSigmoid,
     LogSoftmax,
     Mish,
     PReLU,
@@ -100,8 +101,8 @@ __all__ += [
 ]
 __all__ += [
     "CELU", "GELU", "GLU", "SELU", "GroupNorm", "Hardsigmoid", "Hardtanh", "InstanceNorm1d",
-    "InstanceNorm2d", "LayerNorm", "LogSoftmax", "Mish", "PReLU", "ReLU6", "SiLU", "Softmax",
-    "Softsign",
+    "InstanceNorm2d", "LayerNorm", "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU6", "SiLU",
+    "Softmax", "Softsign",
 ]
 __all__ += [
     "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",

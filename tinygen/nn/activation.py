@@ -88,6 +88,12 @@ class Tanh(_Activation):
     function = staticmethod(F.tanh)
 
 
+class LogSigmoid(_Activation):
+    """log(sigmoid(x)), finite for any finite x."""
+
+    function = staticmethod(F.logsigmoid)
+
+
 class Softsign(_Activation):
     """x / (1 + |x|)."""
 

@@ -222,56 +222,148 @@ def _stable_softplus(x):
 
 # --------------------------------------------------------------------------- public wrappers
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    """max(x, 0); gradient 0 at 0, as PyTorch. ``inplace``: see the module docstring."""
+    """max(x, 0), with gradient 0 at 0 (as PyTorch).
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return ReLU().apply(input)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    """x for x > 0, else negative_slope * x (gradient negative_slope at 0)."""
+    """x for x > 0, else negative_slope * x (gradient negative_slope at 0).
+
+    Args:
+        input: any shape.
+        negative_slope: the slope for x <= 0.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return LeakyReLU(negative_slope).apply(input)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x for x > 0, else alpha * (e^x - 1)."""
+    """x for x > 0, else alpha * (e^x - 1).
+
+    Args:
+        input: any shape.
+        alpha: the negative saturation value's magnitude.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return ELU(alpha).apply(input)
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalizing constants (alpha ~ 1.6733,
-    scale ~ 1.0507)."""
+    scale ~ 1.0507).
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return ELU(_SELU_ALPHA, _SELU_SCALE).apply(input)
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    """x for x > 0, else alpha * (e^(x/alpha) - 1); alpha must not be 0."""
+    """x for x > 0, else alpha * (e^(x/alpha) - 1).
+
+    Args:
+        input: any shape.
+        alpha: nonzero.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     if alpha == 0:
         raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
     return ELU(alpha, 1.0, 1.0 / alpha).apply(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x), Phi the standard normal CDF (exact, through erf), or with
-    ``approximate='tanh'`` 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    """x * Phi(x), Phi the standard normal CDF.
+
+    Args:
+        input: any shape.
+        approximate: 'none' (exact, through erf) or 'tanh'
+            (0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))).
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
     return GELU(approximate).apply(input)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    """x * sigmoid(x) (also called swish)."""
+    """x * sigmoid(x) (also called swish).
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return input * sigmoid(input)
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x)), with softplus never switched to its linear part (as PyTorch's
-    mish)."""
+    mish).
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return input * tanh(Softplus(1.0, math.inf).apply(input))
 
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clamped into [min_val, max_val]; gradient 1 strictly inside, 0 at the edges (as
-    PyTorch; unlike clamp, whose gradient is 1 at the bounds)."""
+    PyTorch; unlike clamp, whose gradient is 1 at the bounds).
+
+    Args:
+        input: any shape.
+        min_val, max_val: the bounds, min_val <= max_val.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, "
                          f"max_val={max_val}")
@@ -279,12 +371,32 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    """min(max(x, 0), 6): hardtanh(x, 0, 6), so the gradient is 0 at 0 and at 6."""
+    """min(max(x, 0), 6): hardtanh(x, 0, 6), so the gradient is 0 at 0 and at 6.
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return Hardtanh(0.0, 6.0).apply(input)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
-    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (gradient 0 at +-3)."""
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (gradient 0 at +-3).
+
+    Args:
+        input: any shape.
+        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
+            returns a new tensor (the autograd graph needs the input), so the flag only
+            affects memory in PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     return Hardtanh(0.0, 6.0).apply(input + 3) / 6
 
 
@@ -350,8 +462,17 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + e^(beta x)) / beta, finite for any finite x; where beta * x > threshold it is
-    x itself (gradient 1), as PyTorch."""
+    """log(1 + e^(beta x)) / beta, finite for any finite x.
+
+    Args:
+        input: any shape.
+        beta: nonzero; larger is closer to relu.
+        threshold: where beta * x > threshold the result is x itself (gradient 1), as in
+            PyTorch.
+
+    Returns:
+        A tensor of the input's shape and dtype.
+    """
     if beta == 0:
         raise ValueError(f"softplus: beta must be nonzero, got {beta!r}")
     return Softplus(beta, threshold).apply(input)
