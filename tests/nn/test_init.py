@@ -114,3 +114,16 @@ def test_bad_arguments_name_the_initialiser_and_the_value():
         nn.init.orthogonal_(np.zeros(5))
     with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out', got 'fan'"):
         nn.init.kaiming_normal_(_weight(), mode="fan")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", FILLS)
+def test_initialiser_fills_a_gpu_parameters_raw_array_on_the_gpu(name):
+    weight = nn.Conv2d(4, 6, 3).to("cuda").weight  # moved in place: still a Parameter
+    array = weight.data
+
+    FILLS[name](weight.data)
+
+    assert weight.data is array and weight.device == "cuda"
+    if name != "zeros_":
+        assert weight.numpy().any()

@@ -406,3 +406,12 @@ def test_a_plain_tensor_may_replace_a_parameter_as_gradient_checks_do():
 
     assert list(layer.state_dict()) == ["bias"]  # no longer a parameter: PORTING.md says so
     assert layer(tg.ones(1, 2)).shape == (1, 2)
+
+
+def test_cuda_and_cpu_move_everything_and_return_the_module(fake_gpu):
+    block = Block()
+
+    assert block.cuda() is block
+    assert {t.device for t in [*block.parameters(), *block.buffers()]} == {"cuda"}
+    assert block.cpu() is block
+    assert {t.device for t in [*block.parameters(), *block.buffers()]} == {"cpu"}
