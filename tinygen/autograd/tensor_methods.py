@@ -116,14 +116,8 @@ class TensorMethods:
     def bmm(self, mat2):
         return _ops.bmm(self, mat2)
 
-    def mv(self, vec):
-        return _ops.mv(self, vec)
-
     def dot(self, other):
         return _ops.dot(self, other)
-
-    def outer(self, vec2):
-        return _ops.outer(self, vec2)
 
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         return _ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)

@@ -453,7 +453,7 @@ register(OpSpec("stack", ops.stack, lambda *xs, axis: np.stack(xs, axis), _stack
                 kwargs=_stack_kwargs, call=lambda *xs, axis: ops.stack(xs, axis=axis)))
 register(OpSpec("split", ops.split, _split_reference, unary(shape=shapes(min_dims=1)),
                 kwargs=_split_kwargs))
-# NumPy-style widths (tinygen's own layers use it); PyTorch's pad is in op_specs_structure
+# NumPy-style widths (tinygen's own layers use it); PyTorch's F.pad is in op_specs_structure
 register(OpSpec("pad_widths", shape_ops.pad, _pad_reference, unary(shape=shapes(min_dims=1)),
                 kwargs=_pad_kwargs))
 register(OpSpec("flip", ops.flip, np.flip, unary(shape=shapes(min_dims=1)),

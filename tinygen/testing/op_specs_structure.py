@@ -14,6 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from tinygen.autograd import ops
+from tinygen.autograd.ops import tiling
 from tinygen.autograd.ops.norms import linalg_norm, matrix_norm, vector_norm
 from tinygen.testing.registry import OpSpec, register
 from tinygen.testing.strategies import (
@@ -367,7 +368,8 @@ def _pad_reference(x, pad, mode, value):
     return np.pad(crop(x), widths, mode=numpy_mode, **options)
 
 
-register(OpSpec("pad", ops.pad, _pad_reference, _one(shapes(min_dims=2, min_side=2)),
+# PyTorch's F.pad (ops.pad is the NumPy-style widths pad, in op_specs)
+register(OpSpec("functional_pad", tiling.pad, _pad_reference, _one(shapes(min_dims=2, min_side=2)),
                 kwargs=_pad_kwargs))
 
 

@@ -81,8 +81,8 @@ def test_named_products_check_their_operands_dimensions():
 
 def test_dot_mv_outer_shapes():
     assert tg.dot(tg.ones(3), tg.ones(3)).shape == ()
-    assert tg.ones(2, 3).mv(tg.ones(3)).shape == (2,)
-    assert tg.ones(2).outer(tg.ones(3)).shape == (2, 3)
+    assert tg.mv(tg.ones(2, 3), tg.ones(3)).shape == (2,)
+    assert tg.outer(tg.ones(2), tg.ones(3)).shape == (2, 3)
 
 
 def test_addmm_with_beta_zero_ignores_input_even_nan():

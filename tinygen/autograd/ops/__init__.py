@@ -122,6 +122,7 @@ from tinygen.autograd.ops.shape import (
     index_add,
     movedim,
     narrow,
+    pad,
     permute,
     reshape,
     split,
@@ -153,7 +154,6 @@ from tinygen.autograd.ops.special import (
 from tinygen.autograd.ops.tiling import (
     column_stack,
     hstack,
-    pad,
     repeat,
     roll,
     tile,

@@ -9,7 +9,7 @@ import string
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.elementwise import _as_tensor_pair
+from tinygen.autograd.ops.elementwise import _as_tensor_pair, where
 from tinygen.autograd.ops.shape import expand, permute, reshape, swap_last_axes
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -331,15 +331,17 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
 
 
 def _scaled_sum(op: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:  # noqa: A002
-    # beta * input + alpha * product; with beta = 0 input is ignored, nan and inf included
+    # beta * input + alpha * product
     scaled = product if alpha == 1 else product * alpha
-    if beta == 0:
-        return scaled
     try:
         shift = expand(input, product.shape)
     except ValueError:
         raise ValueError(f"{op}: input of shape {input.shape} does not broadcast to the "
                          f"product's shape {product.shape}") from None
+    if beta == 0:
+        # input is ignored, nan and inf included, yet gets its (zero) gradient, as PyTorch's
+        everywhere = get_array_module(product.data).ones(product.shape, dtype=bool)
+        return where(Tensor._from_array(everywhere), scaled, shift)
     return (shift if beta == 1 else shift * beta) + scaled
 
 

@@ -18,7 +18,7 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import _is_int, dim_keepdim
 from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
 from tinygen.autograd.ops.elementwise import cast, exp, log, maximum, minimum, sqrt
-from tinygen.autograd.ops.indexing import gather
+from tinygen.autograd.ops.indexing import Gather
 from tinygen.autograd.ops.shape import (
     Expand,
     Reshape,
@@ -293,15 +293,18 @@ def _extreme(op: str, x, dim, keepdim, axis, keepdims, reduce, arg):
         return reduce(x)
     if not _is_int(dim):
         raise TypeError(f"{op}: dim must be an int (use amax/amin for several), got {dim!r}")
-    if x.ndim and x.shape[_axis(dim, x.ndim, op)] == 0:
+    axis = _axis(dim, builtins.max(x.ndim, 1), op)
+    if x.ndim and x.shape[axis] == 0:
         raise IndexError(f"{op}: cannot reduce the empty dim {dim} of shape {x.shape}")
+    indices = arg(x, dim, True)
+    if x.ndim == 0:
+        return ValuesIndices(clone(x), indices)
     # the value is gathered at the returned index, so the gradient goes to that entry only
     # (amax shares it among ties instead, as PyTorch's max(x, dim) and amax differ)
-    indices = arg(x, dim, True)
-    values = gather(x, dim, indices)
-    if keepdim or x.ndim == 0:
+    values = Gather(axis).apply(x, indices)
+    if keepdim:
         return ValuesIndices(values, indices)
-    return ValuesIndices(squeeze(values, dim), squeeze(indices, dim))
+    return ValuesIndices(squeeze(values, axis), squeeze(indices, axis))
 
 
 def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001

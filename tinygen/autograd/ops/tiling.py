@@ -2,6 +2,9 @@
 reflect, replicate and circular modes; a negative pad crops), repeat, tile, roll, and the
 stacking helpers hstack, vstack and column_stack.
 
+This ``pad`` is ``tinygen.nn.functional.pad``; ``tinygen.pad`` is the NumPy-style pad of
+``shape.py`` (one (before, after) pair per axis, first axis first), which tinygen's layers use.
+
 Each is a composition of shape ops (reshape, expand, slicing, gathering along an axis,
 concatenation) except roll, so its gradient needs no code of its own: the gradient of a
 replicated entry is the sum over its copies.
