@@ -5,20 +5,18 @@ stacking helpers hstack, vstack and column_stack.
 This ``pad`` is ``tinygen.nn.functional.pad``; ``tinygen.pad`` is the NumPy-style pad of
 ``shape.py`` (one (before, after) pair per axis, first axis first), which tinygen's layers use.
 
-Each is a composition of shape ops (reshape, expand, slicing, gathering along an axis,
-concatenation) except roll, so its gradient needs no code of its own: the gradient of a
-replicated entry is the sum over its copies.
+Each is a composition of shape ops (reshape, expand, slicing, flipping, concatenation)
+except roll, so its gradient needs no code of its own: the gradient of a replicated entry is
+the sum over its copies.
 """
 
 from __future__ import annotations
 
 import numbers
 
-import numpy as np
-
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import _is_int
-from tinygen.autograd.ops.shape import Pad, concatenate, expand, getitem, reshape
+from tinygen.autograd.ops.shape import Pad, concatenate, expand, flip, getitem, reshape
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
 
@@ -40,28 +38,41 @@ class Roll(Function):
         return Roll(tuple(-s for s in self.shifts), self.axes).apply(gy)
 
 
-def _source_positions(mode: str, size: int, before: int, after: int, axis: int) -> np.ndarray:
-    """For each output position along a padded axis, the input position it copies (a
-    negative amount starts or stops inside the axis)."""
-    if size + before + after < 0:
-        raise ValueError(f"pad: cropping ({before}, {after}) is more than the size {size} of "
-                         f"axis {axis}")
-    positions = np.arange(-before, size + after)
-    if mode == "replicate":
-        if size == 0:
-            raise ValueError(f"pad: mode 'replicate' needs a non-empty axis, axis {axis} is empty")
-        return np.clip(positions, 0, size - 1)
-    if mode == "reflect":
-        if before >= size or after >= size:
-            raise ValueError(f"pad: mode 'reflect' pads must be less than the axis size: got "
-                             f"({before}, {after}) for axis {axis} of size {size}")
-        # mirror about 0, then about size - 1 (each pad is shorter than the axis)
-        positions = np.abs(positions)
-        return np.where(positions > size - 1, 2 * (size - 1) - positions, positions)
-    if before > size or after > size:
+def _check_amounts(mode: str, size: int, before: int, after: int, axis: int) -> None:
+    """PyTorch's limits: reflect pads shorter than the axis, circular pads no longer than
+    it, replicate needs an entry to copy."""
+    if mode == "replicate" and size == 0:
+        raise ValueError(f"pad: mode 'replicate' needs a non-empty axis, axis {axis} is empty")
+    if mode == "reflect" and max(before, after) >= size:
+        raise ValueError(f"pad: mode 'reflect' pads must be less than the axis size: got "
+                         f"({before}, {after}) for axis {axis} of size {size}")
+    if mode == "circular" and max(before, after) > size:
         raise ValueError(f"pad: mode 'circular' pads must be at most the axis size: got "
                          f"({before}, {after}) for axis {axis} of size {size}")
-    return positions % size
+
+
+def _slice(x: Tensor, axis: int, start: int, stop: int) -> Tensor:
+    return getitem(x, (slice(None),) * axis + (slice(start, stop),))
+
+
+def _pad_from_slices(x: Tensor, sides: list, mode: str) -> Tensor:
+    """x padded by non-negative amounts, each side made of views of x (mirrored, an edge
+    broadcast, or the far end) joined by one concatenation per axis."""
+    for axis, before, after in sides:
+        n = x.shape[axis]
+        if mode == "reflect":  # x[before], ..., x[1] | x | x[n-2], ..., x[n-1-after]
+            left = flip(_slice(x, axis, 1, before + 1), axis)
+            right = flip(_slice(x, axis, n - 1 - after, n - 1), axis)
+        elif mode == "replicate":  # x[0] repeated | x | x[n-1] repeated
+            left = expand(_slice(x, axis, 0, 1), x.shape[:axis] + (before,) + x.shape[axis + 1:])
+            right = expand(_slice(x, axis, n - 1, n),
+                           x.shape[:axis] + (after,) + x.shape[axis + 1:])
+        else:  # circular: the last entries | x | the first entries
+            left, right = _slice(x, axis, n - before, n), _slice(x, axis, 0, after)
+        pieces = [p for p, count in ((left, before), (x, 1), (right, after)) if count]
+        if len(pieces) > 1:
+            x = concatenate(pieces, axis)
+    return x
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
@@ -102,28 +113,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     # (axis, before, after), from the last axis backwards
     sides = [(input.ndim - 1 - i, int(amounts[2 * i]), int(amounts[2 * i + 1]))
              for i in range(count)]
+    growth = [(axis, max(before, 0), max(after, 0)) for axis, before, after in sides]
     if mode in ("reflect", "replicate"):
-        # PyTorch mirrors about the input's own edges, then crops (as indices, one gather)
-        return _gather_positions(input, sides, mode)
+        # PyTorch mirrors about the input's own edges first, then crops the negative amounts
+        for axis, before, after in growth:
+            _check_amounts(mode, input.shape[axis], before, after, axis)
+        return _crop(_pad_from_slices(input, growth, mode), sides)
     # the other modes crop first: a circular pad wraps around what is left
     x = _crop(input, sides)
     if mode == "circular":
-        return _gather_positions(x, [(a, max(b, 0), max(c, 0)) for a, b, c in sides], mode)
+        for axis, before, after in growth:
+            _check_amounts(mode, x.shape[axis], before, after, axis)
+        return _pad_from_slices(x, growth, mode)
     widths = [(0, 0)] * x.ndim
     for axis, before, after in sides:
         widths[axis] = (max(before, 0), max(after, 0))
     if not any(b or a for b, a in widths):
         return x
     return Pad(tuple(widths), 0.0 if value is None else value).apply(x)
-
-
-def _gather_positions(x: Tensor, sides: list, mode: str) -> Tensor:
-    xp = get_array_module(x.data)
-    for axis, before, after in sides:
-        if before or after:
-            positions = _source_positions(mode, x.shape[axis], before, after, axis)
-            x = getitem(x, (slice(None),) * axis + (xp.asarray(positions),))
-    return x
 
 
 def _crop(x: Tensor, sides: list) -> Tensor:
