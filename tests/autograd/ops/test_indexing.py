@@ -67,6 +67,7 @@ def test_index_select_takes_a_vector_of_positions():
     x = tg.tensor(np.arange(6.0).reshape(2, 3))
     assert x.index_select(1, tg.tensor([2, 0, 2])).tolist() == [[2, 0, 2], [5, 3, 5]]
     assert x.index_select(1, tg.tensor(2)).shape == (2, 1)
+    assert tg.tensor(5.0).index_select(0, tg.tensor([0])).shape == ()
     with pytest.raises(IndexError, match="index_select: index must be a vector"):
         x.index_select(1, tg.tensor([[2]]))
 

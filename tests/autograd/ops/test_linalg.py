@@ -49,6 +49,11 @@ def test_einsum_sums_ellipsis_axes_the_output_leaves_out_as_pytorch():
     assert tg.einsum("...ij,...jk", tg.ones(5, 1, 2, 3), tg.ones(4, 3, 2)).shape == (5, 4, 2, 2)
 
 
+def test_einsum_broadcasts_a_size_1_letter_to_size_0():
+    assert tg.einsum("i,i->i", tg.ones(1), tg.zeros(0)).shape == (0,)
+    assert tg.einsum("i->", tg.zeros(0)).item() == 0.0
+
+
 def test_einsum_errors_name_the_equation_problem():
     a = tg.ones(2, 3)
     with pytest.raises(ValueError, match="einsum: the equation 'ij' names 1 operands, got 2"):

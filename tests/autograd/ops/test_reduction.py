@@ -121,6 +121,7 @@ def test_mean_of_nothing_is_nan_and_sum_is_zero_as_pytorch():
     assert math.isnan(empty.mean().item())
     assert np.isnan(empty.mean(dim=0).numpy()).all() and empty.mean(dim=0).shape == (3,)
     assert empty.sum(dim=0).tolist() == [0.0, 0.0, 0.0]
+    assert tg.logsumexp(tg.zeros(2, 0), 1).tolist() == [-math.inf, -math.inf]
 
 
 def test_var_without_degrees_of_freedom_is_nan_or_inf_as_pytorch():

@@ -253,7 +253,8 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
                          f"{index.shape}")
     flat, _, axis = _as_one_axis(x, index, dim, "index_select")
     _check_bounds("index_select", index, flat.shape[axis], axis)
-    return getitem(flat, (slice(None),) * axis + (index.data.reshape(-1),))
+    y = getitem(flat, (slice(None),) * axis + (index.data.reshape(-1),))
+    return reshape(y, ()) if x.ndim == 0 and index.numel() == 1 else y
 
 
 def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:

@@ -230,7 +230,8 @@ def einsum(equation: str, *operands) -> Tensor:
             if sizes.get(c, 1) not in (1, n) and n != 1:
                 raise ValueError(f"einsum: letter {c!r} has sizes {sizes[c]} and {n}, which "
                                  "do not broadcast")
-            sizes[c] = max(sizes.get(c, 1), n)
+            if sizes.get(c, 1) == 1:  # the first size seen, or a 1 that broadcasts (to 0 too)
+                sizes[c] = n
     # a size-1 axis facing a longer one of the same letter is broadcast (expand sums back)
     operands = [x if all(n == sizes[c] for c, n in zip(subs, x.shape))
                 else expand(x, tuple(sizes[c] for c in subs))

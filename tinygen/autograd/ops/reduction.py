@@ -163,6 +163,10 @@ class Min(_Extremum):
 class LogSumExp(_Reduction):
     def forward(self, x):
         self._setup(x)
+        if self.count == 0:  # the log of an empty sum, as in PyTorch
+            y = _full_reduced(x, self.axes, self.keepdims, -math.inf)
+            self.save_for_backward(x, y)
+            return y
         xp = get_array_module(x)
         shift = x.max(axis=self.axes, keepdims=True)
         shift = xp.where(xp.isfinite(shift), shift, 0)  # all -inf rows stay -inf, not nan
