@@ -176,7 +176,8 @@ def _as_one_axis(x: Tensor, index: Tensor, dim, op: str):
     """(x, index, axis) with 0-d operands seen as 1-D, so one code path serves both."""
     if x.ndim == 0:
         _axis(dim, 1, op)
-        return reshape(x, (1,)), reshape(index, (1,)) if index.ndim == 0 else index, 0
+        as_vector = reshape(index, (1,)) if index.ndim == 0 else index
+        return reshape(x, (1,)), as_vector, 0
     return x, index, _axis(dim, x.ndim, op)
 
 
