@@ -39,23 +39,23 @@ def _assert_same(ours, theirs, rtol=1e-12, atol=1e-14):
 
 # --------------------------------------------------------------------------- kinks
 KINKS = [
-    ("relu", F.relu, TF.relu, [-1.0, 0.0, 2.0]),
+    ("relu", F.relu, TF.relu, [-1.0, 0.0, 2.0, math.nan]),
     ("leaky_relu", lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2),
      [-1.0, 0.0, 2.0]),
-    ("elu", F.elu, TF.elu, [-1.0, 0.0, 2.0]),
-    ("selu", F.selu, TF.selu, [-1.0, 0.0, 2.0]),
+    ("elu", F.elu, TF.elu, [-1.0, 0.0, 2.0, math.nan]),
+    ("selu", F.selu, TF.selu, [-1.0, 0.0, 2.0, math.nan]),
     ("celu", lambda x: F.celu(x, 2.0), lambda x: TF.celu(x, 2.0), [-1.0, 0.0, 2.0]),
-    ("hardtanh", F.hardtanh, TF.hardtanh, [-2.0, -1.0, 0.0, 1.0, 2.0]),
+    ("hardtanh", F.hardtanh, TF.hardtanh, [-2.0, -1.0, 0.0, 1.0, 2.0, math.nan]),
     ("hardtanh_custom", lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: TF.hardtanh(x, -0.5, 2.0),
      [-0.5, 0.0, 2.0, 3.0]),
-    ("relu6", F.relu6, TF.relu6, [-1.0, 0.0, 3.0, 6.0, 7.0]),
+    ("relu6", F.relu6, TF.relu6, [-1.0, 0.0, 3.0, 6.0, 7.0, math.nan]),
     ("softsign", F.softsign, TF.softsign, [-1.0, 0.0, 1.0]),
-    ("abs", tg.abs, torch.abs, [-1.0, 0.0, 1.0]),
+    ("abs", tg.abs, torch.abs, [-1.0, 0.0, 1.0, math.nan]),
     ("clamp_scalar_ties", lambda x: tg.clamp(x, -1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0),
      [-2.0, -1.0, 0.0, 1.0, 2.0]),
     ("clamp_min_only_tie", lambda x: tg.clamp(x, min=0.0), lambda x: torch.clamp(x, min=0.0),
      [-1.0, 0.0, 1.0]),
-    ("sign", tg.sign, torch.sign, [-1.0, 0.0, 1.0]),
+    ("sign", tg.sign, torch.sign, [-1.0, 0.0, 1.0, math.nan, math.inf]),
     ("floor", tg.floor, torch.floor, [-1.0, -0.5, 0.0, 2.0]),
     ("ceil", tg.ceil, torch.ceil, [-1.0, -0.5, 0.0, 2.0]),
     ("round", tg.round, torch.round, [-1.5, -0.5, 0.5, 1.5, 2.5]),
@@ -65,13 +65,30 @@ KINKS = [
 
 
 @pytest.mark.parametrize("name, ours, theirs, points", KINKS, ids=[k[0] for k in KINKS])
-def test_gradient_at_the_kinks_matches_torch(name, ours, theirs, points):
+def test_gradient_at_the_kinks_and_at_nan_matches_torch(name, ours, theirs, points):
     _assert_same(*_run(ours, theirs, points))
 
 
 def test_hardsigmoid_gradient_at_its_edges_matches_torch():
     # PyTorch forms the slope 1/6 in float32 even for float64 inputs: compare to that precision
-    _assert_same(*_run(F.hardsigmoid, TF.hardsigmoid, [-4.0, -3.0, 0.0, 3.0, 4.0]), rtol=1e-7)
+    _assert_same(*_run(F.hardsigmoid, TF.hardsigmoid, [-4.0, -3.0, 0.0, 3.0, 4.0, math.nan]),
+                 rtol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_elu_family_second_derivatives_at_zero_and_infinity_match_torch(name):
+    # PyTorch takes the slope's own derivative on x < 0 only, and a slope of scale at +inf
+    values = [-1.0, 0.0, 1.0, math.inf]
+    x, x_ref = tg.tensor(values, dtype=np.float64, requires_grad=True), torch.tensor(
+        values, dtype=torch.float64, requires_grad=True)
+    gy, gy_ref = tg.tensor(np.full(4, 0.5), requires_grad=True), torch.full(
+        (4,), 0.5, dtype=torch.float64, requires_grad=True)
+    (gx,) = tg.autograd.grad(getattr(F, name)(x), [x], [gy], create_graph=True)
+    (gx_ref,) = torch.autograd.grad(getattr(TF, name)(x_ref), x_ref, gy_ref, create_graph=True)
+    second = tg.autograd.grad(gx, [x, gy], [tg.ones_like(gx)])
+    second_ref = torch.autograd.grad(gx_ref, (x_ref, gy_ref), torch.ones_like(gx_ref))
+    for mine, reference in zip(second, second_ref, strict=True):
+        np.testing.assert_allclose(mine.numpy(), reference.numpy(), rtol=1e-12)
 
 
 def test_prelu_gradient_at_zero_matches_torch():

@@ -2,7 +2,8 @@
 hardsigmoid, softsign, prelu, glu, sigmoid, tanh, softplus, log_sigmoid.
 
 Names, arguments and defaults are ``torch.nn.functional``'s, and so is the gradient at every
-kink (relu and hardtanh give 0 there, leaky_relu and prelu their negative slope). The forward
+kink (relu and hardtanh give 0 there, leaky_relu and prelu their negative slope) and at a NaN
+input (relu, elu and hardtanh pass the gradient there, hardsigmoid does not). The forward
 passes stay finite for inputs as large as ±1e4: nothing exponentiates a large positive number.
 
 ``inplace``: PyTorch overwrites the input with the result when ``inplace=True``. tinygen always
@@ -39,9 +40,10 @@ class ReLU(Function):
         return y
 
     def backward(self, gy):
-        # d relu(x)/dx = [x > 0] = [relu(x) > 0]
+        # d relu(x)/dx = [x > 0] = not [relu(x) <= 0], which passes the gradient at NaN (as
+        # PyTorch's threshold_backward)
         (y,) = self.saved_tensors
-        return gy * (y.data > 0)
+        return gy * ~(y.data <= 0)
 
 
 class LeakyReLU(Function):
@@ -82,8 +84,12 @@ class ELU(Function):
         # d elu(x)/dx = scale if x > 0 else input_scale * alpha * scale * e^(input_scale x)
         #             = input_scale * (y + alpha * scale)
         x, y = self.saved_tensors
-        negative = gy * (self.input_scale * (y + self.alpha * self.scale))
-        return where(x.data > 0, gy * self.scale if self.scale != 1 else gy, negative)
+        # As PyTorch: the branch is x <= 0 (a NaN takes the positive one), and the slope's
+        # own derivative is taken on x < 0 only (0 at x = 0). y is masked before use, so an
+        # infinite y on the positive side never meets a zero (inf * 0 would be NaN).
+        y_negative = where(x.data < 0, y, 0.0)
+        negative = gy * (self.input_scale * (y_negative + self.alpha * self.scale))
+        return where(x.data <= 0, negative, gy * self.scale if self.scale != 1 else gy)
 
 
 class Hardtanh(Function):
@@ -91,14 +97,28 @@ class Hardtanh(Function):
         self.min_val, self.max_val = min_val, max_val
 
     def forward(self, x):
-        # strictly inside: PyTorch's gradient is 0 at both edges
-        self.save_for_backward(((x > self.min_val) & (x < self.max_val)).astype(x.dtype))
+        # PyTorch's mask: 0 at both edges and beyond; a NaN passes the gradient
+        outside = (x <= self.min_val) | (x >= self.max_val)
+        self.save_for_backward((~outside).astype(x.dtype))
         return get_array_module(x).clip(x, self.min_val, self.max_val)
 
     def backward(self, gy):
         # d hardtanh(x)/dx = [min_val < x < max_val]
         (inside,) = self.saved_tensors
         return gy * inside
+
+
+class Hardsigmoid(Function):
+    def forward(self, x):
+        # PyTorch's mask: 1/6 strictly inside (-3, 3), so 0 at the edges and at NaN
+        inside = (x > -3) & (x < 3)
+        self.save_for_backward(inside * x.dtype.type(1 / 6))
+        return get_array_module(x).clip(x + 3, 0, 6) / 6
+
+    def backward(self, gy):
+        # d hardsigmoid(x)/dx = [-3 < x < 3] / 6
+        (slope,) = self.saved_tensors
+        return gy * slope
 
 
 class GELU(Function):
@@ -226,9 +246,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -242,9 +260,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     Args:
         input: any shape.
         negative_slope: the slope for x <= 0.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -258,9 +274,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Args:
         input: any shape.
         alpha: the negative saturation value's magnitude.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -274,9 +288,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -290,9 +302,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Args:
         input: any shape.
         alpha: nonzero.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -323,9 +333,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -339,9 +347,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -357,9 +363,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     Args:
         input: any shape.
         min_val, max_val: the bounds, min_val <= max_val.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -375,9 +379,7 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
@@ -390,14 +392,12 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 
     Args:
         input: any shape.
-        inplace: accepted for PyTorch compatibility; tinygen computes out of place and
-            returns a new tensor (the autograd graph needs the input), so the flag only
-            affects memory in PyTorch.
+        inplace: accepted; tinygen returns a new tensor (see the module docstring).
 
     Returns:
         A tensor of the input's shape and dtype.
     """
-    return Hardtanh(0.0, 6.0).apply(input + 3) / 6
+    return Hardsigmoid().apply(input)
 
 
 def softsign(input: Tensor) -> Tensor:
@@ -424,9 +424,13 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             raise ValueError(f"prelu: weight must have 1 entry or one per channel (input "
                              f"axis 1: {channels}), got weight shape {weight.shape} for "
                              f"input shape {input.shape}")
-    if input.ndim > 1:
-        # (C,) -> (1, C, 1, ...): one slope per channel, broadcast over batch and space
-        weight = weight.reshape((1, weight.numel()) + (1,) * (input.ndim - 2))
+    if weight.ndim != input.ndim:
+        # (C,) -> (1, C, 1, ...): one slope per channel, broadcast over batch and space;
+        # a single slope takes the input's rank, so that a 0-d input stays 0-d (as PyTorch)
+        shape = [1] * input.ndim
+        if input.ndim > 1:
+            shape[1] = weight.numel()
+        weight = weight.reshape(tuple(shape))
     return where(input.data > 0, input, weight * input)
 
 

@@ -166,14 +166,19 @@ class Sqrt(Function):
 
 class Abs(Function):
     def forward(self, x):
-        xp = get_array_module(x)
-        self.save_for_backward(xp.sign(x))
-        return xp.abs(x)
+        self.save_for_backward(sign_array(x))
+        return get_array_module(x).abs(x)
 
     def backward(self, gy):
-        # d|x|/dx = sign(x), a constant away from 0
+        # d|x|/dx = sign(x), a constant away from 0 (0 at 0 and at NaN, as PyTorch)
         (sign,) = self.saved_tensors
         return gy * sign
+
+
+def sign_array(x):
+    """PyTorch's sign on a raw array: [x > 0] - [x < 0], so 0 at NaN (NumPy's sign gives
+    NaN there)."""
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
 
 class Maximum(Function):

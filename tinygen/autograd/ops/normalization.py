@@ -75,10 +75,12 @@ class BatchNorm(Function):
         x3 = _by_channel(x)
         count = x3.shape[0] * x3.shape[2]
         if self.training:
-            batch_mean = _channel_sum(xp, x3) / count
+            # an empty batch: zero statistics instead of 0/0, and the running ones left as
+            # they are (as PyTorch); the output is empty anyway
+            batch_mean = _channel_sum(xp, x3) / max(count, 1)
             y3 = x3 - batch_mean[:, None]  # the centred input; normalized in place below
-            batch_var = _channel_dot(xp, y3, y3) / count
-            if self.running_mean is not None:
+            batch_var = _channel_dot(xp, y3, y3) / max(count, 1)
+            if self.running_mean is not None and count:
                 self._update_running_stats(batch_mean, batch_var, count)
         else:
             # copies in x's dtype: a later training step changes the running stats in place
@@ -128,7 +130,7 @@ class BatchNorm(Function):
         xp = get_array_module(g)
         wants_x, wants_weight, wants_bias = self._wanted()
         g3, x3 = _by_channel(g), _by_channel(x)
-        count = g3.shape[0] * g3.shape[2]
+        count = max(g3.shape[0] * g3.shape[2], 1)  # an empty batch: empty gx, zero sums
         inv_std = self.cached("inv_std")
         g_bias = _channel_sum(xp, g3)
         gx = g_weight = None
@@ -170,7 +172,7 @@ class BatchNorm(Function):
             # (C,) -> (1, C, 1, ...), to broadcast over the batch (and space)
             scale = inv_std if weight is None else inv_std * reshape(weight, per_channel)
             if self.training:
-                count = x.numel() // x.shape[1]
+                count = max(x.shape[0] * math.prod(x.shape[2:]), 1)  # values per channel
                 gx = scale * (gy - reshape(g_bias, per_channel) / count
                               - x_hat * reshape(g_weight, per_channel) / count)
             else:
@@ -207,7 +209,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     if not training and running_mean is None:
         raise ValueError("batch_norm: eval mode (training=False) needs running_mean and "
                          "running_var, got None")
-    if training and x.numel() // max(channels, 1) < 2:
+    # PyTorch's test: a single value per channel cannot be normalized (an empty batch can)
+    if training and x.shape[0] * math.prod(x.shape[2:]) == 1:
         raise ValueError(f"batch_norm: training needs more than 1 value per channel, got "
                          f"input shape {x.shape}")
     for label, param in (("weight", weight), ("bias", bias)):
@@ -275,7 +278,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     _check_affine("layer_norm", "weight", weight, shape)
     _check_affine("layer_norm", "bias", bias, shape)
     run = math.prod(shape)
-    y = _standardize(input, input.numel() // run, run, eps)
+    y = _standardize(input, math.prod(input.shape[:input.ndim - count]), run, eps)
     if weight is not None:
         y = y * weight
     return y if bias is None else y + bias

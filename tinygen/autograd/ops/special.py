@@ -13,7 +13,13 @@ from __future__ import annotations
 import math
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.elementwise import PowScalar, _as_tensor_pair, exp, where
+from tinygen.autograd.ops.elementwise import (
+    PowScalar,
+    _as_tensor_pair,
+    exp,
+    sign_array,
+    where,
+)
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -164,7 +170,7 @@ class _PiecewiseConstant(Function):
 
 class Sign(_PiecewiseConstant):
     def forward(self, x):
-        return get_array_module(x).sign(x)
+        return sign_array(x)
 
 
 class Floor(_PiecewiseConstant):
@@ -343,7 +349,7 @@ def xlogy(x, y) -> Tensor:
 
 
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 by the sign of x; zero gradient."""
+    """-1, 0 or 1 by the sign of x (0 for NaN, as PyTorch); zero gradient."""
     return Sign().apply(x)
 
 
