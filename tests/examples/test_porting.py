@@ -196,13 +196,17 @@ def test_random_numbers_come_from_numpys_generator_without_generator_objects():
         tg.randn(2, generator=None)
 
 
-def test_the_array_data_loader_has_no_workers():
+def test_the_data_loader_takes_pytorchs_arguments_and_builds_batches_in_process():
     import inspect
 
-    parameters = inspect.signature(tg.data.DataLoader).parameters
+    parameters = inspect.signature(tg.utils.data.DataLoader).parameters
 
-    assert {"batch_size", "shuffle", "seed"} <= set(parameters)
-    assert not {"num_workers", "pin_memory", "sampler", "collate_fn"} & set(parameters)
+    assert {"batch_size", "shuffle", "drop_last", "collate_fn", "num_workers",
+            "pin_memory", "generator", "seed"} <= set(parameters)
+    assert parameters["batch_size"].default == 1 and "sampler" not in parameters
+    loader = tg.utils.data.DataLoader(tg.utils.data.TensorDataset(np.arange(4)),
+                                      batch_size=2, num_workers=4)
+    assert [b[0].tolist() for b in loader] == [[0, 1], [2, 3]]
 
 
 def test_custom_functions_use_instance_methods_not_ctx():

@@ -10,53 +10,80 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.autograd.tensor import Tensor
+from tinygen.data.dataset import TensorDataset, default_collate
 
 
 class DataLoader:
-    """Batches of aligned arrays (images, labels, ...) along their first axis.
+    """Batches of a dataset, or of aligned arrays (images, labels, ...), along the first axis.
 
-    The shuffle order comes from the loader's own ``np.random.Generator``, so it is
-    reproducible from ``seed`` and independent of the model's random draws (dropout, noise).
+    As PyTorch's DataLoader: ``DataLoader(dataset, batch_size=64, shuffle=True)`` over any
+    object with ``__len__`` and ``__getitem__`` (a :class:`TensorDataset`, a custom
+    :class:`Dataset`), examples joined by ``collate_fn`` (default: :func:`default_collate`);
+    ``loader.dataset`` is the dataset. Arrays given directly (``DataLoader(images, labels,
+    ...)``) and TensorDatasets are batched by slicing every array at once.
+
+    The shuffle order comes from the loader's own ``np.random.Generator``: from ``seed``, or
+    ``generator``, or else drawn once from tinygen's generator, so ``tinygen.manual_seed``
+    makes the batch order repeatable, and the model's own random draws do not move it.
     :meth:`state_dict` captures the generator and the position inside the current epoch, so
     a run resumed from a checkpoint sees exactly the batches it would have seen.
 
     Args:
-        *arrays: NumPy arrays with the same length; each batch holds one slice of each.
-        batch_size: examples per batch.
+        *data: one dataset, or NumPy arrays / Tensors of the same length.
+        batch_size: examples per batch (PyTorch's default, 1).
         shuffle: a fresh permutation every epoch (else the stored order).
         drop_last: skip the last batch when it is smaller than ``batch_size``.
-        seed: seeds the shuffle generator (None: fresh entropy).
+        seed: seeds the shuffle generator.
+        generator: a ``np.random.Generator`` for the shuffle (instead of ``seed``).
+        collate_fn: turns a list of examples into a batch (datasets only).
         device: where the batch Tensors live ("cpu" or "cuda").
+        num_workers, pin_memory: accepted for PyTorch programs; batches are always built in
+            this process (NumPy slicing releases the GIL, and worker processes would copy
+            the dataset), and there is no pinned host memory to use.
 
     Example:
-        >>> loader = DataLoader(images, labels, batch_size=64, shuffle=True, seed=0)
+        >>> loader = DataLoader(TensorDataset(images, labels), batch_size=64, shuffle=True)
         >>> for x, y in loader:  # x, y: Tensors of 64 examples
         ...     pass
     """
 
-    def __init__(self, *arrays: np.ndarray, batch_size: int = 64, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, device: str = "cpu"):
-        if not arrays:
-            raise ValueError("DataLoader: expected at least one array, got none")
-        lengths = [len(array) for array in arrays]
-        if len(set(lengths)) != 1:
-            raise ValueError(f"DataLoader: arrays must have the same length, got {lengths}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    def __init__(self, *data, batch_size: int = 1, shuffle: bool = False,
+                 drop_last: bool = False, seed: int | None = None,
+                 generator: np.random.Generator | None = None, collate_fn=None,
+                 device: str = "cpu", num_workers: int = 0, pin_memory: bool = False):
+        if not data:
+            raise ValueError("DataLoader: expected a dataset or at least one array, got none")
+        if len(data) == 1 and _is_dataset(data[0]):
+            self.dataset = data[0]
+        else:
+            lengths = [len(array) for array in data]
+            if len(set(lengths)) != 1:
+                raise ValueError(f"DataLoader: arrays must have the same length, got {lengths}")
+            self.dataset = TensorDataset(*data)
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or (
+                batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive int, got "
                              f"{batch_size!r}")
-        self.arrays = tuple(np.asarray(array) for array in arrays)
+        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got "
+                             f"{num_workers!r}")
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
+        self.collate_fn = collate_fn
         self.device = backend.check_device(device)
-        self.generator = np.random.default_rng(seed)
+        if generator is None:
+            if seed is None:  # follow tinygen.manual_seed, as PyTorch's loader does
+                seed = int(backend.to_numpy(backend.get_generator("cpu").integers(2**62)))
+            generator = np.random.default_rng(seed)
+        self.generator = generator
         self._order: np.ndarray | None = None  # this epoch's example order, while it runs
         self._next_batch = 0
         self._resuming = False  # set by load_state_dict: the next epoch continues the saved one
 
     @property
     def num_examples(self) -> int:
-        return len(self.arrays[0])
+        return len(self.dataset)
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -79,8 +106,14 @@ class DataLoader:
             self._next_batch += 1
             if self._next_batch == len(self):
                 self._order = None
-            yield tuple(Tensor(backend.to_device(array[index], self.device))
-                        for array in self.arrays)
+            yield self._batch(index)
+
+    def _batch(self, index: np.ndarray):
+        if isinstance(self.dataset, TensorDataset) and self.collate_fn is None:
+            return tuple(Tensor(backend.to_device(rows, self.device))
+                         for rows in self.dataset.arrays(index))
+        collate = default_collate if self.collate_fn is None else self.collate_fn
+        return _on_device(collate([self.dataset[int(i)] for i in index]), self.device)
 
     def state_dict(self) -> dict:
         """The shuffle generator's state and the position in the current epoch."""
@@ -100,6 +133,24 @@ class DataLoader:
         self._order = None if order is None else np.asarray(order, dtype=np.int64)
         self._next_batch = int(state["next_batch"])
         self._resuming = True
+
+
+def _is_dataset(value) -> bool:
+    """A dataset object rather than an array: indexable and sized, and not array-like."""
+    return (hasattr(value, "__getitem__") and hasattr(value, "__len__")
+            and not isinstance(value, (np.ndarray, Tensor, list, tuple))
+            and not hasattr(value, "__array__") and not hasattr(value, "__cuda_array_interface__"))
+
+
+def _on_device(batch, device):
+    """A collated batch with every Tensor moved to ``device`` (a no-op on the CPU)."""
+    if isinstance(batch, Tensor):
+        return batch if batch.device == device else batch.to(device)
+    if isinstance(batch, tuple):
+        return tuple(_on_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: _on_device(item, device) for key, item in batch.items()}
+    return batch
 
 
 def endless(images: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 64,
