@@ -4,7 +4,7 @@ Same architecture (G: z -> 7x7 transposed conv -> BN, ReLU -> 14x14 -> BN, ReLU 
 Tanh; D: strided 4x4 convs with LeakyReLU(0.2), batch norm after the second, a 7x7 conv to
 one logit, judging 2 images at once as models.gan's PacGAN default does), the same init
 (conv weights N(0, 0.02), BN scales N(1, 0.02), biases 0), the same real-data order
-(``models.gan.endless`` with the same seed), Adam 2e-4 with betas (0.5, 0.999), batch 64,
+(``tinygen.data.endless`` with the same seed), Adam 2e-4 with betas (0.5, 0.999), batch 64,
 latent 64, one D step on real and ``fake.detach()`` then one non-saturating G step. The
 noise comes from torch's generator with the same seed, so the two runs see different z.
 Samples for the metrics are drawn with G in eval mode and judged by ``models.gan_metrics``.
@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 import tinygen as tg
 from models import gan, gan_metrics
-from tinygen.data import default_split
+from tinygen.data import default_split, endless
 from tinygen.optim import Adam
 
 BETAS = (0.5, 0.999)  # DCGAN's Adam: less momentum for a moving target
@@ -141,7 +141,7 @@ def step_pair(channels: int = 32, batch: int = 64, latent: int = 64, pack: int =
     returns (d_loss, g_loss) as floats."""
     (train_images, train_labels), _ = default_split()
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
-    x_fixed = next(gan.endless(x_train, train_labels, batch, 0, "cpu"))[0].numpy()
+    x_fixed = next(endless(x_train, train_labels, batch, 0, "cpu"))[0].numpy()
     tg.manual_seed(0)
     torch.manual_seed(0)
     ours_g = gan.dcgan_init_(gan.DCGenerator(latent, channels))
@@ -209,7 +209,7 @@ def main(argv=None) -> dict:
     x_train = (train_images[:, None] / np.float32(127.5) - 1).astype(np.float32)
     real_test = test_images / np.float32(255)
     # models.gan's own stream: the same batches in the same order as the tinygen run
-    data = gan.endless(x_train, train_labels, args.batch_size, args.seed, "cpu")
+    data = endless(x_train, train_labels, args.batch_size, args.seed, "cpu")
 
     G = dcgan_init_(TwinDCGenerator(args.latent, args.channels))
     D = dcgan_init_(TwinDCDiscriminator(args.channels, args.pack))
