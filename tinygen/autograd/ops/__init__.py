@@ -69,6 +69,7 @@ from tinygen.autograd.ops.elementwise import (
 from tinygen.autograd.ops.indexing import (
     argsort,
     gather,
+    index_add,
     index_select,
     masked_fill,
     scatter,
@@ -119,7 +120,6 @@ from tinygen.autograd.ops.shape import (
     flatten,
     flip,
     getitem,
-    index_add,
     movedim,
     narrow,
     pad,
