@@ -184,6 +184,11 @@ def test_index_select_take_along_dim_and_masked_fill():
            x, np.array([[0, 3]]))
     _check(lambda t, i: tg.take_along_dim(t, i), lambda t, i: torch.take_along_dim(t, i),
            x, np.array([11, 0, 5]))
+    _check(lambda t, i: tg.take_along_dim(t, i, 0), lambda t, i: torch.take_along_dim(t, i, 0),
+           x, np.array([[-1, 0, -3, 2]]))
+    _check(lambda t, i, s: tg.index_add(t, 0, i, s, alpha=-0.5),
+           lambda t, i, s: torch.index_add(t, 0, i, s, alpha=-0.5), x, np.array([2, 0, 2]),
+           _randn(3, 4))
     mask = RNG.standard_normal((2, 1, 4)) > 0
     _check(lambda t, m, v: t.masked_fill(m, v), lambda t, m, v: t.masked_fill(m, v), x, mask,
            np.array(0.5))

@@ -444,7 +444,8 @@ register(OpSpec("getitem_basic", ops.getitem, lambda x, index: x[index], unary()
                 kwargs=_basic_index_kwargs))
 register(OpSpec("getitem_advanced", ops.getitem, lambda x, index: x[index],
                 unary(shape=shapes(min_dims=1)), kwargs=_advanced_index_kwargs))
-register(OpSpec("index_add", ops.index_add, _index_add_reference,
+# the adjoint of getitem (PyTorch's index_add, ops.index_add, is in op_specs_indexing)
+register(OpSpec("index_add_into_zeros", shape_ops.index_add, _index_add_reference,
                 unary(shape=shapes(min_dims=1)), kwargs=_index_add_kwargs))
 register(OpSpec("concatenate", ops.concatenate, lambda *xs, axis: np.concatenate(xs, axis),
                 _concatenate_inputs(), kwargs=_concatenate_kwargs,

@@ -103,6 +103,38 @@ def _selection(draw):
     return x, index
 
 
+def _index_add_reference(x, index, source, dim, alpha):
+    out = x.copy()
+    for position, target in enumerate(index.reshape(-1)):
+        destination = [slice(None)] * x.ndim
+        destination[dim] = target
+        out[tuple(destination)] += alpha * np.take(source, position, axis=dim)
+    return out
+
+
+@st.composite
+def _index_add_inputs(draw):
+    """x, a vector of positions along a drawn dim (repeats add up), and the source slices."""
+    x = draw(arrays(shapes(min_dims=1)))
+    dim = draw(st.integers(0, x.ndim - 1))
+    index = draw(arrays((draw(st.integers(0, 4)),), dtype=np.int64,
+                        elements=st.integers(0, x.shape[dim] - 1)))
+    return x, index, draw(arrays(x.shape[:dim] + index.shape + x.shape[dim + 1:]))
+
+
+def _index_add_kwargs(arrays_):
+    x, index, source = arrays_
+    fits = [d for d in range(x.ndim)
+            if source.shape == x.shape[:d] + index.shape + x.shape[d + 1:]
+            and (index.size == 0 or index.max() < x.shape[d])]
+    return st.fixed_dictionaries({"dim": st.sampled_from(fits),
+                                  "alpha": st.sampled_from([1, -0.5, 2.0])})
+
+
+register(OpSpec("index_add", ops.index_add, _index_add_reference, _index_add_inputs(),
+                kwargs=_index_add_kwargs,
+                call=lambda x, index, source, dim, alpha: ops.index_add(
+                    x, dim, index, source, alpha=alpha)))
 register(OpSpec("index_select", ops.index_select,
                 lambda x, index, dim: np.take(x, index.reshape(-1), axis=dim), _selection(),
                 kwargs=lambda a: st.fixed_dictionaries(

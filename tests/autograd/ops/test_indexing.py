@@ -63,6 +63,24 @@ def test_scatter_takes_a_number_and_scatter_add_sums_repeats():
         tg.scatter(x, 1, tg.tensor([[0]]), tg.tensor([[1.0]]))
 
 
+def test_gather_with_an_empty_index_checks_no_shapes_as_pytorch():
+    assert tg.gather(tg.ones(5), 0, tg.tensor(np.zeros((2, 0), dtype=np.int64))).shape == (2, 0)
+
+
+def test_index_add_adds_source_slices_at_positions_times_alpha():
+    x = _leaf(np.zeros((2, 3)))
+    source = _leaf([[1.0, 2.0], [3.0, 4.0]])
+
+    y = tg.index_add(x, 1, tg.tensor([2, 2]), source, alpha=2)
+    gx, gsource = grad((y * tg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum(), [x, source])
+
+    assert y.tolist() == [[0.0, 0.0, 6.0], [0.0, 0.0, 14.0]]
+    np.testing.assert_array_equal(gx.numpy(), [[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_array_equal(gsource.numpy(), [[6, 6], [12, 12]])
+    with pytest.raises(ValueError, match=r"index_add: source must have shape \(2, 1\)"):
+        tg.index_add(x, 1, tg.tensor([0]), source)
+
+
 def test_index_select_takes_a_vector_of_positions():
     x = tg.tensor(np.arange(6.0).reshape(2, 3))
     assert x.index_select(1, tg.tensor([2, 0, 2])).tolist() == [[2, 0, 2], [5, 3, 5]]
@@ -76,6 +94,9 @@ def test_take_along_dim_broadcasts_and_flattens_without_dim():
     x = tg.tensor(np.arange(6.0).reshape(2, 3))
     assert tg.take_along_dim(x, tg.tensor([[0, 2]]), 1).tolist() == [[0, 2], [3, 5]]
     assert tg.take_along_dim(x, tg.tensor([5, 0])).tolist() == [5.0, 0.0]
+    assert tg.take_along_dim(x, tg.tensor([[-1], [-3]]), 1).tolist() == [[2.0], [3.0]]
+    with pytest.raises(IndexError, match=r"take_along_dim: index out of range .* got -4"):
+        tg.take_along_dim(x, tg.tensor([[-4]]), 1)
 
 
 def test_masked_fill_fills_where_true_and_a_tensor_value_gets_their_gradient():

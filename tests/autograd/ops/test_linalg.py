@@ -104,6 +104,8 @@ def test_tensordot_takes_a_count_or_two_lists_of_axes():
     assert tg.tensordot(a, b).shape == (2, 5)
     assert tg.tensordot(a, b, dims=([1, 2], [0, 1])).shape == (2, 5)
     assert tg.tensordot(a, b, dims=0).shape == (2, 3, 4, 3, 4, 5)
+    # a summed axis of size 1 broadcasts against a longer one, as in PyTorch
+    assert tg.tensordot(tg.ones(1, 1, 1), tg.ones(2, 1, 2), ([0, 1], [2, 0])).item() == 4.0
     with pytest.raises(TypeError, match="tensordot: dims must be an int or a pair of lists"):
         tg.tensordot(a, tg.ones(4, 5), dims=(2, 0))
     with pytest.raises(ValueError, match="tensordot: axes .* do not pair up"):

@@ -124,6 +124,18 @@ def test_mean_of_nothing_is_nan_and_sum_is_zero_as_pytorch():
     assert tg.logsumexp(tg.zeros(2, 0), 1).tolist() == [-math.inf, -math.inf]
 
 
+def test_var_reads_a_bool_second_argument_as_unbiased_as_pytorch():
+    x = tg.tensor([1.0, 2.0, 4.0])
+    assert x.var(False).item() == pytest.approx(np.var([1.0, 2.0, 4.0]))
+    assert tg.std(x, True).item() == pytest.approx(np.std([1.0, 2.0, 4.0], ddof=1))
+    assert [t.shape for t in tg.var_mean(x, False)] == [(), ()]
+
+
+def test_softmax_of_an_empty_tensor_is_empty():
+    assert tg.softmax(tg.zeros(5, 0, 0), -1).shape == (5, 0, 0)
+    assert tg.log_softmax(tg.zeros(2, 0), 1).shape == (2, 0)
+
+
 def test_var_without_degrees_of_freedom_is_nan_or_inf_as_pytorch():
     assert math.isnan(tg.tensor([1.5]).var().item())
     assert tg.tensor([1.0, 2.0]).var(correction=2).item() == math.inf

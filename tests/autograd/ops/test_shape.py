@@ -92,6 +92,11 @@ def test_expand_keeps_sizes_with_minus_one_but_not_for_new_leading_axes():
         tg.zeros(3).expand(-1, 3)
 
 
+def test_cat_skips_1d_empty_tensors_as_pytorch():
+    assert tg.cat([tg.zeros(0), tg.ones(2, 2)], 1).shape == (2, 2)
+    assert tg.cat([tg.zeros(0), tg.zeros(0)]).shape == (0,)
+
+
 def test_clone_is_a_differentiable_copy_sharing_no_memory():
     x = _leaf([1.0, 2.0])
     y = x.clone()

@@ -1,5 +1,5 @@
-"""Indexing ops: gather and its adjoint scatter_add, scatter, index_select, take_along_dim,
-masked_fill, tril/triu, sort/argsort/topk, one_hot and embedding.
+"""Indexing ops: gather and its adjoint scatter_add, scatter, index_select, index_add,
+take_along_dim, masked_fill, tril/triu, sort/argsort/topk, one_hot and embedding.
 
 An index argument is an integer Tensor (PyTorch's LongTensor): it is checked against the
 shape it addresses (an index out of range raises, it never wraps around as NumPy's would) and
@@ -15,7 +15,8 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import _is_int
 from tinygen.autograd.ops.comparison import ValuesIndices, _cut
 from tinygen.autograd.ops.elementwise import cast, where
-from tinygen.autograd.ops.shape import clone, expand, getitem, index_add, reshape
+from tinygen.autograd.ops.shape import clone, expand, getitem, reshape
+from tinygen.autograd.ops.shape import index_add as index_add_into_zeros
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
 
@@ -137,7 +138,7 @@ class Embedding(Function):
         if self.padding_idx is not None:
             gy = gy * Tensor._from_array((indices.data != self.padding_idx)[..., None]
                                          .astype(gy.dtype))
-        return index_add(gy, indices.data, self.weight_shape), None
+        return index_add_into_zeros(gy, indices.data, self.weight_shape), None
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -194,6 +195,9 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
         A tensor of the index's shape: ``out[i][j][k] = x[i][index[i][j][k]][k]`` (dim=1).
     """
     index = _index("gather", index, x)
+    if index.numel() == 0:  # nothing picked: PyTorch checks no shapes then
+        empty = get_array_module(x.data).zeros(index.shape, dtype="int64")
+        return getitem(reshape(x, (-1,)), empty)
     flat, flat_index, axis = _as_one_axis(x, index, dim, "gather")
     _check_index_shape("gather", flat_index, axis, flat)
     _check_bounds("gather", flat_index, flat.shape[axis], axis)
@@ -260,10 +264,12 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
 
 def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
     """Entries of x picked by ``indices`` along ``dim``, x and indices broadcasting on the
-    other axes (``numpy.take_along_axis``); with dim None, x and indices are flattened."""
+    other axes (``numpy.take_along_axis``); with dim None, x and indices are flattened. A
+    negative index counts from the end, as in PyTorch (gather takes none)."""
     indices = _index("take_along_dim", indices, x, "indices")
     if dim is None:
-        return gather(reshape(x, (-1,)), 0, reshape(indices, (-1,)))
+        flat = reshape(x, (-1,))
+        return gather(flat, 0, _from_the_end(reshape(indices, (-1,)), flat.shape[0]))
     if indices.ndim != x.ndim:
         raise ValueError(f"take_along_dim: x and indices must have the same number of axes, "
                          f"got shapes {x.shape} and {indices.shape}")
@@ -278,8 +284,51 @@ def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
     x_shape = tuple(sides[:axis]) + (x.shape[axis],) + tuple(sides[axis + 1:])
     index_shape = tuple(sides[:axis]) + (indices.shape[axis],) + tuple(sides[axis + 1:])
     xp = get_array_module(indices.data)
-    index = Tensor._from_array(xp.broadcast_to(indices.data, index_shape))
+    index = _from_the_end(indices, x.shape[axis])
+    index = Tensor._from_array(xp.broadcast_to(index.data, index_shape))
     return gather(expand(x, x_shape), axis, index)
+
+
+def _from_the_end(index: Tensor, size: int) -> Tensor:
+    """Negative indices in [-size, 0) counted from the end; others are left to gather's
+    range check."""
+    data = index.data
+    if not data.size or int(data.min()) >= 0:
+        return index
+    if int(data.min()) < -size:
+        raise IndexError(f"take_along_dim: index out of range for a dim of size {size}: "
+                         f"expected values in [{-size}, {size - 1}], got {int(data.min())}")
+    return Tensor._from_array(get_array_module(data).where(data < 0, data + size, data))
+
+
+def index_add(x: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
+    """x with the slices of ``source`` (times ``alpha``) added at the positions ``index`` along
+    ``dim``, repeats adding up, as ``torch.index_add``.
+
+    Args:
+        x: any shape.
+        dim: the axis indexed.
+        index: a vector (or 0-d) of positions along dim.
+        source: x's shape with dim of length len(index).
+
+    Returns:
+        A tensor of x's shape.
+    """
+    index = _index("index_add", index, x)
+    if index.ndim > 1:
+        raise IndexError(f"index_add: index must be a vector (0-d or 1-d), got shape "
+                         f"{index.shape}")
+    flat, _, axis = _as_one_axis(x, index, dim, "index_add")
+    _check_bounds("index_add", index, flat.shape[axis], axis)
+    positions = index.data.reshape(-1)
+    src = reshape(source, (1,)) if source.ndim == 0 else source
+    expected = flat.shape[:axis] + (positions.shape[0],) + flat.shape[axis + 1:]
+    if src.shape != expected or source.dtype != x.dtype:
+        raise ValueError(f"index_add: source must have shape {expected} and dtype {x.dtype}, "
+                         f"got {source.shape} and {source.dtype}")
+    added = index_add_into_zeros(src if alpha == 1 else src * alpha,
+                                 (slice(None),) * axis + (positions,), flat.shape)
+    return reshape(flat + added, x.shape)
 
 
 def masked_fill(x: Tensor, mask, value) -> Tensor:

@@ -316,10 +316,16 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     else:
         raise TypeError(f"tensordot: dims must be an int or a pair of lists of axes, got "
                         f"{dims!r}")
-    if len(a_axes) != len(b_axes) or any(a.shape[i] != b.shape[j]
-                                         for i, j in zip(a_axes, b_axes)):
+    if len(a_axes) != len(b_axes) or any(a.shape[i] != b.shape[j] and 1 not in (
+            a.shape[i], b.shape[j]) for i, j in zip(a_axes, b_axes)):
         raise ValueError(f"tensordot: axes {dims!r} of shapes {a.shape} and {b.shape} do not "
                          "pair up")
+    # a summed axis of size 1 facing a longer one broadcasts, as in PyTorch
+    a_sides, b_sides = list(a.shape), list(b.shape)
+    for i, j in zip(a_axes, b_axes):
+        a_sides[i] = b_sides[j] = max(a.shape[i], b.shape[j]) if 0 not in (
+            a.shape[i], b.shape[j]) else 0
+    a, b = expand(a, tuple(a_sides)), expand(b, tuple(b_sides))
     a_free = [i for i in range(a.ndim) if i not in a_axes]
     b_free = [j for j in range(b.ndim) if j not in b_axes]
     rows, inner = math.prod(a.shape[i] for i in a_free), math.prod(a.shape[i] for i in a_axes)

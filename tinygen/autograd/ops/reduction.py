@@ -200,9 +200,12 @@ class LogSoftmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        shift = x.max(axis=self.axis, keepdims=True)
-        shifted = x - shift
-        y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        if x.size == 0:  # nothing to normalise (and no max to shift by)
+            y = x.copy()
+        else:
+            shift = x.max(axis=self.axis, keepdims=True)
+            shifted = x - shift
+            y = shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
         self.save_for_backward(y)
         return y
 
@@ -218,8 +221,11 @@ class Softmax(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        y = e / e.sum(axis=self.axis, keepdims=True)
+        if x.size == 0:  # nothing to normalise (and no max to shift by)
+            y = x.copy()
+        else:
+            e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
+            y = e / e.sum(axis=self.axis, keepdims=True)
         self.save_for_backward(y)
         return y
 
@@ -250,6 +256,11 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
     return Mean(dim, keepdim).apply(_as_dtype(x, dtype))
 
 
+def _unbiased_overload(dim, unbiased) -> tuple:
+    """PyTorch's ``var(x, unbiased)`` overload: a bool second argument is ``unbiased``."""
+    return (None, dim) if isinstance(dim, bool) else (dim, unbiased)
+
+
 def _correction(op: str, unbiased, correction) -> int:
     if unbiased is not None and correction is not None:
         raise TypeError(f"{op}: pass unbiased or correction, not both")
@@ -261,7 +272,9 @@ def _correction(op: str, unbiased, correction) -> int:
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Variance over ``dim``, divided by n - correction: unbiased (correction=1) by default,
-    as in PyTorch; ``correction=0`` (or ``unbiased=False``) is NumPy's default."""
+    as in PyTorch; ``correction=0`` (or ``unbiased=False``) is NumPy's default. As in PyTorch,
+    ``var(x, False)`` reads the bool as ``unbiased``."""
+    dim, unbiased = _unbiased_overload(dim, unbiased)
     dim, keepdim = dim_keepdim("var", dim, keepdim, axis, keepdims)
     return Var(dim, keepdim, _correction("var", unbiased, correction)).apply(x)
 
@@ -275,6 +288,7 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
 
 def var_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(var, mean) over ``dim``, as ``torch.var_mean``."""
+    dim, unbiased = _unbiased_overload(dim, unbiased)
     return (var(x, dim, unbiased, keepdim, correction=correction),
             mean(x, dim, keepdim))
 

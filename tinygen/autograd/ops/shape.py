@@ -380,7 +380,9 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
 
 
 def index_add(values: Tensor, index, shape: tuple) -> Tensor:
-    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats sum)."""
+    """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats sum): the
+    adjoint of x[index]. PyTorch's ``index_add(x, dim, index, source)`` is ``tinygen.index_add``
+    (ops/indexing.py)."""
     return IndexAdd(index, tuple(shape)).apply(values)
 
 
@@ -390,6 +392,8 @@ def concatenate(tensors, dim: int = 0, *, axis=None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("cat: expected at least one tensor, got none")
+    # PyTorch skips 1-d empty tensors, a legacy placeholder, whatever the others' shape
+    tensors = [t for t in tensors if t.shape != (0,)] or tensors
     return Concatenate(_axis(dim, tensors[0].ndim, "cat")).apply(*tensors)
 
 
