@@ -41,4 +41,173 @@ class Known:
 
 #: op_db entry id -> why it fails today
 KNOWN_FAILURES: dict[str, Known] = {
+    "add": Known(
+        "add(input, other, alpha=...) raises TypeError (no alpha argument); reference: add of "
+        "two Python numbers raises TypeError ('expected at least one Tensor operand'); torch "
+        "returns a 0-d tensor",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=6),
+    "mul": Known(
+        "reference: mul of two Python numbers raises TypeError ('expected at least one Tensor "
+        "operand'); torch returns a 0-d tensor",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "sub": Known(
+        "sub(input, other, alpha=...) raises TypeError (no alpha argument); reference: sub of "
+        "two Python numbers raises TypeError ('expected at least one Tensor operand'); torch "
+        "returns a 0-d tensor",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=6),
+    "div.no_rounding_mode": Known(
+        "reference: div of two Python numbers raises TypeError ('expected at least one Tensor "
+        "operand'); torch returns a 0-d tensor",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "div.trunc_rounding": Known(
+        "div(input, other, rounding_mode='trunc') raises TypeError (no rounding_mode argument)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=9, reference=114),
+    "div.floor_rounding": Known(
+        "div(input, other, rounding_mode='floor') raises TypeError (no rounding_mode argument)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=9, reference=114),
+    "logaddexp": Known(
+        "reference only, torch-side: the double backward at |x - y| ~ 1e3..1e7 is NaN in torch "
+        "(its formula overflows) and 0 in tinygen (the true value)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "max.binary": Known(
+        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
+        "sides (input inf, other NaN: 1 and 1), tinygen 0 to the input",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "maximum": Known(
+        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
+        "sides (input inf, other NaN: 1 and 1), tinygen 0 to the input",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "min.binary": Known(
+        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
+        "sides, tinygen 0 to the input",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "minimum": Known(
+        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
+        "sides, tinygen 0 to the input",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "nn.functional.elu": Known(
+        "reference only, torch-side: at NaN inputs torch's vectorized kernel (tensors of >= 64 "
+        "entries) gives a NaN gradient where its scalar path, and tinygen, give 1",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "nn.functional.prelu": Known(
+        "reference only, torch-side: at x == 0 torch's first order uses the weight but its "
+        "double backward (d VJP / d upstream) uses slope 1; tinygen uses the weight in both",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "nn.functional.celu": Known(
+        "reference only, torch-side: at NaN inputs torch's vectorized kernel (tensors of >= 64 "
+        "entries) gives a NaN gradient where its scalar path, and tinygen, give 1",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "nn.functional.selu": Known(
+        "reference only, torch-side: at NaN inputs torch's vectorized kernel (tensors of >= 64 "
+        "entries) gives a NaN gradient where its scalar path, and tinygen, give the scale",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "nn.functional.mish": Known(
+        "reference only, torch-side: the double backward at extreme inputs (|x| ~ 500 and "
+        "beyond) is NaN in torch, finite (0) in tinygen",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "nn.functional.batch_norm": Known(
+        "a 1-D input of shape (0,) with empty running stats: torch returns an empty tensor, "
+        "tinygen raises ValueError (needs >= 2 axes)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=2),
+    "nn.functional.hardtanh": Known(
+        "reference only, torch-side: at NaN inputs torch gives gradient 1 on tensors of < 8 "
+        "entries and 0 on larger ones; tinygen always passes it (1)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "nn.functional.relu6": Known(
+        "reference only, torch-side: at NaN inputs torch gives gradient 1 on tensors of < 8 "
+        "entries and 0 on larger ones; tinygen always passes it (1)",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "pow": Known(
+        "reference: at base 0 torch masks the gradient (0 ** 0: d/dbase = 0, d/dexponent = 0); "
+        "tinygen gives NaN and -inf there",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "__rpow__": Known(
+        "reference: at base 0 torch masks the gradient (0 ** 0: d/dbase = 0, d/dexponent = 0); "
+        "tinygen gives NaN and -inf there",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
+    "half": Known(
+        "reference only, torch-side: torch rounds float64 -> float16 through float32 (double "
+        "rounding), NumPy rounds once: 1-ulp differences on ~0.005% of entries",
+        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
+    "norm.nuc": Known(
+        "ord='nuc' raises NotImplementedError (needs singular values, which tinygen does not "
+        "compute)",
+        REDUCTION_SHAPE_INDEXING_LINALG, samples=2, reference=2),
+    "linalg.norm": Known(
+        "matrix ord='nuc', 2 and -2 raise NotImplementedError (need singular values, which "
+        "tinygen does not compute)",
+        REDUCTION_SHAPE_INDEXING_LINALG, samples=20, reference=20),
+    "linalg.norm.subgradients_at_zero": Known(
+        "matrix ord='nuc', 2 and -2 raise NotImplementedError (need singular values)",
+        REDUCTION_SHAPE_INDEXING_LINALG, samples=12, reference=12),
+    "linalg.matrix_norm": Known(
+        "ord='nuc', 2 and -2 raise NotImplementedError (need singular values, which tinygen "
+        "does not compute)",
+        REDUCTION_SHAPE_INDEXING_LINALG, samples=24, reference=24),
+    "nn.functional.interpolate.nearest": Known(
+        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=9, reference=9),
+    "nn.functional.interpolate.nearest-exact": Known(
+        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=9, reference=9),
+    "nn.functional.interpolate.bilinear": Known(
+        "reference: antialias=True raises NotImplementedError",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=0, reference=2),
+    "nn.functional.interpolate.bicubic": Known(
+        "mode='bicubic' raises NotImplementedError",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=24, reference=28),
+    "nn.functional.interpolate.trilinear": Known(
+        "mode='trilinear' raises NotImplementedError",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=24, reference=24),
+    "nn.functional.interpolate.area": Known(
+        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=8, reference=8),
+    "nn.functional.avg_pool2d": Known(
+        "positional args as torch's (kernel, stride, padding, ceil_mode, count_include_pad, "
+        "divisor_override): a 1-tuple padding (1,) and an empty stride () raise ValueError",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=3, reference=3),
+    "nn.functional.max_pool1d": Known(
+        "return_indices=True raises NotImplementedError (tinygen has no max_unpool)",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=64, reference=432),
+    "nn.functional.max_pool2d": Known(
+        "return_indices=True raises NotImplementedError (tinygen has no max_unpool)",
+        POOLING_CONV_DROPOUT_RECURRENT, samples=64, reference=720),
+    "arange": Known(
+        "arange(start, end=...) raises TypeError (no end keyword)",
+        LOSS_CREATION, samples=2, reference=2),
+    "linspace.tensor_overload": Known(
+        "linspace with 0-d tensor start/end raises TypeError (NumPy calls "
+        "Tensor.astype(copy=...), which has no copy argument)",
+        LOSS_CREATION, samples=86, reference=121),
+    "nn.functional.margin_ranking_loss": Known(
+        "reference: at NaN inputs torch's gradient is 0 (the hinge's comparison fails), tinygen"
+        " passes it, and its double backward gives NaN",
+        LOSS_CREATION, samples=0, reference=6),
+    "zeros_like": Known(
+        "zeros_like(input, device=...) raises TypeError (no device argument)",
+        LOSS_CREATION, samples=3, reference=3),
+    "ones_like": Known(
+        "ones_like(input, device=...) raises TypeError (no device argument)",
+        LOSS_CREATION, samples=3, reference=3),
+    "randn_like": Known(
+        "randn_like(input, device=...) raises TypeError (no device argument)",
+        LOSS_CREATION, samples=3, reference=3),
+    "rand_like": Known(
+        "rand_like(input, device=...) raises TypeError (no device argument)",
+        LOSS_CREATION, samples=3, reference=3),
+    "randint": Known(
+        "randint(high, size) (no low) raises TypeError (missing 'shape'), and randint(..., "
+        "dtype=...) raises TypeError (no dtype argument)",
+        LOSS_CREATION, samples=10, reference=10),
+    "full_like": Known(
+        "full_like(input, value, device=...) raises TypeError (no device argument)",
+        LOSS_CREATION, samples=3, reference=3),
+    "eye": Known(
+        "eye(n, m, ..., requires_grad=False) raises TypeError (no requires_grad argument)",
+        LOSS_CREATION, samples=90, reference=90),
+    "to": Known(
+        "Tensor.to(device, dtype, non_blocking, copy) positionally: the bools are read as a "
+        "dtype (TypeError)",
+        TENSOR_SURFACE, samples=24, reference=24),
+
 }

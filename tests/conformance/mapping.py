@@ -156,7 +156,8 @@ def _method_exists(name: str) -> bool:
 
 
 def _method_call(name: str) -> Callable:
-    return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
+    # unbound, as op_db calls it: ``Tensor.__rpow__(2.0, t)`` has a number for ``self``
+    return lambda x, *args, **kwargs: getattr(tinygen.Tensor, name)(x, *args, **kwargs)
 
 
 def _resolve_path(path: str) -> tuple[str, Callable] | None:
