@@ -5,12 +5,12 @@ Discovery is automatic, so an op picks up its conformance test the day it lands:
 
 1. :data:`CALLS`, for the entries whose op_db function does not take ``(input, *args,
    **kwargs)`` in that order (``where``, ``embedding``, the ``T`` property, ...);
-2. :data:`RENAMES`, for the tinygen names that differ from PyTorch's;
-3. ``tinygen.<name>``, or ``tinygen.<prefix>.<rest>`` for a dotted name
+2. ``tinygen.<name>``, or ``tinygen.<prefix>.<rest>`` for a dotted name
    (``tinygen.nn.functional.relu``, ``tinygen.linalg.norm``, ``tinygen.special.erf``);
-4. the Tensor method ``<name>`` when its op wrapper exists (``Tensor.view``,
+3. the Tensor method ``<name>`` when its op wrapper exists (``Tensor.view``,
    ``Tensor.__radd__``): ``tensor_methods.py`` already names wrappers that are still to be
-   written, and those do not count until they exist.
+   written, and those do not count until they exist;
+4. :data:`RENAMES`, for the ops tinygen has under another name only.
 
 PyTorch's aliases (``clip`` for ``clamp``, ``nn.functional.softmax`` for ``softmax``) are
 entries of their own when tinygen exposes them under a different callable.
@@ -52,15 +52,14 @@ def op_db() -> tuple:
     return tuple(database)
 
 
-def _f(name: str) -> Callable:
-    """``tinygen.nn.functional.<name>``, looked up at call time."""
-    import tinygen.nn.functional as functional
+def _at(path: str) -> Callable:
+    """The tinygen callable at ``path`` (``nn.functional.embedding``), looked up when called."""
+    prefix, _, name = path.rpartition(".")
 
-    return getattr(functional, name)
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(f"tinygen.{prefix}"), name)(*args, **kwargs)
 
-
-def _linalg(name: str) -> Callable:
-    return getattr(importlib.import_module("tinygen.linalg"), name)
+    return call
 
 
 #: op_db entries (``name`` or ``name.variant``) whose op_db function reorders its arguments or
@@ -72,10 +71,10 @@ CALLS: dict[str, tuple[str, Callable]] = {
     # op_db: lambda weight, idx: F.embedding(idx, weight)
     "nn.functional.embedding": (
         "tinygen.nn.functional.embedding(idx, weight)",
-        lambda weight, idx, **kw: _f("embedding")(idx, weight, **kw)),
+        lambda weight, idx, **kw: _at("nn.functional.embedding")(idx, weight, **kw)),
     "nn.functional.embedding_bag": (
         "tinygen.nn.functional.embedding_bag(idx, weight)",
-        lambda weight, idx, **kw: _f("embedding_bag")(idx, weight, **kw)),
+        lambda weight, idx, **kw: _at("nn.functional.embedding_bag")(idx, weight, **kw)),
     # op_db: lambda tensors, equation: torch.einsum(equation, tensors)
     "einsum": ("tinygen.einsum(equation, tensors)",
                lambda tensors, equation: tinygen.einsum(equation, tensors)),
@@ -83,11 +82,14 @@ CALLS: dict[str, tuple[str, Callable]] = {
     **{f"polygamma.polygamma_n_{n}": (
         "tinygen.polygamma(n, input)",
         lambda x, n, **kw: tinygen.polygamma(n, x, **kw)) for n in range(5)},
+    "special.polygamma.special_polygamma_n_0": (
+        "tinygen.special.polygamma(n, input)",
+        lambda x, n, **kw: _at("special.polygamma")(n, x, **kw)),
     "linalg.pinv.singular": ("tinygen.linalg.pinv(a @ b.mT)",
-                             lambda a, b: _linalg("pinv")(a @ b.mT)),
+                             lambda a, b: _at("linalg.pinv")(a @ b.mT)),
     "linalg.lstsq.grad_oriented": (
         "tinygen.linalg.lstsq(a, b, driver=driver)[:2]",
-        lambda a, b, driver: _linalg("lstsq")(a, b, driver=driver)[:2]),
+        lambda a, b, driver: _at("linalg.lstsq")(a, b, driver=driver)[:2]),
     # properties, not calls
     "T": ("Tensor.T", lambda x: x.T),
     "mT": ("Tensor.mT", lambda x: x.mT),
@@ -95,17 +97,13 @@ CALLS: dict[str, tuple[str, Callable]] = {
     "mH": ("Tensor.mH", lambda x: x.mH),
 }
 
-#: op_db names that tinygen spells differently: op_db name -> tinygen dotted path (relative
-#: to ``tinygen``, or ``Tensor.<method>``).
-RENAMES: dict[str, str] = {
-    "nn.functional.logsigmoid": "nn.functional.log_sigmoid",
-    "clamp": "clip",
-}
-
-#: The op_db function names whose entries exist only for their samples' sake and call no
-#: PyTorch op of that name (``max_pool2d_with_indices_backward`` calls two ops).
-_CALLS_FOR_DISPATCH = frozenset({"max_pool2d_with_indices_backward"})
-
+#: op_db names that tinygen spells differently, used while tinygen has no function of
+#: PyTorch's name: op_db name -> tinygen dotted path (relative to ``tinygen``, or
+#: ``Tensor.<method>``).
+#: Empty today: tinygen took PyTorch's names (``log_sigmoid`` and ``clip`` are kept beside
+#: ``logsigmoid`` and ``clamp``; ``upsample_nearest2d`` is not ``upsample_nearest``, whose
+#: ``size`` and fractional ``scale_factor`` it does not take).
+RENAMES: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class Target:
@@ -183,11 +181,11 @@ def resolve(name: str, key: str | None = None) -> tuple[str, Callable] | None:
         label, call = CALLS.get(key) or CALLS[name]
         head = label.split("(")[0]
         return (label, call) if _resolve_path(head.removeprefix("tinygen.")) else None
-    if name in RENAMES:
-        return _resolve_path(RENAMES[name])
     found = _resolve_path(name)
     if found is None and "." not in name:
         found = _resolve_path(f"Tensor.{name}")
+    if found is None and name in RENAMES:
+        found = _resolve_path(RENAMES[name])
     return found
 
 
@@ -202,8 +200,6 @@ def targets() -> list[Target]:
     names = {opinfo.name for opinfo in op_db()}
     for opinfo in op_db():
         key = entry_key(opinfo)
-        if opinfo.name in _CALLS_FOR_DISPATCH:
-            continue
         # an in_place variant runs the method with PyTorch's trailing underscore
         in_place = opinfo.variant_test_name == "in_place"
         resolved = resolve(f"{opinfo.name}_" if in_place else opinfo.name, key)
@@ -223,4 +219,4 @@ def targets() -> list[Target]:
 def unexposed() -> list[str]:
     """The op_db entry names tinygen does not expose at all (sorted, without duplicates)."""
     exposed = {target.opinfo.name for target in targets()}
-    return sorted({opinfo.name for opinfo in op_db()} - exposed - _CALLS_FOR_DISPATCH)
+    return sorted({opinfo.name for opinfo in op_db()} - exposed)

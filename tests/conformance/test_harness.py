@@ -99,10 +99,14 @@ def test_a_capped_run_spreads_its_samples_over_the_list():
     assert len(chosen) == 10 and chosen[0] == 0 and chosen[-1] > 1000
 
 
-def test_discovery_follows_renames_functions_and_methods():
-    assert mapping.resolve("nn.functional.logsigmoid")[0] == \
+def test_discovery_finds_functions_methods_and_renames(monkeypatch):
+    monkeypatch.setitem(mapping.RENAMES, "nn.functional.torch_only_name",
+                        "nn.functional.log_sigmoid")
+
+    assert mapping.resolve("nn.functional.torch_only_name")[0] == \
         "tinygen.nn.functional.log_sigmoid"
     assert mapping.resolve("add")[0] == "tinygen.add"
+    assert mapping.resolve("nn.functional.relu")[0] == "tinygen.nn.functional.relu"
     assert mapping.resolve("view")[0] == "Tensor.view"
     assert mapping.resolve("Tensor.exp")[0] == "Tensor.exp"
     assert mapping.resolve("no_such_op") is None
