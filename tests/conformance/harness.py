@@ -524,6 +524,8 @@ def _check_gradients(target, sample, index, converter, expected_leaves, actual_l
         return [f"first order: tinygen raises {_short(error)}"]
     problems = _compare_grads("first order", names, _as_zeros(t_grads, t_inputs),
                               _as_zeros(g_grads, g_inputs))
+    problems += [f"(tinygen's output {position} does not require grad)" for position, g in
+                 enumerate(g_outputs) if problems and not g.requires_grad]
     if problems or not second:
         return problems
 
@@ -536,23 +538,16 @@ def _check_gradients(target, sample, index, converter, expected_leaves, actual_l
     t_wrt, g_wrt = t_inputs + t_up, g_inputs + g_up
     t_second = _torch_grad([sum(t_dot)] if t_dot else [], t_wrt)
     try:
-        g_second = _tinygen_grad([_total(g_dot)] if g_dot else [], g_wrt)
+        g_second = _tinygen_grad([sum(g_dot)] if g_dot else [], g_wrt)
     except Exception as error:  # noqa: BLE001
         return [f"second order: tinygen raises {_short(error)}"]
     return _compare_grads("second order", wrt_names, _as_zeros(t_second, t_wrt),
                           _as_zeros(g_second, g_wrt))
 
 
-def _total(terms: list):
-    total = terms[0]
-    for term in terms[1:]:
-        total = total + term
-    return total
-
-
 # --------------------------------------------------------------------------- one op
 def run_op(target: Target, reference: bool = False, limit: int | None = None) -> OpResult:
-    """Run every sample of ``target`` (the first ``limit`` with a limit) and collect results."""
+    """Run the samples of ``target`` (at most ``limit``, see :func:`samples`) and count."""
     result = OpResult(target.key, target.label, order_checked(target))
     opinfo = target.opinfo
     if not opinfo.supports_dtype(torch.float64, "cpu"):
