@@ -86,26 +86,17 @@ from tinygen.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, 
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
 
 __all__ = [
-    "ELU", "LSTM", "BatchNorm1d", "BatchNorm2d", "Buffer", "Conv2d", "ConvTranspose2d",
-    "Dropout", "Embedding", "Flatten", "Identity", "LSTMCell", "LeakyReLU", "Linear",
-    "MaskedConv2d", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid",
-    "Softplus", "StateDictError", "Tanh", "Unflatten", "functional", "init",
-]
-__all__ += ["DiagonalBiLSTM", "DiagonalLSTM", "RowLSTM"]
-__all__ += ["ModuleDict", "ParameterDict", "ParameterList"]
-__all__ += [
-    "GRU", "RNN", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d",
-    "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "Conv1d", "ConvTranspose1d", "Dropout1d",
-    "Dropout2d", "GRUCell", "MaxPool1d", "MaxPool2d", "PixelShuffle", "PixelUnshuffle", "RNNCell",
-    "Upsample",
-]
-__all__ += [
-    "CELU", "GELU", "GLU", "SELU", "GroupNorm", "Hardsigmoid", "Hardtanh", "InstanceNorm1d",
-    "InstanceNorm2d", "LayerNorm", "LogSigmoid", "LogSoftmax", "Mish", "PReLU", "ReLU6", "SiLU",
-    "Softmax", "Softsign",
-]
-__all__ += [
-    "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "GaussianNLLLoss", "HingeEmbeddingLoss",
-    "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "MarginRankingLoss", "NLLLoss",
-    "PoissonNLLLoss", "SmoothL1Loss", "SoftMarginLoss",
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+    "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss",
+    "Buffer", "CELU", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "CrossEntropyLoss",
+    "DiagonalBiLSTM", "DiagonalLSTM", "Dropout", "Dropout1d", "Dropout2d", "ELU", "Embedding",
+    "Flatten", "functional", "GaussianNLLLoss", "GELU", "GLU", "GroupNorm", "GRU", "GRUCell",
+    "Hardsigmoid", "Hardtanh", "HingeEmbeddingLoss", "HuberLoss", "Identity", "init",
+    "InstanceNorm1d", "InstanceNorm2d", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
+    "LogSigmoid", "LogSoftmax", "LSTM", "LSTMCell", "MarginRankingLoss", "MaskedConv2d",
+    "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList", "MSELoss", "NLLLoss",
+    "Parameter", "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
+    "PoissonNLLLoss", "PReLU", "ReLU", "ReLU6", "RNN", "RNNCell", "RowLSTM", "SELU", "Sequential",
+    "Sigmoid", "SiLU", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Softplus", "Softsign",
+    "StateDictError", "Tanh", "Unflatten", "Upsample",
 ]

@@ -79,25 +79,16 @@ from tinygen.autograd.ops.tiling import pad
 from tinygen.autograd.ops.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
-    "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy_with_logits",
-    "conv2d", "conv2d_top_rows", "conv_mask", "conv_transpose2d", "cross_entropy", "dropout",
-    "elu", "gaussian_kl", "gaussian_nll", "leaky_relu", "linear", "log_sigmoid", "log_softmax",
-    "logsumexp", "lstm_cell", "masked_conv2d", "max_pool2d", "mse_loss", "relu", "sigmoid",
-    "softmax", "softplus", "tanh", "upsample_nearest2d",
-]
-__all__ += [
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-    "avg_pool1d", "conv1d", "conv_transpose1d", "dropout1d", "dropout2d", "interpolate",
-    "max_pool1d", "pixel_shuffle", "pixel_unshuffle",
+    "avg_pool1d", "avg_pool2d", "batch_norm", "bernoulli_nll", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "celu", "conv1d", "conv2d", "conv2d_top_rows", "conv_mask",
+    "conv_transpose1d", "conv_transpose2d", "cross_entropy", "dropout", "dropout1d", "dropout2d",
+    "elu", "embedding", "gaussian_kl", "gaussian_nll", "gaussian_nll_loss", "gelu", "glu",
+    "group_norm", "hardsigmoid", "hardtanh", "hinge_embedding_loss", "huber_loss", "instance_norm",
+    "interpolate", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_sigmoid",
+    "log_softmax", "logsigmoid", "logsumexp", "lstm_cell", "margin_ranking_loss", "masked_conv2d",
+    "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
+    "pixel_shuffle", "pixel_unshuffle", "poisson_nll_loss", "prelu", "relu", "relu6", "selu",
+    "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss", "softmax", "softplus", "softsign",
+    "tanh", "upsample_nearest2d",
 ]
-__all__ += [
-    "celu", "gelu", "glu", "group_norm", "hardsigmoid", "hardtanh", "instance_norm",
-    "layer_norm", "logsigmoid", "mish", "normalize", "prelu", "relu6", "selu", "silu",
-    "softsign",
-]
-__all__ += [
-    "binary_cross_entropy", "gaussian_nll_loss", "hinge_embedding_loss", "huber_loss", "kl_div",
-    "l1_loss", "margin_ranking_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
-    "soft_margin_loss",
-]
-__all__ += ["embedding", "one_hot", "pad"]
