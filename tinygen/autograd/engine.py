@@ -52,9 +52,10 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
     """The core loop: accumulate into leaves' .grad, or into ``capture`` when it is given."""
     retain_graph = create_graph if retain_graph is None else retain_graph
     _check_outputs(outputs)
-    route = _Router(capture, create_graph)
+    router = _Router(capture, create_graph)
+    send, collect = router.send, router.collect
     for output, grad in zip(outputs, _initial_gradients(outputs, grad_outputs)):
-        route(output, grad)
+        send(output, grad)
     order = topological_order(outputs)
     if capture is not None:
         order = capture.prune(order)
@@ -62,14 +63,16 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
     try:
         with set_grad_enabled(create_graph):
             for node in reversed(order):
-                output_grads = route.collect(node)
+                output_grads = collect(node)
                 if output_grads is None:
                     continue  # no gradient reached it, or it only produces a captured tensor
                 input_grads = _call_backward(node, output_grads)
                 for index, tensor in enumerate(node.inputs):
                     grad = input_grads[index]
                     if grad is not None and tensor.requires_grad:
-                        route(tensor, _fit_to_input(node, index, grad, tensor))
+                        if grad._data.shape != tensor._data.shape:
+                            grad = _fit_to_input(node, index, grad, tensor)
+                        send(tensor, grad)
                 if not retain_graph:
                     node.release()
     finally:
@@ -97,8 +100,6 @@ _reduction_axes: dict = {}  # (broadcast shape, input shape) -> axes to sum; sha
 
 def _fit_to_input(node, index, grad, tensor) -> Tensor:
     """A broadcasting op's gradient summed back to its input's shape; any other op's checked."""
-    if grad._data.shape == tensor._data.shape:
-        return grad
     if not node.broadcasts:
         raise RuntimeError(
             f"op {node.name} returned a gradient of shape {grad.shape} for input {index}, "
@@ -129,7 +130,8 @@ class _Router:
         self.capture, self.create_graph = capture, create_graph
         self.pending: dict = {}
 
-    def __call__(self, tensor, grad) -> None:
+    def send(self, tensor, grad) -> None:
+        """Deliver ``grad`` to a leaf, or add it to the pending sum of the tensor's node."""
         node = tensor._ctx
         if node is None:
             _deliver(tensor, grad, self.capture, self.create_graph)

@@ -38,6 +38,8 @@ def _normalize_axes(axis, ndim: int, op: str = "reduction") -> tuple:
     empty tuple mean every axis. A 0-d tensor has no axes to reduce, but takes 0 or -1."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case, on the per-op hot path
+        return (axis % ndim,)
     axes = (axis,) if _is_int(axis) else tuple(axis)
     if not axes:
         return tuple(range(ndim))
@@ -57,7 +59,7 @@ class _Reduction(Function):
         self.keepdims = keepdims
 
     def _setup(self, x):
-        self.axes = _normalize_axes(self.axis, x.ndim, self.name.lower())
+        self.axes = _normalize_axes(self.axis, x.ndim, type(self).__name__.lower())
         self.input_shape = x.shape
         self.kept_shape = _keepdims_shape(x.shape, self.axes)
         self.count = math.prod(x.shape[a] for a in self.axes)
@@ -245,15 +247,17 @@ def _as_dtype(x: Tensor, dtype) -> Tensor:
 def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,  # noqa: A001
         keepdims=None) -> Tensor:
     """Sum over ``dim`` (every axis when None), optionally in ``dtype``."""
-    dim, keepdim = dim_keepdim("sum", dim, keepdim, axis, keepdims)
-    return Sum(dim, keepdim).apply(_as_dtype(x, dtype))
+    if axis is not None or keepdims is not None:  # the NumPy spellings; skipped when unused
+        dim, keepdim = dim_keepdim("sum", dim, keepdim, axis, keepdims)
+    return Sum(dim, keepdim).apply(x if dtype is None else _as_dtype(x, dtype))
 
 
 def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None,
          keepdims=None) -> Tensor:
     """Mean over ``dim`` (every axis when None), optionally in ``dtype``."""
-    dim, keepdim = dim_keepdim("mean", dim, keepdim, axis, keepdims)
-    return Mean(dim, keepdim).apply(_as_dtype(x, dtype))
+    if axis is not None or keepdims is not None:
+        dim, keepdim = dim_keepdim("mean", dim, keepdim, axis, keepdims)
+    return Mean(dim, keepdim).apply(x if dtype is None else _as_dtype(x, dtype))
 
 
 def _unbiased_overload(dim, unbiased) -> tuple:
