@@ -242,26 +242,27 @@ register(OpSpec(
 
 # --------------------------------------------------------------------------- pooling
 def _pool_kwargs(arrays_):
+    """(h, w) pairs drawn per axis, so a kernel, stride or padding whose two sides differ
+    (where a swapped or shared side would hide) is drawn as often as a square one."""
     height, width = arrays_[0].shape[2:]
-    kernel = st.integers(1, min(3, height, width))
+    kernel = st.tuples(st.integers(1, min(3, height)), st.integers(1, min(3, width)))
     return kernel.flatmap(lambda k: st.fixed_dictionaries({
         "kernel_size": st.just(k),
-        "stride": st.integers(1, 3),
-        "padding": st.integers(0, k // 2),
+        "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+        "padding": st.tuples(st.integers(0, k[0] // 2), st.integers(0, k[1] // 2)),
     }))
 
 
 def _windows_reference(x, kernel_size, stride, padding, pad_value, reduce):
     n, c, h, w = x.shape
-    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)),
-                    constant_values=pad_value)
-    oh = (h + 2 * padding - kernel_size) // stride + 1
-    ow = (w + 2 * padding - kernel_size) // stride + 1
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
+    oh = (h + 2 * ph - kh) // sh + 1
+    ow = (w + 2 * pw - kw) // sw + 1
     out = np.empty((n, c, oh, ow))
     for i in range(oh):
         for j in range(ow):
-            window = padded[:, :, i * stride:i * stride + kernel_size,
-                            j * stride:j * stride + kernel_size]
+            window = padded[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
             out[:, :, i, j] = reduce(window, axis=(2, 3))
     return out
 

@@ -33,6 +33,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_indexing",
     "tinygen.testing.op_specs_math",
     "tinygen.testing.op_specs_layers",
+    "tinygen.testing.op_specs_pooling_shapes",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}
