@@ -80,7 +80,7 @@ def test_norm_gradient_at_zero(p):
            np.array([[0.0, 0.0], [0.0, 3.0]]))
 
 
-@pytest.mark.parametrize("ord", ["fro", 1, -1, math.inf, -math.inf])
+@pytest.mark.parametrize("ord", ["fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf])
 def test_matrix_and_linalg_norm(ord):
     x = _randn(2, 3, 4)
     _check(lambda t: tg.linalg.matrix_norm(t, ord), lambda t: torch.linalg.matrix_norm(t, ord), x)
@@ -88,6 +88,43 @@ def test_matrix_and_linalg_norm(ord):
            x)
     _check(lambda t: tg.linalg.vector_norm(t, 3, (0, 2), True),
            lambda t: torch.linalg.vector_norm(t, 3, (0, 2), True), x)
+
+
+def _sign_free(u, s, vh, weights):
+    """Values of the SVD that no joint sign flip of a pair (u_i, v_i) changes (LAPACKs
+    differ in the signs they pick): U diag(w) Vh, U and Vh squared, and S."""
+    k = s.shape[-1]
+    u, vh = u[..., :, :k], vh[..., :k, :]
+    return (u * weights) @ vh, u * u, vh * vh, s
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 3, 4), (2, 4, 3)])
+@pytest.mark.parametrize("full_matrices", [True, False])
+def test_svd_values_first_and_second_order_gradients(shape, full_matrices):
+    a = _randn(*shape)
+    weights = _randn(min(shape[-2:]))
+    _check(lambda t: _sign_free(*tg.linalg.svd(t, full_matrices), tg.tensor(weights)),
+           lambda t: _sign_free(*torch.linalg.svd(t, full_matrices), torch.tensor(weights)), a)
+    # second order: the gradient of <VJP, v> with respect to A
+    ups = [_randn(*o.shape) for o in _sign_free(*np.linalg.svd(a, full_matrices), weights)]
+    direction = _randn(*shape)
+    mine, theirs = tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    (g_mine,) = tg.autograd.grad(_sign_free(*tg.linalg.svd(mine, full_matrices),
+                                            tg.tensor(weights)), [mine],
+                                 [tg.tensor(u) for u in ups], create_graph=True)
+    (g_theirs,) = torch.autograd.grad(_sign_free(*torch.linalg.svd(theirs, full_matrices),
+                                                 torch.tensor(weights)), [theirs],
+                                      [torch.tensor(u) for u in ups], create_graph=True)
+    (gg_mine,) = tg.autograd.grad((g_mine * tg.tensor(direction)).sum(), [mine])
+    (gg_theirs,) = torch.autograd.grad((g_theirs * torch.tensor(direction)).sum(), [theirs])
+    np.testing.assert_allclose(gg_mine.numpy(), gg_theirs.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 3, 4)])
+def test_svdvals_values_and_gradients(shape):
+    _check(lambda t: tg.linalg.svdvals(t), lambda t: torch.linalg.svdvals(t), _randn(*shape))
+    _check(lambda t: tg.linalg.svdvals(t), lambda t: torch.linalg.svdvals(t),
+           np.zeros(shape))  # all singular values tied at 0: U Vh, as torch
 
 
 def test_max_and_min_with_dim_route_ties_as_pytorch():

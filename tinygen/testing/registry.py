@@ -34,6 +34,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_math",
     "tinygen.testing.op_specs_layers",
     "tinygen.testing.op_specs_pooling_shapes",
+    "tinygen.testing.op_specs_decomposition",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}

@@ -3,7 +3,8 @@
 A vector p-norm (sum |x_i|^p)^(1/p) for finite p is one op, :class:`VectorNorm`, whose
 gradient is 0 where the norm is 0, as PyTorch's (the formula divides by the norm there); the
 inf norms are amax/amin of |x| (ties share the gradient, as in PyTorch), and the matrix norms
-are compositions of those. Norms that need singular values ('nuc', 2, -2) are not provided.
+are compositions of those; the ones over singular values ('nuc', 2, -2) reduce
+:func:`~tinygen.autograd.ops.decomposition.svdvals`, as PyTorch's do.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import math
 import numbers
 
 from tinygen.autograd.ops.comparison import _cut
+from tinygen.autograd.ops.decomposition import svdvals
 from tinygen.autograd.ops.elementwise import abs, cast, where
 from tinygen.autograd.ops.reduction import _normalize_axes, _Reduction, amax, amin, sum
-from tinygen.autograd.ops.shape import squeeze
+from tinygen.autograd.ops.shape import movedim, reshape, squeeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -98,9 +100,9 @@ def matrix_norm(x: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,  #
 
     Args:
         x: a floating tensor of at least 2 axes (leading axes are a batch).
-        ord: "fro" (the root of the sum of squares), 1 / -1 (the largest / smallest
-            column sum of |x|), inf / -inf (the largest / smallest row sum of |x|). "nuc",
-            2 and -2 need singular values and raise NotImplementedError.
+        ord: "fro" (the root of the sum of squares), "nuc" (the sum of the singular
+            values), 2 / -2 (the largest / smallest singular value), 1 / -1 (the largest /
+            smallest column sum of |x|), inf / -inf (the largest / smallest row sum of |x|).
         dim: the two axes (rows, columns) of the matrices.
         keepdim: keep the reduced axes with size 1.
 
@@ -116,8 +118,7 @@ def matrix_norm(x: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,  #
     if ord == "fro":
         return vector_norm(x, 2, axes, keepdim, dtype=dtype)
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"matrix_norm: ord={ord!r} needs singular values, which "
-                                  "tinygen does not compute")
+        return _singular_value_norm(x, ord, axes, keepdim, dtype)
     if ord not in (1, -1, math.inf, -math.inf):
         raise ValueError(f"matrix_norm: ord must be one of 'fro', 'nuc', inf, -inf, 1, -1, "
                          f"2, -2, got {ord!r}")
@@ -128,6 +129,29 @@ def matrix_norm(x: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,  #
     sums = sum(abs(x), summed, keepdim=True)
     y = (amax if ord > 0 else amin)(sums, picked, keepdim=True)
     return y if keepdim else squeeze(y, axes)
+
+
+def _singular_value_norm(x: Tensor, ord, axes: tuple, keepdim: bool,  # noqa: A002
+                         dtype) -> Tensor:
+    """The sum ("nuc"), the largest (2) or the smallest (-2) singular value of the matrices
+    on ``axes``."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    # (..., rows, ..., cols, ...) -> (..., rows, cols): svdvals works on the last two axes
+    values = svdvals(movedim(x, axes, (-2, -1)))
+    if ord == "nuc" or (ord == 2 and values.shape[-1] == 0):
+        y = sum(values, -1)  # the largest of no singular values is 0, as in PyTorch
+    elif ord == 2:
+        y = amax(values, -1)
+    elif values.shape[-1] == 0:
+        raise IndexError(f"matrix_norm: ord=-2 (the smallest singular value) of an empty "
+                         f"matrix is undefined (axes {axes} of shape {x.shape})")
+    else:
+        y = amin(values, -1)
+    if not keepdim:
+        return y
+    # (...) -> x's shape with both matrix axes of size 1
+    return reshape(y, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
 
 
 def linalg_norm(x: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # noqa: A002
@@ -157,8 +181,9 @@ def linalg_norm(x: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # noqa
 
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """``torch.norm``: with a number ``p`` (or None, meaning 2), the vector p-norm over
-    ``dim`` (every entry when None); with "fro", the 2-norm over at most two axes; "nuc"
-    (a matrix norm over singular values) is not provided.
+    ``dim`` (every entry when None); with "fro", the 2-norm over at most two axes; with
+    "nuc", the sum of the singular values of the matrices on the two axes ``dim`` (the
+    only two axes of x when None).
 
     Args:
         x: a floating tensor.

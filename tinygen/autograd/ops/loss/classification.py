@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygen import backend
+from tinygen.autograd.function import Function
 from tinygen.autograd.ops.activation import log_sigmoid, relu
 from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.loss.arguments import (
@@ -201,6 +202,36 @@ def _signs(op: str, target, input: Tensor) -> Tensor:
     return float_operand("target", target, "input", input, op, numbers=True)
 
 
+class ClampAtZero(Function):
+    """max(z, 0) with PyTorch's clamp_min(z, 0) gradient at every order: 1 where z >= 0
+    (a tie included), 0 below and at NaN, where the value stays NaN."""
+
+    def forward(self, z):
+        self.save_for_backward(z >= 0)  # a constant mask
+        return get_array_module(z).maximum(z, 0)
+
+    def backward(self, gy):
+        # d max(z, 0)/dz = [z >= 0]
+        (kept,) = self.saved_tensors
+        return Kept().apply(gy, kept)
+
+
+class Kept(Function):
+    """where(kept, x, 0) for a constant boolean ``kept``: a selection, so a NaN or inf
+    outside ``kept`` reaches neither the value nor any gradient (a product with the 0/1
+    mask would make it NaN: the margin loss's double backward at NaN scores)."""
+
+    def forward(self, x, kept):
+        self.save_for_backward(kept)
+        xp = get_array_module(x)
+        return xp.where(kept, x, xp.zeros((), dtype=x.dtype))
+
+    def backward(self, gy):
+        # d where(kept, x, 0)/dx = [kept], itself applied by selection
+        (kept,) = self.saved_tensors
+        return Kept().apply(gy, kept), None
+
+
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin): y = 1 asks for x1 > x2 by margin, y = -1 for x2 > x1.
@@ -223,7 +254,9 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 
     if not input1.ndim == input2.ndim == target.ndim:
         raise ValueError(f"{op}: input1, input2 and target must have the same number of axes, "
                          f"got shapes {input1.shape}, {input2.shape} and {target.shape}")
-    return apply_reduction(relu(-target * (input1 - input2) + margin), reduction)
+    # clamped at 0 as PyTorch does (not relu): the gradient passes at a gap of exactly 0 and
+    # is 0, at every order, at a NaN gap
+    return apply_reduction(ClampAtZero().apply(-target * (input1 - input2) + margin), reduction)
 
 
 def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_average=None,
