@@ -134,34 +134,6 @@ KNOWN_FAILURES: dict[str, Known] = {
         "unique only up to a joint sign, and torch's LAPACK (MKL) and NumPy's (OpenBLAS) pick "
         "opposite signs for some pairs; S and the square and tall samples agree",
         REDUCTION_SHAPE_INDEXING_LINALG, samples=9, reference=16),
-    "nn.functional.interpolate.nearest": Known(
-        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=9, reference=9),
-    "nn.functional.interpolate.nearest-exact": Known(
-        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=9, reference=9),
-    "nn.functional.interpolate.bilinear": Known(
-        "reference: antialias=True raises NotImplementedError",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=0, reference=2),
-    "nn.functional.interpolate.bicubic": Known(
-        "mode='bicubic' raises NotImplementedError",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=24, reference=28),
-    "nn.functional.interpolate.trilinear": Known(
-        "mode='trilinear' raises NotImplementedError",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=24, reference=24),
-    "nn.functional.interpolate.area": Known(
-        "5-D (N, C, D, H, W) input raises NotImplementedError (3-D and 4-D only)",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=8, reference=8),
-    "nn.functional.avg_pool2d": Known(
-        "positional args as torch's (kernel, stride, padding, ceil_mode, count_include_pad, "
-        "divisor_override): a 1-tuple padding (1,) and an empty stride () raise ValueError",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=3, reference=3),
-    "nn.functional.max_pool1d": Known(
-        "return_indices=True raises NotImplementedError (tinygen has no max_unpool)",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=64, reference=432),
-    "nn.functional.max_pool2d": Known(
-        "return_indices=True raises NotImplementedError (tinygen has no max_unpool)",
-        POOLING_CONV_DROPOUT_RECURRENT, samples=64, reference=720),
     "arange": Known(
         "arange(start, end=...) raises TypeError (no end keyword)",
         LOSS_CREATION, samples=2, reference=2),

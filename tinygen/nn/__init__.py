@@ -84,6 +84,7 @@ from tinygen.nn.loss import (
 from tinygen.nn.module import Buffer, Module, Parameter, StateDictError
 from tinygen.nn.normalization import GroupNorm, InstanceNorm1d, InstanceNorm2d, LayerNorm
 from tinygen.nn.pixelrnn import DiagonalBiLSTM, DiagonalLSTM, RowLSTM
+from tinygen.nn.pooling import MaxUnpool1d, MaxUnpool2d
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
@@ -94,7 +95,8 @@ __all__ = [
     "Hardsigmoid", "Hardtanh", "HingeEmbeddingLoss", "HuberLoss", "Identity", "init",
     "InstanceNorm1d", "InstanceNorm2d", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU", "Linear",
     "LogSigmoid", "LogSoftmax", "LSTM", "LSTMCell", "MarginRankingLoss", "MaskedConv2d",
-    "MaxPool1d", "MaxPool2d", "Mish", "Module", "ModuleDict", "ModuleList", "MSELoss", "NLLLoss",
+    "MaxPool1d", "MaxPool2d", "MaxUnpool1d", "MaxUnpool2d", "Mish", "Module", "ModuleDict",
+    "ModuleList", "MSELoss", "NLLLoss",
     "Parameter", "ParameterDict", "ParameterList", "PixelShuffle", "PixelUnshuffle",
     "PoissonNLLLoss", "PReLU", "ReLU", "ReLU6", "RNN", "RNNCell", "RowLSTM", "SELU", "Sequential",
     "Sigmoid", "SiLU", "SmoothL1Loss", "SoftMarginLoss", "Softmax", "Softplus", "Softsign",

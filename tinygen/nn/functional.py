@@ -63,19 +63,22 @@ from tinygen.autograd.ops.normalization import (
     normalize,
 )
 from tinygen.autograd.ops.pooling import (
-    adaptive_avg_pool1d,
-    adaptive_avg_pool2d,
-    adaptive_max_pool1d,
-    adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
     max_pool1d,
     max_pool2d,
     upsample_nearest2d,
 )
+from tinygen.autograd.ops.pooling_adaptive import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+)
 from tinygen.autograd.ops.recurrent import lstm_cell
 from tinygen.autograd.ops.reduction import log_softmax, logsumexp, softmax
 from tinygen.autograd.ops.tiling import pad
+from tinygen.autograd.ops.unpooling import max_unpool1d, max_unpool2d
 from tinygen.autograd.ops.upsampling import interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
@@ -87,7 +90,8 @@ __all__ = [
     "group_norm", "hardsigmoid", "hardtanh", "hinge_embedding_loss", "huber_loss", "instance_norm",
     "interpolate", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear", "log_sigmoid",
     "log_softmax", "logsigmoid", "logsumexp", "lstm_cell", "margin_ranking_loss", "masked_conv2d",
-    "max_pool1d", "max_pool2d", "mish", "mse_loss", "nll_loss", "normalize", "one_hot", "pad",
+    "max_pool1d", "max_pool2d", "max_unpool1d", "max_unpool2d", "mish", "mse_loss", "nll_loss",
+    "normalize", "one_hot", "pad",
     "pixel_shuffle", "pixel_unshuffle", "poisson_nll_loss", "prelu", "relu", "relu6", "selu",
     "sigmoid", "silu", "smooth_l1_loss", "soft_margin_loss", "softmax", "softplus", "softsign",
     "tanh", "upsample_nearest2d",

@@ -1,6 +1,6 @@
-"""Pooling and resampling layers: MaxPool1d/2d, AvgPool1d/2d, the adaptive pools, Upsample,
-PixelShuffle and PixelUnshuffle, as torch.nn's (no parameters: an empty state dict). Every
-one takes an unbatched input (no N axis) where PyTorch does."""
+"""Pooling and resampling layers: MaxPool1d/2d, MaxUnpool1d/2d, AvgPool1d/2d, the adaptive
+pools, Upsample, PixelShuffle and PixelUnshuffle, as torch.nn's (no parameters: an empty
+state dict). Every one takes an unbatched input (no N axis) where PyTorch does."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class MaxPool1d(_MaxPool):
     Args:
         kernel_size: the window length; stride defaults to it.
         stride, padding (of -inf, at most half the kernel), dilation: ints.
-        return_indices: must be False.
+        return_indices: also return each maximum's position along L (for MaxUnpool1d).
         ceil_mode: round the output length up instead of down.
 
     Shapes:
@@ -51,7 +51,8 @@ class MaxPool2d(_MaxPool):
     Args:
         kernel_size: an int or (h, w); stride defaults to it.
         stride, padding (of -inf, at most half the kernel), dilation: ints or (h, w) pairs.
-        return_indices: must be False.
+        return_indices: also return each maximum's flat position in its (H, W) plane (for
+            MaxUnpool2d).
         ceil_mode: round the output size up instead of down.
 
     Shapes:
@@ -60,6 +61,58 @@ class MaxPool2d(_MaxPool):
     """
 
     function = staticmethod(F.max_pool2d)
+
+
+class _MaxUnpool(Module):
+    function = None
+    spatial = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        # stored as torch's layers store them: one int per axis
+        self.kernel_size = self._per_axis(kernel_size)
+        self.stride = self.kernel_size if stride is None else self._per_axis(stride)
+        self.padding = self._per_axis(padding)
+
+    def _per_axis(self, value) -> tuple:
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * self.spatial
+
+    def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return type(self).function(input, indices, self.kernel_size, self.stride, self.padding,
+                                   output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpool):
+    """The partial inverse of MaxPool1d, as torch.nn.MaxUnpool1d: each value goes back to the
+    position its index names, every other entry is zero.
+
+    Args:
+        kernel_size, stride (defaults to kernel_size), padding: the pool's.
+
+    Shapes:
+        input and indices (N, C, l) -> (N, C, L), L = (l - 1) stride - 2 padding + kernel_size
+        unless forward's output_size says otherwise.
+    """
+
+    function = staticmethod(F.max_unpool1d)
+    spatial = 1
+
+
+class MaxUnpool2d(_MaxUnpool):
+    """The partial inverse of MaxPool2d, as torch.nn.MaxUnpool2d: each value goes back to the
+    flat position in its (H, W) plane that its index names, every other entry is zero.
+
+    Args:
+        kernel_size, stride (defaults to kernel_size), padding: the pool's, ints or pairs.
+
+    Shapes:
+        input and indices (N, C, h, w) -> (N, C, H, W), H = (h - 1) stride - 2 padding +
+        kernel_size unless forward's output_size (H, W) says otherwise.
+    """
+
+    function = staticmethod(F.max_unpool2d)
 
 
 class AvgPool1d(Module):
@@ -200,13 +253,13 @@ class Upsample(Module):
     Args:
         size: the output size (an int for every axis or one per axis); or
         scale_factor: a multiplier (or one per axis).
-        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D input) or
-            'area'.
-        align_corners: linear modes only (see F.interpolate).
+        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' or 'bicubic'
+            (4-D input), 'trilinear' (5-D input) or 'area'.
+        align_corners: interpolating modes only (see F.interpolate).
         recompute_scale_factor: with scale_factor, derive the sampling scale from the sizes.
 
     Shapes:
-        (N, C, L) or (N, C, H, W) -> (N, C, *output size).
+        (N, C, L), (N, C, H, W) or (N, C, D, H, W) -> (N, C, *output size).
     """
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",

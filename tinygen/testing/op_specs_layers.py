@@ -13,7 +13,7 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from tinygen.autograd.ops import conv, dropout, pooling, upsampling
+from tinygen.autograd.ops import conv, dropout, pooling, pooling_adaptive, upsampling
 from tinygen.autograd.ops.conv.reference import reference_conv2d, reference_conv_transpose2d
 from tinygen.backend import manual_seed
 from tinygen.testing.registry import OpSpec, register
@@ -291,8 +291,10 @@ def _adaptive_kwargs(spatial: int):
     return draw_kwargs
 
 
-for _spatial, _avg, _max in ((1, pooling.adaptive_avg_pool1d, pooling.adaptive_max_pool1d),
-                             (2, pooling.adaptive_avg_pool2d, pooling.adaptive_max_pool2d)):
+for _spatial, _avg, _max in ((1, pooling_adaptive.adaptive_avg_pool1d,
+                              pooling_adaptive.adaptive_max_pool1d),
+                             (2, pooling_adaptive.adaptive_avg_pool2d,
+                              pooling_adaptive.adaptive_max_pool2d)):
     register(OpSpec(
         _avg.__name__, _avg,
         _unbatched(lambda x, output_size: _adaptive_reference(x, output_size, np.mean),

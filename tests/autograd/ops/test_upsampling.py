@@ -78,7 +78,11 @@ def test_interpolate_and_pixel_shuffle_name_the_bad_argument():
                                                   r"shape \(1, 4, 2\)"):
         F.interpolate(tg.tensor(np.ones((1, 4, 2))), size=3, mode="bilinear")
     with pytest.raises(NotImplementedError, match="mode must be one of"):
-        F.interpolate(x, size=3, mode="bicubic")
+        F.interpolate(x, size=3, mode="lanczos")
+    with pytest.raises(NotImplementedError, match=r"mode 'trilinear' needs a 5-D input"):
+        F.interpolate(x, size=3, mode="trilinear")
+    with pytest.raises(ValueError, match="antialias=True needs mode 'bilinear' or 'bicubic'"):
+        F.interpolate(x, size=3, mode="nearest", antialias=True)
     with pytest.raises(ValueError, match=r"size must have 2 entries for a 4-D input, got "
                                          r"\(1, 2, 3\)"):
         F.interpolate(x, size=(1, 2, 3))

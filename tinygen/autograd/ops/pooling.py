@@ -1,5 +1,6 @@
-"""Pooling: max and average pooling over 1-D and 2-D windows, their adaptive forms, and
-upsample_nearest2d.
+"""Pooling: max and average pooling over 1-D and 2-D windows (max pooling optionally with
+the indices max_unpool takes), and upsample_nearest2d. The adaptive pools are in
+``pooling_adaptive.py``, max_unpool in ``unpooling.py``; both use the geometry helpers here.
 
 Windows are read through a strided view (``backend.sliding_windows``), never copied one by
 one. Each backward is a linear map of the upstream gradient written as a differentiable op,
@@ -15,26 +16,20 @@ from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import pair, positive
 from tinygen.autograd.ops.conv.functions import single
-from tinygen.autograd.ops.reduction import mean
-from tinygen.autograd.ops.shape import (
-    concatenate,
-    expand,
-    getitem,
-    index_add,
-    reshape,
-    squeeze,
-    unsqueeze,
-)
+from tinygen.autograd.ops.shape import expand, getitem, index_add, reshape, squeeze, unsqueeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
 class MaxPool2d(Function):
     """Max over each window; the gradient goes to the window's first maximum in raster order,
-    as PyTorch's does. ``pads`` is ((top, bottom), (left, right)) of -inf."""
+    as PyTorch's does. ``pads`` is ((top, bottom), (left, right)) of -inf. With
+    ``return_indices`` a second output holds each winner's flat position in its input plane
+    (H*W), as torch reports it; it is an integer constant that receives no gradient."""
 
-    def __init__(self, kernel, stride, pads, dilation=(1, 1)):
+    def __init__(self, kernel, stride, pads, dilation=(1, 1), return_indices=False):
         self.kernel, self.stride, self.pads, self.dilation = kernel, stride, pads, dilation
+        self.return_indices = return_indices
 
     def forward(self, x):
         xp = get_array_module(x)
@@ -54,9 +49,14 @@ class MaxPool2d(Function):
         flat_index = (rows * wp + cols).reshape(n * c, oh * ow)
         self.save_for_backward(flat_index)  # integer positions: a constant to the graph
         self.padded_shape = padded.shape
-        return y
+        if not self.return_indices:
+            return y
+        (top, _), (left, _) = self.pads
+        # the winner's flat position in the unpadded (H, W) plane: (N, C, oh, ow)
+        index = (rows - top) * x.shape[3] + (cols - left)
+        return y, index.astype(xp.int64, copy=False)
 
-    def backward(self, gy):
+    def backward(self, gy, gindex=None):
         # dL/dx at each window's max = the sum of gy over the windows it won; zero elsewhere
         (flat_index,) = self.saved_tensors
         n, c, hp, wp = self.padded_shape
@@ -124,17 +124,19 @@ def _on(xp, divisor, dtype):
 
 
 # --------------------------------------------------------------------------- geometry
-def _batched(op: str, x: Tensor, spatial: int, pool):
-    """Run ``pool`` on a batched x; an unbatched one gets a unit batch axis and loses it."""
+def batched(op: str, x: Tensor, spatial: int, pool):
+    """Run ``pool`` on a batched x; an unbatched one gets a unit batch axis and loses it
+    (from every output, when ``pool`` returns a tuple)."""
     if x.ndim == spatial + 1:
-        return _map_outputs(pool(unsqueeze(x, 0)), lambda t: squeeze(t, 0))
+        return map_outputs(pool(unsqueeze(x, 0)), lambda t: squeeze(t, 0))
     if x.ndim != spatial + 2:
         layout = "(N, C, H, W) or (C, H, W)" if spatial == 2 else "(N, C, L) or (C, L)"
         raise ValueError(f"{op}: input must be {layout}, got shape {x.shape}")
     return pool(x)
 
 
-def _map_outputs(result, change):
+def map_outputs(result, change):
+    """``change`` applied to a Tensor, or to each Tensor of a tuple."""
     return tuple(change(t) for t in result) if isinstance(result, tuple) else change(result)
 
 
@@ -164,61 +166,71 @@ def _pool_geometry(op, x, kernel, stride, padding, dilation, ceil_mode):
     return outs, pads
 
 
-def _as_args(spatial, kernel_size, stride, padding, dilation=1):
-    """Pairs (on a unit height for the 1-D ops) of kernel, stride, padding and dilation."""
+def pool_pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
+    """An (h, w) argument as torch's 2-D pools read it: an int, a 1-tuple (both axes) or a
+    pair."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    return pair(name, value, minimum)
+
+
+def pool_args(spatial, kernel_size, stride, padding, dilation=1):
+    """Pairs (on a unit height for the 1-D ops) of kernel, stride, padding and dilation;
+    a stride of None or () is the kernel size, as in torch."""
+    if isinstance(stride, (tuple, list)) and len(stride) == 0:
+        stride = None
     if spatial == 2:
-        kernel = pair("kernel_size", kernel_size)
-        return (kernel, kernel if stride is None else pair("stride", stride),
-                pair("padding", padding, minimum=0), pair("dilation", dilation))
+        kernel = pool_pair("kernel_size", kernel_size)
+        return (kernel, kernel if stride is None else pool_pair("stride", stride),
+                pool_pair("padding", padding, minimum=0), pool_pair("dilation", dilation))
     kernel = (1, single("kernel_size", kernel_size))
     return (kernel, kernel if stride is None else (1, single("stride", stride)),
             (0, single("padding", padding, 0)), (1, single("dilation", dilation)))
 
 
-def _no_indices(op: str, return_indices: bool) -> None:
-    if return_indices:
-        raise NotImplementedError(f"{op}: return_indices=True is not supported (tinygen has no "
-                                  f"max_unpool); got return_indices={return_indices!r}")
-
-
 # --------------------------------------------------------------------------- max, average
-def _max_pool(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode):
-    kernel, stride, padding, dilation = _as_args(spatial, kernel_size, stride, padding,
-                                                 dilation)
+def _max_pool(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode,
+              return_indices):
+    kernel, stride, padding, dilation = pool_args(spatial, kernel_size, stride, padding,
+                                                  dilation)
 
     def pool(x4):
         if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
             x4 = unsqueeze(x4, 2)
         _, pads = _pool_geometry(op, x4, kernel, stride, padding, dilation, ceil_mode)
-        y = MaxPool2d(kernel, stride, pads, dilation).apply(x4)
-        return squeeze(y, 2) if spatial == 1 else y
+        y = MaxPool2d(kernel, stride, pads, dilation, bool(return_indices)).apply(x4)
+        if return_indices:  # the indices leave the graph: a constant, like torch's
+            y = (y[0], Tensor._from_array(y[1].data))
+        return map_outputs(y, lambda t: squeeze(t, 2)) if spatial == 1 else y
 
-    return _batched(op, x, spatial, pool)
+    return batched(op, x, spatial, pool)
 
 
 def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+               ceil_mode: bool = False, return_indices: bool = False):
     """Max over each kernel_size window of (N, C, H, W) or unbatched (C, H, W), as
     torch.nn.functional.max_pool2d; stride defaults to kernel_size. Of tied maxima the first
-    in raster order gets the gradient.
+    in raster order wins (its index is returned, and it gets the gradient).
 
     Args:
         x: (N, C, H, W) or (C, H, W).
-        kernel_size, stride, padding, dilation: ints or (h, w) pairs; padding (of -inf) at
-            most half the kernel.
+        kernel_size, stride, padding, dilation: ints, 1-tuples or (h, w) pairs (stride None
+            or () is kernel_size); padding (of -inf) at most half the kernel.
         ceil_mode: round the output size up (a last, partial window) instead of down.
-        return_indices: must be False (no max_unpool2d to use them).
+        return_indices: also return each maximum's flat position in its (H, W) input
+            plane (row * W + column), the indices max_unpool2d takes.
 
     Returns:
         (N, C, oh, ow) with oh = (H + 2p - d (k - 1) - 1) // s + 1 (rounded up in ceil_mode,
-        keeping every window's start inside the input or its top/left padding).
+        keeping every window's start inside the input or its top/left padding); with
+        return_indices, (values, int64 indices of the same shape, no gradient).
     """
-    _no_indices("max_pool2d", return_indices)
-    return _max_pool("max_pool2d", x, 2, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool("max_pool2d", x, 2, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
-               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+               ceil_mode: bool = False, return_indices: bool = False):
     """Max over each kernel_size window of (N, C, L) or unbatched (C, L), as
     torch.nn.functional.max_pool1d: max_pool2d on a unit height.
 
@@ -227,13 +239,14 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
         kernel_size, stride, padding, dilation: ints (or 1-tuples); stride defaults to
             kernel_size.
         ceil_mode: round the output length up instead of down.
-        return_indices: must be False.
+        return_indices: also return each maximum's position along L (for max_unpool1d).
 
     Returns:
-        (N, C, L_out) with L_out = (L + 2p - d (k - 1) - 1) // s + 1.
+        (N, C, L_out) with L_out = (L + 2p - d (k - 1) - 1) // s + 1; with return_indices,
+        (values, int64 indices).
     """
-    _no_indices("max_pool1d", return_indices)
-    return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode)
+    return _max_pool("max_pool1d", input, 1, kernel_size, stride, padding, dilation, ceil_mode,
+                     return_indices)
 
 
 def _window_counts(size, out, kernel, stride, pad, count_include_pad) -> np.ndarray:
@@ -248,15 +261,18 @@ def _window_counts(size, out, kernel, stride, pad, count_include_pad) -> np.ndar
 
 def _avg_pool(op, x, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override=None):
-    kernel, stride, padding, _ = _as_args(spatial, kernel_size, stride, padding)
-    if divisor_override is not None:
-        divisor_override = positive("divisor_override", divisor_override)
+    kernel, stride, padding, _ = pool_args(spatial, kernel_size, stride, padding)
+    if divisor_override is not None and (
+            not isinstance(divisor_override, (int, np.integer))
+            or isinstance(divisor_override, bool) or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a nonzero int or None, got "
+                         f"{divisor_override!r}")
 
     def pool(x4):
         if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
             x4 = unsqueeze(x4, 2)
         outs, pads = _pool_geometry(op, x4, kernel, stride, padding, (1, 1), ceil_mode)
-        divisor = divisor_override or kernel[0] * kernel[1]
+        divisor = int(divisor_override or kernel[0] * kernel[1])
         if divisor_override is None and (ceil_mode or (padding != (0, 0)
                                                        and not count_include_pad)):
             counts = [_window_counts(x4.shape[2 + a], outs[a], kernel[a], stride[a],
@@ -265,7 +281,7 @@ def _avg_pool(op, x, spatial, kernel_size, stride, padding, ceil_mode, count_inc
         y = AvgPool2d(kernel, stride, pads, divisor).apply(x4)
         return squeeze(y, 2) if spatial == 1 else y
 
-    return _batched(op, x, spatial, pool)
+    return batched(op, x, spatial, pool)
 
 
 def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -275,13 +291,13 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
 
     Args:
         x: (N, C, H, W) or (C, H, W).
-        kernel_size, stride, padding: ints or (h, w) pairs; zero padding at most half the
-            kernel.
+        kernel_size, stride, padding: ints, 1-tuples or (h, w) pairs (stride None or () is
+            kernel_size); zero padding at most half the kernel.
         ceil_mode: round the output size up; a last, partial window averages the taps it
             has inside the padded input.
         count_include_pad: count the zero padding in a window's divisor (else only the
             input's taps).
-        divisor_override: divide every window's sum by this instead.
+        divisor_override: divide every window's sum by this nonzero int instead.
 
     Returns:
         (N, C, oh, ow) with oh = (H + 2p - k) // s + 1 (rounded up in ceil_mode).
@@ -305,158 +321,6 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     """
     return _avg_pool("avg_pool1d", input, 1, kernel_size, stride, padding, ceil_mode,
                      count_include_pad)
-
-
-# --------------------------------------------------------------------------- adaptive
-def _adaptive_sizes(op, output_size, input_sizes) -> tuple:
-    """output_size as one int per axis; None (or a None entry) keeps the input's size."""
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size,) * len(input_sizes)
-    if not isinstance(output_size, (tuple, list)) or len(output_size) != len(input_sizes):
-        raise ValueError(f"{op}: output_size must be an int, None or {len(input_sizes)} of "
-                         f"them, got {output_size!r}")
-    return tuple(size if out is None else positive("output_size", out)
-                 for out, size in zip(output_size, input_sizes))
-
-
-def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
-    """PyTorch's adaptive windows along one axis: [floor(i L / o), ceil((i + 1) L / o))."""
-    i = np.arange(out)
-    return (i * size) // out, -(-(i + 1) * size // out)
-
-
-def _adaptive_mean_axis(x: Tensor, axis: int, out: int) -> Tensor:
-    """The mean of each adaptive window along ``axis``, the windows laid side by side."""
-    starts, ends = _adaptive_bounds(x.shape[axis], out)
-    lead = (slice(None),) * axis
-    return concatenate([mean(getitem(x, lead + (slice(int(s), int(e)),)), axis, keepdim=True)
-                        for s, e in zip(starts, ends)], axis)
-
-
-def _adaptive_avg(op, x, spatial, output_size):
-    def pool(x_batched):
-        outs = _adaptive_sizes(op, output_size, x_batched.shape[2:])
-        sizes = x_batched.shape[2:]
-        if all(size % out == 0 for size, out in zip(sizes, outs)):
-            # equal windows that tile the input: an ordinary average pool
-            kernel = tuple(size // out for size, out in zip(sizes, outs))
-            return (avg_pool2d if spatial == 2 else avg_pool1d)(x_batched, kernel)
-        # the mean over a rectangle is the mean over its rows of the means over its columns
-        for a in range(spatial):
-            x_batched = _adaptive_mean_axis(x_batched, 2 + a, outs[a])
-        return x_batched
-
-    return _batched(op, x, spatial, pool)
-
-
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
-    """Average pooling to a fixed output size, as torch.nn.functional.adaptive_avg_pool2d:
-    output pixel (i, j) averages rows [floor(i H / oh), ceil((i + 1) H / oh)) and likewise
-    the columns.
-
-    Args:
-        input: (N, C, H, W) or (C, H, W).
-        output_size: (oh, ow), or one int for both; None keeps that input size.
-
-    Returns:
-        (N, C, oh, ow) (or (C, oh, ow)).
-    """
-    return _adaptive_avg("adaptive_avg_pool2d", input, 2, output_size)
-
-
-def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
-    """Average pooling to a fixed output length, as torch.nn.functional.adaptive_avg_pool1d.
-
-    Args:
-        input: (N, C, L) or (C, L).
-        output_size: the output length (an int, or a 1-tuple).
-
-    Returns:
-        (N, C, output_size) (or (C, output_size)).
-    """
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
-        output_size = output_size[0]
-    return _adaptive_avg("adaptive_avg_pool1d", input, 1, positive("output_size", output_size))
-
-
-def _adaptive_max_index(x, outs):
-    """The flat (H*W) position of each adaptive window's first maximum in raster order, on
-    raw arrays: (N, C, oh, ow) integers."""
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    tables = []
-    for size, out in zip((h, w), outs):
-        starts, ends = _adaptive_bounds(size, out)
-        width = int((ends - starts).max())
-        # (out, width) indices of each window; short windows repeat their last index, which
-        # comes after the original in raster order and so never wins a tie
-        tables.append(xp.asarray(np.minimum(starts[:, None] + np.arange(width),
-                                            ends[:, None] - 1)))
-    rows, cols = tables
-    # (N, C, oh, Lh, ow, Lw) -> (N, C, oh, ow, Lh*Lw), each window's taps in raster order
-    windows = x[:, :, rows[:, :, None, None], cols[None, None, :, :]]
-    windows = windows.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, outs[0], outs[1], -1)
-    winner = windows.argmax(axis=-1)
-    lw = cols.shape[1]
-    # window (i, j)'s winning tap back to its input row and column: (N, C, oh, ow) each
-    row = rows[xp.arange(outs[0])[:, None], winner // lw]
-    col = cols[xp.arange(outs[1])[None, :], winner % lw]
-    return row * w + col
-
-
-def _adaptive_max(op, x, spatial, output_size, return_indices):
-    def pool(x_batched):
-        if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
-            x_batched = unsqueeze(x_batched, 2)
-        n, c, h, w = x_batched.shape
-        outs = _adaptive_sizes(op, output_size, (h, w)[2 - spatial:])
-        outs = (1,) * (2 - spatial) + outs
-        index = _adaptive_max_index(x_batched.data, outs)
-        xp = get_array_module(index)
-        # a gather of the winners: the gradient goes to each window's maximum alone
-        # (N, C, H, W) -> (N*C, H*W), then (N*C, oh*ow) -> (N, C, oh, ow)
-        y = getitem(reshape(x_batched, (n * c, h * w)),
-                    (xp.arange(n * c)[:, None], index.reshape(n * c, -1)))
-        y = reshape(y, (n, c) + outs[2 - spatial:])
-        if not return_indices:
-            return y
-        return y, Tensor._from_array(index.reshape((n, c) + outs[2 - spatial:]))
-
-    return _batched(op, x, spatial, pool)
-
-
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
-    """Max pooling to a fixed output size, as torch.nn.functional.adaptive_max_pool2d: the
-    windows of :func:`adaptive_avg_pool2d`; of tied maxima the first in raster order gets
-    the gradient.
-
-    Args:
-        input: (N, C, H, W) or (C, H, W).
-        output_size: (oh, ow), or one int for both; None keeps that input size.
-        return_indices: also return each maximum's flat position in its (H, W) plane.
-
-    Returns:
-        (N, C, oh, ow) (or (C, oh, ow)), and with return_indices the int64 positions of the
-        same shape (no gradient).
-    """
-    return _adaptive_max("adaptive_max_pool2d", input, 2, output_size, return_indices)
-
-
-def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
-    """Max pooling to a fixed output length, as torch.nn.functional.adaptive_max_pool1d.
-
-    Args:
-        input: (N, C, L) or (C, L).
-        output_size: the output length (an int, or a 1-tuple).
-        return_indices: also return each maximum's position along L.
-
-    Returns:
-        (N, C, output_size) (or (C, output_size)), and with return_indices the positions.
-    """
-    if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
-        output_size = output_size[0]
-    return _adaptive_max("adaptive_max_pool1d", input, 1, positive("output_size", output_size),
-                         return_indices)
 
 
 # --------------------------------------------------------------------------- upsampling
