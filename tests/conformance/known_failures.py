@@ -41,49 +41,9 @@ class Known:
 
 #: op_db entry id -> why it fails today
 KNOWN_FAILURES: dict[str, Known] = {
-    "add": Known(
-        "add(input, other, alpha=...) raises TypeError (no alpha argument); reference: add of "
-        "two Python numbers raises TypeError ('expected at least one Tensor operand'); torch "
-        "returns a 0-d tensor",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=6),
-    "mul": Known(
-        "reference: mul of two Python numbers raises TypeError ('expected at least one Tensor "
-        "operand'); torch returns a 0-d tensor",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
-    "sub": Known(
-        "sub(input, other, alpha=...) raises TypeError (no alpha argument); reference: sub of "
-        "two Python numbers raises TypeError ('expected at least one Tensor operand'); torch "
-        "returns a 0-d tensor",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=6),
-    "div.no_rounding_mode": Known(
-        "reference: div of two Python numbers raises TypeError ('expected at least one Tensor "
-        "operand'); torch returns a 0-d tensor",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
-    "div.trunc_rounding": Known(
-        "div(input, other, rounding_mode='trunc') raises TypeError (no rounding_mode argument)",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=9, reference=114),
-    "div.floor_rounding": Known(
-        "div(input, other, rounding_mode='floor') raises TypeError (no rounding_mode argument)",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=9, reference=114),
     "logaddexp": Known(
         "reference only, torch-side: the double backward at |x - y| ~ 1e3..1e7 is NaN in torch "
         "(its formula overflows) and 0 in tinygen (the true value)",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "max.binary": Known(
-        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
-        "sides (input inf, other NaN: 1 and 1), tinygen 0 to the input",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "maximum": Known(
-        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
-        "sides (input inf, other NaN: 1 and 1), tinygen 0 to the input",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "min.binary": Known(
-        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
-        "sides, tinygen 0 to the input",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "minimum": Known(
-        "reference: gradient where an operand is NaN: torch gives the whole gradient to both "
-        "sides, tinygen 0 to the input",
         ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
     "nn.functional.elu": Known(
         "reference only, torch-side: at NaN inputs torch's vectorized kernel (tensors of >= 64 "
@@ -117,14 +77,6 @@ KNOWN_FAILURES: dict[str, Known] = {
         "reference only, torch-side: at NaN inputs torch gives gradient 1 on tensors of < 8 "
         "entries and 0 on larger ones; tinygen always passes it (1)",
         ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "pow": Known(
-        "reference: at base 0 torch masks the gradient (0 ** 0: d/dbase = 0, d/dexponent = 0); "
-        "tinygen gives NaN and -inf there",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
-    "__rpow__": Known(
-        "reference: at base 0 torch masks the gradient (0 ** 0: d/dbase = 0, d/dexponent = 0); "
-        "tinygen gives NaN and -inf there",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
     "half": Known(
         "reference only, torch-side: torch rounds float64 -> float16 through float32 (double "
         "rounding), NumPy rounds once: 1-ulp differences on ~0.005% of entries",
@@ -163,9 +115,5 @@ KNOWN_FAILURES: dict[str, Known] = {
     "eye": Known(
         "eye(n, m, ..., requires_grad=False) raises TypeError (no requires_grad argument)",
         LOSS_CREATION, samples=90, reference=90),
-    "to": Known(
-        "Tensor.to(device, dtype, non_blocking, copy) positionally: the bools are read as a "
-        "dtype (TypeError)",
-        TENSOR_SURFACE, samples=24, reference=24),
 
 }

@@ -124,6 +124,121 @@ def test_logaddexp_at_infinities_matches_torch():
         np.testing.assert_allclose(g, g_ref, rtol=1e-12)  # NaN where torch has NaN
 
 
+def _second_order(framework, function, *values):
+    """(first derivatives, second derivatives) of sum(function(*values)): the gradient of the
+    summed first derivatives with respect to every input (zeros where it does not depend)."""
+    inputs = [framework.tensor(np.asarray(v, dtype=np.float64), requires_grad=True)
+              for v in values]
+    grad = tg.autograd.grad if framework is tg else torch.autograd.grad
+    first = grad(function(*inputs).sum(), inputs, create_graph=True)
+    recorded = [g.sum() for g in first if g.requires_grad]  # x ** 0's is a constant
+    second = grad(sum(recorded), inputs, allow_unused=True) if recorded else [None] * len(values)
+    second = [np.zeros(np.shape(v)) if g is None else g.detach().numpy()
+              for g, v in zip(second, values, strict=True)]
+    return [g.detach().numpy() for g in first], second
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # 0 ** -1, log(0), as NumPy
+def test_pow_gradients_at_base_zero_match_torch_to_second_order():
+    # PyTorch masks d/dbase where exponent == 0 and d/dexponent where base == 0 <= exponent
+    base = [0.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.5, -0.0]
+    exponent = [0.0, 1.0, 2.0, 0.5, -1.0, 0.0, 3.0, 2.0]
+    ours, theirs = _second_order(tg, tg.pow, base, exponent), \
+        _second_order(torch, torch.pow, base, exponent)
+    for mine, reference in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)  # NaN where torch has NaN
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0, 0.5, -1.0])
+def test_pow_of_a_scalar_exponent_at_zero_matches_torch_to_second_order(exponent):
+    x = [0.0, 1.5, math.nan]
+    ours = _second_order(tg, lambda t: t ** exponent, x)
+    theirs = _second_order(torch, lambda t: t ** exponent, x)
+    for mine, reference in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("base", [0.0, 2.0])
+def test_rpow_of_a_scalar_base_matches_torch_to_second_order(base):
+    exponent = [0.0, 1.0, -1.0, 0.5]
+    ours = _second_order(tg, lambda t: base ** t, exponent)
+    theirs = _second_order(torch, lambda t: base ** t, exponent)
+    for mine, reference in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", ["maximum", "minimum", "max", "min"])
+def test_maximum_and_minimum_gradients_at_ties_and_nan_match_torch(op):
+    # a tie splits the gradient; a NaN on either side gives the whole of it to both
+    a = [1.0, 2.0, math.nan, math.nan, math.inf, 3.0, -math.inf, 0.0]
+    b = [1.0, math.nan, 2.0, math.nan, math.nan, 1.0, math.nan, 4.0]
+    _assert_same(*_run(getattr(tg, op), getattr(torch, op), a, b,
+                       upstream=np.arange(1.0, 9.0)))
+
+
+@pytest.mark.parametrize("op", ["add", "sub"])
+@pytest.mark.parametrize("alpha", [2, -0.5])
+def test_add_and_sub_with_alpha_match_torch(op, alpha):
+    a, b = [[1.0, -2.0], [0.5, 3.0]], [0.25, -4.0]
+    _assert_same(*_run(lambda x, y: getattr(tg, op)(x, y, alpha=alpha),
+                       lambda x, y: getattr(torch, op)(x, y, alpha=alpha), a, b))
+
+
+NUMBER_PAIRS = [(op, a, b) for op in ("add", "sub", "mul", "div")
+                for a, b in [(2.5, -4), (7, 2), (True, True), (np.float64(0.1), 0.2)]
+                if not (op == "sub" and a is True)]  # torch refuses to subtract bools
+
+
+@pytest.mark.parametrize("op, a, b", NUMBER_PAIRS)
+def test_arithmetic_of_two_numbers_is_a_0d_tensor_as_in_torch(op, a, b):
+    ours, theirs = getattr(tg, op)(a, b), getattr(torch, op)(a, b)
+
+    assert isinstance(ours, tg.Tensor) and ours.shape == ()
+    assert ours.dtype == theirs.numpy().dtype
+    assert ours.item() == theirs.item()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # x / 0, as NumPy
+@pytest.mark.parametrize("rounding_mode", ["trunc", "floor"])
+def test_div_rounding_modes_match_torch_with_zero_gradients(rounding_mode):
+    a = [7.0, -7.0, 7.5, -7.5, 0.0, 1.0, -1.0, 1e300]
+    b = [2.0, 2.0, -2.0, -2.0, 3.0, 0.0, math.inf, 3.0]
+    _assert_same(*_run(lambda x, y: tg.div(x, y, rounding_mode=rounding_mode),
+                       lambda x, y: torch.div(x, y, rounding_mode=rounding_mode), a, b))
+
+
+@pytest.mark.parametrize("a, b", [([7, -7, 7, -7, 0], [2, 2, -2, -2, 3]),
+                                  ([5, -5], 3)])
+@pytest.mark.parametrize("rounding_mode", ["trunc", "floor"])
+def test_integer_division_rounds_as_torch(a, b, rounding_mode):
+    ours = tg.div(tg.tensor(a), b if isinstance(b, int) else tg.tensor(b),
+                  rounding_mode=rounding_mode)
+    theirs = torch.div(torch.tensor(a), b if isinstance(b, int) else torch.tensor(b),
+                       rounding_mode=rounding_mode)
+
+    assert ours.dtype == np.int64
+    assert ours.numpy().tolist() == theirs.tolist()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_floor_divide_and_remainder_operators_match_torch():
+    a = [7.0, -7.0, 7.5, -7.5, 0.0, 5.0, -3.0, 1e300]
+    b = [2.0, 2.0, -2.0, -2.0, 3.0, 0.0, math.inf, 3.0]
+    # torch has no derivative for floor_divide (tinygen's is zero, as div's floor mode)
+    quotient = tg.tensor(np.array(a)) // tg.tensor(np.array(b))
+    np.testing.assert_array_equal(quotient.numpy(),
+                                  (torch.tensor(a, dtype=torch.float64)
+                                   // torch.tensor(b, dtype=torch.float64)).numpy())
+    _assert_same(*_run(lambda x, y: x % y, lambda x, y: x % y, a, b))
+    divisors = [2.0, -3.0, 0.75]  # torch has no derivative for a number % a tensor
+    np.testing.assert_array_equal((5.5 % tg.tensor(np.array(divisors))).numpy(),
+                                  (5.5 % torch.tensor(divisors, dtype=torch.float64)).numpy())
+    _assert_same(*_run(lambda x: tg.remainder(x, -2.5), lambda x: torch.remainder(x, -2.5),
+                       a))
+
+
 def test_nan_to_num_values_and_gradient_match_torch():
     x = [math.nan, math.inf, -math.inf, 1.5]
     _assert_same(*_run(tg.nan_to_num, torch.nan_to_num, x))

@@ -13,22 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from tinygen import backend
+from tinygen.autograd.tensor_math_methods import TensorMathMethods, _OpsOnFirstUse
 
-
-class _OpsOnFirstUse:
-    """Stands in for ``tinygen.autograd.ops`` until the first call, then replaces itself with
-    the module, so neither module sees the other half-initialised and later calls cost
-    nothing."""
-
-    def __getattr__(self, name):
-        global _ops
-        from tinygen.autograd import ops
-
-        _ops = ops
-        return getattr(ops, name)
-
-
-_ops = _OpsOnFirstUse()
+_ops = _OpsOnFirstUse(globals())
 
 
 def _sizes(args) -> tuple:
@@ -38,95 +25,11 @@ def _sizes(args) -> tuple:
     return tuple(args)
 
 
-class TensorMethods:
-    """The operator and method surface of :class:`~tinygen.autograd.tensor.Tensor`."""
+class TensorMethods(TensorMathMethods):
+    """The operator and method surface of :class:`~tinygen.autograd.tensor.Tensor` (the
+    arithmetic and elementwise math in :class:`TensorMathMethods`)."""
 
     __slots__ = ()
-
-    # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __pow__(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def __rpow__(self, base):
-        return _ops.pow(base, self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
-    def add(self, other, alpha=1):
-        return _ops.add(self, other if alpha == 1 else other * alpha)
-
-    def sub(self, other, alpha=1):
-        return _ops.sub(self, other if alpha == 1 else other * alpha)
-
-    def mul(self, other):
-        return _ops.mul(self, other)
-
-    def div(self, other):
-        return _ops.div(self, other)
-
-    def pow(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
-    def mm(self, mat2):
-        return _ops.mm(self, mat2)
-
-    def bmm(self, mat2):
-        return _ops.bmm(self, mat2)
-
-    def dot(self, other):
-        return _ops.dot(self, other)
-
-    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
-        return _ops.addmm(self, mat1, mat2, beta=beta, alpha=alpha)
-
-    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
-        return _ops.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
-
-    def neg(self):
-        return _ops.neg(self)
 
     # Comparisons are not differentiable: they return plain boolean tensors.
     def __lt__(self, other):
@@ -162,11 +65,15 @@ class TensorMethods:
         """This tensor on ``device`` and/or as ``dtype``; differentiable.
 
         As PyTorch's: ``t.to("cuda")``, ``t.to(tinygen.float64)``, ``t.to(device, dtype)``,
-        ``t.to(other)`` (other's device and dtype). Returns ``self`` when nothing changes
-        (unless ``copy``). ``non_blocking`` is accepted and has no effect: copies here are
-        synchronous.
+        ``t.to(other)`` (other's device and dtype), each optionally followed by the bools
+        ``non_blocking, copy``. Returns ``self`` when nothing changes (unless ``copy``).
+        ``non_blocking`` is accepted and has no effect: copies here are synchronous.
         """
+        flags = [arg for arg in args if isinstance(arg, bool)]  # (non_blocking, copy)
+        copy = flags[1] if len(flags) > 1 else copy
         for arg in args:
+            if isinstance(arg, bool):
+                continue
             if isinstance(arg, TensorMethods):
                 device, dtype = arg.device, arg.dtype
             elif isinstance(arg, (str, backend.device)):
@@ -365,6 +272,9 @@ class TensorMethods:
         return _ops.clone(self)
 
     # ------------------------------------------------------------------ indexing
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
     def gather(self, dim, index):
         return _ops.gather(self, dim, index)
 
@@ -391,96 +301,6 @@ class TensorMethods:
 
     def topk(self, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's name
         return _ops.topk(self, k, dim, largest, sorted)
-
-    # ------------------------------------------------------------------ elementwise math
-    def exp(self):
-        return _ops.exp(self)
-
-    def expm1(self):
-        return _ops.expm1(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def log1p(self):
-        return _ops.log1p(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def rsqrt(self):
-        return _ops.rsqrt(self)
-
-    def square(self):
-        return _ops.square(self)
-
-    def reciprocal(self):
-        return _ops.reciprocal(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def sign(self):
-        return _ops.sign(self)
-
-    def sin(self):
-        return _ops.sin(self)
-
-    def cos(self):
-        return _ops.cos(self)
-
-    def erf(self):
-        return _ops.erf(self)
-
-    def floor(self):
-        return _ops.floor(self)
-
-    def ceil(self):
-        return _ops.ceil(self)
-
-    def round(self, decimals=0):
-        return _ops.round(self, decimals=decimals)
-
-    def clamp(self, min=None, max=None):  # noqa: A002 - PyTorch's names
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def lerp(self, end, weight):
-        return _ops.lerp(self, end, weight)
-
-    def logaddexp(self, other):
-        return _ops.logaddexp(self, other)
-
-    def xlogy(self, other):
-        return _ops.xlogy(self, other)
-
-    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        return _ops.nan_to_num(self, nan, posinf, neginf)
-
-    def maximum(self, other):
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        return _ops.minimum(self, other)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def prelu(self, weight):
-        return _ops.prelu(self, weight)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def isnan(self):
-        return _ops.isnan(self)
-
-    def isfinite(self):
-        return _ops.isfinite(self)
 
     # ------------------------------------------------------------------ random sampling
     def bernoulli(self, p=None, *, generator=None):

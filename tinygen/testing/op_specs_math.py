@@ -199,6 +199,29 @@ register(OpSpec("clamp_tensor_max", ops.clamp, lambda x, high: _clamp_reference(
                 call=lambda x, high: ops.clamp(x, max=high)))
 
 
+# --------------------------------------------------------------------------- arithmetic
+@st.composite
+def _quotient_inputs(draw):
+    """(a, b) with a / b at least 0.1 from an integer (where a rounded quotient and the
+    remainder jump) and b at least 0.5 from zero."""
+    shape = draw(shapes())
+    b = draw(arrays(shape, elements=away_from_kinks((0.0,), margin=0.5)))
+    return draw(arrays(shape, elements=_fractional(0.1, 0.9))) * b, b
+
+
+register(OpSpec("add_alpha", ops.add, lambda a, b, alpha: a + alpha * b,
+                broadcasting(REAL, REAL), kwargs=_sampled(alpha=[2, -0.5])))
+register(OpSpec("sub_alpha", ops.sub, lambda a, b, alpha: a - alpha * b,
+                broadcasting(REAL, REAL), kwargs=_sampled(alpha=[3, 0.25])))
+register(OpSpec("div_rounding_mode", ops.div,
+                lambda a, b, rounding_mode: getattr(np, rounding_mode)(a / b),
+                _quotient_inputs(), kwargs=_sampled(rounding_mode=["trunc", "floor"])))
+register(OpSpec("floor_divide", ops.floor_divide, lambda a, b: np.floor(a / b),
+                _quotient_inputs()))
+register(OpSpec("remainder", ops.remainder, lambda a, b: a - b * np.floor(a / b),
+                _quotient_inputs()))
+
+
 # --------------------------------------------------------------------------- normalization
 def _standardized(x, axes, eps=1e-5):
     mean = x.mean(axis=axes, keepdims=True)

@@ -54,7 +54,6 @@ from tinygen.autograd.ops.elementwise import (
     clip,
     div,
     exp,
-    lerp,
     log,
     maximum,
     minimum,
@@ -140,10 +139,13 @@ from tinygen.autograd.ops.special import (
     erf,
     expm1,
     floor,
+    floor_divide,
+    lerp,
     log1p,
     logaddexp,
     nan_to_num,
     reciprocal,
+    remainder,
     round,
     rsqrt,
     sign,
@@ -175,6 +177,7 @@ __all__ += [
     "hardtanh", "lerp", "log1p", "logaddexp", "mish", "nan_to_num", "prelu", "reciprocal",
     "relu6", "round", "rsqrt", "selu", "sign", "silu", "sin", "softsign", "square", "xlogy",
 ]
+__all__ += ["floor_divide", "remainder"]
 __all__ += [
     "addmm", "argsort", "baddbmm", "bmm", "chunk", "clone", "column_stack", "cumsum", "dot",
     "einsum", "gather", "hstack", "index_select", "logcumsumexp", "masked_fill", "mm",

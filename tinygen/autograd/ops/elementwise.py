@@ -1,7 +1,7 @@
-"""Elementwise arithmetic with broadcasting: add, sub, mul, div, neg, pow, exp, log, sqrt,
-abs, maximum, minimum, clamp (alias clip), lerp, where; plus dtype casts and device moves.
-The math functions beyond arithmetic (log1p, sin, erf, xlogy, floor, ...) are in
-``special.py``.
+"""Elementwise arithmetic with broadcasting: add, sub, mul, div (true, truncated or floored),
+neg, pow, exp, log, sqrt, abs, maximum, minimum, clamp (alias clip), where; plus dtype casts
+and device moves. The math functions beyond arithmetic (log1p, sin, erf, xlogy, lerp, floor,
+remainder, ...) are in ``special.py``.
 
 Every binary op here sets ``broadcasts = True``: backward returns gradients of the broadcast
 output shape and the engine sums them back to each input's shape.
@@ -16,7 +16,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import no_grad
-from tinygen.autograd.tensor import Tensor, _as_tensor
+from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
 
@@ -32,26 +32,54 @@ def _as_tensor_pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
+def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
+    """The operands of add, sub, mul or div: two Python numbers become 0-d tensors of
+    PyTorch's result dtype (bool, int64, or float32 when either is a float), as
+    ``torch.add(2.0, 3)`` gives ``tensor(5.)``; otherwise as :func:`_as_tensor_pair`."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        a, b = _as_tensor_pair(a, b)
+    elif all(isinstance(v, numbers.Real) for v in (a, b)):
+        kinds = {np.asarray(v).dtype.kind for v in (a, b)}
+        dtype = DEFAULT_FLOAT if "f" in kinds else np.bool_ if kinds == {"b"} else np.int64
+        a, b = Tensor(np.asarray(a, dtype=dtype)), Tensor(np.asarray(b, dtype=dtype))
+    else:
+        raise TypeError(f"{op}: expected Tensors or real numbers, got {type(a).__name__} "
+                        f"and {type(b).__name__}")
+    if isinstance(alpha, float) and a.dtype.kind != "f" and b.dtype.kind != "f":
+        raise TypeError(f"{op}: alpha must be an int for integer inputs, got alpha={alpha}")
+    return a, b
+
+
 class Add(Function):
+    """a + alpha * b."""
+
     broadcasts = True
 
+    def __init__(self, alpha=1):
+        self.alpha = alpha
+
     def forward(self, a, b):
-        return a + b
+        return a + b if self.alpha == 1 else a + self.alpha * b
 
     def backward(self, gy):
-        # d(a+b)/da = 1, d(a+b)/db = 1
-        return gy, gy
+        # d(a + alpha b)/da = 1, d(a + alpha b)/db = alpha
+        return gy, (gy if self.alpha == 1 else gy * self.alpha)
 
 
 class Sub(Function):
+    """a - alpha * b."""
+
     broadcasts = True
 
+    def __init__(self, alpha=1):
+        self.alpha = alpha
+
     def forward(self, a, b):
-        return a - b
+        return a - b if self.alpha == 1 else a - self.alpha * b
 
     def backward(self, gy):
-        # d(a-b)/da = 1, d(a-b)/db = -1
-        return gy, (-gy if self.needs_input_grad[1] else None)
+        # d(a - alpha b)/da = 1, d(a - alpha b)/db = -alpha
+        return gy, (-gy if self.alpha == 1 else gy * -self.alpha)
 
 
 class Mul(Function):
@@ -74,7 +102,9 @@ class Div(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        return a / b
+        y = a / b
+        # two integer operands divide to PyTorch's default float, not NumPy's float64
+        return y.astype(DEFAULT_FLOAT) if a.dtype.kind in "biu" and b.dtype.kind in "biu" else y
 
     def backward(self, gy):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
@@ -82,6 +112,29 @@ class Div(Function):
         ga = gy / b if self.needs_input_grad[0] else None
         gb = -gy * a / (b * b) if self.needs_input_grad[1] else None
         return ga, gb
+
+
+class RoundedDiv(Function):
+    """a / b rounded toward zero ("trunc") or down ("floor", Python's ``//``)."""
+
+    broadcasts = True
+
+    def __init__(self, rounding_mode: str):
+        self.rounding_mode = rounding_mode
+
+    def forward(self, a, b):
+        xp = get_array_module(a, b)
+        if self.rounding_mode == "floor":
+            return xp.floor_divide(a, b)
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            return xp.trunc(a / b)
+        floored = xp.floor_divide(a, b)  # integers: exact, one up where floor passed below 0
+        return floored + ((xp.remainder(a, b) != 0) & ((a < 0) != (b < 0)))
+
+    def backward(self, gy):
+        # a rounded quotient is piecewise constant: d/da = d/db = 0 (PyTorch's, at jumps too)
+        zeros = Tensor._from_array(get_array_module(gy.data).zeros_like(gy.data))
+        return zeros, zeros
 
 
 class Neg(Function):
@@ -104,15 +157,17 @@ class PowScalar(Function):
         return x ** self.exponent
 
     def backward(self, gy):
-        # d(x^p)/dx = p * x^(p-1)
+        # d(x^p)/dx = p * x^(p-1); 0 everywhere for p = 0 (PyTorch's: not NaN at x = 0)
         (x,) = self.saved_tensors
+        if self.exponent == 0:
+            return Tensor._from_array(get_array_module(x.data).zeros_like(x.data))
         if self.exponent == 2:
             return gy * (2 * x)
         return gy * (self.exponent * pow(x, self.exponent - 1))
 
 
 class Pow(Function):
-    """a ** b for two tensors (a > 0 wherever b's gradient is needed)."""
+    """a ** b for two tensors (a > 0, or a == 0 <= b, wherever b's gradient is needed)."""
 
     broadcasts = True
 
@@ -122,10 +177,14 @@ class Pow(Function):
         return y
 
     def backward(self, gy):
-        # d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * log(a)
+        # d(a^b)/da = b * a^(b-1), 0 where b == 0; d(a^b)/db = a^b * log(a), 0 where
+        # a == 0 <= b (PyTorch's masks: 0^0 and 0^b are flat in the direction that exists)
         a, b, y = self.saved_tensors
-        ga = gy * b * pow(a, b - 1) if self.needs_input_grad[0] else None
-        gb = gy * y * log(a) if self.needs_input_grad[1] else None
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = where(b.data == 0, 0.0, gy * (b * pow(a, b - 1)))
+        if self.needs_input_grad[1]:
+            gb = gy * where((a.data == 0) & (b.data >= 0), 0.0, y * log(a))
         return ga, gb
 
 
@@ -182,41 +241,44 @@ def sign_array(x):
 
 
 class Maximum(Function):
-    """Elementwise max; at ties the gradient is split evenly, as in PyTorch."""
+    """Elementwise max; the gradient as PyTorch's (see :func:`_shares`)."""
 
     broadcasts = True
 
     def forward(self, a, b):
         xp = get_array_module(a, b)
-        self.save_for_backward(_winner_weights(xp, a, b))
+        self.save_for_backward(*_shares(xp, a, b))
         return xp.maximum(a, b)
 
     def backward(self, gy):
-        # d max(a,b)/da = [a > b] + [a == b]/2, and symmetrically for b
-        (weight_a,) = self.saved_tensors
-        return gy * weight_a, gy * (1 - weight_a)
+        # d max(a,b)/da = [not a < b] - [a == b]/2, and symmetrically for b
+        share_a, share_b = self.saved_tensors
+        return gy * share_a, gy * share_b
 
 
 class Minimum(Function):
-    """Elementwise min; at ties the gradient is split evenly, as in PyTorch."""
+    """Elementwise min; the gradient as PyTorch's (see :func:`_shares`)."""
 
     broadcasts = True
 
     def forward(self, a, b):
         xp = get_array_module(a, b)
-        self.save_for_backward(_winner_weights(xp, b, a))
+        self.save_for_backward(*_shares(xp, b, a))  # a's min share is b's max share
         return xp.minimum(a, b)
 
     def backward(self, gy):
-        # d min(a,b)/da = [a < b] + [a == b]/2, and symmetrically for b
-        (weight_a,) = self.saved_tensors
-        return gy * weight_a, gy * (1 - weight_a)
+        # d min(a,b)/da = [not a > b] - [a == b]/2, and symmetrically for b
+        share_a, share_b = self.saved_tensors
+        return gy * share_a, gy * share_b
 
 
-def _winner_weights(xp, a, b):
-    """1 where a wins, 0 where b wins, 1/2 at ties (broadcast shape, a's dtype)."""
+def _shares(xp, a, b):
+    """a's and b's shares of max(a, b)'s gradient (broadcast shape, the result dtype): 1 to
+    the larger, 1/2 each at a tie, 1 to both where a or b is NaN (as PyTorch: no comparison
+    holds there). min(a, b) is max with the roles swapped."""
     dtype = xp.result_type(a, b)
-    return (a > b).astype(dtype) + 0.5 * (a == b).astype(dtype)
+    tie = 0.5 * (a == b).astype(dtype)
+    return (~(a < b)).astype(dtype) - tie, (~(a > b)).astype(dtype) - tie
 
 
 class Clamp(Function):
@@ -256,27 +318,6 @@ class Clamp(Function):
             above = (x > high) | (high < low) if self.has_low else x > high
             grads.append(gy * above if self.needs_input_grad[-1] else None)
         return tuple(grads)
-
-
-class Lerp(Function):
-    """start + weight * (end - start), in PyTorch's two-sided form: exact at weight 0 and 1."""
-
-    broadcasts = True
-
-    def forward(self, start, end, weight):
-        xp = get_array_module(start, end, weight)
-        self.save_for_backward(start, end, weight)
-        difference = end - start
-        return xp.where(xp.abs(weight) < 0.5, start + weight * difference,
-                        end - difference * (1 - weight))
-
-    def backward(self, gy):
-        # d/dstart = 1 - weight, d/dend = weight, d/dweight = end - start
-        start, end, weight = self.saved_tensors
-        g_start = gy * (1 - weight) if self.needs_input_grad[0] else None
-        g_end = gy * weight if self.needs_input_grad[1] else None
-        g_weight = gy * (end - start) if self.needs_input_grad[2] else None
-        return g_start, g_end, g_weight
 
 
 class Where(Function):
@@ -324,28 +365,51 @@ class ToDevice(Function):
 
 
 # --------------------------------------------------------------------------- public wrappers
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
-    return Add().apply(a, b)
+def add(input, other, *, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input + alpha * other, broadcasting, as ``torch.add``.
+
+    Args:
+        input, other: Tensors or numbers (two numbers give a 0-d tensor).
+        alpha: other's multiplier (an int for integer operands).
+
+    Returns:
+        The broadcast sum.
+    """
+    a, b = _arithmetic_pair("add", input, other, alpha)
+    return Add(alpha).apply(a, b)
 
 
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
-    return Sub().apply(a, b)
+def sub(input, other, *, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input - alpha * other, broadcasting, as ``torch.sub`` (arguments as :func:`add`)."""
+    a, b = _arithmetic_pair("sub", input, other, alpha)
+    return Sub(alpha).apply(a, b)
 
 
-def mul(a, b) -> Tensor:
-    """a * b, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
+def mul(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input * other, broadcasting (two numbers give a 0-d tensor)."""
+    a, b = _arithmetic_pair("mul", input, other)
     return Mul().apply(a, b)
 
 
-def div(a, b) -> Tensor:
-    """a / b, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
-    return Div().apply(a, b)
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """input / other, broadcasting, as ``torch.div``.
+
+    Args:
+        input, other: Tensors or numbers (two numbers give a 0-d tensor).
+        rounding_mode: None (true division: integers divide to float32), "trunc" (rounded
+            toward zero) or "floor" (rounded down, as ``//``); the rounded quotients keep the
+            operands' dtype and have gradient zero.
+
+    Returns:
+        The broadcast quotient.
+    """
+    a, b = _arithmetic_pair("div", input, other)
+    if rounding_mode is None:
+        return Div().apply(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    return RoundedDiv(rounding_mode).apply(a, b)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -410,21 +474,6 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's na
 
 
 clip = clamp
-
-
-def lerp(start: Tensor, end, weight) -> Tensor:
-    """start + weight * (end - start), broadcasting, as ``torch.lerp``.
-
-    Args:
-        start: the tensor at weight 0.
-        end: the tensor (or number) at weight 1.
-        weight: a Python number or a Tensor.
-
-    Returns:
-        The interpolation; exactly ``end`` where weight is 1 (PyTorch's two-sided formula).
-    """
-    start, end = _as_tensor_pair(start, end)
-    return Lerp().apply(start, end, _as_tensor(weight, start))
 
 
 def where(condition, a, b) -> Tensor:

@@ -1,6 +1,7 @@
 """Math functions beyond arithmetic: log1p, expm1, rsqrt, square, reciprocal, sin, cos, erf,
-logaddexp, xlogy; and the piecewise-constant sign, floor, ceil and round (zero gradient, as
-PyTorch defines it, at the jumps too) and nan_to_num (gradient 1 where the input was finite).
+logaddexp, xlogy, lerp; the piecewise-constant sign, floor, ceil and round (zero gradient, as
+PyTorch defines it, at the jumps too) and nan_to_num (gradient 1 where the input was finite);
+floor_divide and remainder (Python's ``//`` and ``%``).
 
 NumPy has no erf, and an op keeps one code path for NumPy and CuPy, so erf is computed here
 from W. J. Cody's rational Chebyshev approximations (see :func:`_erf`): within a few units in
@@ -16,11 +17,12 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.elementwise import (
     PowScalar,
     _as_tensor_pair,
+    div,
     exp,
     sign_array,
     where,
 )
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
 
@@ -217,6 +219,44 @@ class NanToNum(Function):
         return gy * get_array_module(x.data).isfinite(x.data)
 
 
+class Lerp(Function):
+    """start + weight * (end - start), in PyTorch's two-sided form: exact at weight 0 and 1."""
+
+    broadcasts = True
+
+    def forward(self, start, end, weight):
+        xp = get_array_module(start, end, weight)
+        self.save_for_backward(start, end, weight)
+        difference = end - start
+        return xp.where(xp.abs(weight) < 0.5, start + weight * difference,
+                        end - difference * (1 - weight))
+
+    def backward(self, gy):
+        # d/dstart = 1 - weight, d/dend = weight, d/dweight = end - start
+        start, end, weight = self.saved_tensors
+        g_start = gy * (1 - weight) if self.needs_input_grad[0] else None
+        g_end = gy * weight if self.needs_input_grad[1] else None
+        g_weight = gy * (end - start) if self.needs_input_grad[2] else None
+        return g_start, g_end, g_weight
+
+
+class Remainder(Function):
+    """a - b * floor(a / b), computed as C's fmod shifted into b's sign (exact, as PyTorch's
+    and Python's ``%``): the result has b's sign."""
+
+    broadcasts = True
+
+    def forward(self, a, b):
+        self.save_for_backward(a, b)
+        return get_array_module(a, b).remainder(a, b)
+
+    def backward(self, gy):
+        # d/da = 1, d/db = -floor(a / b) (the quotient is piecewise constant)
+        a, b = self.saved_tensors
+        gb = -gy * div(a, b, rounding_mode="floor") if self.needs_input_grad[1] else None
+        return gy, gb
+
+
 # --------------------------------------------------------------------------- erf
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 _ONE_OVER_SQRT_PI = 1 / math.sqrt(math.pi)
@@ -393,3 +433,46 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
         A tensor of x's shape and dtype; its gradient is 1 where x was finite, else 0.
     """
     return NanToNum(nan, posinf, neginf).apply(x)
+
+
+def lerp(start: Tensor, end, weight) -> Tensor:
+    """start + weight * (end - start), broadcasting, as ``torch.lerp``.
+
+    Args:
+        start: the tensor at weight 0.
+        end: the tensor (or number) at weight 1.
+        weight: a Python number or a Tensor.
+
+    Returns:
+        The interpolation; exactly ``end`` where weight is 1 (PyTorch's two-sided formula).
+    """
+    start, end = _as_tensor_pair(start, end)
+    return Lerp().apply(start, end, _as_tensor(weight, start))
+
+
+def floor_divide(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input // other: the quotient rounded down, as ``torch.floor_divide`` and Python's
+    ``//`` (the same as ``div(input, other, rounding_mode="floor")``).
+
+    Args:
+        input, other: Tensors or numbers (two numbers give a 0-d tensor).
+
+    Returns:
+        The broadcast quotient, in the operands' dtype; its gradient is zero.
+    """
+    return div(input, other, rounding_mode="floor")
+
+
+def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input % other with the sign of ``other``, as ``torch.remainder`` and Python's ``%``
+    (``torch.fmod``'s result has the sign of input instead).
+
+    Args:
+        input, other: a Tensor and a Tensor or number (either way round).
+
+    Returns:
+        The broadcast remainder; its gradient is 1 for input and -floor(input / other) for
+        other.
+    """
+    a, b = _as_tensor_pair(input, other)
+    return Remainder().apply(a, b)
