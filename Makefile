@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run classifier demo test lint bench clean
+.PHONY: run classifier demo test lint bench mutate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.host_memory
 	$(BIN)/python -m benchmarks.anomaly_overhead
 	$(BIN)/python -m benchmarks.samplers
+
+# mutation testing (not in CI): tools/mutants.py's bugs applied one at a time to a copy of
+# the committed tree under /tmp, each mutated file's tests run; rewrites docs/MUTATION.md
+# (about an hour on 2 cores)
+mutate: $(VENV)/.installed-test
+	$(BIN)/python tools/mutate.py --report docs/MUTATION.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
