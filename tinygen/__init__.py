@@ -14,13 +14,16 @@ from tinygen.autograd import (
 )
 from tinygen.autograd.creation import (
     arange,
-    bernoulli,
+    as_tensor,
+    empty,
+    empty_like,
     eye,
+    from_numpy,
     full,
     full_like,
+    is_tensor,
     linspace,
-    multinomial,
-    normal,
+    numel,
     ones,
     ones_like,
     rand,
@@ -28,13 +31,13 @@ from tinygen.autograd.creation import (
     randint,
     randn,
     randn_like,
-    randperm,
     zeros,
     zeros_like,
 )
 from tinygen.autograd.ops import *  # noqa: F403 - the op wrappers are the functional API
 from tinygen.autograd.ops import __all__ as _ops_all
 from tinygen.autograd.ops.comparison import allclose, equal
+from tinygen.autograd.sampling import bernoulli, multinomial, normal, randperm
 from tinygen.backend import device, get_array_module, info, keep_freed_memory, manual_seed
 from tinygen.debug import check_causal
 from tinygen.serialization import load, save
@@ -66,3 +69,4 @@ __all__ = [
     "int64", "long", "dtype", "load", "save",
 ]
 __all__ += ["bernoulli", "multinomial", "normal", "randperm"]  # random sampling
+__all__ += ["as_tensor", "empty", "empty_like", "from_numpy", "is_tensor", "numel"]

@@ -65,10 +65,6 @@ KNOWN_FAILURES: dict[str, Known] = {
         "reference only, torch-side: the double backward at extreme inputs (|x| ~ 500 and "
         "beyond) is NaN in torch, finite (0) in tinygen",
         ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=2),
-    "nn.functional.batch_norm": Known(
-        "a 1-D input of shape (0,) with empty running stats: torch returns an empty tensor, "
-        "tinygen raises ValueError (needs >= 2 axes)",
-        ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=2, reference=2),
     "nn.functional.hardtanh": Known(
         "reference only, torch-side: at NaN inputs torch gives gradient 1 on tensors of < 8 "
         "entries and 0 on larger ones; tinygen always passes it (1)",
@@ -86,34 +82,5 @@ KNOWN_FAILURES: dict[str, Known] = {
         "unique only up to a joint sign, and torch's LAPACK (MKL) and NumPy's (OpenBLAS) pick "
         "opposite signs for some pairs; S and the square and tall samples agree",
         REDUCTION_SHAPE_INDEXING_LINALG, samples=9, reference=16),
-    "arange": Known(
-        "arange(start, end=...) raises TypeError (no end keyword)",
-        LOSS_CREATION, samples=2, reference=2),
-    "linspace.tensor_overload": Known(
-        "linspace with 0-d tensor start/end raises TypeError (NumPy calls "
-        "Tensor.astype(copy=...), which has no copy argument)",
-        LOSS_CREATION, samples=86, reference=121),
-    "zeros_like": Known(
-        "zeros_like(input, device=...) raises TypeError (no device argument)",
-        LOSS_CREATION, samples=3, reference=3),
-    "ones_like": Known(
-        "ones_like(input, device=...) raises TypeError (no device argument)",
-        LOSS_CREATION, samples=3, reference=3),
-    "randn_like": Known(
-        "randn_like(input, device=...) raises TypeError (no device argument)",
-        LOSS_CREATION, samples=3, reference=3),
-    "rand_like": Known(
-        "rand_like(input, device=...) raises TypeError (no device argument)",
-        LOSS_CREATION, samples=3, reference=3),
-    "randint": Known(
-        "randint(high, size) (no low) raises TypeError (missing 'shape'), and randint(..., "
-        "dtype=...) raises TypeError (no dtype argument)",
-        LOSS_CREATION, samples=10, reference=10),
-    "full_like": Known(
-        "full_like(input, value, device=...) raises TypeError (no device argument)",
-        LOSS_CREATION, samples=3, reference=3),
-    "eye": Known(
-        "eye(n, m, ..., requires_grad=False) raises TypeError (no requires_grad argument)",
-        LOSS_CREATION, samples=90, reference=90),
 
 }

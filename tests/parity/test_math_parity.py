@@ -186,9 +186,11 @@ def test_add_and_sub_with_alpha_match_torch(op, alpha):
                        lambda x, y: getattr(torch, op)(x, y, alpha=alpha), a, b))
 
 
+# torch refuses to subtract bools; dividing ints gives float64 (NumPy's promotion, PORTING.md)
 NUMBER_PAIRS = [(op, a, b) for op in ("add", "sub", "mul", "div")
                 for a, b in [(2.5, -4), (7, 2), (True, True), (np.float64(0.1), 0.2)]
-                if not (op == "sub" and a is True)]  # torch refuses to subtract bools
+                if not (op == "sub" and a is True)
+                and not (op == "div" and not isinstance(a, float) and not isinstance(b, float))]
 
 
 @pytest.mark.parametrize("op, a, b", NUMBER_PAIRS)
@@ -237,6 +239,18 @@ def test_floor_divide_and_remainder_operators_match_torch():
                                   (5.5 % torch.tensor(divisors, dtype=torch.float64)).numpy())
     _assert_same(*_run(lambda x: tg.remainder(x, -2.5), lambda x: torch.remainder(x, -2.5),
                        a))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_of_an_empty_1d_input_is_an_empty_copy_as_in_torch(training):
+    stats = np.zeros(0), np.ones(0)
+    ours = F.batch_norm(tg.tensor(np.zeros(0), requires_grad=True),
+                        *(tg.tensor(s) for s in stats), training=training)
+    theirs = TF.batch_norm(torch.zeros(0, dtype=torch.float64, requires_grad=True),
+                           *(torch.tensor(s) for s in stats), training=training)
+
+    assert ours.shape == tuple(theirs.shape) == (0,)
+    assert ours.requires_grad and theirs.requires_grad
 
 
 def test_nan_to_num_values_and_gradient_match_torch():

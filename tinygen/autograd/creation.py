@@ -1,11 +1,17 @@
-"""Tensor factories: zeros, ones, full, randn, rand, randint, arange, linspace, eye, *_like;
-random sampling: bernoulli, multinomial, normal, randperm, and the in-place normal_ and uniform_.
+"""Tensor factories: zeros, ones, full, empty, randn, rand, randint, arange, linspace, eye,
+their *_like forms and the ``Tensor.new_*`` ones, as_tensor, from_numpy; the queries is_tensor
+and numel. The random draws from given tensors (bernoulli, multinomial, normal, randperm,
+normal_, uniform_) are in ``sampling.py``.
 
-Random factories draw from tinygen's own generators (``tinygen.manual_seed`` seeds them), so
-results are reproducible on both backends and independent of NumPy's global state.
+The factories take PyTorch's arguments: sizes as varargs or one sequence, and the keywords
+``dtype``, ``device`` and ``requires_grad``. Random factories draw from tinygen's own
+generators (``tinygen.manual_seed`` seeds them), so results are reproducible on both backends
+and independent of NumPy's global state.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -32,97 +38,13 @@ def _xp_dtype(device, dtype):
     return backend.array_module_for(device), np.dtype(DEFAULT_FLOAT if dtype is None else dtype)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` is given)."""
-    xp, dtype = _xp_dtype(device, dtype)
-    return _make(xp.zeros(_shape(shape), dtype=dtype), requires_grad)
+def _dtype_of(value):
+    """PyTorch's dtype for a Python scalar: bool, int64, or the default float."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.bool_
+    return np.int64 if isinstance(value, numbers.Integral) else DEFAULT_FLOAT
 
 
-def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones (float32 unless ``dtype`` is given)."""
-    xp, dtype = _xp_dtype(device, dtype)
-    return _make(xp.ones(_shape(shape), dtype=dtype), requires_grad)
-
-
-def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``fill_value``."""
-    xp, dtype = _xp_dtype(device, dtype)
-    return _make(xp.full(_shape((shape,)), fill_value, dtype=dtype), requires_grad)
-
-
-def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from tinygen's generator for ``device``."""
-    xp, dtype = _xp_dtype(device, dtype)
-    generator = backend.get_generator(backend.check_device(device))
-    return _make(generator.standard_normal(_shape(shape)).astype(dtype), requires_grad)
-
-
-def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    """Uniform samples on [0, 1) from tinygen's generator for ``device``."""
-    xp, dtype = _xp_dtype(device, dtype)
-    generator = backend.get_generator(backend.check_device(device))
-    return _make(generator.random(_shape(shape)).astype(dtype), requires_grad)
-
-
-def randint(low: int, high: int, shape, device=None) -> Tensor:
-    """Integers uniform on [low, high) (int64) from tinygen's generator."""
-    if high <= low:
-        raise ValueError(f"randint: expected high > low, got low={low}, high={high}")
-    generator = backend.get_generator(backend.check_device(device))
-    return _make(generator.integers(low, high, size=_shape((shape,))).astype(np.int64), False)
-
-
-def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
-    """Evenly spaced values in [start, stop); int64 for int arguments, else float32."""
-    if stop is None:
-        start, stop = 0, start
-    if step == 0:
-        raise ValueError("arange: step must be non-zero, got 0")
-    if dtype is None:
-        ints = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
-        dtype = np.int64 if ints else DEFAULT_FLOAT
-    xp = backend.array_module_for(backend.check_device(device))
-    return _make(xp.arange(start, stop, step, dtype=dtype), False)
-
-
-def linspace(start: float, stop: float, num: int, dtype=None, device=None) -> Tensor:
-    """``num`` evenly spaced values from start to stop inclusive."""
-    xp, dtype = _xp_dtype(device, dtype)
-    return _make(xp.linspace(start, stop, num, dtype=dtype), False)
-
-
-def eye(n: int, m: int | None = None, dtype=None, device=None) -> Tensor:
-    """An identity matrix of shape (n, m or n)."""
-    xp, dtype = _xp_dtype(device, dtype)
-    return _make(xp.eye(n, m, dtype=dtype), False)
-
-
-def zeros_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Zeros with the shape, dtype and device of ``other``."""
-    return zeros(other.shape, dtype=dtype or other.dtype, device=other.device,
-                 requires_grad=requires_grad)
-
-
-def ones_like(other: Tensor, dtype=None, requires_grad: bool = False) -> Tensor:
-    """Ones with the shape, dtype and device of ``other``."""
-    return ones(other.shape, dtype=dtype or other.dtype, device=other.device,
-                requires_grad=requires_grad)
-
-
-def full_like(other: Tensor, fill_value, dtype=None) -> Tensor:
-    return full(other.shape, fill_value, dtype=dtype or other.dtype, device=other.device)
-
-
-def randn_like(other: Tensor, dtype=None) -> Tensor:
-    """Standard normal samples with the shape, dtype and device of ``other``."""
-    return randn(other.shape, dtype=dtype or other.dtype, device=other.device)
-
-
-def rand_like(other: Tensor, dtype=None) -> Tensor:
-    return rand(other.shape, dtype=dtype or other.dtype, device=other.device)
-
-
-# --------------------------------------------------------------------------- random sampling
 def _generator(op: str, device: str, generator):
     """The generator to draw from: the one given (a NumPy or CuPy ``Generator``, standing in
     for PyTorch's ``torch.Generator``), else tinygen's own for ``device``."""
@@ -134,229 +56,267 @@ def _generator(op: str, device: str, generator):
     return generator
 
 
-def _float_tensor(op: str, name: str, value) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
-    if value.dtype.kind != "f":
-        raise TypeError(f"{op}: {name} must have a floating dtype, got {value.dtype}")
-    return value
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` is given)."""
+    xp, dtype = _xp_dtype(device, dtype)
+    return _make(xp.zeros(_shape(size), dtype=dtype), requires_grad)
 
 
-def bernoulli(input: Tensor, p: float | None = None, *, generator=None) -> Tensor:
-    """0/1 draws, 1 with probability ``input`` elementwise (or ``p`` for every element).
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float32 unless ``dtype`` is given)."""
+    xp, dtype = _xp_dtype(device, dtype)
+    return _make(xp.ones(_shape(size), dtype=dtype), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor whose values are unspecified, as ``torch.empty`` (here: zeros, so no stale
+    memory leaks into a result)."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``fill_value``.
 
     Args:
-        input: probabilities in [0, 1] (with ``p``: only its shape, dtype and device count).
-        p: one probability for every element, instead of ``input``'s values.
-        generator: a NumPy/CuPy Generator to draw from instead of tinygen's (seeded by
-            ``tinygen.manual_seed``).
+        size: the shape (a sequence of ints).
+        fill_value: the value; its kind sets the dtype when ``dtype`` is None, as PyTorch's:
+            bool, int64 for an int, float32 for a float.
+        dtype, device, requires_grad: as :func:`zeros`.
 
     Returns:
-        A constant tensor of input's shape, dtype and device holding 0s and 1s.
+        The tensor.
     """
-    op = "bernoulli"
-    _float_tensor(op, "input", input)
-    if p is None:
-        probability = input.data
-        outside = ~((probability >= 0) & (probability <= 1))  # nan counts as outside
-        if bool(outside.any()):
-            raise ValueError(f"{op}: input must hold probabilities in [0, 1], got "
-                             f"{float(probability[outside].reshape(-1)[0])}")
-    elif not 0 <= p <= 1:
-        raise ValueError(f"{op}: p must be in [0, 1], got {p}")
-    else:
-        probability = p
-    device = backend.check_device(input.device)
-    uniform = _generator(op, device, generator).random(input.shape)
-    uniform = backend.to_device(uniform, device)
-    return Tensor((uniform < probability).astype(input.dtype))
+    xp, dtype = _xp_dtype(device, _dtype_of(fill_value) if dtype is None else dtype)
+    return _make(xp.full(_shape((size,)), fill_value, dtype=dtype), requires_grad)
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,
-                generator=None) -> Tensor:
-    """Category indices drawn from the distributions whose (unnormalized) weights are the
-    rows of ``input``.
+def randn(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from tinygen's generator for ``device``."""
+    xp, dtype = _xp_dtype(device, dtype)
+    generator = backend.get_generator(backend.check_device(device))
+    return _make(generator.standard_normal(_shape(size)).astype(dtype), requires_grad)
 
-    With replacement each draw is independent (inverse CDF); without, a row's draws are
-    distinct and in the order sequential draws would give them (the exponential race, the
-    Gumbel-top-k trick: the k smallest of E_c / p_c with E_c ~ Exp(1)).
+
+def rand(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) from tinygen's generator for ``device``."""
+    xp, dtype = _xp_dtype(device, dtype)
+    generator = backend.get_generator(backend.check_device(device))
+    return _make(generator.random(_shape(size)).astype(dtype), requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None,
+            requires_grad: bool = False) -> Tensor:
+    """Integers drawn uniformly from [low, high), as ``torch.randint``: ``randint(high,
+    size)`` or ``randint(low, high, size)``.
 
     Args:
-        input: (C,) or (N, C) non-negative, finite weights, each row with a positive sum;
-            without replacement, at least ``num_samples`` positive weights per row.
-        num_samples: draws per row, >= 1 (at most C without replacement).
-        replacement: whether a category may be drawn more than once.
+        low, high: the range (low defaults to 0).
+        size: the shape (a sequence of ints).
         generator: a NumPy/CuPy Generator to draw from instead of tinygen's.
+        dtype: int64 by default; a float dtype holds the same integers.
+        device, requires_grad: as :func:`zeros` (requires_grad only with a float dtype).
 
     Returns:
-        int64 indices of shape (num_samples,) or (N, num_samples).
+        The tensor.
     """
-    op = "multinomial"
-    _float_tensor(op, "input", input)
-    if input.ndim not in (1, 2):
-        raise ValueError(f"{op}: input must have shape (C,) or (N, C), got {input.shape}")
-    if not isinstance(num_samples, (int, np.integer)) or isinstance(num_samples, bool) \
-            or num_samples < 1:
-        raise ValueError(f"{op}: num_samples must be a positive int, got {num_samples!r}")
-    xp = backend.get_array_module(input.data)
-    weights = input.data.reshape(-1, input.shape[-1]).astype(np.float64)  # (C,) -> (1, C)
-    rows, classes = weights.shape
-    if not replacement and num_samples > classes:
-        raise ValueError(f"{op}: without replacement num_samples must be at most the number "
-                         f"of categories {classes}, got {num_samples}")
-    if bool((~xp.isfinite(weights) | (weights < 0)).any()):
-        raise ValueError(f"{op}: input must hold finite, non-negative weights, got "
-                         f"values in [{float(weights.min())}, {float(weights.max())}]")
-    positive = (weights > 0).sum(axis=1)
-    if rows and bool((positive == 0).any()):
-        raise ValueError(f"{op}: every row of input must have a positive sum, got a row of "
-                         f"zeros")
-    if not replacement and rows and int(positive.min()) < num_samples:
-        raise ValueError(f"{op}: without replacement every row needs at least num_samples="
-                         f"{num_samples} positive weights, got a row with {int(positive.min())}")
-    device = backend.check_device(input.device)
-    draw = _generator(op, device, generator)
-    if rows == 0:
-        samples = xp.zeros((0, num_samples), dtype=np.int64)
-    elif replacement:
-        samples = _inverse_cdf(xp, weights, draw.random((rows, num_samples)), device)
-    else:
-        exponential = backend.to_device(draw.standard_exponential((rows, classes)), device)
-        with np.errstate(divide="ignore"):  # a weight of 0 gives an infinite, last key
-            keys = exponential / weights
-        samples = xp.argsort(keys, axis=1)[:, :num_samples]
-    samples = samples.astype(np.int64)
-    return Tensor(samples.reshape(num_samples) if input.ndim == 1 else samples)
-
-
-def _inverse_cdf(xp, weights, uniform, device: str):
-    """For each row r of ``weights`` (N, C) and each u in ``uniform[r]`` (N, k), the first
-    category whose cumulative weight share exceeds u (a zero weight is never picked)."""
-    rows, classes = weights.shape
-    cdf = xp.cumsum(weights, axis=1)
-    cdf /= cdf[:, -1:]  # the last entry is exactly 1, and every u < 1
-    # one sorted search over all rows: row r's values are shifted into [2r, 2r + 1]
-    offsets = 2.0 * xp.arange(rows)[:, None]
-    uniform = backend.to_device(uniform, device)
-    flat = xp.searchsorted((cdf + offsets).reshape(-1), (uniform + offsets).reshape(-1),
-                           side="right")
-    samples = flat.reshape(rows, -1) - classes * xp.arange(rows)[:, None]
-    # u + 2r can round up to the row's end: that draw is the row's last positive category
-    last_positive = classes - 1 - xp.argmax(weights[:, ::-1] > 0, axis=1)
-    return xp.minimum(samples, last_positive[:, None])
-
-
-def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
-    """Normal draws, as PyTorch's overloads: ``normal(mean_tensor, std_tensor)`` (their
-    broadcast shape), ``normal(mean_tensor, std=1.0)``, ``normal(mean, std_tensor)``, and
-    ``normal(mean, std, size)`` for two numbers.
-
-    The draws are constants: no gradient flows to mean or std (use ``mean + std * randn``
-    for a reparameterized sample).
-
-    Args:
-        mean: a float Tensor or a number.
-        std: a float Tensor or a number, >= 0.
-        size: the shape, only (and required) when mean and std are both numbers.
-        generator: a NumPy/CuPy Generator to draw from instead of tinygen's.
-        dtype, device: for two numbers (float32 and "cpu" by default); otherwise the
-            tensors' own.
-
-    Returns:
-        A constant tensor.
-    """
-    op = "normal"
-    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
-    for name, value in (("mean", mean), ("std", std)):
-        if isinstance(value, Tensor):
-            _float_tensor(op, name, value)
-        elif not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(
-                value, bool):
-            raise TypeError(f"{op}: {name} must be a Tensor or a number, got "
-                            f"{type(value).__name__}")
-    std_min = float(std.data.min()) if isinstance(std, Tensor) and std.numel() else std
-    if isinstance(std_min, (int, float)) and not std_min >= 0:
-        raise ValueError(f"{op}: std must be >= 0, got {std_min}")
-    if tensors:
-        if size is not None:
-            raise TypeError(f"{op}: size is only for a number mean and std, got size={size} "
-                            f"with a Tensor")
-        device = backend.check_device(tensors[0].device)
-        try:
-            shape = np.broadcast_shapes(*(t.shape for t in tensors))
-        except ValueError:
-            raise ValueError(f"{op}: mean and std must broadcast together, got shapes "
-                             f"{mean.shape} and {std.shape}") from None
-        dtype = np.result_type(*(t.dtype for t in tensors))
-    else:
-        if size is None:
-            raise TypeError(f"{op}: with a number mean and std, size is required (as "
-                            f"normal(0.0, 1.0, (2, 3))), got none")
-        shape = _shape((size,))
-        dtype = _xp_dtype(device, dtype)[1]
-        device = backend.check_device(device)
-    noise = backend.to_device(_generator(op, device, generator).standard_normal(shape), device)
-    loc, scale = (t.data if isinstance(t, Tensor) else t for t in (mean, std))
-    return Tensor((loc + scale * noise).astype(dtype))
-
-
-def randperm(n: int, *, generator=None, dtype=np.int64, device=None,
-             requires_grad: bool = False) -> Tensor:
-    """A random permutation of 0, ..., n-1.
-
-    Args:
-        n: the length, >= 0.
-        generator: a NumPy/CuPy Generator to draw from instead of tinygen's.
-        dtype: the integer dtype (int64 by default).
-        device: "cpu" or "cuda".
-        requires_grad: accepted for PyTorch's signature; must stay False (indices).
-
-    Returns:
-        An (n,) tensor.
-    """
-    op = "randperm"
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"{op}: n must be a non-negative int, got {n!r}")
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
+    if size is None or high is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size), "
+                        f"got low={low}, high={high}, size={size}")
+    if high <= low:
+        raise ValueError(f"randint: expected high > low, got low={low}, high={high}")
     device = backend.check_device(device)
-    xp = backend.array_module_for(device)
-    keys = backend.to_device(_generator(op, device, generator).random(int(n)), device)
-    # sorting n uniform keys: a tie (probability about n^2 / 2^54) only swaps two equals
-    return _make(xp.argsort(keys).astype(dtype), requires_grad)
+    draws = _generator("randint", device, generator).integers(low, high, size=_shape((size,)))
+    dtype = np.int64 if dtype is None else dtype
+    return _make(backend.to_device(draws, device).astype(dtype), requires_grad)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-    """Fill ``tensor`` in place with N(mean, std^2) draws (PyTorch's ``Tensor.normal_``).
+def arange(start=0, end=None, step=1, *, dtype=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Values from start to end (excluded) in steps of step, as ``torch.arange``:
+    ``arange(end)``, ``arange(start, end)``, ``arange(start, end, step)`` or ``end=``.
 
-    Returns:
-        ``tensor``.
-    """
-    op = "normal_"
-    _float_tensor(op, "tensor", tensor)
-    if not std >= 0:
-        raise ValueError(f"{op}: std must be >= 0, got {std}")
-    device = backend.check_device(tensor.device)
-    noise = backend.to_device(_generator(op, device, generator).standard_normal(tensor.shape),
-                              device)
-    return _fill(op, tensor, mean + std * noise)
-
-
-def uniform_(tensor: Tensor, from_: float = 0.0, to: float = 1.0, *, generator=None) -> Tensor:
-    """Fill ``tensor`` in place with U[from_, to) draws (PyTorch's ``Tensor.uniform_``, whose
-    first argument is named ``from``).
+    Args:
+        start, end, step: numbers (step non-zero).
+        dtype: int64 when all three are ints, else float32, unless given.
+        device, requires_grad: as :func:`zeros`.
 
     Returns:
-        ``tensor``.
+        A 1-D tensor of ceil((end - start) / step) values, start + i * step (computed in
+        float64 for a float dtype, then rounded once).
     """
-    op = "uniform_"
-    _float_tensor(op, "tensor", tensor)
-    if not from_ <= to:
-        raise ValueError(f"{op}: from_ must be <= to, got from_={from_}, to={to}")
-    device = backend.check_device(tensor.device)
-    uniform = backend.to_device(_generator(op, device, generator).random(tensor.shape), device)
-    return _fill(op, tensor, from_ + (to - from_) * uniform)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be non-zero, got 0")
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else DEFAULT_FLOAT
+    xp, dtype = _xp_dtype(device, dtype)
+    if dtype.kind != "f":
+        return _make(xp.arange(start, end, step, dtype=dtype), requires_grad)
+    return _make(xp.arange(start, end, step, dtype=np.float64).astype(dtype), requires_grad)
 
 
-def _fill(op: str, tensor: Tensor, values) -> Tensor:
-    """Overwrite ``tensor``'s values in place (a new version; refused, naming ``op``, on a
-    tensor that requires grad while grad mode is on, as PyTorch refuses it)."""
-    return tensor._inplace(op, lambda array: array.__setitem__(Ellipsis, values))
+def linspace(start, end, steps: int, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from start to end inclusive, as ``torch.linspace``.
+
+    Args:
+        start, end: numbers or 0-d tensors.
+        steps: the number of values, >= 0.
+        dtype: float32 unless given; device, requires_grad: as :func:`zeros`.
+
+    Returns:
+        A 1-D tensor.
+    """
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 0:
+        raise ValueError(f"linspace: steps must be a non-negative int, got {steps!r}")
+    xp, dtype = _xp_dtype(device, dtype)
+    return _make(xp.linspace(start, end, int(steps), dtype=dtype), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, device=None,
+        requires_grad: bool = False) -> Tensor:
+    """An identity matrix of shape (n, m or n)."""
+    xp, dtype = _xp_dtype(device, dtype)
+    return _make(xp.eye(n, m, dtype=dtype), requires_grad)
+
+
+# --------------------------------------------------------------------------- like, new_*
+def _on(factory, like: Tensor, size, *args, dtype, device, requires_grad) -> Tensor:
+    """``factory(size, *args)`` with like's dtype and device unless given."""
+    return factory(size, *args, dtype=like.dtype if dtype is None else dtype,
+                   device=like.device if device is None else device,
+                   requires_grad=requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002 - PyTorch's name
+               requires_grad: bool = False) -> Tensor:
+    """Zeros with the shape, dtype and device of ``input`` (unless given)."""
+    return _on(zeros, input, input.shape, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002 - PyTorch's name
+              requires_grad: bool = False) -> Tensor:
+    """Ones with the shape, dtype and device of ``input`` (unless given)."""
+    return _on(ones, input, input.shape, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002 - PyTorch's name
+               requires_grad: bool = False) -> Tensor:
+    """An unspecified (here: zero) tensor with the shape, dtype and device of ``input``."""
+    return _on(empty, input, input.shape, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None,  # noqa: A002 - PyTorch's name
+              device=None, requires_grad: bool = False) -> Tensor:
+    """``fill_value`` everywhere, with the shape, dtype and device of ``input``."""
+    return _on(full, input, input.shape, fill_value, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002 - PyTorch's name
+               requires_grad: bool = False) -> Tensor:
+    """Standard normal samples with the shape, dtype and device of ``input``."""
+    return _on(randn, input, input.shape, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, device=None,  # noqa: A002 - PyTorch's name
+              requires_grad: bool = False) -> Tensor:
+    """Uniform samples on [0, 1) with the shape, dtype and device of ``input``."""
+    return _on(rand, input, input.shape, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def new_zeros(self: Tensor, *size, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    """``Tensor.new_zeros(*size)``: zeros with self's dtype and device unless given."""
+    return _on(zeros, self, _shape(size), dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def new_ones(self: Tensor, *size, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``Tensor.new_ones(*size)``: ones with self's dtype and device unless given."""
+    return _on(ones, self, _shape(size), dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def new_empty(self: Tensor, *size, dtype=None, device=None,
+              requires_grad: bool = False) -> Tensor:
+    """``Tensor.new_empty(*size)``: as :func:`empty`, with self's dtype and device."""
+    return _on(empty, self, _shape(size), dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``Tensor.new_full(size, fill_value)``: with self's dtype and device unless given."""
+    return _on(full, self, size, fill_value, dtype=dtype, device=device,
+               requires_grad=requires_grad)
+
+
+def new_tensor(self: Tensor, data, *, dtype=None, device=None,
+               requires_grad: bool = False) -> Tensor:
+    """``Tensor.new_tensor(data)``: a new leaf holding a copy of ``data`` (a Tensor's values
+    too), with self's dtype and device unless given."""
+    copied = Tensor(data, dtype=self.dtype if dtype is None else dtype,
+                    device=self.device if device is None else device).data.copy()
+    return _make(copied, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """``data`` as a Tensor, sharing its memory where it can, as ``torch.as_tensor``: a
+    Tensor is returned as it is (converted, differentiably, if ``dtype`` or ``device``
+    differ); a NumPy/CuPy array of the right dtype and device is wrapped without a copy.
+
+    Args:
+        data: a Tensor, an array, a list or a scalar.
+        dtype, device: the target (None: data's own; float32 for Python floats).
+
+    Returns:
+        The tensor.
+    """
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if _is_array(data) and (dtype is None or np.dtype(dtype) == data.dtype) and (
+            device is None or backend.check_device(device) == backend.device_of(data)):
+        return Tensor._from_array(data)
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(ndarray: np.ndarray) -> Tensor:
+    """A tensor sharing ``ndarray``'s memory and dtype, as ``torch.from_numpy``: writes to
+    one show in the other."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
+    if not _is_array(ndarray):
+        raise TypeError(f"from_numpy: expected a float, int or bool array, got dtype "
+                        f"{ndarray.dtype}")
+    return Tensor._from_array(ndarray)
+
+
+def _is_array(data) -> bool:
+    """Whether ``data`` is a NumPy/CuPy array of a dtype a Tensor holds as it is."""
+    return isinstance(data, backend.get_array_module(data).ndarray) and \
+        data.dtype.kind in "fiub"
+
+
+# --------------------------------------------------------------------------- queries
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a tinygen Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's name
+    """The number of elements of ``input``."""
+    return input.numel()

@@ -18,6 +18,13 @@ from tinygen.autograd.tensor_math_methods import TensorMathMethods, _OpsOnFirstU
 _ops = _OpsOnFirstUse(globals())
 
 
+#: PyTorch's tensor type names (``x.type()``), by dtype
+_TYPE_NAMES = {np.dtype(dtype): name for dtype, name in (
+    (np.float32, "FloatTensor"), (np.float64, "DoubleTensor"), (np.float16, "HalfTensor"),
+    (np.int64, "LongTensor"), (np.int32, "IntTensor"), (np.int16, "ShortTensor"),
+    (np.int8, "CharTensor"), (np.uint8, "ByteTensor"), (np.bool_, "BoolTensor"))}
+
+
 def _sizes(args) -> tuple:
     """Accept both ``t.reshape(2, 3)`` and ``t.reshape((2, 3))``."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
@@ -116,6 +123,43 @@ class TensorMethods(TensorMathMethods):
 
     def bool(self):
         return self.to(dtype=np.bool_)
+
+    def type(self, dtype=None, non_blocking=False):
+        """With no ``dtype``, the type's name as PyTorch spells it (``"tinygen.FloatTensor"``,
+        ``"tinygen.cuda.FloatTensor"``); else this tensor as ``dtype`` (a dtype, or such a
+        name, whose ``cuda.`` part picks the device), as :meth:`to`."""
+        if dtype is None:
+            cuda = "cuda." if self.device == "cuda" else ""
+            return f"tinygen.{cuda}{_TYPE_NAMES[np.dtype(self.dtype)]}"
+        if not isinstance(dtype, str):
+            return self.to(dtype=dtype)
+        prefix, _, name = dtype.rpartition(".")
+        dtypes = {type_name: kind for kind, type_name in _TYPE_NAMES.items()}
+        if name not in dtypes:
+            raise ValueError(f"type: dtype must be a dtype or one of {sorted(dtypes)} "
+                             f"(optionally as 'tinygen.cuda.<name>'), got {dtype!r}")
+        return self.to("cuda" if prefix.endswith("cuda") else "cpu", dtypes[name])
+
+    # ------------------------------------------------------------------ new tensors like this
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.new_zeros(self, *size, dtype=dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.new_ones(self, *size, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return _ops.new_empty(self, *size, dtype=dtype, device=device,
+                              requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return _ops.new_full(self, size, fill_value, dtype=dtype, device=device,
+                             requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        return _ops.new_tensor(self, data, dtype=dtype, device=device,
+                               requires_grad=requires_grad)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):

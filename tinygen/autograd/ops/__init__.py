@@ -1,13 +1,15 @@
 """Differentiable ops, one file per family. Each op is a Function subclass with a snake_case
 wrapper; the wrappers are the public entry points and are re-exported here."""
 
-# The random draws behind Tensor.bernoulli/multinomial/normal_/uniform_: reachable as
-# ops.<name> for tensor_methods.py, but no gradient and no registry spec, so not in __all__
-# (tinygen exports them from tinygen.autograd.creation).
-from tinygen.autograd.creation import bernoulli as bernoulli
-from tinygen.autograd.creation import multinomial as multinomial
-from tinygen.autograd.creation import normal_ as normal_
-from tinygen.autograd.creation import uniform_ as uniform_
+# The factories behind Tensor.new_zeros/new_ones/new_empty/new_full/new_tensor and the random
+# draws behind Tensor.bernoulli/multinomial/normal_/uniform_: reachable as ops.<name> for
+# tensor_methods.py, but no gradient and no registry spec, so not in __all__ (tinygen exports
+# them from tinygen.autograd.creation and tinygen.autograd.sampling).
+from tinygen.autograd.creation import new_empty as new_empty
+from tinygen.autograd.creation import new_full as new_full
+from tinygen.autograd.creation import new_ones as new_ones
+from tinygen.autograd.creation import new_tensor as new_tensor
+from tinygen.autograd.creation import new_zeros as new_zeros
 from tinygen.autograd.ops.activation import (
     celu,
     elu,
@@ -161,6 +163,10 @@ from tinygen.autograd.ops.tiling import (
     tile,
     vstack,
 )
+from tinygen.autograd.sampling import bernoulli as bernoulli
+from tinygen.autograd.sampling import multinomial as multinomial
+from tinygen.autograd.sampling import normal_ as normal_
+from tinygen.autograd.sampling import uniform_ as uniform_
 
 __all__ = [
     "abs", "add", "all", "amax", "amin", "any", "argmax", "argmin", "broadcast_to",

@@ -102,9 +102,7 @@ class Div(Function):
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
-        y = a / b
-        # two integer operands divide to PyTorch's default float, not NumPy's float64
-        return y.astype(DEFAULT_FLOAT) if a.dtype.kind in "biu" and b.dtype.kind in "biu" else y
+        return a / b
 
     def backward(self, gy):
         # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
@@ -396,9 +394,9 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A
 
     Args:
         input, other: Tensors or numbers (two numbers give a 0-d tensor).
-        rounding_mode: None (true division: integers divide to float32), "trunc" (rounded
-            toward zero) or "floor" (rounded down, as ``//``); the rounded quotients keep the
-            operands' dtype and have gradient zero.
+        rounding_mode: None (true division, promoted as NumPy: integers divide to
+            float64), "trunc" (rounded toward zero) or "floor" (rounded down, as ``//``); the
+            rounded quotients keep the operands' dtype and have gradient zero.
 
     Returns:
         The broadcast quotient.

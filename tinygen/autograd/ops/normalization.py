@@ -23,7 +23,7 @@ from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.reduction import amax, amin, mean, sum
-from tinygen.autograd.ops.shape import expand, reshape
+from tinygen.autograd.ops.shape import clone, expand, reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -198,6 +198,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Returns:
         A tensor of x's shape and dtype.
     """
+    if x.ndim < 2 and x.numel() == 0:
+        return clone(x)  # PyTorch's answer for an empty input of any shape: a copy
     if x.ndim < 2:
         raise ValueError(f"batch_norm: x must be (N, C, ...) with at least 2 axes, got shape "
                          f"{x.shape}")
