@@ -93,6 +93,10 @@ def test_conv_layer_matches_torch_with_the_same_weights(make_ours, make_theirs, 
     ("MaxPool2d", ((3, 2),), {"stride": (2, 1), "padding": (1, 0), "ceil_mode": True},
      (2, 3, 7, 6)),
     ("MaxPool2d", (3,), {"stride": 2, "dilation": (2, 1)}, (3, 9, 8)),
+    ("MaxPool1d", (3,), {"stride": 2, "padding": 1, "return_indices": True}, (2, 3, 10)),
+    ("MaxPool2d", ((3, 2),), {"stride": 1, "padding": (1, 1), "dilation": (1, 2),
+                              "ceil_mode": True, "return_indices": True}, (2, 3, 6, 7)),
+    ("MaxPool2d", (2,), {"return_indices": True}, (3, 5, 4)),
     ("AvgPool1d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True,
                          "count_include_pad": False}, (2, 3, 10)),
     ("AvgPool2d", (3,), {"stride": 2, "padding": 1, "ceil_mode": True}, (2, 3, 8, 7)),
@@ -110,6 +114,12 @@ def test_conv_layer_matches_torch_with_the_same_weights(make_ours, make_theirs, 
     ("Upsample", (), {"size": 9, "mode": "bilinear", "align_corners": True}, (2, 3, 4, 5)),
     ("Upsample", (), {"scale_factor": 2.5, "mode": "linear"}, (2, 3, 4)),
     ("Upsample", (), {"scale_factor": 0.6, "mode": "nearest-exact"}, (2, 3, 7, 9)),
+    ("Upsample", (), {"size": (6, 9), "mode": "bicubic"}, (2, 3, 4, 5)),
+    ("Upsample", (), {"scale_factor": 0.6, "mode": "bicubic", "align_corners": True},
+     (2, 3, 7, 9)),
+    ("Upsample", (), {"scale_factor": (1.5, 0.5, 2), "mode": "trilinear"}, (2, 3, 4, 5, 3)),
+    ("Upsample", (), {"size": (3, 7, 2), "mode": "nearest"}, (2, 3, 4, 5, 3)),
+    ("Upsample", (), {"size": (3, 3, 2), "mode": "area"}, (2, 3, 4, 5, 3)),
     ("PixelShuffle", (2,), {}, (2, 8, 3, 4)),
     ("PixelUnshuffle", (3,), {}, (2, 2, 6, 9)),
 ])
@@ -140,6 +150,59 @@ def test_interpolate_matches_torch_in_float32_over_many_sizes(mode, align_corner
         ulp = np.finfo(np.float32).eps * np.abs(x).max()
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=0, atol=4 * ulp,
                                    err_msg=str(request))
+
+
+@pytest.mark.parametrize("mode, align_corners, antialias", [
+    ("bicubic", False, False), ("bicubic", True, False), ("bilinear", False, True),
+    ("bilinear", True, True), ("bicubic", False, True), ("bicubic", True, True),
+])
+def test_bicubic_and_antialiased_interpolate_match_torch_over_many_sizes(mode, align_corners,
+                                                                          antialias):
+    # float64: the same taps and weights agree to rounding; a wrong tap or weight (a border
+    # clamp, a support one pixel short) would be off by far more
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 6, 9))
+    requests = [{"size": (h, w)} for h in (2, 3, 6, 8, 13) for w in (2, 4, 9, 14)]
+    requests += [{"scale_factor": f, "recompute_scale_factor": r}
+                 for f in (0.3, 0.5, 0.75, 1.3, 2, 2.6) for r in (None, True)]
+    for request in requests:
+        ours = F.interpolate(tg.tensor(x), mode=mode, align_corners=align_corners,
+                             antialias=antialias, **request)
+        theirs = torch.nn.functional.interpolate(torch.tensor(x), mode=mode,
+                                                 align_corners=align_corners,
+                                                 antialias=antialias, **request)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=str(request))
+
+
+@pytest.mark.parametrize("spatial, pool_args, shape, output_size", [
+    (1, (3, 2, 1), (2, 3, 9), None),
+    (1, (2, 2, 0), (3, 9), (9,)),
+    (2, (3, 2, 1), (2, 3, 7, 6), (2, 3, 7, 6)),
+    (2, (2, 2, 0), (3, 5, 5), (5, 5)),
+    (2, ((3, 2), (1, 2), (1, 0)), (2, 2, 5, 6), None),
+])
+def test_max_unpool_inverts_max_pool_as_torch_does(spatial, pool_args, shape, output_size):
+    x = np.random.default_rng(4).standard_normal(shape)
+    pools = {1: ("MaxPool1d", "MaxUnpool1d"), 2: ("MaxPool2d", "MaxUnpool2d")}[spatial]
+    y_ours, i_ours = getattr(nn, pools[0])(*pool_args, return_indices=True)(tg.tensor(x))
+    y_theirs, i_theirs = getattr(torch.nn, pools[0])(*pool_args, return_indices=True)(
+        torch.tensor(x))
+    np.testing.assert_array_equal(i_ours.numpy(), i_theirs.numpy())
+    values = y_ours.numpy()
+    kernel, stride, padding = pool_args
+    ours = getattr(nn, pools[1])(kernel, stride, padding)
+    theirs = getattr(torch.nn, pools[1])(kernel, stride, padding)
+    assert repr(ours) == repr(theirs)
+    v_ours, v_theirs = tg.tensor(values, requires_grad=True), torch.tensor(values,
+                                                                           requires_grad=True)
+    u_ours = ours(v_ours, i_ours, output_size=output_size)
+    u_theirs = theirs(v_theirs, i_theirs, output_size=output_size)
+    np.testing.assert_array_equal(u_ours.numpy(), u_theirs.detach().numpy())
+    cotangent = np.random.default_rng(5).standard_normal(u_ours.shape)
+    (u_ours * tg.tensor(cotangent)).sum().backward()
+    (u_theirs * torch.tensor(cotangent)).sum().backward()
+    np.testing.assert_array_equal(v_ours.grad.numpy(), v_theirs.grad.numpy())
 
 
 @pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])

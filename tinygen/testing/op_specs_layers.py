@@ -1,6 +1,7 @@
 """Specs for the ops behind the PyTorch layers beyond the core kernels: 1-D and unbatched
 convolutions, 'same' padding, 1-D and 2-D pooling (ceil mode, dilation, padding counted or
-not), adaptive pooling, interpolate, pixel (un)shuffle and channel dropout.
+not, max pooling's indices), max unpooling, adaptive pooling and channel dropout
+(interpolate and pixel (un)shuffle: ``op_specs_resampling``).
 
 Each reference is written from PyTorch's documented definition, one output entry at a time
 (the window bounds, the source index rules), sharing no code with the ops it checks.
@@ -8,12 +9,13 @@ Each reference is written from PyTorch's documented definition, one output entry
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 from hypothesis import strategies as st
 
-from tinygen.autograd.ops import conv, dropout, pooling, pooling_adaptive, upsampling
+from tinygen.autograd.ops import conv, dropout, pooling, pooling_adaptive, unpooling
 from tinygen.autograd.ops.conv.reference import reference_conv2d, reference_conv_transpose2d
 from tinygen.backend import manual_seed
 from tinygen.testing.registry import OpSpec, register
@@ -168,18 +170,24 @@ def _pooled_length(size, kernel, stride, pad, dilation, ceil_mode) -> int:
 
 
 def _max_pool2d_reference(x, kernel_size, stride=None, padding=0, dilation=1,
-                          ceil_mode=False):
-    """The max over the taps of each window that fall inside the input."""
+                          ceil_mode=False, return_indices=False):
+    """The max over the taps of each window that fall inside the input; with
+    return_indices also its position row * W + column in the input's plane."""
     k, p, d = _pair(kernel_size), _pair(padding), _pair(dilation)
     s = k if stride is None else _pair(stride)
     outs = [_pooled_length(x.shape[2 + a], k[a], s[a], p[a], d[a], ceil_mode) for a in (0, 1)]
     y = np.empty(x.shape[:2] + tuple(outs))
+    indices = np.empty(y.shape, dtype=np.int64)
     for i in range(outs[0]):
         for j in range(outs[1]):
             rows = [r for r in i * s[0] - p[0] + d[0] * np.arange(k[0]) if 0 <= r < x.shape[2]]
             cols = [c for c in j * s[1] - p[1] + d[1] * np.arange(k[1]) if 0 <= c < x.shape[3]]
             y[:, :, i, j] = x[:, :, rows][:, :, :, cols].max(axis=(2, 3))
-    return y
+            for plane in np.ndindex(*x.shape[:2]):
+                window = x[plane][np.ix_(rows, cols)]
+                r, c = np.unravel_index(np.argmax(window), window.shape)
+                indices[plane + (i, j)] = rows[r] * x.shape[3] + cols[c]
+    return (y, indices) if return_indices else y
 
 
 def _avg_pool2d_reference(x, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -211,8 +219,11 @@ def _one_d(reference):
     def run(x, kernel_size, stride=None, padding=0, **kwargs):
         if "dilation" in kwargs:
             kwargs["dilation"] = (1, kwargs["dilation"])
-        return reference(x[:, :, None, :], (1, kernel_size),
-                         None if stride is None else (1, stride), (0, padding), **kwargs)[:, :, 0]
+        result = reference(x[:, :, None, :], (1, kernel_size),
+                           None if stride is None else (1, stride), (0, padding), **kwargs)
+        # (N, C, 1, L_out) -> (N, C, L_out); an index into a 1 x L plane is one along L
+        return tuple(r[:, :, 0] for r in result) if isinstance(result, tuple) else (
+            result[:, :, 0])
 
     return run
 
@@ -241,7 +252,9 @@ def _pool_kwargs(spatial: int, max_pool: bool):
         else:
             kwargs["count_include_pad"] = draw(st.booleans())
             if spatial == 2:
-                kwargs["divisor_override"] = draw(st.one_of(st.none(), st.integers(1, 5)))
+                # any nonzero int, as in PyTorch (a negative one flips the sign)
+                kwargs["divisor_override"] = draw(st.one_of(st.none(), st.integers(1, 5),
+                                                            st.integers(-3, -1)))
         return kwargs
 
     return lambda arrays_: draw_kwargs(arrays_)
@@ -261,6 +274,73 @@ register(OpSpec("max_pool1d", pooling.max_pool1d, _unbatched(_one_d(_max_pool2d_
 register(OpSpec("avg_pool1d", pooling.avg_pool1d, _unbatched(_one_d(_avg_pool2d_reference), 3),
                 st.tuples(arrays(_images(1), elements=REAL)),
                 kwargs=_pool_kwargs(1, max_pool=False)))
+# with return_indices: the values keep their gradient, the indices are constants
+register(OpSpec("max_pool2d_with_indices", pooling.max_pool2d,
+                _unbatched(lambda x, **kw: _max_pool2d_reference(x, return_indices=True, **kw),
+                           4),
+                st.tuples(distinct_arrays(shape=_images(2))),
+                kwargs=_pool_kwargs(2, max_pool=True),
+                call=lambda x, **kw: pooling.max_pool2d(x, return_indices=True, **kw)))
+register(OpSpec("max_pool1d_with_indices", pooling.max_pool1d,
+                _unbatched(_one_d(lambda x, *args, **kw: _max_pool2d_reference(
+                    x, *args, return_indices=True, **kw)), 3),
+                st.tuples(distinct_arrays(shape=_images(1))),
+                kwargs=_pool_kwargs(1, max_pool=True),
+                call=lambda x, **kw: pooling.max_pool1d(x, return_indices=True, **kw)))
+
+
+# --------------------------------------------------------------------------- unpooling
+def _max_unpool_reference(x, indices, kernel_size, stride, padding, output_size=None):
+    """Zeros of the unpooled size ((n - 1) stride - 2 padding + kernel, or output_size),
+    each value of x written at its flat index in its own plane."""
+    spatial = x.ndim - 2
+    if output_size is None:
+        output_size = tuple((n - 1) * stride + kernel_size - 2 * padding for n in x.shape[2:])
+    y = np.zeros(x.shape[:2] + tuple(output_size[-spatial:]))
+    for plane in np.ndindex(*x.shape[:2]):
+        y[plane].flat[indices[plane].ravel()] = x[plane].ravel()
+    return y
+
+
+@st.composite
+def _unpool_inputs(draw, spatial: int):
+    """(values, indices): every plane's indices distinct (as max pooling's are without
+    overlapping windows) within h w + 0..3 positions."""
+    lead = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    sizes = tuple(draw(st.integers(1, 3)) for _ in range(spatial))
+    values = draw(arrays(lead + sizes, elements=REAL))
+    count = math.prod(sizes)
+    positions = count + draw(st.integers(0, 3))
+    indices = [draw(st.permutations(range(positions)))[:count] for _ in range(math.prod(lead))]
+    return values, np.array(indices, dtype=np.int64).reshape(values.shape)
+
+
+def _unpool_kwargs(spatial: int):
+    """A pool (kernel 1-3, stride 1-3, padding up to half the kernel) and an output size
+    within a stride of its default that holds every index (None: the default itself)."""
+
+    def draw_kwargs(arrays_):
+        values, indices = arrays_
+        options = []
+        for kernel, stride in itertools.product((1, 2, 3), (1, 2, 3)):
+            for padding in range(kernel // 2 + 1):
+                default = tuple((n - 1) * stride + kernel - 2 * padding
+                                for n in values.shape[2:])
+                for size in itertools.product(*(range(max(d - stride + 1, 1), d + stride)
+                                                for d in default)):
+                    if math.prod(size) > indices.max():
+                        options.append({"kernel_size": kernel, "stride": stride,
+                                        "padding": padding,
+                                        "output_size": None if size == default else size})
+        return st.sampled_from(options)
+
+    return draw_kwargs
+
+
+register(OpSpec("max_unpool2d", unpooling.max_unpool2d, _max_unpool_reference,
+                _unpool_inputs(2), kwargs=_unpool_kwargs(2)))
+register(OpSpec("max_unpool1d", unpooling.max_unpool1d, _max_unpool_reference,
+                _unpool_inputs(1), kwargs=_unpool_kwargs(1)))
 
 
 # --------------------------------------------------------------------------- adaptive
@@ -305,156 +385,6 @@ for _spatial, _avg, _max in ((1, pooling_adaptive.adaptive_avg_pool1d,
         _unbatched(lambda x, output_size: _adaptive_reference(x, output_size, np.max),
                    _spatial + 2),
         st.tuples(distinct_arrays(shape=_images(_spatial))), kwargs=_adaptive_kwargs(_spatial)))
-
-
-# --------------------------------------------------------------------------- interpolate
-def _target(x, size, scale_factor):
-    """Per axis: the output size, and the scale the index rules use (in / out, or
-    1 / scale_factor when a factor is given)."""
-    spatial = x.ndim - 2
-    if size is not None:
-        outs = size if isinstance(size, tuple) else (size,) * spatial
-        return [(o, n / o) for o, n in zip(outs, x.shape[2:])]
-    factors = scale_factor if isinstance(scale_factor, tuple) else (scale_factor,) * spatial
-    return [(math.floor(n * f), 1.0 / f) for n, f in zip(x.shape[2:], factors)]
-
-
-def _nearest_source(dst, size, out, scale, exact):
-    """PyTorch's nearest rule, in float32: floor(dst * scale) (nearest-exact: at pixel
-    centres, floor((dst + 0.5) * scale)), clamped; exact copies when out is size or 2 size."""
-    if not exact and out == size:
-        return dst
-    if not exact and out == 2 * size:
-        return dst // 2
-    source = np.float32((dst + 0.5) * np.float64(np.float32(scale))) if exact else (
-        np.float32(dst) * np.float32(scale))
-    return min(int(np.floor(source)), size - 1)
-
-
-def _linear_source(dst, size, out, scale, align_corners):
-    """PyTorch's linear rule: the source coordinate and the two taps blended."""
-    if align_corners:
-        source = dst * ((size - 1) / (out - 1)) if out > 1 else 0.0
-    else:
-        source = max(scale * (dst + 0.5) - 0.5, 0.0)
-    low = min(int(np.floor(source)), size - 1)
-    weight = min(max(source - low, 0.0), 1.0)
-    return ((low, 1.0 - weight), (min(low + 1, size - 1), weight))
-
-
-def _interpolate_reference(x, size=None, scale_factor=None, mode="nearest",
-                           align_corners=None, recompute_scale_factor=None):
-    targets = _target(x, size, scale_factor)
-    if recompute_scale_factor:
-        targets = [(o, n / o) for (o, _), n in zip(targets, x.shape[2:])]
-    if mode == "area":
-        return _adaptive_reference(x, tuple(o for o, _ in targets) if x.ndim == 4
-                                   else targets[0][0], np.mean)
-    y = np.zeros(x.shape[:2] + tuple(o for o, _ in targets))
-    for index in np.ndindex(*y.shape[2:]):
-        if mode.startswith("nearest"):
-            taps = [((_nearest_source(i, n, o, s, mode == "nearest-exact"), 1.0),)
-                    for i, n, (o, s) in zip(index, x.shape[2:], targets)]
-        else:
-            taps = [_linear_source(i, n, o, s, bool(align_corners))
-                    for i, n, (o, s) in zip(index, x.shape[2:], targets)]
-        for corner in np.ndindex(*(len(t) for t in taps)):
-            source = tuple(taps[a][c][0] for a, c in enumerate(corner))
-            weight = math.prod(taps[a][c][1] for a, c in enumerate(corner))
-            y[(slice(None), slice(None)) + index] += weight * x[(slice(None), slice(None))
-                                                                + source]
-    return y
-
-
-def _interpolate_kwargs(modes, corners):
-    @st.composite
-    def draw_kwargs(draw, arrays_):
-        spatial = arrays_[0].ndim - 2
-        kwargs = {"mode": draw(st.sampled_from(modes(spatial)))}
-        if draw(st.booleans()):
-            kwargs["size"] = draw(st.one_of(st.integers(1, 7),
-                                            st.tuples(*[st.integers(1, 7)] * spatial)))
-        else:
-            factor = st.sampled_from([0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0])
-            # sizes >= 2 and factors >= 1/2: never an empty output
-            kwargs["scale_factor"] = draw(st.one_of(factor, st.tuples(*[factor] * spatial)))
-            kwargs["recompute_scale_factor"] = draw(st.sampled_from([None, True]))
-        if corners:
-            kwargs["align_corners"] = draw(st.sampled_from([None, False, True]))
-        return kwargs
-
-    return lambda arrays_: draw_kwargs(arrays_)
-
-
-_RESAMPLED = st.tuples(arrays(st.one_of(_images(1, batched=True), _images(2, batched=True)),
-                              elements=REAL))
-register(OpSpec("interpolate_nearest", upsampling.interpolate, _interpolate_reference,
-                _RESAMPLED,
-                kwargs=_interpolate_kwargs(lambda spatial: ["nearest", "nearest-exact"],
-                                           corners=False)))
-register(OpSpec("interpolate_linear", upsampling.interpolate, _interpolate_reference,
-                _RESAMPLED,
-                kwargs=_interpolate_kwargs(lambda spatial: ["linear" if spatial == 1
-                                                            else "bilinear"], corners=True)))
-register(OpSpec("interpolate_area", upsampling.interpolate, _interpolate_reference,
-                _RESAMPLED, kwargs=_interpolate_kwargs(lambda spatial: ["area"],
-                                                       corners=False)))
-
-
-# --------------------------------------------------------------------------- pixel shuffle
-def _pixel_shuffle_reference(x, upscale_factor):
-    """out[..., c, h r + i, w r + j] = x[..., c r^2 + i r + j, h, w]."""
-    r = upscale_factor
-    *lead, channels, h, w = x.shape
-    y = np.empty((*lead, channels // (r * r), h * r, w * r))
-    for c in range(channels // (r * r)):
-        for i in range(r):
-            for j in range(r):
-                y[..., c, i::r, j::r] = x[..., c * r * r + i * r + j, :, :]
-    return y
-
-
-def _pixel_unshuffle_reference(x, downscale_factor):
-    """out[..., c r^2 + i r + j, h, w] = x[..., c, h r + i, w r + j]."""
-    r = downscale_factor
-    *lead, channels, h, w = x.shape
-    y = np.empty((*lead, channels * r * r, h // r, w // r))
-    for c in range(channels):
-        for i in range(r):
-            for j in range(r):
-                y[..., c * r * r + i * r + j, :, :] = x[..., c, i::r, j::r]
-    return y
-
-
-def _shuffle_inputs(unshuffle: bool):
-    """(x,) with room for a factor r of 1-3: C r^2 channels (shuffle) or H r, W r (unshuffle)."""
-
-    def shape(drawn):
-        lead, channels, r, h, w = drawn
-        return (*lead, channels, h * r, w * r) if unshuffle else (*lead, channels * r * r, h, w)
-
-    sizes = st.tuples(st.sampled_from([(), (2,), (1, 2)]), st.integers(1, 2), st.integers(1, 3),
-                      st.integers(1, 3), st.integers(1, 3))
-    return st.tuples(arrays(sizes.map(shape), elements=REAL))
-
-
-def _shuffle_factors(unshuffle: bool):
-    """The factors that fit the drawn x: r^2 dividing C, or r dividing H and W."""
-
-    def draw_kwargs(arrays_):
-        channels, h, w = arrays_[0].shape[-3:]
-        fits = [r for r in (1, 2, 3) if (h % r == 0 and w % r == 0 if unshuffle
-                                          else channels % (r * r) == 0)]
-        name = "downscale_factor" if unshuffle else "upscale_factor"
-        return st.fixed_dictionaries({name: st.sampled_from(fits)})
-
-    return draw_kwargs
-
-
-register(OpSpec("pixel_shuffle", upsampling.pixel_shuffle, _pixel_shuffle_reference,
-                _shuffle_inputs(False), kwargs=_shuffle_factors(False)))
-register(OpSpec("pixel_unshuffle", upsampling.pixel_unshuffle, _pixel_unshuffle_reference,
-                _shuffle_inputs(True), kwargs=_shuffle_factors(True)))
 
 
 # --------------------------------------------------------------------------- dropout

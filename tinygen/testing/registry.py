@@ -35,6 +35,7 @@ SPEC_MODULES: tuple[str, ...] = (
     "tinygen.testing.op_specs_layers",
     "tinygen.testing.op_specs_pooling_shapes",
     "tinygen.testing.op_specs_decomposition",
+    "tinygen.testing.op_specs_resampling",
 )
 
 _REGISTRY: dict[str, OpSpec] = {}

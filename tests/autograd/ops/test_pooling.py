@@ -146,3 +146,84 @@ def test_new_pooling_ops_name_themselves_and_the_bad_argument():
     with pytest.raises(ValueError, match="avg_pool2d: divisor_override must be a nonzero int "
                                          "or None, got 0"):
         F.avg_pool2d(x, 2, divisor_override=0)
+
+
+def test_max_pool2d_indices_are_flat_positions_in_the_unpadded_input_plane():
+    values = np.array([[1.0, 5.0, 2.0], [4.0, 3.0, 0.0], [7.0, 6.0, 8.0]])
+    x = tg.tensor(values[None, None])
+    # padding 1: windows rows {-1, 0} / {1, 2} by columns {-1, 0} / {1, 2}; their maxima
+    # 1, 5 / 7, 8 sit at (0, 0), (0, 1), (2, 0), (2, 2) of the 3 x 3 input
+    y, indices = F.max_pool2d(x, 2, stride=2, padding=1, return_indices=True)
+    np.testing.assert_array_equal(indices.numpy()[0, 0], [[0, 1], [6, 8]])
+    np.testing.assert_array_equal(values.ravel()[indices.numpy()[0, 0]], y.numpy()[0, 0])
+    assert indices.dtype == np.int64
+
+
+def test_max_pool_indices_take_no_gradient_and_the_values_keep_theirs():
+    x = tg.tensor(np.array([[[3.0, 1.0, 4.0, 1.0, 5.0]]]), requires_grad=True)
+    y, indices = F.max_pool1d(x, 2, stride=1, return_indices=True)
+    (gx,) = grad(y, [x], [np.ones((1, 1, 4))])
+    np.testing.assert_array_equal(indices.numpy()[0, 0], [0, 2, 2, 4])
+    assert not indices.requires_grad and y.requires_grad
+    np.testing.assert_array_equal(gx.numpy()[0, 0], [1, 0, 2, 0, 1])
+
+
+def test_max_pool_of_an_unbatched_input_returns_unbatched_indices():
+    image = np.random.default_rng(3).standard_normal((2, 5, 6))
+    alone = F.max_pool2d(tg.tensor(image), 3, 2, 1, return_indices=True)
+    batched = F.max_pool2d(tg.tensor(image[None]), 3, 2, 1, return_indices=True)
+    for one, of_batch in zip(alone, batched):
+        np.testing.assert_array_equal(one.numpy(), of_batch.numpy()[0])
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+def test_2d_pool_arguments_take_one_tuples_and_an_empty_stride_as_torch_does(pool):
+    x = tg.tensor(np.random.default_rng(4).standard_normal((1, 2, 6, 6)))
+    expected = pool(x, 2, 2, 1).numpy()
+    np.testing.assert_array_equal(pool(x, (2,), (), (1,)).numpy(), expected)
+    np.testing.assert_array_equal(pool(x, (2, 2), [], (1, 1)).numpy(), expected)
+
+
+def test_avg_pool2d_divides_by_a_negative_divisor_override():
+    x = tg.tensor(np.ones((1, 1, 4, 4)))
+    np.testing.assert_array_equal(F.avg_pool2d(x, 2, divisor_override=-2).numpy(), -2.0)
+
+
+def test_max_unpool2d_writes_each_value_at_its_index_and_zeros_elsewhere():
+    x = tg.tensor(np.random.default_rng(5).standard_normal((2, 3, 6, 4)), requires_grad=True)
+    y, indices = F.max_pool2d(x, 2, return_indices=True)
+    restored = F.max_unpool2d(y, indices, 2)
+    kept = restored.numpy() != 0
+    assert restored.shape == x.shape and kept.sum() == y.numel()
+    np.testing.assert_array_equal(restored.numpy()[kept], x.numpy()[kept])
+    # and its gradient reads the upstream gradient back at the same positions
+    u = np.random.default_rng(6).standard_normal(restored.shape)
+    (gy,) = grad(restored, [y], [u])
+    np.testing.assert_array_equal(gy.numpy(), np.take_along_axis(
+        u.reshape(2, 3, -1), indices.numpy().reshape(2, 3, -1), axis=2).reshape(y.shape))
+
+
+def test_max_unpool_takes_unbatched_inputs_and_an_output_size():
+    signal = np.random.default_rng(7).standard_normal((3, 9))
+    y, indices = F.max_pool1d(tg.tensor(signal), 2, return_indices=True)
+    alone = F.max_unpool1d(y, indices, 2, output_size=9)
+    batched = F.max_unpool1d(y.unsqueeze(0), indices.unsqueeze(0), 2, output_size=(1, 3, 9))
+    assert alone.shape == (3, 9)
+    np.testing.assert_array_equal(alone.numpy(), batched.numpy()[0])
+
+
+def test_max_unpool_names_the_bad_argument():
+    y, indices = F.max_pool2d(tg.tensor(np.ones((1, 1, 4, 4))), 2, return_indices=True)
+    with pytest.raises(ValueError, match=r"max_unpool2d: output_size \(6, 6\): axis 0 must be "
+                                         r"between 2 and 6 \(exclusive\), got 6"):
+        F.max_unpool2d(y, indices, 2, output_size=(6, 6))
+    with pytest.raises(ValueError, match="max_unpool2d: output_size must have 2 or 4 entries"):
+        F.max_unpool2d(y, indices, 2, output_size=(4, 4, 4))
+    with pytest.raises(IndexError, match=r"max_unpool2d: indices must lie in \[0, 16\) \(the "
+                                         r"unpooled plane\), got 99"):
+        F.max_unpool2d(y, indices * 0 + 99, 2)
+    with pytest.raises(TypeError, match="max_unpool2d: indices must be an integer Tensor"):
+        F.max_unpool2d(y, y, 2)
+    with pytest.raises(ValueError, match=r"max_unpool2d: indices must have the input's shape "
+                                         r"\(1, 1, 2, 2\), got \(1, 1, 2, 1\)"):
+        F.max_unpool2d(y, indices[..., :1], 2)

@@ -47,6 +47,72 @@ def test_bilinear_interpolate_gradient_is_its_adjoint(problem):
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("mode, antialias", [("bicubic", False), ("bilinear", True),
+                                             ("bicubic", True)])
+@pytest.mark.parametrize("size", [(2, 9), (5, 3), (1, 1)])
+def test_bicubic_and_antialiased_weights_keep_a_constant_image_constant(mode, antialias, size):
+    # every output's tap weights sum to 1 (bicubic's border taps repeat the edge pixel)
+    x = tg.tensor(np.full((1, 2, 4, 6), 2.5))
+    y = F.interpolate(x, size=size, mode=mode, antialias=antialias)
+    np.testing.assert_allclose(y.numpy(), 2.5, rtol=1e-12)
+
+
+def test_bicubic_interpolate_at_the_same_size_is_the_identity():
+    x_values = np.random.default_rng(2).standard_normal((1, 2, 4, 5))
+    y = F.interpolate(tg.tensor(x_values), size=(4, 5), mode="bicubic")
+    np.testing.assert_allclose(y.numpy(), x_values, rtol=1e-12, atol=1e-15)
+
+
+def test_bicubic_interpolate_overshoots_a_step_as_keys_kernel_does():
+    # A = -0.75 gives negative side lobes: upsampling a step rings just past the edge
+    step = np.array([0.0, 0.0, 1.0, 1.0])[None, None, None]
+    y = F.interpolate(tg.tensor(step), size=(1, 8), mode="bicubic").numpy()[0, 0, 0]
+    assert y.min() < 0.0 and y.max() > 1.0
+    np.testing.assert_allclose(y[[0, -1]], [0.0, 1.0], atol=1e-15)
+
+
+def test_antialiasing_averages_where_plain_bilinear_skips_pixels():
+    # shrinking 8 -> 2: plain bilinear reads two pixels of each four, the antialiased
+    # triangle (support 4) weighs all of them
+    stripes = np.tile([1.0, 0.0], 4)[None, None, None]
+    plain = F.interpolate(tg.tensor(stripes), size=(1, 2), mode="bilinear").numpy()
+    smooth = F.interpolate(tg.tensor(stripes), size=(1, 2), mode="bilinear",
+                           antialias=True).numpy()
+    np.testing.assert_allclose(plain[0, 0, 0], [0.5, 0.5])
+    assert np.all(np.abs(smooth - 0.5) < 0.1)
+
+
+def test_antialias_keeps_an_inf_out_of_the_windows_that_do_not_reach_it():
+    # a window's unused taps add an exact 0, not 0 * inf = NaN
+    x_values = np.zeros((1, 1, 1, 12))
+    x_values[0, 0, 0, -1] = np.inf
+    y = F.interpolate(tg.tensor(x_values), size=(1, 4), mode="bilinear", antialias=True)
+    np.testing.assert_array_equal(y.numpy()[0, 0, 0, :3], 0.0)
+    assert y.numpy()[0, 0, 0, 3] == np.inf
+
+
+def test_trilinear_of_a_volume_constant_in_depth_is_bilinear_of_each_slice():
+    image = np.random.default_rng(3).standard_normal((1, 2, 3, 4))
+    volume = np.repeat(image[:, :, None], 3, axis=2)
+    y = F.interpolate(tg.tensor(volume), size=(5, 6, 2), mode="trilinear")
+    expected = F.interpolate(tg.tensor(image), size=(6, 2), mode="bilinear").numpy()
+    for depth in range(5):
+        np.testing.assert_allclose(y.numpy()[:, :, depth], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "area"])
+def test_volume_resampling_by_integer_factors_repeats_or_averages_blocks(mode):
+    x_values = np.arange(8.0).reshape(1, 1, 2, 2, 2)
+    if mode == "nearest":
+        y = F.interpolate(tg.tensor(x_values), scale_factor=2, mode=mode)
+        expected = x_values.repeat(2, 2).repeat(2, 3).repeat(2, 4)
+    else:
+        y = F.interpolate(tg.tensor(x_values.repeat(2, 2).repeat(2, 3).repeat(2, 4)),
+                          size=2, mode=mode)
+        expected = x_values
+    np.testing.assert_array_equal(y.numpy(), expected)
+
+
 def test_float32_interpolate_keeps_the_dtype_and_differentiates_twice():
     x = tg.tensor(np.random.default_rng(1).standard_normal((1, 2, 3, 3)), requires_grad=True)
     assert F.interpolate(x.float(), scale_factor=1.5, mode="bilinear").dtype == np.float32
