@@ -1,6 +1,7 @@
-"""The math functions: properties the op registry's checks (tinygen/testing/op_specs_math.py)
-do not state: erf's accuracy over the whole float64 range, the edge values (NaN, inf, -0.0,
-ties), the zero gradient of the rounding ops, the argument errors."""
+"""The math functions and the arithmetic: properties the op registry's checks
+(tinygen/testing/op_specs_math.py) do not state: erf's accuracy over the whole float64 range,
+the edge values (NaN, inf, -0.0, ties), the zero gradient of the rounding ops, integer
+division and remainder, the argument errors."""
 
 import math
 
@@ -198,3 +199,60 @@ def test_tensor_methods_call_the_math_functions():
     np.testing.assert_allclose(x.lerp(x * 3, 0.5).numpy(), [0.5, 1.0])
     np.testing.assert_allclose(x.xlogy(x).numpy(), [0.25 * math.log(0.25), 0.5 * math.log(0.5)])
     assert x.round(decimals=1).numpy().tolist() == [0.2, 0.5]
+
+
+# --------------------------------------------------------------------------- arithmetic
+def test_add_and_sub_name_a_float_alpha_for_integer_operands():
+    ints = tg.tensor([1, 2])
+
+    with pytest.raises(TypeError, match="add: alpha must be an int for integer inputs, got "
+                                        "alpha=0.5"):
+        tg.add(ints, ints, alpha=0.5)
+    with pytest.raises(TypeError, match="sub: alpha"):
+        ints.sub(ints, alpha=1.5)
+    assert tg.add(ints, ints, alpha=3).numpy().tolist() == [4, 8]
+
+
+def test_arithmetic_names_operands_that_are_neither_tensors_nor_numbers():
+    with pytest.raises(TypeError, match="mul: expected Tensors or real numbers, got str and "
+                                        "float"):
+        tg.mul("2", 3.0)
+
+
+def test_div_names_an_unknown_rounding_mode():
+    with pytest.raises(ValueError, match="div: rounding_mode must be None, 'trunc' or 'floor', "
+                                         "got 'round'"):
+        tg.div(tg.ones(2), 2.0, rounding_mode="round")
+
+
+def test_rounded_division_and_remainder_keep_integer_dtypes_and_python_semantics():
+    a, b = [7, -7, 7, -7, 6], [2, 2, -2, -2, -3]
+    x, y = tg.tensor(a), tg.tensor(b)
+
+    floored, truncated, remainder = x // y, x.div(y, rounding_mode="trunc"), x % y
+
+    assert floored.dtype == truncated.dtype == remainder.dtype == np.int64
+    assert floored.numpy().tolist() == [p // q for p, q in zip(a, b)]
+    assert truncated.numpy().tolist() == [int(p / q) for p, q in zip(a, b)]
+    assert remainder.numpy().tolist() == [p % q for p, q in zip(a, b)]
+
+
+def test_rounded_quotients_have_a_zero_gradient_and_remainder_minus_the_quotient():
+    x, y = leaf([7.0, -7.5]), leaf([2.0, 2.0])
+
+    (tg.floor_divide(x, y) + tg.div(x, y, rounding_mode="trunc")).sum().backward()
+    assert x.grad.numpy().tolist() == [0.0, 0.0] and y.grad.numpy().tolist() == [0.0, 0.0]
+
+    x.grad = y.grad = None
+    tg.remainder(x, y).sum().backward()
+    assert x.grad.numpy().tolist() == [1.0, 1.0]
+    assert y.grad.numpy().tolist() == [-3.0, 4.0]
+
+
+def test_to_reads_trailing_bools_as_non_blocking_and_copy():
+    x = tg.tensor(np.ones(2))
+
+    assert x.to("cpu", tg.float64, False, False) is x
+    copied = x.to(tg.float64, True, True)
+    assert copied is not x and copied.dtype == np.float64
+    assert x.to("cpu", tg.float32, False).dtype == np.float32
