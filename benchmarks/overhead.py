@@ -12,6 +12,10 @@ Forward+backward ends each chain with ``.sum().backward()``; that sum counts as 
 Each figure is µs per op, the min and median over several repeats. Results go to the
 "Overhead" section of docs/BENCHMARKS.md.
 
+tinygen runs twice in each repeat: as shipped, and with the read-only locks on saved arrays
+turned off (docs/ARCHITECTURE.md, "Mutation safety"), so the table shows what the locks cost
+per op, interleaved with the rest.
+
     python -m benchmarks.overhead            # tables + docs/BENCHMARKS.md
     python -m benchmarks.overhead --profile  # also the top cProfile entries of tinygen
 """
@@ -19,6 +23,7 @@ Each figure is µs per op, the min and median over several repeats. Results go t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime
 import os
@@ -32,6 +37,7 @@ from collections.abc import Callable
 import numpy as np
 
 import tinygen as tg
+import tinygen.autograd.function as tg_function
 from benchmarks.report import machine, publish
 
 try:
@@ -43,6 +49,7 @@ TARGET_US = 5.0
 BLOCKS = 8
 SINGLE_OP_LENGTH = 16
 MODES = ("forward", "forward+backward")
+UNLOCKED = "tinygen, locks off"  # tinygen without the read-only locks on saved arrays
 
 
 def mixed_block(h, w, b):
@@ -93,7 +100,7 @@ def make_inputs(framework: str):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(shape).astype(np.float32) * 0.5 for shape in [(4, 4)] * 2]
     arrays.append(rng.standard_normal(4).astype(np.float32))
-    if framework == "tinygen":
+    if framework in ("tinygen", UNLOCKED):
         return [tg.tensor(a, requires_grad=True) for a in arrays]
     return [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
 
@@ -119,13 +126,26 @@ def step_function(case: str, mode: str) -> Callable:
     return forward_backward
 
 
-def time_per_op(case: str, mode: str, inputs, iterations: int) -> float:
+@contextlib.contextmanager
+def saved_array_locks(enabled: bool):
+    """tinygen with its read-only locks on saved arrays on or off, inside the block."""
+    before = tg_function._LOCK_SAVED_ARRAYS
+    tg_function._LOCK_SAVED_ARRAYS = enabled
+    try:
+        yield
+    finally:
+        tg_function._LOCK_SAVED_ARRAYS = before
+
+
+def time_per_op(case: str, mode: str, inputs, iterations: int,
+                framework: str = "tinygen") -> float:
     """Microseconds per op of ``iterations`` chains of ``case``."""
     step = step_function(case, mode)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        step(inputs)
-    elapsed = time.perf_counter() - start
+    with saved_array_locks(framework != UNLOCKED):
+        start = time.perf_counter()
+        for _ in range(iterations):
+            step(inputs)
+        elapsed = time.perf_counter() - start
     return elapsed / iterations / ops_per_chain(case, mode) * 1e6
 
 
@@ -140,21 +160,21 @@ def check_same_results(inputs) -> None:
 
 def measure(repeats: int, iterations: int) -> dict[tuple[str, str, str], list[float]]:
     """µs/op samples per (case, mode, framework), the frameworks interleaved in every repeat."""
-    frameworks = ["tinygen"] + (["torch"] if torch is not None else [])
+    frameworks = ["tinygen", UNLOCKED] + (["torch"] if torch is not None else [])
     inputs = {name: make_inputs(name) for name in frameworks}
     if torch is not None:
         check_same_results(inputs)
     for case in CASES:  # warm-up: first calls pay for imports and caches
         for mode in MODES:
             for name in frameworks:
-                time_per_op(case, mode, inputs[name], max(1, iterations // 10))
+                time_per_op(case, mode, inputs[name], max(1, iterations // 10), name)
     samples: dict[tuple[str, str, str], list[float]] = {}
     for _ in range(repeats):
         for case in CASES:
             for mode in MODES:
                 for name in frameworks:
                     samples.setdefault((case, mode, name), []).append(
-                        time_per_op(case, mode, inputs[name], iterations))
+                        time_per_op(case, mode, inputs[name], iterations, name))
     return samples
 
 
@@ -175,24 +195,30 @@ def render(samples, repeats: int, iterations: int, load: float) -> str:
         f"interleaved in one process. The mixed chain is {mixed_ops} ops (add, mul, matmul, "
         f"tanh, relu, reshape, getitem, reshape; x{BLOCKS}; sum); each other row chains one "
         f"op {SINGLE_OP_LENGTH} times. Forward+backward adds `.sum().backward()`, counted as "
-        f"one op. Target: ≤ {TARGET_US:g} µs/op.",
+        f"one op. Target: ≤ {TARGET_US:g} µs/op. *Locks off*: tinygen without the read-only "
+        "locks on saved arrays (docs/ARCHITECTURE.md, \"Mutation safety\"), interleaved "
+        "with the rest; *locks' cost* is the difference of the medians.",
         "",
         # other work on the machine inflates the medians first; the mins resist it longer
         f"- Machine: {machine()}; 1-minute load average {load:.1f} at the start; "
         f"{datetime.date.today().isoformat()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}",
         "",
-        "| op | mode | tinygen µs/op | PyTorch CPU µs/op | tinygen / PyTorch (median) |",
-        "|---|---|---:|---:|---:|",
+        "| op | mode | tinygen µs/op | PyTorch CPU µs/op | tinygen / PyTorch (median) "
+        "| tinygen, locks off µs/op | locks' cost µs/op |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for case in CASES:
         for mode in MODES:
             ours = samples[(case, mode, "tinygen")]
             theirs = samples.get((case, mode, "torch"))
+            unlocked = samples[(case, mode, UNLOCKED)]
             ratio = (f"{statistics.median(ours) / statistics.median(theirs):.2f}"
                      if theirs else "-")
+            cost = statistics.median(ours) - statistics.median(unlocked)
             label = f"**{case}**" if case == "mixed chain" else case
-            lines.append(f"| {label} | {mode} | {_cell(ours)} | {_cell(theirs)} | {ratio} |")
+            lines.append(f"| {label} | {mode} | {_cell(ours)} | {_cell(theirs)} | {ratio} "
+                         f"| {_cell(unlocked)} | {cost:+.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -123,3 +123,54 @@ def test_repr_shows_values_and_graph_state():
     t = tg.tensor([1.0, 2.0], requires_grad=True)
     assert "requires_grad=True" in repr(t)
     assert "grad_fn=<Mul>" in repr(t * 2.0)
+
+
+# ----------------------------------------------------------------------------- array ownership
+def test_tensor_copies_its_array_as_torch_tensor_does():
+    source = np.array([1.0, 2.0], dtype=np.float32)
+    made = [tg.tensor(source), tg.tensor(tg.Tensor(source)),
+            tg.tensor(source, dtype=np.float32, device="cpu"), tg.tensor(source[::-1])]
+    source[0] = 99.0
+    assert [t.tolist() for t in made] == [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0], [2.0, 1.0]]
+    assert not any(np.shares_memory(t.data, source) for t in made)
+
+
+def test_the_tensor_constructor_shares_an_array_of_its_dtype_as_torch_tensor_does():
+    # torch.Tensor(ndarray) shares a float32 array (and copies to convert a float64 one)
+    source = np.array([1.0, 2.0], dtype=np.float32)
+    shared, converted = tg.Tensor(source), tg.Tensor(source, dtype=np.float64)
+    source[0] = 99.0
+    assert shared.tolist() == [99.0, 2.0] and converted.tolist() == [1.0, 2.0]
+
+
+def test_tensor_of_a_read_only_array_is_writable_and_an_optimizer_can_step_it():
+    frozen = np.array([1.0, -1.0], dtype=np.float32)
+    frozen.flags.writeable = False
+    weight = tg.tensor(frozen, requires_grad=True)
+    optimizer = tg.optim.SGD([weight], lr=0.5)
+
+    (weight * weight).sum().backward()
+    optimizer.step()
+
+    np.testing.assert_allclose(weight.numpy(), [0.0, 0.0])  # w - 0.5 * 2w
+    np.testing.assert_array_equal(frozen, [1.0, -1.0])
+
+
+def test_an_in_place_update_of_a_shared_read_only_array_names_the_tensor():
+    frozen = np.array([1.0, -1.0], dtype=np.float32)
+    frozen.flags.writeable = False
+    weight = tg.from_numpy(frozen).requires_grad_()
+    weight.name = "frozen"
+    optimizer = tg.optim.SGD([weight], lr=0.5)
+    (weight * weight).sum().backward()
+    with pytest.raises(ValueError, match="sub_: the tensor 'frozen' shares a read-only NumPy"):
+        optimizer.step()
+    np.testing.assert_array_equal(frozen, [1.0, -1.0])
+
+
+def test_tensor_copies_an_object_that_shares_its_memory_through_array():
+    torch = pytest.importorskip("torch")
+    source = torch.ones(2)
+    made = tg.tensor(source)
+    source[0] = 5.0
+    assert made.tolist() == [1.0, 1.0]

@@ -22,16 +22,26 @@ guarded against in-place changes); any other array is saved as a constant, which
 only for quantities whose derivative is zero almost everywhere (masks, argmax indices).
 A saved output is held without a reference cycle (:class:`_SavedOutput`), so a graph that
 is never backpropagated is freed as soon as its last Tensor is.
+
+The arrays of saved inputs and outputs are held read-only while the node is alive and not yet
+released (``tensor._Held``): a raw write to one fails at the write instead of giving a wrong
+gradient (docs/ARCHITECTURE.md, "Mutation safety").
 """
 
 from __future__ import annotations
 
 import weakref
 
+import numpy as np
+
 from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _locks
 from tinygen.backend import DeviceError
+
+#: Hold saved arrays read-only while their graph lives. Always on; benchmarks/overhead.py
+#: turns it off to measure what it costs.
+_LOCK_SAVED_ARRAYS = True
 
 
 class Function:
@@ -55,6 +65,7 @@ class Function:
     _output_meta: tuple = ()  # (shape, dtype) per output, kept for multi-output ops only
     _released = False
     _recording = False
+    _held = None  # the read-only locks on the saved arrays, from _apply_recorded
 
     def forward(self, *arrays):
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
@@ -122,10 +133,14 @@ class Function:
         return type(self).__name__
 
     def release(self) -> None:
-        """Free the graph after backward (unless retain_graph): saved arrays and inputs."""
+        """Free the graph after backward (unless retain_graph): saved arrays and inputs, and
+        the read-only locks on them."""
         self._saved_entries = ()
         self._cache = None
         self._released = True
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
     # ------------------------------------------------------------------ calling the op
     def apply(self, *inputs: Tensor):
@@ -184,6 +199,7 @@ class Function:
 
     def _entries(self, saved, arrays, wrapped, raws):
         entries = []
+        shared = []  # (array, version counter) of each saved input or output, to lock
         for array in saved:
             if array is None:
                 entries.append(None)
@@ -200,11 +216,16 @@ class Function:
                 for candidate, source in zip(wrapped, raws):
                     if array is candidate._data or array is source:
                         entries.append((_SavedOutput(candidate), candidate._version[0]))
+                        shared.append((candidate._data, candidate._version))
                         break
                 else:
-                    tensor = Tensor._from_array(array)
-            if tensor is not None:
-                entries.append((tensor, tensor._version[0]))
+                    entries.append((Tensor._from_array(array), 0))  # a constant: ours alone
+                continue
+            entries.append((tensor, tensor._version[0]))
+            shared.append((tensor._data, tensor._version))
+        if shared and _LOCK_SAVED_ARRAYS:
+            self._held = _Held()
+            self._held.lock(shared, type(self).__name__)
         return tuple(entries)
 
 
@@ -257,3 +278,101 @@ def _raise_device_mix(function, inputs):
         "to one device with .to(device) first"
     )
 
+
+# --------------------------------------------------------------------------- read-only locks
+# While a live graph saves a NumPy array, the array is read-only (docs/ARCHITECTURE.md,
+# "Mutation safety"). The registry ``tensor._locks`` maps id(array) to a list
+# ``[array, deferred views, holder, holder, ...]``: one holder, ``(version counter, op name)``,
+# per lock a live node holds on it. The array is writable again when its last holder lets go.
+# Plain lists and tuples, no per-lock objects: this runs for every saved array of every op.
+
+
+class _Held(list):
+    """The locks one graph node holds, as ``(entry, holder)`` pairs; released by the engine
+    after backward, or when the node is freed (a graph never backpropagated)."""
+
+    __slots__ = ()
+
+    def lock(self, shared, op: str) -> None:
+        """Hold each saved array (and the arrays it is a view of) read-only for this node.
+
+        Args:
+            shared: (array, the saved tensor's version counter) pairs.
+            op: the node's op name, for ``lock_holders``.
+        """
+        append = self.append
+        for array, version in shared:
+            holder = (version, op)
+            while type(array) is np.ndarray:
+                key = id(array)
+                entry = _locks.get(key)
+                if entry is None:
+                    if array.flags.writeable:
+                        array.setflags(False)
+                    elif not _ours(array):
+                        array = array.base  # read-only before us: we never make it writable
+                        continue
+                    entry = _locks[key] = [array, None]
+                entry.append(holder)
+                append((entry, holder))
+                array = array.base
+
+    def release(self) -> None:
+        """Drop this node's locks, bases before their views (NumPy makes a view writable only
+        after its base), the newest first (where backward and freeing find them)."""
+        for entry, holder in reversed(self):
+            if entry[-1] is holder:
+                entry.pop()
+            else:  # by identity: equal holders of two tensors may hold different counters
+                for index in range(len(entry) - 2, 1, -1):
+                    if entry[index] is holder:
+                        del entry[index]
+                        break
+            if len(entry) == 2:
+                array = entry[0]
+                del _locks[id(array)]
+                try:
+                    array.setflags(True)
+                except ValueError:  # NumPy refuses while its base is read-only
+                    _reopen_with_base(array)
+                if entry[1] is not None:
+                    _reopen_views(entry[1])
+        self.clear()
+
+    __del__ = release  # a graph dropped without backward frees its locks with it
+
+
+def _ours(array) -> bool:
+    """Whether a read-only array is read-only only because tinygen locks an array it views
+    (NumPy makes views of a read-only array read-only); broadcast views stay read-only."""
+    if any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        return False
+    base = array.base
+    while type(base) is np.ndarray:
+        if id(base) in _locks:
+            return True
+        base = base.base
+    return False
+
+
+def _reopen_with_base(array) -> None:
+    """Reopen ``array`` once the locked array it views is released by its other holders."""
+    base = array.base
+    while type(base) is np.ndarray:
+        entry = _locks.get(id(base))
+        if entry is not None:
+            if entry[1] is None:
+                entry[1] = []
+            entry[1].append(array)
+            return
+        base = base.base
+
+
+def _reopen_views(views) -> None:
+    """Reopen the views whose own locks ended while their base was still locked."""
+    for view in views:
+        if id(view) not in _locks:
+            try:
+                view.setflags(True)
+            except ValueError:
+                _reopen_with_base(view)

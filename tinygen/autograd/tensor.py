@@ -22,11 +22,15 @@ def _is_float(dtype) -> bool:
 class Tensor(TensorMethods):
     """A multi-dimensional array that records the ops applied to it for backward.
 
-    Create tensors with :func:`tinygen.tensor` or the factories (``zeros``, ``randn``, ...).
+    Create tensors with :func:`tinygen.tensor` (which copies its data) or the factories
+    (``zeros``, ``randn``, ...). ``Tensor(array)`` itself shares an array of the right dtype and
+    device, as ``torch.Tensor(ndarray)`` and ``tinygen.as_tensor`` do.
 
     Attributes:
-        data: the raw array (``numpy.ndarray`` or ``cupy.ndarray``). Assigning to it (including
-            ``t.data -= lr * g``) counts as an in-place change for the mutation guard.
+        data: the raw array (``numpy.ndarray`` or ``cupy.ndarray``). Assigning to it counts as
+            an in-place change for the mutation guard. While a live graph saves the array for
+            backward, a NumPy array is read-only: write through the in-place methods
+            (``add_``, ``copy_``, ...) instead (see docs/ARCHITECTURE.md, "Mutation safety").
         grad: the accumulated gradient (a Tensor), or None.
         requires_grad: whether ops on this tensor are recorded.
         name: an optional label used in error messages and debug output.
@@ -41,7 +45,10 @@ class Tensor(TensorMethods):
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None,
                  name: str | None = None):
-        array = _to_array(data, dtype, device)
+        self._adopt(_to_array(data, dtype, device, copy=False), requires_grad, name)
+
+    def _adopt(self, array, requires_grad: bool, name: str | None = None) -> None:
+        """Set up a new leaf around ``array``."""
         if requires_grad and not _is_float(array.dtype):
             raise TypeError(
                 f"requires_grad=True needs a floating dtype, got dtype={array.dtype}"
@@ -230,7 +237,12 @@ class Tensor(TensorMethods):
 
     def _inplace(self, what: str, update) -> Tensor:
         self._check_inplace(what)
-        update(self._data)
+        array = self._data
+        if type(array) is np.ndarray and not array.flags.writeable:
+            with _writable(self, what):  # saved by a live graph, or a read-only input
+                update(array)
+            return self
+        update(array)
         self._version[0] += 1
         return self
 
@@ -280,20 +292,27 @@ def _raw_index(index):
     return _raw(index)
 
 
-def _to_array(data, dtype, device):
-    """Build the raw array for a new tensor: float32 by default for Python floats."""
+def _to_array(data, dtype, device, copy: bool):
+    """Build the raw array for a new tensor: float32 by default for Python floats.
+
+    With ``copy`` the result never shares memory with ``data`` (PyTorch's ``torch.tensor``);
+    without it, an array of the right dtype and device is used as it is (``as_tensor``).
+    """
     if isinstance(data, Tensor):
         data = data._data
     target_device = backend.check_device(device) if device is not None else None
     xp = backend.get_array_module(data)
     if target_device is not None:
         xp = backend.array_module_for(target_device)
+    fresh = False  # whether the array built so far is already a new one of ours
     if dtype is None and not hasattr(data, "dtype"):
         probe = np.asarray(data)
         if probe.dtype.kind == "f" or probe.dtype == object:
             dtype = DEFAULT_FLOAT
         elif probe.dtype.kind in "iu" and probe.dtype != np.int64:
             dtype = np.int64
+        # a list or a number becomes a new array; an object with __array__ may share its own
+        fresh = isinstance(data, (list, tuple, numbers.Number))
         data = probe
     if dtype is not None:
         dtype = np.dtype(dtype)
@@ -301,17 +320,38 @@ def _to_array(data, dtype, device):
             raise TypeError(f"dtype: expected a float, int or bool dtype, got {dtype}")
     if target_device is not None and backend.device_of(data) != target_device:
         data = backend.to_device(np.asarray(data) if xp is np else data, target_device)
-    return xp.asarray(data, dtype=dtype)
+        fresh = True
+    array = xp.asarray(data, dtype=dtype)
+    # asarray converts an array of another dtype into new memory; an array of the same dtype,
+    # or any other object (a torch tensor, anything with __array__), may come back shared
+    source_dtype = getattr(data, "dtype", None)
+    converted = isinstance(source_dtype, np.dtype) and source_dtype != array.dtype
+    if copy and not fresh and not converted:
+        array = array.copy()
+    return array
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None, name=None) -> Tensor:
-    """Create a tensor from a list, scalar or array.
+    """Create a tensor from a list, scalar or array, always copying it (as ``torch.tensor``).
 
     Python floats become float32 (pass ``dtype=np.float64`` for double), Python ints int64;
-    NumPy/CuPy arrays keep their dtype unless ``dtype`` is given. The array is not copied when
-    it already has the right dtype and device.
+    NumPy/CuPy arrays keep their dtype unless ``dtype`` is given. The tensor owns its memory:
+    a later change to ``data`` does not show in it, and a read-only array gives a writable
+    tensor. ``tinygen.as_tensor`` and ``tinygen.from_numpy`` share the array instead.
+
+    Args:
+        data: a Python number or (nested) list, a NumPy or CuPy array, or a Tensor.
+        requires_grad: record ops on it for backward (needs a floating dtype).
+        dtype: the dtype (None: inferred as above).
+        device: "cpu" or "cuda" (None: where ``data`` is).
+        name: a label for error messages and debug output.
+
+    Returns:
+        A new leaf Tensor.
     """
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+    result = Tensor.__new__(Tensor)
+    result._adopt(_to_array(data, dtype, device, copy=True), requires_grad, name)
+    return result
 
 
 def _as_tensor(value, like: Tensor) -> Tensor:
@@ -325,3 +365,108 @@ def _as_tensor(value, like: Tensor) -> Tensor:
         return Tensor._from_array(xp.asarray(value, dtype=dtype))
     return Tensor._from_array(backend.get_array_module(like._data).asarray(value))
 
+
+# --------------------------------------------------------------------------- mutation safety
+# While a live graph saves a NumPy array for backward, tinygen holds the array read-only, so a
+# raw write (``w.data[...] = 0``, ``a = w.data; a += 1``, ``np.add(a, 1, out=a)``) fails at
+# the write instead of giving a wrong gradient later. Several graphs may save one array: each
+# holds its own lock, and the array is writable again when the last one is released (by
+# backward, or when the graph is freed). The sanctioned writers (Tensor's in-place methods,
+# the optimizers through them, nn.init, load_state_dict, batch norm's running statistics)
+# lift the lock for their write through ``_writable`` and bump the version of every tensor
+# saved with the array, so the mutation guard names the op at backward. CuPy arrays have no
+# read-only flag: on the GPU the version counter is the only guard.
+# The locking side (``function._Held``) lives with the op contract; the registry and the
+# sanctioned write live here, beside the in-place methods that use them.
+
+_locks: dict = {}  # id(array) -> [array, deferred views, holders...] (function._Held)
+
+
+class _writable:
+    """``with _writable(target, what) as array:`` a sanctioned in-place write.
+
+    ``target`` is a Tensor or a raw array. Lifts tinygen's lock on the array for the write,
+    bumps the version of every tensor a live graph saved with it (and of ``target``), so that
+    backward through those graphs raises the mutation guard's error naming the op, and locks
+    the array again. An array that was read-only before tinygen saw it (a read-only NumPy
+    input shared by ``from_numpy``) is refused with an error naming ``what`` and the tensor.
+    """
+
+    __slots__ = ("tensor", "array", "what", "reopened")
+
+    def __init__(self, target, what: str):
+        self.tensor = target if isinstance(target, Tensor) else None
+        self.array = target._data if self.tensor is not None else target
+        self.what = what
+        self.reopened = ()
+
+    def __enter__(self):
+        array = self.array
+        if type(array) is np.ndarray and not array.flags.writeable:
+            self.reopened = _open_for_write(array, self.what, self.tensor)
+        return array
+
+    def __exit__(self, *exc_info) -> bool:
+        for array, relock in self.reopened:
+            if relock:
+                array.setflags(False)
+        if self.tensor is not None:
+            self.tensor._version[0] += 1
+        return False
+
+
+def _open_for_write(array, what: str, tensor) -> list:
+    """Make ``array`` and the arrays it views writable for a sanctioned write; return each
+    array reopened and whether to lock it again afterwards."""
+    chain = []
+    link = array
+    while type(link) is np.ndarray:
+        chain.append(link)
+        link = link.base
+    root = chain[-1]
+    if not root.flags.writeable and id(root) not in _locks:
+        who = f"'{tensor.name}'" if tensor is not None and tensor.name else (
+            f"of shape {array.shape}")
+        raise ValueError(
+            f"{what}: the tensor {who} shares a read-only NumPy array (tinygen.from_numpy "
+            "and as_tensor share their input's memory), so it cannot be changed in place; "
+            "copy it with tinygen.tensor(array), or make the array writable first"
+        )
+    if any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        raise RuntimeError(
+            f"{what}: unsupported operation: more than one element of the written-to tensor "
+            "refers to a single memory location (an expanded tensor); clone() it first"
+        )
+    reopened = []
+    locked_above = False
+    for link in reversed(chain):  # bases first: NumPy reopens a view only after its base
+        locked_above = locked_above or id(link) in _locks
+        if not link.flags.writeable:
+            link.setflags(True)
+            reopened.append((link, locked_above))
+        entry = _locks.get(id(link))
+        if entry is not None:
+            for version, _ in entry[2:]:
+                version[0] += 1
+    return reopened
+
+
+def lock_holders(target) -> list:
+    """The ops whose live graphs hold ``target`` read-only (a Tensor or a NumPy array).
+
+    A raw write to an array a graph saved for backward fails inside NumPy ("assignment
+    destination is read-only"); this names who holds it. Run that graph's backward (or drop
+    it) first, or write through the tensor's in-place methods under ``no_grad``.
+
+    Returns:
+        One op name per lock held on the array or on an array it is a view of; empty when
+        tinygen holds no lock on it.
+    """
+    array = target._data if isinstance(target, Tensor) else target
+    names = []
+    while type(array) is np.ndarray:
+        entry = _locks.get(id(array))
+        if entry is not None:
+            names.extend(op for _, op in entry[2:])
+        array = array.base
+    return names

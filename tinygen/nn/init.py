@@ -13,7 +13,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.autograd.grad_mode import no_grad
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _writable
 from tinygen.nn.module import Parameter
 
 _GAINS = {
@@ -53,7 +53,9 @@ def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     if not isinstance(tensor, Tensor):  # a raw array (``weight.data``): fill it in place
-        tensor[...] = values.astype(tensor.dtype)
+        # sanctioned: a live graph that saved the array then refuses to backward
+        with _writable(tensor, "nn.init") as array:
+            array[...] = values.astype(tensor.dtype)
         return tensor
     with no_grad():
         tensor.copy_(values.astype(tensor.dtype))
@@ -81,7 +83,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with ``value``."""
     if not isinstance(tensor, Tensor):
-        tensor.fill(value)
+        with _writable(tensor, "nn.init") as array:
+            array.fill(value)
         return tensor
     with no_grad():
         tensor.fill_(value)

@@ -24,7 +24,7 @@ from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.reduction import amax, amin, mean, sum
 from tinygen.autograd.ops.shape import clone, expand, reshape
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _writable
 from tinygen.backend import get_array_module
 
 
@@ -100,10 +100,13 @@ class BatchNorm(Function):
     def _update_running_stats(self, batch_mean, batch_var, count):
         # In place, like PyTorch: the caller's buffers are the model's running statistics.
         unbiased = batch_var * (count / max(count - 1, 1))
-        self.running_mean *= 1 - self.momentum
-        self.running_mean += self.momentum * batch_mean
-        self.running_var *= 1 - self.momentum
-        self.running_var += self.momentum * unbiased
+        # a sanctioned write: a live graph that saved a buffer's array refuses to backward
+        with _writable(self.running_mean, "batch_norm"), \
+                _writable(self.running_var, "batch_norm"):
+            self.running_mean *= 1 - self.momentum
+            self.running_mean += self.momentum * batch_mean
+            self.running_var *= 1 - self.momentum
+            self.running_var += self.momentum * unbiased
 
     def backward(self, gy):
         # gx = weight*inv_std * (gy - mean(gy) - x̂ mean(gy x̂)) (training; eval: weight*inv_std*gy),
