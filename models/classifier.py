@@ -24,8 +24,11 @@ from tinygen.train import (
     make_parser,
     open_checkpoint,
     parse_args,
+    pause_point,
     plot_metrics,
+    positive_int,
     save_safetensors,
+    script,
 )
 
 QUICK_STEPS = 200
@@ -71,7 +74,8 @@ def train(model, optimizer, loader, test_loader, args, log, checkpoint, max_step
     """The training loop: epochs of steps, each followed by a checkpoint and a test
     evaluation, until ``args.epochs`` or ``max_steps``. Returns (step, test loss, accuracy)."""
     test_loss, accuracy = evaluate(model, test_loader)  # the curve's starting point
-    log.write(step, split="test", loss=test_loss, accuracy=accuracy)
+    if step == 0:  # a resumed run's starting point is in the metrics already
+        log.write(step, split="test", loss=test_loss, accuracy=accuracy)
     for epoch in range(start_epoch, args.epochs):
         for x, y in loader:
             optimizer.zero_grad()
@@ -83,6 +87,8 @@ def train(model, optimizer, loader, test_loader, args, log, checkpoint, max_step
             log.step(step, epoch=epoch, loss=loss.item())
             if step >= max_steps:
                 break
+            if step % len(loader):  # the epoch's last step pauses after its evaluation
+                pause_point(args, checkpoint, step, epoch)
         # An epoch cut short (--quick) resumes inside it; a finished one, at the next.
         finished = step % len(loader) == 0
         checkpoint.save(step=step, epoch=epoch + 1 if finished else epoch)
@@ -92,6 +98,7 @@ def train(model, optimizer, loader, test_loader, args, log, checkpoint, max_step
                   f"on t10k[8000:]")
         if step >= max_steps:
             break
+        pause_point(args, checkpoint, step, epoch + 1)
     return step, test_loss, accuracy
 
 
@@ -101,10 +108,12 @@ def parse_flags(argv: list[str] | None) -> argparse.Namespace:
     parser = make_parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=1e-3,
                          out="runs/classifier")
     add_model_flags(parser, "classifier").add_argument(
-        "--width", type=int, default=32, help="channels of the first conv (the second: 2x)")
+        "--width", type=positive_int, default=32,
+        help="channels of the first conv (the second: 2x)")
     return parse_args(parser, argv)
 
 
+@script
 def main(argv: list[str] | None = None) -> dict:
     """Train, evaluate after every epoch, checkpoint; returns the final test metrics."""
     args = parse_flags(argv)
@@ -122,7 +131,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.quick:
         max_steps = min(max_steps, QUICK_STEPS)
     started = time.perf_counter()
-    with RunLogger(args.out, total_steps=max_steps, initial_step=state["step"]) as log:
+    with RunLogger(args.out, total_steps=max_steps, initial_step=state["step"],
+                   log_every=args.log_every) as log:
         step, test_loss, accuracy = train(model, optimizer, loader, test_loader, args, log,
                                           checkpoint, max_steps, state["step"], state["epoch"])
     seconds = time.perf_counter() - started

@@ -15,8 +15,8 @@ default (PacGAN, ``--pack``), which lets D see a generator that repeats itself; 
 keeps a moving average of G's weights to sample from. Samples are judged by
 ``models.gan_metrics`` (classifier-FID, mode coverage, the rarest digit's share, confidence,
 the cGAN's class accuracy) every ``--eval-every`` steps and at the end.
-This file reads top to bottom: the modules, the losses, the training loop, sampling and
-pictures, main().
+This file reads top to bottom: the modules, the losses, the training loop, main(); the
+sampling and the pictures are in ``models.gan_samples``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
 from models import gan_metrics
-from tinygen.data import DEFAULT_TRAIN_SIZE, default_split, endless
+from models.gan_samples import generate, save_pictures
+from tinygen.data import DEFAULT_TRAIN_SIZE, default_split
 from tinygen.optim import Adam, AveragedModel
 from tinygen.train import (
     RunLogger,
@@ -40,16 +41,17 @@ from tinygen.train import (
     check_multiple,
     check_needs,
     check_range,
-    class_rows,
-    latent_direction,
-    latent_paths,
+    finite_float,
     make_parser,
-    nearest_neighbours,
+    non_negative_float,
     open_checkpoint,
     parse_args,
+    pause_point,
     plot_metrics,
-    save_image_grid,
+    positive_int,
+    script,
 )
+from tinygen.train.batches import EndlessBatches
 
 DIGITS = 10
 PIXELS = 28 * 28
@@ -259,8 +261,8 @@ def gradient_penalty(critic, real, fake):
 
 
 # =========================================================================== training
-def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step=0,
-          G_average=None):
+def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, checkpoint,
+          start_step=0, G_average=None):
     """The training loop: ``args.k`` discriminator steps, then one generator step, after
     which ``G_average`` (an :class:`AveragedModel` of G, if given) takes a step towards G.
 
@@ -309,65 +311,8 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, start_step
         if step % args.eval_every == 0 or step == args.steps:
             metrics = evaluator(step)
             log.write(step, split="samples", **metrics)
+        pause_point(args, checkpoint, step)
     return args.steps, seconds
-
-
-# =========================================================================== sampling
-@tg.no_grad()
-def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) -> np.ndarray:
-    """``count`` samples in [0, 1], (count, 1, 28, 28), with G in eval mode (batch norm's
-    running statistics, so a sample does not depend on the rest of its batch)."""
-    G.eval()
-    z = tg.randn(count, latent).numpy() if z is None else np.asarray(z, dtype=np.float32)
-    images = [G(tg.tensor(z[i:i + batch]), None if labels is None else labels[i:i + batch])
-              .numpy() for i in range(0, count, batch)]
-    return (np.concatenate(images) + 1) / 2
-
-
-# =========================================================================== pictures
-@tg.no_grad()
-def save_pictures(G, args, x_train, fixed_noise) -> dict:
-    """Samples (one row per digit for the cGAN), latent interpolations, the thickness
-    direction found by averaging z, and each sample beside its nearest training image.
-    ``x_train`` is in [0, 1], like the samples. Returns the ink (mean pixel sum) at both ends
-    and the middle of the thickness direction, and the mean distance to the nearest
-    training image."""
-    out, latent = args.out, args.latent
-    conditional = args.model == "cgan"
-    if conditional:  # one row per digit, the same 10 noise vectors in every row
-        z, labels = class_rows(fixed_noise[:10], DIGITS)
-        samples = generate(G, 100, latent, labels, z)
-        save_image_grid(samples, out / "samples_by_digit.png", nrow=10)
-    samples = generate(G, 64, latent, gan_metrics.digit_labels(64, conditional), fixed_noise[:64])
-    save_image_grid(samples, out / "samples.png", nrow=8)
-
-    # six linear paths between pairs of latent codes, one per row (one digit per row for cGAN)
-    paths = latent_paths(fixed_noise[:12]).reshape(60, latent)  # (6, 10, latent) -> (60, latent)
-    path_labels = None if not conditional else np.repeat(np.arange(6), 10)
-    interpolation = generate(G, 60, latent, path_labels, paths)
-    save_image_grid(interpolation, out / "interpolation.png", nrow=10)
-
-    # vector arithmetic (the lecture's "smiling woman"): average z of the thickest and of the
-    # thinnest tenth of samples, by ink; their difference is a "thickness" direction in z
-    z = tg.randn(2000, latent).numpy()
-    labels = gan_metrics.digit_labels(2000, conditional)
-    ink = generate(G, 2000, latent, labels, z).sum(axis=(1, 2, 3))
-    direction = latent_direction(z, ink, count=200)
-    scales = np.linspace(-1.5, 1.5, 7, dtype=np.float32)
-    # 8 codes, each moved along the direction by every scale: (8, 7, latent) -> (56, latent)
-    arithmetic = (fixed_noise[:8, None, :] + scales[None, :, None] * direction).reshape(
-        -1, latent)
-    arithmetic_labels = None if not conditional else np.repeat(np.arange(8), len(scales))
-    rows = generate(G, len(arithmetic), latent, arithmetic_labels, arithmetic)
-    save_image_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales))
-    row_ink = rows.sum(axis=(1, 2, 3)).reshape(8, len(scales)).mean(axis=0)  # (8*7,) -> (7,)
-
-    # nearest training image (L2 in pixels) of 8 samples: samples on top, neighbours below
-    neighbours, distances = nearest_neighbours(samples[:8], x_train)
-    save_image_grid(np.concatenate([samples[:8], x_train[neighbours]]),
-                    out / "nearest_neighbours.png", nrow=8)
-    return {"ink_minus": float(row_ink[0]), "ink_zero": float(row_ink[len(scales) // 2]),
-            "ink_plus": float(row_ink[-1]), "nearest_neighbour_distance": float(distances.mean())}
 
 
 # =========================================================================== main
@@ -393,43 +338,52 @@ def parse_flags(argv) -> argparse.Namespace:
     flags.add_argument("--model", choices=MODELS, default="dcgan",
                        help="MLP GAN, DCGAN, conditional (MLP) GAN, LSGAN (DCGAN nets), or "
                             "WGAN-GP (DCGAN nets, batch-norm-free critic)")
-    flags.add_argument("--steps", type=int, default=None,
+    flags.add_argument("--steps", type=positive_int, default=None,
                        help="generator steps (default: --epochs passes over the training set, "
                             "counting one batch per generator step)")
-    flags.add_argument("--k", type=int, default=None,
+    flags.add_argument("--k", type=positive_int, default=None,
                        help="discriminator steps per generator step (default 1; 5 for WGAN-GP)")
-    flags.add_argument("--latent", type=int, default=64, help="latent dimensions")
-    flags.add_argument("--hidden", type=int, default=256, help="hidden units of the MLPs")
-    flags.add_argument("--channels", type=int, default=32, help="channels of the conv nets")
-    flags.add_argument("--dropout", type=float, default=0.3, help="dropout in the MLP D")
-    flags.add_argument("--gp-weight", type=float, default=10.0, help="WGAN-GP's lambda")
-    flags.add_argument("--real-label", type=float, default=1.0,
+    flags.add_argument("--latent", type=positive_int, default=64, help="latent dimensions")
+    flags.add_argument("--hidden", type=positive_int, default=256,
+                       help="hidden units of the MLPs")
+    flags.add_argument("--channels", type=positive_int, default=32,
+                       help="channels of the conv nets")
+    flags.add_argument("--dropout", type=non_negative_float, default=0.3,
+                       help="dropout in the MLP D")
+    flags.add_argument("--gp-weight", type=non_negative_float, default=10.0,
+                       help="WGAN-GP's lambda")
+    flags.add_argument("--real-label", type=finite_float, default=1.0,
                        help="D's target for real images (0.9: one-sided label smoothing)")
     flags.add_argument("--minibatch-std", action="store_true",
                        help="DCGAN/LSGAN: give D the batch's spread as an extra feature map")
-    flags.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+    flags.add_argument("--ema", type=finite_float, default=0.0, metavar="DECAY",
                        help="also keep an exponential moving average of G's weights with this "
                             "decay (e.g. 0.999) and sample from it; 0: off")
-    flags.add_argument("--pack", type=int, default=None,
+    flags.add_argument("--pack", type=positive_int, default=None,
                        help="PacGAN: the DCGAN/LSGAN discriminator judges this many images "
                             "at once (default: 2 for those models, else 1 = off)")
-    flags.add_argument("--mismatch-weight", type=float, default=1.0,
+    flags.add_argument("--mismatch-weight", type=non_negative_float, default=1.0,
                        help="cGAN: weight of D's loss on real images under wrong labels")
-    flags.add_argument("--eval-every", type=int, default=500,
+    flags.add_argument("--eval-every", type=positive_int, default=500,
                        help="steps between sample metrics in the JSONL")
-    flags.add_argument("--eval-samples", type=int, default=2000,
-                       help="samples per periodic evaluation")
-    flags.add_argument("--final-samples", type=int, default=10000,
-                       help="samples for the final metrics")
+    flags.add_argument("--eval-samples", type=positive_int, default=2000,
+                       help="samples per periodic evaluation (>= 2: the FID needs a spread)")
+    flags.add_argument("--final-samples", type=positive_int, default=10000,
+                       help="samples for the final metrics (>= 2)")
     flags.add_argument("--classifier", type=Path, default=gan_metrics.CLASSIFIER_PATH,
                        help="the metric classifier's checkpoint (trained there if missing)")
     args = parse_args(parser, argv)
     check_range(parser, args, "--real-label", 0, 1, "(]")
-    check_range(parser, args, "--mismatch-weight", low=0)
+    check_range(parser, args, "--dropout", 0, 1, "[)")
+    check_range(parser, args, "--batch-size", high=DEFAULT_TRAIN_SIZE)
+    check_range(parser, args, "--eval-samples", low=2)
+    check_range(parser, args, "--final-samples", low=2)
+    if args.classifier.is_dir():
+        parser.error(f"argument --classifier: expected a checkpoint file, got the directory "
+                     f"{str(args.classifier)!r}")
     if args.pack is None:
         args.pack = DEFAULT_PACK.get(args.model, 1)
     check_range(parser, args, "--ema", 0, 1, "[)")
-    check_range(parser, args, "--pack", low=1)
     check_needs(parser, args, "--pack", "--model", ("dcgan", "lsgan"), used=args.pack > 1)
     check_multiple(parser, args, "--batch-size", "--pack")
     check_needs(parser, args, "--minibatch-std", "--model", ("dcgan", "lsgan"),
@@ -450,6 +404,7 @@ def parse_flags(argv) -> argparse.Namespace:
     return args
 
 
+@script
 def main(argv=None) -> dict:
     args = parse_flags(argv)
     tg.manual_seed(args.seed)
@@ -466,20 +421,19 @@ def main(argv=None) -> dict:
     g_optimizer = Adam(G.parameters(), lr=args.lr, betas=betas)
     d_optimizer = Adam(D.parameters(), lr=args.lr, betas=betas)
     fixed_noise = tg.randn(64, args.latent).numpy()
+    data = EndlessBatches(x_train, train_labels, args.batch_size, args.seed, args.device)
     averaged = {} if G_average is None else {"generator_average": G_average}
-    checkpoint, state = open_checkpoint(args.out, args.resume, generator=G, discriminator=D,
-                                        g_optimizer=g_optimizer, d_optimizer=d_optimizer,
-                                        **averaged)
-    start_step, fixed_noise = state["step"], state.get("fixed_noise", fixed_noise)
-    # a resumed run shuffles afresh from a seed of its own, not replaying the first batches
-    data = endless(x_train, train_labels, args.batch_size, args.seed + start_step, args.device)
+    checkpoint, state = open_checkpoint(args.out, args.resume, {"fixed_noise": fixed_noise},
+                                        generator=G, discriminator=D, g_optimizer=g_optimizer,
+                                        d_optimizer=d_optimizer, data=data, **averaged)
+    start_step, fixed_noise = state["step"], state["fixed_noise"]
     classifier = gan_metrics.load_classifier(args.classifier)
     evaluator = gan_metrics.make_evaluator(G, args, classifier, real_test, generate, G_average)
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
-                   desc=args.model, disable_bar=None) as log:
+                   log_every=args.log_every, desc=args.model, disable_bar=None) as log:
         step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,
-                              start_step, G_average)
-        checkpoint.save(step=step, fixed_noise=fixed_noise)
+                              checkpoint, start_step, G_average)
+        checkpoint.save(step=step)
         metrics = evaluator(step, args.final_samples)  # G_average's batch norm refreshed
         sampler = G if G_average is None else G_average
         metrics.update(save_pictures(sampler, args, (x_train + 1) / 2, fixed_noise))

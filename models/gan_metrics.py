@@ -21,6 +21,7 @@ and print the metrics of the test set against itself and against a shifted copy.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,9 +30,10 @@ import numpy as np
 import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
+from tinygen import backend
 from tinygen.data import DataLoader, default_split
 from tinygen.optim import Adam, update_bn
-from tinygen.train import Checkpoint, CheckpointError
+from tinygen.train import Checkpoint
 
 DIGITS = 10
 PIXELS = 28 * 28
@@ -65,7 +67,16 @@ class FeatureClassifier(nn.Module):
 
 def train_classifier(epochs: int = 4, seed: int = 0) -> tuple[FeatureClassifier, float]:
     """Train the classifier on t10k[:8000] (pixels / 255); returns it and its accuracy on
-    t10k[8000:]. Under a minute on two CPU cores."""
+    t10k[8000:]. Under a minute on two CPU cores.
+
+    It seeds tinygen's generators with ``seed`` for its own draws and gives them back as
+    they were (:func:`random_state_kept`).
+    """
+    with random_state_kept():
+        return _train_classifier(epochs, seed)
+
+
+def _train_classifier(epochs: int, seed: int) -> tuple[FeatureClassifier, float]:
     tg.manual_seed(seed)
     (train_images, train_labels), (test_images, test_labels) = default_split()
     x_train = as_images(train_images / np.float32(255))
@@ -86,19 +97,39 @@ def train_classifier(epochs: int = 4, seed: int = 0) -> tuple[FeatureClassifier,
 
 def load_classifier(path: str | Path = CLASSIFIER_PATH, verbose: bool = True
                     ) -> FeatureClassifier:
-    """The cached classifier, trained and saved first if ``path`` holds none."""
+    """The cached classifier, trained and saved first if there is no file at ``path``.
+
+    Neither loading nor training it moves tinygen's random generators, so a run draws the
+    same numbers whether the yardstick was cached or not, fresh or resumed.
+
+    Raises:
+        CheckpointError: ``path`` is a file but not a readable classifier checkpoint (delete
+            it to train a new one).
+    """
     path = Path(path)
-    model = FeatureClassifier()
-    try:
-        # restore_rng=False: loading the yardstick must not rewind the caller's random draws
-        Checkpoint(path, model=model).load(restore_rng=False)
-    except (CheckpointError, FileNotFoundError):
+    if not path.exists():
         model, accuracy = train_classifier()
         Checkpoint(path, model=model).save(step=0, epoch=0)
         if verbose:
             print(f"trained the metric classifier: test accuracy {accuracy:.2%}; cached in "
                   f"{path}")
+        return model.eval()
+    with random_state_kept():  # the initial weights, about to be overwritten, draw numbers
+        model = FeatureClassifier()
+    # restore_rng=False: loading the yardstick must not rewind the caller's random draws
+    Checkpoint(path, model=model).load(restore_rng=False)
     return model.eval()
+
+
+@contextlib.contextmanager
+def random_state_kept():
+    """Run a block with tinygen's random generators put back as they were on the way out:
+    the block's draws (and any ``manual_seed`` in it) leave the caller's stream alone."""
+    saved = backend.get_rng_state()
+    try:
+        yield
+    finally:
+        backend.set_rng_state(saved)
 
 
 # =========================================================================== the metrics
@@ -148,7 +179,8 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
 
 
 def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarray,
-                   labels: np.ndarray | None = None) -> dict:
+                   labels: np.ndarray | None = None,
+                   real_features: np.ndarray | None = None) -> dict:
     """All the numbers for one batch of samples in [0, 1] against real images in [0, 1].
 
     Args:
@@ -156,6 +188,8 @@ def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarr
         samples: generated images (N, ...) with 784 pixels each.
         real: real test images (M, ...), the reference of the FID.
         labels: for a conditional generator, the digit each sample was drawn for (N,).
+        real_features: ``features(model, real)``, if already computed (it is the same for
+            every evaluation of a run).
 
     Returns:
         ``classifier_fid``, ``modes_covered`` (of 10), ``rarest_digit_share`` (the share of
@@ -167,7 +201,9 @@ def sample_metrics(model: FeatureClassifier, samples: np.ndarray, real: np.ndarr
     marginal = probabilities.mean(axis=0)
     kl = (probabilities * (np.log(probabilities + 1e-12) - np.log(marginal + 1e-12))).sum(1)
     metrics = {
-        "classifier_fid": frechet_distance(features(model, real), features(model, samples)),
+        "classifier_fid": frechet_distance(
+            features(model, real) if real_features is None else real_features,
+            features(model, samples)),
         "modes_covered": int((counts >= 0.05 * len(samples)).sum()),
         "rarest_digit_share": float(counts.min() / len(samples)),
         "confidence": float(np.exp(kl.mean())),
@@ -202,20 +238,25 @@ def refresh_batch_norm(G_average, args, step: int, batches: int = 20) -> None:
 def make_evaluator(G, args, classifier: FeatureClassifier, real_test: np.ndarray,
                    generate: Callable, G_average=None) -> Callable[..., dict]:
     """A function (step, count=args.eval_samples) -> :func:`sample_metrics` of ``count``
-    fresh samples of ``G``, drawn by ``generate`` (``models.gan.generate``); the cGAN's are
-    drawn for the digits 0, 1, ..., 9, 0, ... With an averaged generator, its samples give
-    the metrics and G's the same ones prefixed "raw_", both from the same noise."""
+    fresh samples of ``G``, drawn by ``generate`` (``models.gan_samples.generate``); the
+    cGAN's are drawn for the digits 0, 1, ..., 9, 0, ... With an averaged generator, its
+    samples give the metrics and G's the same ones prefixed "raw_", both from the same
+    noise."""
+    real_features = []  # the test set's features: computed at the first evaluation, kept
+
     def evaluate(step: int, count: int | None = None) -> dict:
         count = count or args.eval_samples
         labels = digit_labels(count, args.model == "cgan")
         z = tg.randn(count, args.latent).numpy()
+        if not real_features:
+            real_features.append(features(classifier, real_test))
         metrics = sample_metrics(classifier, generate(G, count, args.latent, labels, z),
-                                 real_test, labels)
+                                 real_test, labels, real_features[0])
         if G_average is None:
             return metrics
         refresh_batch_norm(G_average, args, step)
         averaged = sample_metrics(classifier, generate(G_average, count, args.latent, labels, z),
-                                  real_test, labels)
+                                  real_test, labels, real_features[0])
         return {**averaged, **{f"raw_{name}": value for name, value in metrics.items()}}
     return evaluate
 

@@ -24,11 +24,15 @@ from tinygen.optim import Adam
 from tinygen.train import (
     RunLogger,
     add_model_flags,
+    check_range,
     make_parser,
     open_checkpoint,
     parse_args,
+    pause_point,
     plot_metrics,
+    positive_int,
     save_image_grid,
+    script,
 )
 
 PIXELS = 28 * 28
@@ -89,7 +93,10 @@ def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_e
             log.step(step, epoch=epoch, loss=loss.item())
             if args.quick and step >= args.quick_steps:
                 return step, epoch
+            if step % len(loader):  # an epoch's last step pauses after its checkpoint
+                pause_point(args, checkpoint, step, epoch)
         checkpoint.save(step=step, epoch=epoch + 1)
+        pause_point(args, checkpoint, step, epoch + 1)
     return step, args.epochs
 
 
@@ -177,12 +184,14 @@ def parse_flags(argv) -> argparse.Namespace:
                          "t10k[8000:]).", epochs=5, batch_size=32, lr=1e-3,
                          out="runs/pixelcnn")
     flags = add_model_flags(parser, "PixelCNN")
-    flags.add_argument("--channels", type=int, default=64, help="feature channels h")
-    flags.add_argument("--blocks", type=int, default=5, help="residual mask-B blocks")
+    flags.add_argument("--channels", type=positive_int, default=64,
+                       help="feature channels h (>= 2: a residual block halves them)")
+    flags.add_argument("--blocks", type=positive_int, default=5, help="residual mask-B blocks")
     flags.add_argument("--binarize", choices=["threshold", "stochastic"], default="threshold",
                        help="pixel > 127 (a quick, easy dataset), or Bernoulli(intensity) "
                             "sampled once with the seed (the papers' binarized MNIST)")
     args = parse_args(parser, argv)
+    check_range(parser, args, "--channels", low=2)
     args.quick_steps = 150
     if args.quick:
         args.epochs, args.channels, args.blocks = 1, 16, 2
@@ -197,6 +206,7 @@ def load_images(args) -> tuple[np.ndarray, np.ndarray]:
     return train_pixels[:, None].astype(np.float32), x_test[:, None].astype(np.float32)
 
 
+@script
 def main(argv=None) -> dict:
     args = parse_flags(argv)
     tg.manual_seed(args.seed)
@@ -210,7 +220,8 @@ def main(argv=None) -> dict:
     start_step, start_epoch = state["step"], state["epoch"]
     total = args.quick_steps if args.quick else args.epochs * len(loader)
     started = time.perf_counter()
-    with RunLogger(args.out, total_steps=total, initial_step=start_step, desc="pixelcnn") as log:
+    with RunLogger(args.out, total_steps=total, initial_step=start_step, desc="pixelcnn",
+                   log_every=args.log_every) as log:
         step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
                             start_epoch)
         seconds = time.perf_counter() - started

@@ -28,7 +28,10 @@ from tinygen.train import (
     make_parser,
     open_checkpoint,
     parse_args,
+    pause_point,
     plot_metrics,
+    positive_int,
+    script,
 )
 
 PIXELS = 28 * 28
@@ -89,7 +92,10 @@ def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_e
             log.step(step, epoch=epoch, loss=loss.item())
             if args.quick and step >= args.quick_steps:
                 return step, epoch
+            if step % len(loader):  # an epoch's last step pauses after its checkpoint
+                pause_point(args, checkpoint, step, epoch)
         checkpoint.save(step=step, epoch=epoch + 1)
+        pause_point(args, checkpoint, step, epoch + 1)
     return step, args.epochs
 
 
@@ -240,8 +246,9 @@ def parse_flags(argv) -> argparse.Namespace:
     flags = add_model_flags(parser, "PixelRNN")
     flags.add_argument("--layer", choices=["row", "diag"], default="row",
                        help="Row LSTM or Diagonal BiLSTM layers")
-    flags.add_argument("--layers", type=int, default=2, help="residual PixelRNN layers")
-    flags.add_argument("--hidden", type=int, default=32,
+    flags.add_argument("--layers", type=positive_int, default=2,
+                       help="residual PixelRNN layers")
+    flags.add_argument("--hidden", type=positive_int, default=32,
                        help="LSTM state channels h (the layers' maps have 2h)")
     flags.add_argument("--binarize", choices=["threshold", "stochastic"], default="threshold",
                        help="pixel > 127 (a quick, easy dataset), or Bernoulli(intensity) "
@@ -253,6 +260,7 @@ def parse_flags(argv) -> argparse.Namespace:
     return args
 
 
+@script
 def main(argv=None) -> dict:
     args = parse_flags(argv)
     tg.manual_seed(args.seed)
@@ -268,7 +276,7 @@ def main(argv=None) -> dict:
     total = args.quick_steps if args.quick else args.epochs * len(loader)
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step,
-                   desc=f"pixelrnn-{args.layer}") as log:
+                   desc=f"pixelrnn-{args.layer}", log_every=args.log_every) as log:
         step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
                             start_epoch)
         seconds = time.perf_counter() - started

@@ -27,15 +27,14 @@ import numpy as np
 import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
+from models.vae_bounds import importance_weighted_bound
 from tinygen.data import (
     DEFAULT_TRAIN_SIZE,
-    CycledLoader,
     DataLoader,
     balanced_subset,
     binarized_split,
     default_split,
     dynamic_binarize,
-    endless,
     random_shift,
 )
 from tinygen.optim import Adam
@@ -44,16 +43,23 @@ from tinygen.train import (
     RunLogger,
     add_model_flags,
     check_needs,
+    check_range,
     class_rows,
     latent_lattice,
     latent_paths,
     make_parser,
+    non_negative_float,
+    non_negative_int,
     open_checkpoint,
     parse_args,
+    pause_point,
     plot_metrics,
+    positive_int,
     save_image_grid,
     save_latent_scatter,
+    script,
 )
+from tinygen.train.batches import CycledBatches, EndlessBatches
 
 DIGITS = 10
 PIXELS = 28 * 28
@@ -227,34 +233,6 @@ def m2_unlabelled_loss(model: M2, x):
     return (q_y * per_label).sum(axis=1) - entropy
 
 
-@tg.no_grad()
-def importance_weighted_bound(vae: VAE, x, k: int, chunk: int = 100, y=None) -> np.ndarray:
-    """The IWAE lower bound on log p(x) with k samples, per image (nats): (N,).
-
-    log p(x) >= E[log (1/k) sum_i p(x, z_i) / q(z_i|x)], z_i ~ q(z|x); it tightens as k
-    grows, and is the number to set beside an autoregressive model's NLL.
-    """
-    mu, logvar = vae.encode(x, y)
-    std = (0.5 * logvar).exp()
-    log_weights = []
-    for start in range(0, k, chunk):
-        size = min(chunk, k - start)
-        eps = tg.randn(size, *mu.shape, dtype=mu.dtype)
-        z = mu + std * eps                                         # (size, N, latent)
-        flat_z = z.reshape(size * x.shape[0], -1)
-        flat_y = None if y is None else tg.concatenate([y] * size, axis=0)
-        logits = vae.decode(flat_z, flat_y).reshape(size, x.shape[0], PIXELS)
-        log_px_z = -F.binary_cross_entropy_with_logits(
-            logits, tg.concatenate([x.reshape(1, *x.shape)] * size, axis=0),
-            reduction="none").sum(axis=2)
-        log_pz = -0.5 * (z * z + math.log(2 * math.pi)).sum(axis=2)
-        log_qz = -0.5 * (eps * eps + math.log(2 * math.pi) + logvar).sum(axis=2)
-        log_weights.append((log_px_z + log_pz - log_qz).numpy())
-    log_weights = np.concatenate(log_weights, axis=0).astype(np.float64)  # (k, N)
-    top = log_weights.max(axis=0)
-    return top + np.log(np.exp(log_weights - top).mean(axis=0))
-
-
 # =========================================================================== training
 def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_epoch=0,
           unlabelled=None, alpha: float = 0.0, scheduler=None):
@@ -288,37 +266,51 @@ def train(model, optimizer, loader, args, log, checkpoint, start_step=0, start_e
             log.step(step, epoch=epoch, loss=loss.item())
             if args.quick and step >= args.quick_steps:
                 return step, epoch
+            if step % len(loader):  # the epoch's last step pauses after the scheduler's
+                pause_point(args, checkpoint, step, epoch)
         if scheduler is not None:
             scheduler.step()
         checkpoint.save(step=step, epoch=epoch + 1)
+        pause_point(args, checkpoint, step, epoch + 1)
     return step, args.epochs
 
 
 # =========================================================================== evaluation
 @tg.no_grad()
-def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 1000) -> dict:
-    """Test -ELBO (nats per image; mean of 5 draws), IWAE bounds, and M2's accuracy."""
+def evaluate(model, x_test, y_test, iwae_ks=(100, 1000), iwae_images: int = 1000,
+             batch: int = 500) -> dict:
+    """Test -ELBO (nats per image; mean of 5 draws), IWAE bounds, and M2's accuracy; the
+    images go through in batches of ``batch`` (the draws do not depend on it)."""
     model.eval()
     metrics = {}
     vae_part = model.vae if isinstance(model, M2) else model
     condition = one_hot(y_test) if vae_part.conditional else None
     x = tg.tensor(x_test)
     if isinstance(model, M2):
-        predictions = model.classifier(x).numpy().argmax(axis=1)
+        predictions = np.concatenate([model.classifier(x[i:i + batch]).numpy().argmax(axis=1)
+                                      for i in range(0, len(x_test), batch)])
         metrics["accuracy"] = float((predictions == y_test).mean())
         condition = one_hot(predictions)
-    draws = [negative_elbo(vae_part, x, condition).numpy().mean() for _ in range(5)]
-    metrics["test_neg_elbo"] = float(np.mean(draws))
+    metrics["test_neg_elbo"] = _mean_neg_elbo(vae_part, x, condition, batch)
     subset = slice(0, iwae_images)
     sub_condition = None if condition is None else condition[subset]
     # the bounds are estimated on a subset: report the ELBO on that same subset beside them
     metrics["subset_images"] = min(iwae_images, len(x_test))
-    metrics["subset_neg_elbo"] = float(np.mean(
-        [negative_elbo(vae_part, x[subset], sub_condition).numpy().mean() for _ in range(5)]))
+    metrics["subset_neg_elbo"] = _mean_neg_elbo(vae_part, x[subset], sub_condition, batch)
     for k in iwae_ks:
         bound = importance_weighted_bound(vae_part, x[subset], k, y=sub_condition)
         metrics[f"test_iwae_nll_k{k}"] = float(-bound.mean())
     return metrics
+
+
+def _mean_neg_elbo(vae: VAE, x, y, batch: int, draws: int = 5) -> float:
+    """-ELBO in nats per image, averaged over the images and ``draws`` draws of z."""
+    means = []
+    for _ in range(draws):
+        parts = [negative_elbo(vae, x[i:i + batch], None if y is None else y[i:i + batch])
+                 .numpy() for i in range(0, x.shape[0], batch)]
+        means.append(np.concatenate(parts).mean())
+    return float(np.mean(means))
 
 
 # =========================================================================== pictures
@@ -373,18 +365,19 @@ def parse_flags(argv) -> argparse.Namespace:
     flags = add_model_flags(parser, "VAE")
     flags.add_argument("--model", choices=["vae", "conv", "cvae", "m2"], default="vae",
                        help="VAE, conv VAE, conditional VAE, or semi-supervised M2")
-    flags.add_argument("--latent", type=int, default=20, help="latent dimensions")
-    flags.add_argument("--hidden", type=int, default=400, help="hidden units of the MLPs")
-    flags.add_argument("--labels", type=int, default=100,
+    flags.add_argument("--latent", type=positive_int, default=20, help="latent dimensions")
+    flags.add_argument("--hidden", type=positive_int, default=400,
+                       help="hidden units of the MLPs")
+    flags.add_argument("--labels", type=positive_int, default=100,
                        help="M2: labelled examples (the rest of the 8000 are unlabelled)")
-    flags.add_argument("--alpha", type=float, default=None,
+    flags.add_argument("--alpha", type=non_negative_float, default=None,
                        help="M2: weight of the labelled classification loss "
                             "(default 0.1 * training-set size, as in Kingma et al.)")
     flags.add_argument("--eval-only", action="store_true",
                        help="skip training: evaluate the --resume checkpoint and redraw")
-    flags.add_argument("--dropout", type=float, default=0.5,
+    flags.add_argument("--dropout", type=non_negative_float, default=0.5,
                        help="M2: dropout probability in the classifier q(y|x)")
-    flags.add_argument("--shift", type=int, default=None,
+    flags.add_argument("--shift", type=non_negative_int, default=None,
                        help="training images move by a random offset of up to this many "
                             "pixels per axis (default: 2 for m2, 0 otherwise)")
     flags.add_argument("--binarize", choices=["stochastic", "dynamic", "threshold"],
@@ -395,14 +388,18 @@ def parse_flags(argv) -> argparse.Namespace:
                             "stochastic). Default: dynamic for m2, stochastic otherwise")
     args = parse_args(parser, argv)
     check_needs(parser, args, "--eval-only", "--resume", why="the checkpoint to evaluate")
+    check_range(parser, args, "--dropout", 0, 1, "[)")
     if args.model == "m2" and (args.labels % DIGITS
                                or not 0 < args.labels <= DEFAULT_TRAIN_SIZE):
         parser.error(f"--labels must be a positive multiple of {DIGITS} up to "
                      f"{DEFAULT_TRAIN_SIZE}, got {args.labels}")
+    if args.model == "m2":  # an unlabelled epoch must hold at least one batch
+        check_range(parser, args, "--batch-size", high=DEFAULT_TRAIN_SIZE)
     if args.binarize is None:
         args.binarize = "dynamic" if args.model == "m2" else "stochastic"
     if args.shift is None:
         args.shift = 2 if args.model == "m2" else 0
+    check_range(parser, args, "--shift", high=27)
     args.quick_steps = 300
     if args.quick:
         args.epochs = min(args.epochs, 2)
@@ -428,7 +425,8 @@ def load_data(args) -> tuple[tuple, tuple]:
 def model_and_batches(args, x_train, train_labels):
     """(model, loader, unlabelled, alpha): a VAE and its loader, with no unlabelled stream
     and alpha 0; or M2, its balanced labelled subset cycled for one unlabelled epoch's worth
-    of batches per epoch, the endless unlabelled stream, and alpha."""
+    of batches per epoch, the endless unlabelled stream, and alpha. The loaders and the
+    stream go into the checkpoint, so a resumed run sees the batches it would have seen."""
     if args.model != "m2":
         model = VAE(args.latent, args.hidden, conv=args.model == "conv",
                     conditional=args.model == "cvae")
@@ -440,11 +438,12 @@ def model_and_batches(args, x_train, train_labels):
     loader = DataLoader(x_train[labelled], train_labels[labelled],
                         batch_size=min(args.batch_size, len(labelled)), shuffle=True,
                         seed=args.seed, device=args.device)
-    unlabelled = endless(x_train, None, args.batch_size, args.seed + 1, args.device)
+    unlabelled = EndlessBatches(x_train, None, args.batch_size, args.seed + 1, args.device)
     alpha = 0.1 * len(x_train) if args.alpha is None else args.alpha  # Kingma et al.: 0.1 N
-    return model, CycledLoader(loader, len(x_train) // args.batch_size), unlabelled, alpha
+    return model, CycledBatches(loader, len(x_train) // args.batch_size), unlabelled, alpha
 
 
+@script
 def main(argv=None) -> dict:
     args = parse_flags(argv)
     tg.manual_seed(args.seed)
@@ -452,20 +451,22 @@ def main(argv=None) -> dict:
     model, loader, unlabelled, alpha = model_and_batches(args, x_train, train_labels)
     model.to(args.device)
     optimizer = Adam(model.parameters(), lr=args.lr)
-    run_state = {"model": model, "optimizer": optimizer}
+    run_state = {"model": model, "optimizer": optimizer, "loader": loader}
     scheduler = None
     if args.model == "m2":  # small steps at the end settle the classifier's few labels
         scheduler = run_state["scheduler"] = CosineAnnealingLR(optimizer, T_max=args.epochs)
+        run_state["unlabelled"] = unlabelled
     fixed_noise = tg.randn(64, args.latent).numpy()
-    checkpoint, state = open_checkpoint(args.out, args.resume, **run_state)
-    step, epoch = state["step"], state["epoch"]
-    fixed_noise = state.get("fixed_noise", fixed_noise)
+    checkpoint, state = open_checkpoint(args.out, args.resume, {"fixed_noise": fixed_noise},
+                                        **run_state)
+    step, epoch, fixed_noise = state["step"], state["epoch"], state["fixed_noise"]
     total = args.epochs * len(loader) if not args.quick else args.quick_steps
-    with RunLogger(args.out, total_steps=total, initial_step=step, desc=args.model) as log:
+    with RunLogger(args.out, total_steps=total, initial_step=step, desc=args.model,
+                   log_every=args.log_every) as log:
         if not args.eval_only:
             step, epoch = train(model, optimizer, loader, args, log, checkpoint, step, epoch,
                                 unlabelled, alpha, scheduler)
-            checkpoint.save(step=step, epoch=epoch, fixed_noise=fixed_noise)
+            checkpoint.save(step=step, epoch=epoch)
         # M2's figure is its accuracy; its bounds condition on predicted labels, so the
         # costly k=1000 bound adds little there
         short = args.quick or args.model == "m2"

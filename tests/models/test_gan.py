@@ -216,10 +216,10 @@ def test_label_smoothing_moves_the_real_target():
 
 @pytest.mark.parametrize("flags, message", [
     (["--real-label", "1.5"], "--real-label must be in (0, 1], got 1.5"),
-    (["--mismatch-weight", "-1"], "--mismatch-weight must be >= 0, got -1.0"),
+    (["--mismatch-weight", "-1"], "argument --mismatch-weight: expected a number >= 0, got -1"),
     (["--model", "wgan-gp", "--minibatch-std"], "--minibatch-std needs --model dcgan or lsgan"),
     (["--ema", "1"], "--ema must be in [0, 1), got 1.0"),
-    (["--pack", "0"], "--pack must be >= 1, got 0"),
+    (["--pack", "0"], "argument --pack: expected a positive integer, got 0"),
     (["--model", "wgan-gp", "--pack", "2"], "--pack needs --model dcgan or lsgan"),
     (["--pack", "3"], "--batch-size 64 must be a multiple of --pack 3"),
 ])

@@ -1,8 +1,13 @@
 """Checkpoints: no pickle, atomic writes that survive kill -9, named errors for damaged files,
 and a resume that is bit-identical to an uninterrupted run."""
 
+import io
+import json
+import os
+import pickle
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -19,6 +24,8 @@ from tinygen.train import (
     atomic_write,
     load_state,
     open_checkpoint,
+    read_metrics,
+    remove_stale_temps,
     save_state,
 )
 
@@ -63,17 +70,80 @@ def test_missing_checkpoint_raises_checkpoint_error(tmp_path):
         load_state(tmp_path / "nothing.npz")
 
 
-@pytest.mark.parametrize("damage", [
-    lambda raw: raw[:len(raw) // 2],                                   # truncated
-    lambda raw: b"garbage" * 10,                                       # not a zip at all
-    lambda raw: raw[:200] + bytes(b ^ 0xFF for b in raw[200:260]) + raw[260:],  # bit rot
-])
-def test_corrupt_or_truncated_checkpoint_raises_checkpoint_error(tmp_path, damage):
+def _zip(path, members: dict) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=True)
+    return buffer.getvalue()
+
+
+_DAMAGE = {
+    "truncated": (lambda path: path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2]),
+                  "is truncated or corrupt (BadZipFile"),
+    "bit rot": (lambda path: path.write_bytes(_flip(path.read_bytes(), 200, 260)),
+                "is truncated or corrupt (BadZipFile: Bad CRC-32"),
+    "empty": (lambda path: path.write_bytes(b""), "is empty (0 bytes)"),
+    "garbage": (lambda path: path.write_bytes(b"garbage" * 10),
+                "is not a tinygen checkpoint (an .npz zip archive): it starts with b'garbageg'"),
+    "a pickle": (lambda path: path.write_bytes(pickle.dumps({"w": [1.0]}, protocol=2)),
+                 "is a Python pickle (a legacy torch.save file?)"),
+    "a torch.save zip": (lambda path: _zip(path, {"archive/data.pkl": pickle.dumps({}),
+                                                  "archive/version": b"3\n"}),
+                         "is a PyTorch file (torch.save), not a tinygen checkpoint"),
+    "a single .npy": (lambda path: np.save(open(path, "wb"), np.zeros(3)),
+                      "is a single .npy array"),
+    "someone else's npz": (lambda path: np.savez(open(path, "wb"), weights=np.zeros(3)),
+                           "is a zip without tinygen's __meta__ entry"),
+    "an object array": (lambda path: _zip(path, {"__meta__.npy": _npy(np.frombuffer(
+        b'{"format": 1, "tree": {}}', np.uint8)), "w.npy": _npy(np.array([{}], object))}),
+        "entry 'w' holds Python objects (a pickle)"),
+    "broken metadata": (lambda path: _zip(path, {"__meta__.npy": _npy(np.frombuffer(
+        b"{not json", np.uint8))}), "its __meta__ entry is not JSON"),
+    "a dangling array reference": (lambda path: _zip(path, {"__meta__.npy": _npy(np.frombuffer(
+        b'{"format": 1, "tree": {"w": {"__array__": "w"}}}', np.uint8))}),
+        "refers to the missing entry 'w'"),
+    "a newer format": (lambda path: _zip(path, {"__meta__.npy": _npy(np.frombuffer(
+        b'{"format": 99, "tree": {}}', np.uint8))}), "has format 99, this tinygen reads format 1"),
+}
+
+
+def _flip(raw: bytes, start: int, stop: int) -> bytes:
+    return raw[:start] + bytes(b ^ 0xFF for b in raw[start:stop]) + raw[stop:]
+
+
+@pytest.mark.parametrize("damage", list(_DAMAGE))
+def test_an_unreadable_checkpoint_is_one_checkpoint_error_naming_file_and_problem(tmp_path,
+                                                                                  damage):
     path = tmp_path / "c.npz"
     save_state(path, {"weights": np.random.default_rng(0).standard_normal(500)})
-    path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(CheckpointError, match="c.npz.*corrupt or truncated"):
+    spoil, problem = _DAMAGE[damage]
+    spoil(path)
+    with pytest.raises(CheckpointError) as error:
         load_state(path)
+    assert str(error.value).startswith(f"checkpoint {str(path)!r} ")
+    assert problem in str(error.value)
+
+
+def test_a_directory_given_as_checkpoint_names_the_file_inside(tmp_path):
+    with pytest.raises(CheckpointError, match=f"is a directory.*{CHECKPOINT_FILE}"):
+        load_state(tmp_path)
+
+
+def test_a_state_file_without_a_run_or_of_another_model_is_refused_by_name(tmp_path):
+    save_state(tmp_path / "plain.npz", {"weights": np.zeros(3)})
+    model, optimizer, _ = _make_run(seed=0)
+    with pytest.raises(CheckpointError, match="holds no run"):
+        Checkpoint(tmp_path / "plain.npz", model=model).load()
+    Checkpoint(tmp_path / "c.npz", model=model, optimizer=optimizer).save(step=1)
+    wider = nn.Sequential(nn.Linear(4, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.3),
+                          nn.Linear(32, 3))
+    with pytest.raises(CheckpointError, match=r"its model state does not fit this run.*0\.weight"):
+        Checkpoint(tmp_path / "c.npz", model=wider).load()
 
 
 def test_a_writer_that_fails_midway_leaves_the_previous_file(tmp_path, monkeypatch):
@@ -117,6 +187,108 @@ def test_atomic_write_replaces_the_file_only_on_success(tmp_path):
     with atomic_write(path) as file:
         file.write(b"new")
     assert path.read_bytes() == b"new"
+
+
+def test_real_torch_files_are_refused_without_unpickling(tmp_path):
+    torch = pytest.importorskip("torch")
+    for name, zipped in (("new.pt", True), ("legacy.pt", False)):
+        torch.save({"w": torch.zeros(2)}, tmp_path / name,
+                   _use_new_zipfile_serialization=zipped)
+        with pytest.raises(CheckpointError, match="torch.save"):
+            load_state(tmp_path / name)
+
+
+# ----------------------------------------------------------------------------- file hygiene
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_checkpoint_gets_the_users_umask_like_any_other_output(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        save_state(tmp_path / "c.npz", {"a": np.zeros(2)})
+        (tmp_path / "other").write_bytes(b"")  # what open() makes
+    finally:
+        os.umask(old)
+    mode = (tmp_path / "c.npz").stat().st_mode & 0o777
+    assert mode == 0o666 & ~umask == (tmp_path / "other").stat().st_mode & 0o777
+
+
+def test_stale_temp_files_go_on_the_next_write_live_writers_temps_stay(tmp_path):
+    path = tmp_path / "c.npz"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = [tmp_path / f".c.npz.{dead}.0a1b2c3d.tmp", tmp_path / ".c.npz.x7k2m9q1.tmp"]
+    live = [tmp_path / f".c.npz.{os.getpid()}.9f8e7d6c.tmp"]  # a writer in another thread
+    other = tmp_path / ".d.npz.123.abcdef12.tmp"  # another file's: not ours to touch
+    for temp in [*stale, *live, other]:
+        temp.write_bytes(b"half a checkpoint")
+    save_state(path, {"version": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["c.npz", live[0].name, other.name])
+    assert remove_stale_temps(path) == []
+
+
+_SLOW_WRITER = """
+import sys, time
+import numpy as np
+from tinygen.train import Checkpoint, open_checkpoint
+
+def slow_savez(file, **arrays):  # a large checkpoint on a slow disk: killed half-way
+    file.write(b"PK\\x03\\x04" + b"x" * 1_000_000)
+    file.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+
+np.savez = slow_savez
+checkpoint, _ = open_checkpoint(sys.argv[1], None)
+checkpoint.save(step=2)
+"""
+
+
+def test_kill_9_mid_checkpoint_keeps_the_old_one_and_the_next_start_removes_the_temp(
+        tmp_path):
+    checkpoint, _ = open_checkpoint(tmp_path, None)
+    checkpoint.save(step=1)
+    process = subprocess.Popen([sys.executable, "-c", _SLOW_WRITER, str(tmp_path)],
+                               stdout=subprocess.PIPE)
+    assert process.stdout.readline().strip() == b"writing"
+    process.kill()  # SIGKILL: no cleanup runs
+    process.wait()
+    process.stdout.close()
+    temps = list(tmp_path.glob(f".{CHECKPOINT_FILE}.*.tmp"))
+    assert len(temps) == 1 and temps[0].stat().st_size > 1_000_000  # the orphan
+
+    checkpoint, state = open_checkpoint(tmp_path, checkpoint.path)  # the next start
+
+    assert list(tmp_path.glob(f".{CHECKPOINT_FILE}.*.tmp")) == []
+    assert state["step"] == 1  # the old checkpoint, intact
+
+
+def test_resume_cuts_the_metrics_back_to_the_checkpoint_step_and_a_fresh_run_empties_them(
+        tmp_path):
+    model, optimizer, _ = _make_run(seed=0)
+    checkpoint, _ = open_checkpoint(tmp_path, None, model=model)
+    checkpoint.save(step=5)
+    lines = [json.dumps({"step": step, "loss": 1.0 / step}) for step in range(1, 9)]
+    lines.insert(5, json.dumps({"step": 5, "split": "test", "loss": 0.5}))
+    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + '\n{"step": 9, "lo')  # torn
+
+    open_checkpoint(tmp_path, checkpoint.path, model=model)
+
+    records = read_metrics(tmp_path)
+    assert [record["step"] for record in records] == [1, 2, 3, 4, 5, 5]
+    assert records[-1]["split"] == "test"
+    open_checkpoint(tmp_path, None, model=model)
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_extras_are_saved_with_every_checkpoint_and_come_back_on_resume(tmp_path):
+    noise = np.arange(6, dtype=np.float32).reshape(2, 3)
+    checkpoint, state = open_checkpoint(tmp_path, None, {"fixed_noise": noise})
+    np.testing.assert_array_equal(state["fixed_noise"], noise)
+    checkpoint.save(step=1)  # no extra given: the noise goes in all the same
+
+    _, state = open_checkpoint(tmp_path / "next", checkpoint.path, {"fixed_noise": noise + 9})
+
+    np.testing.assert_array_equal(state["fixed_noise"], noise)  # the saved one wins
 
 
 # ----------------------------------------------------------------------------- resume

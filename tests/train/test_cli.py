@@ -1,19 +1,34 @@
-"""The shared command line: one flag set and one help text across models."""
+"""The shared command line: one flag set and one help text across models; every bad value or
+path is argparse's usage error naming the flag; pausing and the script wrapper."""
+
+import argparse
 
 import pytest
 
+from tinygen.data import ChecksumError
 from tinygen.train import (
     CHECKPOINT_FILE,
+    Checkpoint,
+    CheckpointError,
+    RunPaused,
     add_model_flags,
     check_multiple,
     check_needs,
     check_range,
+    finite_float,
+    load_state,
     make_parser,
+    non_negative_float,
+    non_negative_int,
     parse_args,
+    pause_point,
+    positive_float,
+    positive_int,
+    script,
 )
 
 SHARED_FLAGS = ["--epochs", "--batch-size", "--lr", "--seed", "--device", "--out", "--resume",
-                "--quick"]
+                "--quick", "--pause-at", "--log-every"]
 
 
 def _help_by_flag(parser):
@@ -37,16 +52,29 @@ def test_model_defaults_and_flags_parse():
     assert args.device == "cpu" and args.resume is None and str(args.out) == "runs/m"
 
 
-def test_bare_resume_means_the_checkpoint_in_the_run_directory():
+def test_bare_resume_means_the_checkpoint_in_the_run_directory(tmp_path):
     parser = make_parser("m", epochs=1, batch_size=1, lr=1.0, out="runs/m")
-    args = parse_args(parser, ["--out", "elsewhere", "--resume"])
-    assert str(args.resume) == f"elsewhere/{CHECKPOINT_FILE}"
-    assert str(parse_args(parser, ["--resume", "x.npz"]).resume) == "x.npz"
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / CHECKPOINT_FILE).write_bytes(b"")
+    (tmp_path / "x.npz").write_bytes(b"")
+    args = parse_args(parser, ["--out", str(tmp_path / "elsewhere"), "--resume"])
+    assert args.resume == tmp_path / "elsewhere" / CHECKPOINT_FILE
+    assert parse_args(parser, ["--resume", str(tmp_path / "x.npz")]).resume == tmp_path / "x.npz"
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--device", "tpu"], "argument --device: device must be one of ('cpu', 'cuda'), got 'tpu'"),
     (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+    (["--epochs", "two"], "argument --epochs: expected a positive integer, got 'two'"),
+    (["--batch-size", "0"], "argument --batch-size: expected a positive integer, got 0"),
+    (["--batch-size", "1.5"], "argument --batch-size: expected a positive integer, got '1.5'"),
+    (["--lr", "-1"], "argument --lr: expected a number > 0, got -1"),
+    (["--lr", "0"], "argument --lr: expected a number > 0, got 0"),
+    (["--lr", "nan"], "argument --lr: expected a finite number, got nan"),
+    (["--lr", "fast"], "argument --lr: expected a number, got 'fast'"),
+    (["--seed", "-3"], "argument --seed: expected an integer >= 0, got -3"),
+    (["--pause-at", "0"], "argument --pause-at: expected a positive integer, got 0"),
+    (["--log-every", "-2"], "argument --log-every: expected a positive integer, got -2"),
 ])
 def test_bad_flags_exit_naming_flag_expected_and_actual(capsys, argv, message):
     parser = make_parser("m", epochs=1, batch_size=1, lr=1.0, out="runs/m")
@@ -109,3 +137,79 @@ def test_check_multiple_names_both_flags_and_values(capsys):
     assert "--batch-size 64 must be a multiple of --pack 3" in capsys.readouterr().err
     parser, args = _parsed(["--pack", "4"])
     check_multiple(parser, args, "--batch-size", "--pack")
+
+
+# ----------------------------------------------------------------------------- paths
+def _usage_error(capsys, parser, argv) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(parser, argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_a_usage_error(tmp_path, capsys):
+    parser = make_parser("m", epochs=1, batch_size=1, lr=1.0, out="runs/m")
+    (tmp_path / "taken").write_text("not a directory")
+    message = _usage_error(capsys, parser, ["--out", str(tmp_path / "taken")])
+    assert "argument --out: expected a run directory, got the file" in message
+
+
+def test_resume_from_a_directory_or_a_missing_file_is_a_usage_error(tmp_path, capsys):
+    parser = make_parser("m", epochs=1, batch_size=1, lr=1.0, out="runs/m")
+    message = _usage_error(capsys, parser, ["--resume", str(tmp_path)])
+    assert "argument --resume: expected a checkpoint file, got the directory" in message
+    assert f"{tmp_path / CHECKPOINT_FILE}" in message  # the file it probably meant
+    message = _usage_error(capsys, parser, ["--resume", str(tmp_path / "gone.npz")])
+    assert "argument --resume: no checkpoint at" in message and "gone.npz" in message
+    message = _usage_error(capsys, parser, ["--out", str(tmp_path / "new"), "--resume"])
+    assert f"argument --resume: no checkpoint at '{tmp_path / 'new' / CHECKPOINT_FILE}'" in message
+
+
+@pytest.mark.parametrize(("kind", "text", "message"), [
+    (positive_int, "3", None), (positive_int, "0", "expected a positive integer, got 0"),
+    (non_negative_int, "0", None), (non_negative_int, "-1", "expected an integer >= 0, got -1"),
+    (positive_float, "1e-3", None), (positive_float, "inf", "expected a finite number, got inf"),
+    (non_negative_float, "0", None), (non_negative_float, "-0.5", "expected a number >= 0"),
+    (finite_float, "-2.5", None), (finite_float, "-inf", "expected a finite number, got -inf"),
+])
+def test_flag_types_accept_their_range_and_refuse_the_rest_by_value(kind, text, message):
+    if message is None:
+        assert kind(text) == float(text)
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match=message):
+            kind(text)
+
+
+# ----------------------------------------------------------------------------- pause, script
+def test_pause_point_saves_at_the_pause_step_and_stops(tmp_path):
+    parser = make_parser("m", epochs=1, batch_size=1, lr=1.0, out="runs/m")
+    args = parse_args(parser, ["--pause-at", "3"])
+    checkpoint = Checkpoint(tmp_path / CHECKPOINT_FILE)
+    pause_point(args, checkpoint, step=2, epoch=0)  # not yet: nothing happens
+    assert not checkpoint.exists()
+    with pytest.raises(RunPaused, match="paused at step 3"):
+        pause_point(args, checkpoint, step=3, epoch=1)
+    assert (load_state(checkpoint.path)["step"], load_state(checkpoint.path)["epoch"]) == (3, 1)
+
+
+def test_script_returns_a_paused_run_and_turns_unreadable_files_into_usage_errors(capsys):
+    @script
+    def main(argv=None):
+        if argv == ["pause"]:
+            raise RunPaused(7)
+        if argv == ["checkpoint"]:
+            raise CheckpointError("checkpoint 'x.npz' is empty (0 bytes)")
+        if argv == ["data"]:
+            raise ChecksumError("t10k-labels-idx1-ubyte.gz: SHA-256 expected 1, got 2")
+        return {"done": True}
+
+    assert main([]) == {"done": True}
+    assert main(["pause"]) == {"paused_at": 7}
+    assert "paused after step 7; continue with --resume" in capsys.readouterr().err
+    for argv, message in ((["checkpoint"], "error: checkpoint 'x.npz' is empty (0 bytes)"),
+                          (["data"], "error: t10k-labels-idx1-ubyte.gz: SHA-256 expected 1")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

@@ -5,22 +5,30 @@ Everything a model file's visible training loop leans on, so that the model file
 its modules, its loss and the loop itself.
 """
 
+from tinygen.train.atomic import atomic_write, remove_stale_temps
 from tinygen.train.checkpoint import (
     CHECKPOINT_FILE,
     Checkpoint,
     CheckpointError,
-    atomic_write,
     load_state,
     open_checkpoint,
     save_state,
 )
 from tinygen.train.cli import (
+    RunPaused,
     add_model_flags,
     check_multiple,
     check_needs,
     check_range,
+    finite_float,
     make_parser,
+    non_negative_float,
+    non_negative_int,
     parse_args,
+    pause_point,
+    positive_float,
+    positive_int,
+    script,
 )
 from tinygen.train.export import load_safetensors, save_safetensors
 from tinygen.train.images import make_grid, nearest_neighbours, save_image_grid
@@ -37,13 +45,16 @@ from tinygen.train.logging import (
     check_finite,
     plot_metrics,
     read_metrics,
+    truncate_metrics,
 )
 
 __all__ = [
     "CHECKPOINT_FILE", "Checkpoint", "CheckpointError", "NonFiniteLossError", "RunLogger",
-    "add_model_flags", "atomic_write", "check_finite", "check_multiple", "check_needs",
-    "check_range", "class_rows", "latent_direction", "latent_lattice", "latent_paths",
-    "load_safetensors", "load_state", "make_grid", "make_parser", "nearest_neighbours",
-    "open_checkpoint", "parse_args", "plot_metrics", "read_metrics", "save_image_grid",
-    "save_latent_scatter", "save_safetensors", "save_state",
+    "RunPaused", "add_model_flags", "atomic_write", "check_finite", "check_multiple",
+    "check_needs", "check_range", "class_rows", "finite_float", "latent_direction",
+    "latent_lattice", "latent_paths", "load_safetensors", "load_state", "make_grid",
+    "make_parser", "nearest_neighbours", "non_negative_float", "non_negative_int",
+    "open_checkpoint", "parse_args", "pause_point", "plot_metrics", "positive_float",
+    "positive_int", "read_metrics", "remove_stale_temps", "save_image_grid",
+    "save_latent_scatter", "save_safetensors", "save_state", "script", "truncate_metrics",
 ]

@@ -2,34 +2,56 @@
 
 A model passes its own defaults; the flags and their help are the same for every model, so
 ``python -m models.<name> --help`` reads alike across the project. Model-specific flags go
-into their own titled group with :func:`add_model_flags`; the ``check_*`` functions refuse a
-parsed value that argparse's types cannot judge alone (a range, a flag that needs another),
-with a usage error that names the flag, what it needs and the value given.
+into their own titled group with :func:`add_model_flags`, typed with :func:`positive_int`,
+:func:`positive_float` and their kin, so that a bad value is refused by argparse itself; the
+``check_*`` functions refuse a parsed value that a type cannot judge alone (a range, a flag
+that needs another). Every refusal is argparse's usage error (exit status 2) naming the flag,
+what it needs and the value given. :func:`script` does the same for what only shows once the
+run starts: an unreadable checkpoint or a damaged data file.
+
+A run can be paused (``--pause-at STEP``): the training loop calls :func:`pause_point` after
+each step, which at that step saves the checkpoint and stops the run; ``--resume`` continues
+it exactly where it stopped, as if it had never stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import math
+import os
+import sys
 from pathlib import Path
 
 from tinygen import backend
-from tinygen.train.checkpoint import CHECKPOINT_FILE
+from tinygen.data.mnist import ChecksumError
+from tinygen.train.checkpoint import CHECKPOINT_FILE, CheckpointError
+
+
+class RunPaused(Exception):
+    """Raised by :func:`pause_point` at the ``--pause-at`` step, after the checkpoint is
+    saved; :func:`script` turns it into a normal return."""
+
+    def __init__(self, step: int):
+        super().__init__(f"paused at step {step}")
+        self.step = step
 
 
 def make_parser(description: str, *, epochs: int, batch_size: int, lr: float,
                 out: str, seed: int = 0) -> argparse.ArgumentParser:
     """The shared parser with a model's defaults.
 
-    Flags: --epochs --batch-size --lr --seed --device --out --resume --quick.
+    Flags: --epochs --batch-size --lr --seed --device --out --resume --quick --pause-at
+    --log-every.
     """
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--epochs", type=_positive_int, default=epochs,
+    parser.add_argument("--epochs", type=positive_int, default=epochs,
                         help="passes over the training set")
-    parser.add_argument("--batch-size", type=_positive_int, default=batch_size,
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
                         help="examples per optimizer step")
-    parser.add_argument("--lr", type=float, default=lr, help="learning rate")
-    parser.add_argument("--seed", type=int, default=seed,
+    parser.add_argument("--lr", type=positive_float, default=lr, help="learning rate")
+    parser.add_argument("--seed", type=non_negative_int, default=seed,
                         help="seeds the model, the data order and every random draw")
     parser.add_argument("--device", default="cpu",
                         help="cpu, or cuda (needs CuPy and a GPU)")
@@ -39,6 +61,11 @@ def make_parser(description: str, *, epochs: int, batch_size: int, lr: float,
                         help=f"resume from a checkpoint (no PATH: OUT/{CHECKPOINT_FILE})")
     parser.add_argument("--quick", action="store_true",
                         help="a short smoke run (a few hundred steps) to check that it works")
+    parser.add_argument("--pause-at", type=positive_int, default=None, metavar="STEP",
+                        help="save the checkpoint after this step and stop, without the final "
+                             "evaluation; --resume continues the run as if it never stopped")
+    parser.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS",
+                        help="write the training losses to metrics.jsonl every this many steps")
     return parser
 
 
@@ -55,21 +82,61 @@ def add_model_flags(parser: argparse.ArgumentParser, title: str = "model"
 
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None
                ) -> argparse.Namespace:
-    """Parse, validate the device, and resolve ``--resume`` to a checkpoint path (or None).
+    """Parse, validate the device and the paths, and resolve ``--resume`` to a checkpoint
+    path (or None).
 
-    An unknown or unusable device exits with a usage error that names the flag, the
-    accepted values and the value given.
+    An unknown or unusable device, an ``--out`` that is a file, or a ``--resume`` that is
+    missing or a directory exits with a usage error that names the flag, what it needs and
+    the value given.
     """
     args = parser.parse_args(argv)
     try:
         args.device = backend.check_device(args.device)
     except backend.DeviceError as error:
         parser.error(f"argument --device: {error}")
-    if args.resume == "auto":
-        args.resume = args.out / CHECKPOINT_FILE
-    elif args.resume is not None:
-        args.resume = Path(args.resume)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"argument --out: expected a run directory, got the file {str(args.out)!r}")
+    if args.resume is None:
+        return args
+    args.resume = args.out / CHECKPOINT_FILE if args.resume == "auto" else Path(args.resume)
+    if args.resume.is_dir():
+        parser.error(f"argument --resume: expected a checkpoint file, got the directory "
+                     f"{str(args.resume)!r} (its run's checkpoint would be "
+                     f"{str(args.resume / CHECKPOINT_FILE)!r})")
+    if not args.resume.exists():
+        parser.error(f"argument --resume: no checkpoint at {str(args.resume)!r}")
     return args
+
+
+def pause_point(args: argparse.Namespace, checkpoint, step: int, epoch: int = 0) -> None:
+    """Where a training loop may stop: at the ``--pause-at`` step, save ``checkpoint`` (with
+    ``step`` and ``epoch``: the epoch a resumed run starts in) and raise :class:`RunPaused`.
+
+    Call it once the step's work is complete (after its evaluation and logging, if any), so
+    that the checkpoint holds exactly what an uninterrupted run has at that point.
+    """
+    if args.pause_at is not None and step == args.pause_at:
+        checkpoint.save(step=step, epoch=epoch)
+        raise RunPaused(step)
+
+
+def script(main):
+    """Decorate a model script's ``main(argv)``: a run paused by :func:`pause_point` returns
+    ``{"paused_at": step}``; a :class:`CheckpointError`, or a ``ChecksumError`` of the data,
+    ends the program as argparse's usage errors do, with ``PROG: error: MESSAGE`` on stderr
+    and exit status 2, not a traceback."""
+    @functools.wraps(main)
+    def run(argv: list[str] | None = None):
+        try:
+            return main(argv)
+        except RunPaused as pause:
+            print(f"paused after step {pause.step}; continue with --resume", file=sys.stderr)
+            return {"paused_at": pause.step}
+        except (CheckpointError, ChecksumError) as error:
+            prog = os.path.basename(sys.argv[0]) or "tinygen"
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            sys.exit(2)
+    return run
 
 
 def check_range(parser: argparse.ArgumentParser, args: argparse.Namespace, flag: str,
@@ -145,8 +212,49 @@ def _value(args: argparse.Namespace, flag: str):
     return getattr(args, flag.lstrip("-").replace("-", "_"))
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+# ----------------------------------------------------------------------------- flag types
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (argparse names the flag in its error)."""
+    return _integer(text, 1, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _integer(text, 0, "an integer >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (no nan, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _integer(text: str, low: int, expected: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text}")
     return value

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from tinygen.train.atomic import atomic_write
+
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "metrics.png"
 
@@ -86,6 +88,30 @@ class RunLogger:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def truncate_metrics(run_dir: str | os.PathLike, step: int | None) -> None:
+    """Cut a run's metrics file back to the records of steps up to ``step`` (a resumed run's
+    step: the rest is written again as the run goes on), or empty it (``step`` None: a fresh
+    run into an old run directory). The rewrite is atomic; a missing file is left missing.
+    A torn last line (a process killed mid-write) is dropped too."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return
+    if step is None:
+        path.unlink()
+        return
+    kept = []
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and record.get("step", 0) <= step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+    with atomic_write(path) as file:
+        file.write("".join(kept).encode())
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
