@@ -1,7 +1,10 @@
-"""MNIST loading: the bundled split, a user directory, and verified, resumable downloads from
-a local HTTP server on 127.0.0.1."""
+"""MNIST loading: the bundled split, a user directory, every file verified against its SHA-256
+(with the verdict cached), and verified, resumable downloads from a local HTTP server on
+127.0.0.1."""
 
+import gzip
 import hashlib
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -17,9 +20,32 @@ from tinygen.data import (
     default_split,
     download_file,
     load_mnist,
+    mnist,
     write_idx,
 )
-from tinygen.data.mnist import BUNDLED_DIR, FILES, SHA256
+from tinygen.data.mnist import BUNDLED_DIR, CHECKSUM_CACHE_ENV, FILES, SHA256
+
+
+@pytest.fixture(autouse=True)
+def checksum_cache(tmp_path, monkeypatch):
+    """Each test's own verdict cache, so that no test sees another's verdicts."""
+    path = tmp_path / "cache" / "checksums.json"
+    monkeypatch.setenv(CHECKSUM_CACHE_ENV, str(path))
+    return path
+
+
+@pytest.fixture
+def hashes(monkeypatch):
+    """The files hashed (by name), in order: the cost the cache saves."""
+    hashed = []
+    real = mnist._sha256
+
+    def counting(path):
+        hashed.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(mnist, "_sha256", counting)
+    return hashed
 
 
 # ----------------------------------------------------------------------------- bundled
@@ -65,7 +91,7 @@ def _write_mnist(directory, split, count=5, gz=True, seed=0):
 @pytest.mark.parametrize("gz", [True, False])
 def test_load_mnist_reads_a_user_directory(tmp_path, gz):
     images, labels = _write_mnist(tmp_path, "train", gz=gz)
-    loaded_images, loaded_labels = load_mnist("train", root=tmp_path)
+    loaded_images, loaded_labels = load_mnist("train", root=tmp_path, verify=False)
     np.testing.assert_array_equal(loaded_images, images)
     np.testing.assert_array_equal(loaded_labels, labels)
 
@@ -80,14 +106,121 @@ def test_corrupt_user_file_raises_idx_error_naming_it(tmp_path):
     path = tmp_path / FILES["train"][0]
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(IDXError, match="train-images-idx3-ubyte.gz"):
-        load_mnist("train", root=tmp_path)
+        load_mnist("train", root=tmp_path, verify=False)
 
 
 def test_mismatched_image_and_label_counts_raise_idx_error(tmp_path):
     _write_mnist(tmp_path, "train", count=5)
     write_idx(tmp_path / FILES["train"][1], np.zeros(4, dtype=np.uint8))
     with pytest.raises(IDXError, match=r"labels of shape \(5,\)"):
-        load_mnist("train", root=tmp_path)
+        load_mnist("train", root=tmp_path, verify=False)
+
+
+# ----------------------------------------------------------------------------- verification
+def _copy_bundled(root, unpack=()):
+    """The bundled test split copied into ``root``; the files named in ``unpack`` unpacked
+    (original names without .gz)."""
+    root.mkdir(exist_ok=True)
+    for name in FILES["test"]:
+        raw = (BUNDLED_DIR / name).read_bytes()
+        if name in unpack:
+            (root / name[:-3]).write_bytes(gzip.decompress(raw))
+        else:
+            (root / name).write_bytes(raw)
+    return root
+
+
+def test_every_published_hash_is_a_sha256_and_the_bundled_files_pass():
+    assert all(len(digest) == 64 and int(digest, 16) >= 0 for digest in SHA256.values())
+    for name in FILES["test"]:  # the unpacked hashes agree with the verified packed files
+        assert hashlib.sha256(gzip.decompress((BUNDLED_DIR / name).read_bytes())
+                              ).hexdigest() == SHA256[name[:-3]]
+        mnist.verify_file(BUNDLED_DIR / name, SHA256[name])
+
+
+def test_a_local_copy_packed_or_unpacked_is_verified_and_loads(tmp_path):
+    root = _copy_bundled(tmp_path / "copy", unpack=FILES["test"][:1])
+    images, labels = load_mnist("test", root=root)
+    assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]
+
+
+def test_a_copy_with_one_flipped_pixel_byte_is_refused_naming_both_hashes(tmp_path):
+    root = _copy_bundled(tmp_path / "copy", unpack=FILES["test"][:1])
+    path = root / "t10k-images-idx3-ubyte"
+    raw = bytearray(path.read_bytes())
+    raw[16 + 28 * 14 + 14] ^= 0x01  # one pixel of the first digit, one bit
+    path.write_bytes(bytes(raw))
+    actual = hashlib.sha256(bytes(raw)).hexdigest()
+    with pytest.raises(ChecksumError, match=f"t10k-images-idx3-ubyte: SHA-256 expected "
+                                            f"{SHA256[path.name]}, got {actual}"):
+        load_mnist("test", root=root)
+
+
+def test_a_copy_with_one_changed_label_is_refused(tmp_path):
+    root = _copy_bundled(tmp_path / "copy")
+    path = root / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(path.read_bytes()))
+    raw[8] = 1  # the first label: a 7 becomes a 1
+    path.write_bytes(gzip.compress(bytes(raw)))  # a well-formed file: only its hash tells
+    with pytest.raises(ChecksumError, match="t10k-labels-idx1-ubyte.gz: SHA-256 expected"):
+        load_mnist("test", root=root)
+    assert load_mnist("test", root=root, verify=False)[1][0] == 1  # unchecked, it would load
+
+
+def test_the_second_load_skips_hashing_until_the_file_changes(tmp_path, hashes):
+    root = _copy_bundled(tmp_path / "copy")
+    load_mnist("test", root=root)
+    assert sorted(hashes) == sorted(FILES["test"])  # first load: both files hashed
+    hashes.clear()
+    load_mnist("test", root=root)
+    assert hashes == []  # the cache's verdict stands
+    path = root / FILES["test"][1]
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    load_mnist("test", root=root)
+    assert hashes == [FILES["test"][1]]  # a changed mtime: that file, and only it, again
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_still_caught(tmp_path):
+    root = _copy_bundled(tmp_path / "copy")
+    load_mnist("test", root=root)
+    path = root / FILES["test"][0]
+    stat = path.stat()
+    raw = bytearray(path.read_bytes())
+    raw[-100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # mtime put back
+    with pytest.raises(ChecksumError, match="t10k-images-idx3-ubyte.gz"):
+        load_mnist("test", root=root)
+
+
+def test_an_unwritable_cache_only_costs_the_hashing(tmp_path, monkeypatch, hashes):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("where the cache's directory would be")  # unwritable, even for root
+    monkeypatch.setenv(CHECKSUM_CACHE_ENV, str(blocker / "checksums.json"))
+    for _ in range(2):
+        load_mnist("test")
+    assert sorted(hashes) == sorted(FILES["test"] * 2)  # verified every time, no error
+
+
+def test_a_checksum_table_without_the_file_is_refused(tmp_path):
+    root = _copy_bundled(tmp_path / "copy")
+    with pytest.raises(ChecksumError, match="no SHA-256 for t10k-images-idx3-ubyte.gz"):
+        load_mnist("test", root=root, sha256={"other": "0" * 64})
+
+
+def test_a_read_only_data_directory_loads_and_its_verdict_is_cached_elsewhere(tmp_path,
+                                                                              hashes):
+    root = _copy_bundled(tmp_path / "copy")
+    for path in [*root.iterdir(), root]:
+        path.chmod(0o500 if path.is_dir() else 0o400)
+    try:
+        load_mnist("test", root=root)
+        load_mnist("test", root=root)
+        assert sorted(p.name for p in root.iterdir()) == sorted(FILES["test"])  # untouched
+    finally:
+        root.chmod(0o700)
+    assert len(hashes) == 2  # the second load used the verdicts of the first
 
 
 # ----------------------------------------------------------------------------- binarisation
@@ -206,7 +339,7 @@ def test_download_fetches_verifies_and_loads_the_train_split(tmp_path, mnist_ser
                                 sha256=checksums)
     assert images.shape == (300, 28, 28) and labels.shape == (300,)
     assert sorted(p.name for p in root.iterdir()) == sorted(FILES["train"])  # no .part left
-    load_mnist("train", root=root)  # now offline
+    load_mnist("train", root=root, sha256=checksums)  # now offline
 
 
 def test_download_resumes_a_partial_file_with_a_range_request(tmp_path, mnist_server):
@@ -247,3 +380,11 @@ def test_bad_checksum_raises_and_leaves_no_file(tmp_path, mnist_server):
     with pytest.raises(ChecksumError, match=f"SHA-256 of {name} expected 0+, got [0-9a-f]{{64}}"):
         download_file(server.url + name, root / name, "0" * 64)
     assert list(root.iterdir()) == []
+
+
+def test_a_download_is_not_hashed_again_when_loaded(tmp_path, mnist_server, hashes):
+    server, checksums = mnist_server
+    load_mnist("train", root=tmp_path / "root", download=True, mirror=server.url,
+               sha256=checksums)
+    # once each, while downloading (the part file, before it becomes the file)
+    assert sorted(hashes) == sorted(name + ".part" for name in FILES["train"])

@@ -4,12 +4,20 @@ The package ships the official test split (``t10k``, 10,000 images, CC BY-SA 3.0
 and Burges) so that everything runs offline. Until a user supplies the training split,
 experiments use :func:`default_split`: train = t10k[:8000], test = t10k[8000:]. Every
 reported figure should name the split and the binarisation it used (see :func:`binarize`).
+
+Every file is checked against the published SHA-256 before it is read (the bundled copy, a
+user's directory, gzip-compressed or not), so a flipped pixel or a changed label never trains
+a model unnoticed. The verdict is cached per file (see :func:`verify_file`): a file is hashed
+again only once it changes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,7 +33,8 @@ FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-# The published SHA-256 of the original gzip files.
+# The published SHA-256 of the original gzip files, and of the IDX files inside them (what an
+# unpacked copy holds; the t10k ones are those of the bundled, verified files).
 SHA256 = {
     "train-images-idx3-ubyte.gz":
         "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
@@ -35,13 +44,23 @@ SHA256 = {
         "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz":
         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "train-images-idx3-ubyte":
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte":
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte":
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte":
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 DEFAULT_TRAIN_SIZE = 8000
+CHECKSUM_CACHE_ENV = "TINYGEN_CHECKSUM_CACHE"  # names the verdict cache's JSON file
 _CHUNK = 1 << 16
 
 
 class ChecksumError(ValueError):
-    """A downloaded file's SHA-256 is not the published one."""
+    """A file's SHA-256 is not the expected (published) one: a damaged or altered download,
+    local copy or bundled file. The message names the file and both hashes."""
 
 
 def default_root() -> Path:
@@ -53,8 +72,9 @@ def default_root() -> Path:
 
 def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
                download: bool = False, mirror: str = DEFAULT_MIRROR,
-               sha256: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Load an MNIST split.
+               sha256: dict | None = None, verify: bool = True
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Load an MNIST split, every file checked against its SHA-256 first.
 
     Args:
         split: "test" (10k images) or "train" (60k images).
@@ -63,7 +83,11 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
         download: fetch missing files from ``mirror`` into ``root`` (verified, resumable,
             atomic).
         mirror: base URL that the file names are appended to.
-        sha256: file name -> expected SHA-256 of downloads (default: the published ones).
+        sha256: file name -> expected SHA-256, of downloads and of the files read (default:
+            :data:`SHA256`, the published ones).
+        verify: check each file against ``sha256`` before reading it (see
+            :func:`verify_file`); False reads other data in MNIST's format and names
+            (Fashion-MNIST, a test's synthetic files) unchecked.
 
     Returns:
         (images uint8 (N, 28, 28), labels int64 (N,)).
@@ -71,7 +95,8 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
     Raises:
         ValueError: unknown split.
         FileNotFoundError: a file is missing and ``download`` is False.
-        ChecksumError: a download does not match its SHA-256.
+        ChecksumError: a file (or a download) does not match its SHA-256, or ``sha256`` has
+            none for it.
         IDXError: a file is truncated or corrupt, or not MNIST-shaped.
     """
     if split not in SPLITS:
@@ -79,6 +104,7 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
     if root is None:
         root = BUNDLED_DIR if split == "test" and not download else default_root()
     root = Path(root)
+    checksums = SHA256 if sha256 is None else sha256
     paths = []
     for name in FILES[split]:
         path = _find(root, name)
@@ -88,8 +114,13 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
                     f"load_mnist: {name} (or {name[:-3]}) not found in root={str(root)!r}; "
                     f"pass download=True to fetch the {split} split, or a root that holds it")
             path = root / name
-            checksums = SHA256 if sha256 is None else sha256
             download_file(mirror.rstrip("/") + "/" + name, path, checksums[name])
+        if verify:
+            if path.name not in checksums:
+                raise ChecksumError(f"load_mnist: no SHA-256 for {path.name} in sha256 "
+                                    f"(it has {sorted(checksums)}); add it, or pass "
+                                    f"verify=False")
+            verify_file(path, checksums[path.name])
         paths.append(path)
     images, labels = read_idx(paths[0]), read_idx(paths[1])
     _check_mnist(images, labels, paths)
@@ -115,14 +146,16 @@ def _check_mnist(images: np.ndarray, labels: np.ndarray, paths: list) -> None:
 
 
 def default_split(root: str | os.PathLike | None = None,
-                  train_size: int = DEFAULT_TRAIN_SIZE) -> tuple[tuple, tuple]:
+                  train_size: int = DEFAULT_TRAIN_SIZE, verify: bool = True
+                  ) -> tuple[tuple, tuple]:
     """The fixed experiment split of the 10k test set: the first ``train_size`` images for
-    training, the rest for evaluation (t10k[:8000] and t10k[8000:] by default).
+    training, the rest for evaluation (t10k[:8000] and t10k[8000:] by default); ``root`` and
+    ``verify`` as for :func:`load_mnist`.
 
     Returns:
         ((train images, train labels), (test images, test labels)), uint8 and int64.
     """
-    images, labels = load_mnist("test", root=root)
+    images, labels = load_mnist("test", root=root, verify=verify)
     if not 0 < train_size < len(images):
         raise ValueError(f"default_split: train_size must be in (0, {len(images)}), got "
                          f"{train_size}")
@@ -242,7 +275,86 @@ def download_file(url: str, path: str | os.PathLike, sha256: str, timeout: float
                             f"got {actual}")
     os.replace(part, path)
     _fsync_directory(path.parent)
+    _remember(path, actual)  # verified: loading it will not hash it again
     return path
+
+
+# ----------------------------------------------------------------------------- verification
+def verify_file(path: str | os.PathLike, sha256: str) -> None:
+    """Check that the file at ``path`` has the SHA-256 ``sha256``.
+
+    The hash is cached in :func:`checksum_cache_path` under the file's resolved path, with
+    its size, modification and change times and inode: a file is hashed again only when one
+    of them changes (an edit, a copy, ``touch``), never on every load. The cache is a small
+    JSON file in the user's cache directory, not beside the data (which may be read-only);
+    when it cannot be written, every load hashes.
+
+    Raises:
+        ChecksumError: the hash differs; the message names the file, the expected and the
+            actual hash.
+    """
+    path = Path(path)
+    actual = _cached_sha256(path)
+    if actual != sha256:
+        raise ChecksumError(
+            f"{path}: SHA-256 expected {sha256}, got {actual}: the file is damaged or "
+            f"altered; fetch it again (load_mnist(download=True) into an empty root), or pass "
+            f"verify=False to read other data in MNIST's format")
+
+
+def checksum_cache_path() -> Path:
+    """The verdict cache: ``$TINYGEN_CHECKSUM_CACHE``, else ``checksums.json`` in
+    ``$XDG_CACHE_HOME/tinygen`` (``~/.cache/tinygen``)."""
+    if os.environ.get(CHECKSUM_CACHE_ENV):
+        return Path(os.environ[CHECKSUM_CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "tinygen" / "checksums.json"
+
+
+def _signature(path: Path) -> list:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def _cached_sha256(path: Path) -> str:
+    """The SHA-256 of ``path``: from the cache while the file is unchanged, else hashed."""
+    entry = _read_cache().get(str(path.resolve()))
+    if (isinstance(entry, dict) and entry.get("stat") == _signature(path)
+            and isinstance(entry.get("sha256"), str)):
+        return entry["sha256"]
+    signature = _signature(path)
+    digest = _sha256(path)
+    if _signature(path) == signature:  # not changed while being hashed
+        _remember(path, digest)
+    return digest
+
+
+def _remember(path: Path, digest: str) -> None:
+    cache = _read_cache()
+    cache[str(path.resolve())] = {"stat": _signature(path), "sha256": digest}
+    target = checksum_cache_path()
+    # a cache that cannot be written (a read-only home in CI) only costs the hashing
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                    suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                json.dump(cache, file)
+            os.replace(temp, target)  # atomic: a concurrent reader sees old or new, whole
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            raise
+
+
+def _read_cache() -> dict:
+    try:
+        with open(checksum_cache_path(), encoding="utf-8") as file:
+            cache = json.load(file)
+    except (OSError, ValueError):  # none yet, unreadable, or torn: start afresh
+        return {}
+    return cache if isinstance(cache, dict) else {}
 
 
 def _sha256(path: Path) -> str:
