@@ -20,7 +20,7 @@ import tinygen.nn.functional as F
 
 
 @tg.no_grad()
-def importance_weighted_bound(vae, x, k: int, y=None, rows: int = 2048) -> np.ndarray:
+def importance_weighted_bound(vae, x, k: int, y=None, rows: int = 1024) -> np.ndarray:
     """The IWAE lower bound on log p(x) with k samples, per image (nats): (N,).
 
     Args:
