@@ -120,6 +120,23 @@ def test_toy_demos_write_frames_gif_and_plots(tmp_path):
             "saturating_grad_norm"} <= set(metrics)
 
 
+def test_the_metric_classifier_leaves_the_runs_random_draws_alone(tmp_path, monkeypatch):
+    """Trained (the cache missing: it seeds its own draws) or loaded (its initial weights
+    draw numbers before the checkpoint overwrites them), a run draws the same numbers."""
+    def quick_training(epochs, seed):  # the real one takes a minute; this draws as it does
+        tg.manual_seed(seed)
+        return gan_metrics.FeatureClassifier(), 0.5
+
+    monkeypatch.setattr(gan_metrics, "_train_classifier", quick_training)
+    tg.manual_seed(3)
+    expected = tg.randn(5).numpy()
+    for _ in ("missing: trained and cached", "cached: loaded"):
+        tg.manual_seed(3)
+        gan_metrics.load_classifier(tmp_path / "classifier.npz", verbose=False)
+        np.testing.assert_array_equal(tg.randn(5).numpy(), expected)
+    assert (tmp_path / "classifier.npz").is_file()
+
+
 @pytest.fixture(scope="module")
 def classifier_path(tmp_path_factory):
     """A one-epoch metric classifier, so the smoke runs need not train the real one."""
