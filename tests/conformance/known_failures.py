@@ -77,10 +77,5 @@ KNOWN_FAILURES: dict[str, Known] = {
         "reference only, torch-side: torch rounds float64 -> float16 through float32 (double "
         "rounding), NumPy rounds once: 1-ulp differences on ~0.005% of entries",
         ACTIVATION_ELEMENTWISE_NORMALIZATION, samples=0, reference=4),
-    "linalg.svd": Known(
-        "wide (3x5) matrices only, not a tinygen bug: each singular vector pair (u_i, v_i) is "
-        "unique only up to a joint sign, and torch's LAPACK (MKL) and NumPy's (OpenBLAS) pick "
-        "opposite signs for some pairs; S and the square and tall samples agree",
-        REDUCTION_SHAPE_INDEXING_LINALG, samples=9, reference=16),
 
 }
