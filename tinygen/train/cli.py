@@ -21,11 +21,12 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from tinygen import backend
 from tinygen.data.mnist import ChecksumError
-from tinygen.train.checkpoint import CHECKPOINT_FILE, CheckpointError
+from tinygen.train.checkpoint import CHECKPOINT_FILE, Checkpoint, CheckpointError
 
 
 class RunPaused(Exception):
@@ -62,8 +63,9 @@ def make_parser(description: str, *, epochs: int, batch_size: int, lr: float,
     parser.add_argument("--quick", action="store_true",
                         help="a short smoke run (a few hundred steps) to check that it works")
     parser.add_argument("--pause-at", type=positive_int, default=None, metavar="STEP",
-                        help="save the checkpoint after this step and stop, without the final "
-                             "evaluation; --resume continues the run as if it never stopped")
+                        help="save the checkpoint after this step (one past any resumed step) "
+                             "and stop, without the final evaluation; --resume continues the "
+                             "run as if it never stopped")
     parser.add_argument("--log-every", type=positive_int, default=10, metavar="STEPS",
                         help="write the training losses to metrics.jsonl every this many steps")
     return parser
@@ -108,7 +110,8 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None
     return args
 
 
-def pause_point(args: argparse.Namespace, checkpoint, step: int, epoch: int = 0) -> None:
+def pause_point(args: argparse.Namespace, checkpoint: Checkpoint, step: int,
+                epoch: int = 0) -> None:
     """Where a training loop may stop: at the ``--pause-at`` step, save ``checkpoint`` (with
     ``step`` and ``epoch``: the epoch a resumed run starts in) and raise :class:`RunPaused`.
 
@@ -120,7 +123,7 @@ def pause_point(args: argparse.Namespace, checkpoint, step: int, epoch: int = 0)
         raise RunPaused(step)
 
 
-def script(main):
+def script(main: Callable[[list[str] | None], dict]) -> Callable[[list[str] | None], dict]:
     """Decorate a model script's ``main(argv)``: a run paused by :func:`pause_point` returns
     ``{"paused_at": step}``; a :class:`CheckpointError`, or a ``ChecksumError`` of the data,
     ends the program as argparse's usage errors do, with ``PROG: error: MESSAGE`` on stderr

@@ -33,7 +33,8 @@ class RunLogger:
 
     Args:
         run_dir: directory of the run; metrics go to ``run_dir/metrics.jsonl`` (appended, so
-            a resumed run continues the same file).
+            a resumed run continues the same file, which ``open_checkpoint`` has cut back to
+            the resumed step).
         total_steps: length of the progress bar.
         initial_step: where the bar starts (the step a resumed run starts from).
         log_every: write one JSONL line every this many steps (eval lines always).
@@ -108,7 +109,8 @@ def truncate_metrics(run_dir: str | os.PathLike, step: int | None) -> None:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and record.get("step", 0) <= step:
+            if isinstance(record, dict) and isinstance(record.get("step"), int) and (
+                    record["step"] <= step):
                 kept.append(line if line.endswith("\n") else line + "\n")
     with atomic_write(path) as file:
         file.write("".join(kept).encode())
