@@ -37,9 +37,11 @@ SHAPE = OPS + "shape.py"
 TILING = OPS + "tiling.py"
 INDEXING = OPS + "indexing.py"
 LINALG = OPS + "linalg.py"
+DECOMPOSITION = OPS + "decomposition.py"
 CONV = OPS + "conv/functions.py"
 MASKED = OPS + "conv/masked.py"
 POOLING = OPS + "pooling.py"
+ADAPTIVE_POOLING = OPS + "pooling_adaptive.py"
 UPSAMPLING = OPS + "upsampling.py"
 NORMALIZATION = OPS + "normalization.py"
 BINARY = OPS + "loss/binary.py"
@@ -59,8 +61,8 @@ CLIP = "tinygen/optim/clip.py"
 MUTANTS = [
     # ------------------------------------------------------------------ elementwise
     Mutant("elementwise.sub-grad-sign", ELEMENTWISE, "sub: b's gradient without its minus",
-           "return gy, (-gy if self.needs_input_grad[1] else None)",
-           "return gy, (gy if self.needs_input_grad[1] else None)"),
+           "return gy, (-gy if self.alpha == 1 else gy * -self.alpha)",
+           "return gy, (gy if self.alpha == 1 else gy * -self.alpha)"),
     Mutant("elementwise.mul-swapped", ELEMENTWISE, "mul: b's gradient uses b, not a",
            "gb = gy * a if self.needs_input_grad[1] else None",
            "gb = gy * b if self.needs_input_grad[1] else None"),
@@ -73,7 +75,7 @@ MUTANTS = [
     Mutant("elementwise.square-factor", ELEMENTWISE, "x ** 2: the factor 2 lost",
            "return gy * (2 * x)", "return gy * x"),
     Mutant("elementwise.pow-exponent-grad", ELEMENTWISE, "a ** b: d/db lacks the factor a^b",
-           "gb = gy * y * log(a)", "gb = gy * log(a)"),
+           "(b.data >= 0), 0.0, y * log(a))", "(b.data >= 0), 0.0, log(a))"),
     Mutant("elementwise.sqrt-factor", ELEMENTWISE, "sqrt: the 2 in 1/(2 sqrt x) lost",
            "return gy / (2 * y)", "return gy / y"),
     Mutant("elementwise.exp-detached", ELEMENTWISE,
@@ -84,16 +86,16 @@ MUTANTS = [
            "log saves a copy of x (a constant): no second derivative",
            "self.save_for_backward(x)\n        return get_array_module(x).log(x)",
            "self.save_for_backward(x.copy())\n        return get_array_module(x).log(x)"),
-    Mutant("elementwise.maximum-ties", ELEMENTWISE, "maximum: a tie's gradient all to a",
-           "return (a > b).astype(dtype) + 0.5 * (a == b).astype(dtype)",
-           "return (a >= b).astype(dtype)"),
+    Mutant("elementwise.maximum-ties", ELEMENTWISE,
+           "maximum/minimum: a tie's gradient given whole to both sides",
+           "tie = 0.5 * (a == b).astype(dtype)", "tie = 0.0 * (a == b).astype(dtype)"),
     Mutant("elementwise.minimum-swapped", ELEMENTWISE,
            "minimum: the winner weights taken as maximum's",
-           "self.save_for_backward(_winner_weights(xp, b, a))",
-           "self.save_for_backward(_winner_weights(xp, a, b))"),
+           "self.save_for_backward(*_shares(xp, b, a))",
+           "self.save_for_backward(*_shares(xp, a, b))"),
     Mutant("elementwise.where-branch", ELEMENTWISE, "where: b gets a's mask",
            "gb = gy * (1 - chosen)", "gb = gy * chosen"),
-    Mutant("elementwise.lerp-start", ELEMENTWISE, "lerp: start's gradient is weight",
+    Mutant("elementwise.lerp-start", SPECIAL, "lerp: start's gradient is weight",
            "g_start = gy * (1 - weight)", "g_start = gy * weight"),
     Mutant("elementwise.clamp-tie", ELEMENTWISE,
            "clamp: x at the lower bound gets no gradient (PyTorch gives 1)",
@@ -223,6 +225,13 @@ MUTANTS = [
            "gb = swap_last_axes(a) @ gy if", "gb = swap_last_axes(gy @ a) if"),
     Mutant("linalg.linear-bias-mean", LINALG, "linear: the bias gradient averaged, not summed",
            "gb = gy_rows.sum(axis=0)", "gb = gy_rows.mean(axis=0)"),
+    Mutant("linalg.svd-skew-scale", DECOMPOSITION,
+           "svd: the U-side skew term scaled by s_i instead of s_j",
+           "inner = ((utgu - swap_last_axes(utgu)) * s_row",
+           "inner = ((utgu - swap_last_axes(utgu)) * s_col"),
+    Mutant("linalg.svdvals-axis", DECOMPOSITION,
+           "svdvals: gS broadcast along the wrong axis of Vh",
+           "u @ (gs.data[..., :, None] * vh)", "u @ (gs.data[..., None, :] * vh)"),
     # ------------------------------------------------------------------ convolution
     Mutant("conv.output-padding", CONV,
            "conv: the input gradient's output_padding one short",
@@ -244,8 +253,13 @@ MUTANTS = [
            "conv_transpose2d's input gradient: a conv with unit stride",
            "conv = Conv2d(self.stride, self.pads, self.dilation, self.groups)",
            "conv = Conv2d((1, 1), self.pads, self.dilation, self.groups)"),
-    Mutant("conv.mask-centre", MASKED, "masked conv: the centre column visible to mask A",
-           "mask[:, :, ci, :cj] = 1", "mask[:, :, ci, :cj + 1] = 1"),
+    Mutant("conv.mask-centre", MASKED, "masked conv: the centre column made visible first",
+           "mask[:, :, ci, :cj] = 1", "mask[:, :, ci, :cj + 1] = 1",
+           equivalent="both mask types then set the centre tap itself explicitly (to 1 or "
+                      "0, or per colour group), overwriting what this line wrote there"),
+    Mutant("conv.mask-centre-row", MASKED,
+           "masked conv: the whole centre row visible (pixels to the right leak)",
+           "mask[:, :, :ci, :] = 1", "mask[:, :, :ci + 1, :] = 1"),
     # ------------------------------------------------------------------ pooling
     Mutant("pooling.max-col-stride", POOLING,
            "max_pool2d: the winner's column stepped by the row stride",
@@ -272,12 +286,13 @@ MUTANTS = [
            "ceil_mode: a last window starting at the end padding kept",
            "if ceil_mode and (out - 1) * stride >= size + pad:",
            "if ceil_mode and (out - 1) * stride > size + pad:"),
-    Mutant("pooling.adaptive-end", POOLING, "adaptive pools: windows end at floor, not ceil",
+    Mutant("pooling.adaptive-end", ADAPTIVE_POOLING,
+           "adaptive pools: windows end at floor, not ceil",
            "return (i * size) // out, -(-(i + 1) * size // out)",
            "return (i * size) // out, (i + 1) * size // out"),
     Mutant("pooling.upsample-linear-half", UPSAMPLING,
            "bilinear interpolate: the half-pixel offset left out",
-           "* (dst + half) - half,", "* dst,"),
+           "* (dst + half) - half\n", "* dst\n"),
     # ------------------------------------------------------------------ normalization
     Mutant("normalization.bn-grad-sign", NORMALIZATION,
            "batch norm's fused backward: mean(gy) added instead of subtracted",
@@ -406,12 +421,20 @@ MUTANTS = [
            "output._version = source._version", "output._version = list(source._version)"),
     Mutant("function.needs-input-grad", FUNCTION, "needs_input_grad is True for every input",
            "self.needs_input_grad = tuple([t.requires_grad for t in inputs])",
-           "self.needs_input_grad = tuple([True for t in inputs])"),
+           "self.needs_input_grad = tuple([True for t in inputs])",
+           equivalent="needs_input_grad only lets a backward skip work: the engine delivers "
+                      "a gradient only to inputs that require grad, so the extra ones are "
+                      "computed and dropped (time, not results)"),
     Mutant("function.release-cache", FUNCTION, "release() keeps the raw cache alive",
            "self._saved_entries = ()\n        self._cache = None",
            "self._saved_entries = ()"),
-    Mutant("tensor.version-bump", TENSOR, "in-place methods do not bump the version",
-           "update(self._data)\n        self._version[0] += 1", "update(self._data)"),
+    Mutant("tensor.version-bump", TENSOR,
+           "in-place methods on an unlocked array do not bump the version",
+           "update(array)\n        self._version[0] += 1", "update(array)"),
+    Mutant("tensor.writable-version", TENSOR,
+           "a sanctioned write to a locked (saved) array does not bump the version",
+           "if self.tensor is not None:\n            self.tensor._version[0] += 1",
+           "if self.tensor is not None:\n            pass"),
     Mutant("tensor.detach-self", TENSOR, "detach() returns a tensor still in the graph",
            "result = Tensor._from_array(self._data)\n", "result = self\n"),
     Mutant("tensor.sub-sign", TENSOR, "sub_ adds",

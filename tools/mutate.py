@@ -46,8 +46,10 @@ ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "tests/autograd/test_ops_registry.py"
 REGISTRY_CASE = REGISTRY + "::test_op_matches_reference_and_passes_gradient_checks[{}]"
 ENGINE_TESTS = ["tests/autograd/test_engine.py", "tests/autograd/test_tensor.py",
-                "tests/autograd/test_gradcheck.py", "tests/autograd/test_ties.py", REGISTRY,
-                "tests/autograd/test_invariants.py"]
+                "tests/autograd/test_mutation.py", "tests/autograd/test_inplace_values.py",
+                "tests/autograd/test_gradient_dtypes.py", "tests/autograd/test_gradcheck.py",
+                "tests/autograd/test_ties.py", REGISTRY, "tests/autograd/test_invariants.py"]
+KINKS = "tests/autograd/test_gradients_at_kinks.py"
 # The tests each mutated file is checked with, fastest-failing first; an ops file also gets
 # the registry cases of the ops its module defines (found by importing the registry).
 TESTS = {
@@ -55,24 +57,32 @@ TESTS = {
     "tinygen/autograd/function.py": ENGINE_TESTS,
     "tinygen/autograd/tensor.py": ENGINE_TESTS,
     "tinygen/autograd/ops/elementwise.py": ["tests/autograd/ops/test_elementwise_math.py",
-                                            "tests/autograd/test_ties.py"],
-    "tinygen/autograd/ops/special.py": ["tests/autograd/ops/test_elementwise_math.py"],
+                                            "tests/autograd/test_ties.py", KINKS,
+                                            "tests/autograd/test_gradient_dtypes.py"],
+    "tinygen/autograd/ops/special.py": ["tests/autograd/ops/test_elementwise_math.py", KINKS],
     "tinygen/autograd/ops/activation.py": [
-        "tests/autograd/ops/test_activation.py",
+        "tests/autograd/ops/test_activation.py", KINKS,
         REGISTRY + "::test_activation_is_finite_and_correct_at_extreme_inputs"],
     "tinygen/autograd/ops/reduction.py": ["tests/autograd/ops/test_reduction.py",
                                           "tests/autograd/test_ties.py"],
-    "tinygen/autograd/ops/norms.py": ["tests/autograd/ops/test_reduction.py"],
-    "tinygen/autograd/ops/shape.py": ["tests/autograd/ops/test_shape.py"],
+    "tinygen/autograd/ops/norms.py": ["tests/autograd/ops/test_norms.py",
+                                      "tests/autograd/ops/test_reduction.py"],
+    "tinygen/autograd/ops/shape.py": ["tests/autograd/ops/test_shape.py",
+                                      "tests/autograd/ops/test_shape_adjoints.py"],
     "tinygen/autograd/ops/tiling.py": ["tests/autograd/ops/test_shape.py"],
     "tinygen/autograd/ops/indexing.py": ["tests/autograd/ops/test_indexing.py"],
     "tinygen/autograd/ops/linalg.py": ["tests/autograd/ops/test_linalg.py"],
-    "tinygen/autograd/ops/conv/": ["tests/autograd/ops/test_conv.py"],
+    "tinygen/autograd/ops/decomposition.py": ["tests/autograd/ops/test_decomposition.py"],
+    "tinygen/autograd/ops/conv/": ["tests/autograd/ops/test_conv.py",
+                                   "tests/nn/test_layers.py"],
     "tinygen/autograd/ops/pooling.py": ["tests/autograd/ops/test_pooling.py",
                                         "tests/autograd/test_ties.py"],
+    "tinygen/autograd/ops/pooling_adaptive.py": ["tests/autograd/ops/test_pooling.py"],
     "tinygen/autograd/ops/upsampling.py": ["tests/autograd/ops/test_upsampling.py"],
-    "tinygen/autograd/ops/normalization.py": ["tests/autograd/ops/test_normalization.py",
-                                              "tests/nn/test_normalization_layers.py"],
+    "tinygen/autograd/ops/normalization.py": [
+        "tests/autograd/ops/test_normalization.py",
+        "tests/autograd/ops/test_batch_norm_running_stats.py",
+        "tests/nn/test_normalization_layers.py"],
     "tinygen/autograd/ops/loss/": ["tests/autograd/ops/test_loss.py",
                                    "tests/nn/test_loss_modules.py"],
     "tinygen/autograd/ops/recurrent.py": ["tests/autograd/ops/test_recurrent.py"],
@@ -81,7 +91,8 @@ TESTS = {
                                    "tests/optim/test_optimizers.py"],
     "tinygen/optim/adaptive.py": ["tests/optim/test_update_rules.py"],
     "tinygen/optim/averaging.py": ["tests/optim/test_averaging.py"],
-    "tinygen/optim/lr_scheduler.py": ["tests/optim/test_lr_scheduler.py"],
+    "tinygen/optim/lr_scheduler.py": ["tests/optim/test_lr_scheduler.py",
+                                      "tests/optim/test_lr_schedule_formulas.py"],
     "tinygen/optim/clip.py": ["tests/optim/test_optimizers.py"],
 }
 _SPEC_MODULES = """
