@@ -434,7 +434,11 @@ MUTANTS = [
     Mutant("tensor.writable-version", TENSOR,
            "a sanctioned write to a locked (saved) array does not bump the version",
            "if self.tensor is not None:\n            self.tensor._version[0] += 1",
-           "if self.tensor is not None:\n            pass"),
+           "if self.tensor is not None:\n            pass",
+           equivalent="_inplace takes this path only for an array a live graph locked, and "
+                      "_open_for_write has then bumped the counter of every tensor saved with "
+                      "the array or a view of it; a graph checks no other counter (on a "
+                      "GPU, with no locks, _inplace bumps the counter itself)"),
     Mutant("tensor.detach-self", TENSOR, "detach() returns a tensor still in the graph",
            "result = Tensor._from_array(self._data)\n", "result = self\n"),
     Mutant("tensor.sub-sign", TENSOR, "sub_ adds",

@@ -100,8 +100,9 @@ import json
 from tinygen.testing import all_specs
 print(json.dumps({s.name: getattr(s.function, "__module__", "") or "" for s in all_specs()}))
 """
-_NO_TORCH = ('raise ImportError("torch is hidden by tools/mutate.py, as make test installs '
-             'the suite")\n')
+# a missing module, as where torch is not installed (pytest.importorskip skips on exactly this)
+_NO_TORCH = ('raise ModuleNotFoundError("torch is hidden by tools/mutate.py, as make test '
+             'installs the suite", name="torch")\n')
 
 
 @dataclass
