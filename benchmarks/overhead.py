@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import tinygen as tg
 import tinygen.autograd.function as tg_function
@@ -168,17 +169,20 @@ def mlp_step() -> Callable[[], None]:
 
 
 def measure_steps(repeats: int, steps: int = 5) -> dict[bool, list[float]]:
-    """ms per MLP step with the locks on (True) and off (False), interleaved."""
+    """CPU ms per MLP step with the locks on (True) and off (False), interleaved, on one BLAS
+    thread. CPU time, not wall-clock: other work on the machine would swamp a difference this
+    small (and BLAS threads spinning for a busy core would count as work)."""
     step = mlp_step()
     step()  # warm-up: the optimizer's state and scratch arrays
     samples: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(repeats):
-        for locked in (True, False):
-            with saved_array_locks(locked):
-                start = time.perf_counter()
-                for _ in range(steps):
-                    step()
-                samples[locked].append((time.perf_counter() - start) / steps * 1e3)
+    with threadpool_limits(1):
+        for _ in range(repeats):
+            for locked in (True, False):
+                with saved_array_locks(locked):
+                    start = time.process_time()
+                    for _ in range(steps):
+                        step()
+                    samples[locked].append((time.process_time() - start) / steps * 1e3)
     return samples
 
 
@@ -255,7 +259,8 @@ def render(samples, steps, repeats: int, iterations: int, load: float) -> str:
                          f"| {_cell(unlocked)} | {cost:+.2f} |")
     lines += [
         "",
-        "The locks in a training step (an MLP 784-400-400-10, batch 128, Adam; ms per step, "
+        "The locks in a training step (an MLP 784-400-400-10, batch 128, Adam; CPU ms per step "
+        "on one BLAS thread, "
         f"min / median of {repeats} interleaved repeats): {_cell(steps[True])} with them, "
         f"{_cell(steps[False])} without.",
     ]
