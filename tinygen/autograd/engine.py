@@ -60,6 +60,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
     if capture is not None:
         order = capture.prune(order)
     observers.in_backward = True
+    node, input_grads = None, ()  # named for the error path, should the first node fail
     try:
         with set_grad_enabled(create_graph):
             for node in reversed(order):
@@ -75,8 +76,26 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
                         send(tensor, grad)
                 if not retain_graph:
                     node.release()
+    except AttributeError:
+        # only here, off the happy path: a backward that returned a raw array or a number
+        # fails at ``grad._data`` above; name the op and what it returned instead
+        _check_gradient_types(node, input_grads)
+        raise
     finally:
         observers.in_backward = False
+
+
+def _check_gradient_types(node, input_grads) -> None:
+    """Raise a TypeError naming the op if its backward returned a gradient that is not a
+    Tensor (or None) for an input that requires grad."""
+    if node is None:
+        return
+    for index, (tensor, grad) in enumerate(zip(node.inputs, input_grads)):
+        if grad is not None and tensor.requires_grad and not isinstance(grad, Tensor):
+            raise TypeError(
+                f"{node.name}.backward returned {type(grad).__name__} for input {index}; "
+                "return a Tensor (wrap with tinygen.tensor) or None"
+            ) from None
 
 
 def _call_backward(node, output_grads) -> tuple:

@@ -50,6 +50,17 @@ _LOCALIZE_LIMIT = 4096
 _ROUNDOFF_FACTOR = 10.0
 
 
+# What the directional failure's symbols mean, for a reader who has not seen the trick.
+_DIRECTIONAL_LEGEND = (
+    "what this compares: J is the Jacobian (the matrix of d output / d input), v a random "
+    "direction for the inputs and u a random weighting of the outputs. <u, J v> is how fast "
+    "sum(u * output) changes when the inputs move along v, measured by running the forward "
+    "at x + eps v and x - eps v; <J^T u, v> is the same number from backward, which turns "
+    "the upstream gradient u into J^T u. They disagree, so the backward (or the forward it "
+    "is checked against) is wrong at this point."
+)
+
+
 class GradcheckError(AssertionError):
     """Backprop and finite differences disagree; the message says where and why it may be."""
 
@@ -204,6 +215,7 @@ def _check(fn, inputs, mode, eps, atol, rtol, seed, raise_exception, label, name
         )
         # the worst element of J^T u names the culprit; too many elements: the direction
         worst = problem.localize(us) or entry
+        headline += "\n" + _DIRECTIONAL_LEGEND
     message = "\n".join([headline, *problem.diagnose(worst)])
     if raise_exception:
         raise GradcheckError(message)
@@ -287,7 +299,8 @@ class _Problem:
                 numeric = (probe(self.eps) - probe(-self.eps)) / (2 * self.eps)
                 analytic = float(grad[index])
                 entry = _Entry(
-                    f"{self.names[i]}, index {_index_text(index)} of J^T u",
+                    f"{self.names[i]}, index {_index_text(index)} of J^T u (the gradient "
+                    "of sum(u * output) at that element)",
                     analytic, numeric,
                     self.tolerance(max(abs(numeric), abs(analytic))), probe,
                 )

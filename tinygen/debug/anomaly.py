@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import numpy as np
+
 from tinygen.autograd.hooks import observers
 from tinygen.backend import get_array_module
 from tinygen.debug.recording import listening, user_call_site
@@ -67,9 +69,14 @@ class detect_anomaly(contextlib.ContextDecorator):
     def __enter__(self):
         self.entries += 1
         active = (self.entries - 1) % self.every == 0
-        context = (listening(forward=self._check_forward, backward=self._check_backward)
-                   if active else contextlib.nullcontext())
-        context.__enter__()
+        context = contextlib.ExitStack()
+        if active:
+            context.enter_context(listening(forward=self._check_forward,
+                                            backward=self._check_backward))
+            # the check names the op, its line and the bad input: NumPy's own "divide by
+            # zero" warnings, which point into tinygen's files, would only come first
+            context.enter_context(np.errstate(divide="ignore", invalid="ignore",
+                                              over="ignore"))
         self._stack.append(context)
         return self
 
@@ -87,7 +94,7 @@ class detect_anomaly(contextlib.ContextDecorator):
                  f"  called at {getattr(function, 'call_site', None) or user_call_site()}"]
         lines += [_describe(f"input {i}", t) for i, t in enumerate(inputs)]
         lines += [_describe(f"output {i}", t) for i, t in enumerate(outputs)]
-        lines.append(_blame(inputs))
+        lines.append(_blame(function.name, inputs, outputs[0]))
         raise AnomalyError("\n".join(lines))
 
     def _check_backward(self, node, output_grads, input_grads):
@@ -98,18 +105,52 @@ class detect_anomaly(contextlib.ContextDecorator):
                  f"  its forward was called at {getattr(node, 'call_site', '<unknown>')}"]
         lines += [_describe(f"forward input {i}", t) for i, t in enumerate(node.inputs)]
         lines += [_describe(f"upstream gradient {i}", g) for i, g in enumerate(output_grads)]
+        bad = None
         for i, grad in enumerate(input_grads):
             if grad is not None and not _all_finite([grad]):
                 lines.append(f"  the gradient for input {i} went bad")
-        lines.append(_blame(node.inputs))
+                bad = grad if bad is None else bad
+        lines.append(_blame(node.name, node.inputs, bad))
         raise AnomalyError("\n".join(lines))
 
 
-def _blame(inputs) -> str:
-    """Point at the input most likely responsible: one holding zeros or extreme values."""
+# Ops whose result is not finite where one particular input is 0: (input, its role).
+_ZERO_SENSITIVE = {
+    "Div": (1, "the divisor"), "RoundedDiv": (1, "the divisor"),
+    "Remainder": (1, "the divisor"), "Reciprocal": (0, "the input"),
+    "Log": (0, "the input"), "Rsqrt": (0, "the input"), "Sqrt": (0, "the input"),
+    "Pow": (0, "the base"), "PowScalar": (0, "the base"),
+}
+
+
+def _zero_where_bad(tensor, bad) -> bool:
+    """Whether ``tensor`` holds an exact 0 at a position where ``bad`` (an output or gradient
+    of the op) is not finite; anywhere, when the two do not broadcast together."""
+    data = tensor.data
+    if data.dtype.kind != "f" or data.size == 0:
+        return False
+    xp = get_array_module(data)
+    zeros = data == 0
+    if bad is None or bad.data.dtype.kind != "f":
+        return bool(zeros.any())
+    try:
+        zeros = xp.broadcast_to(zeros, bad.shape)
+    except ValueError:
+        return bool(zeros.any())
+    return bool((zeros & ~xp.isfinite(bad.data)).any())
+
+
+def _blame(op: str, inputs, bad=None) -> str:
+    """Point at the input most likely responsible: a 0 where the op cannot take one (the
+    divisor of a division first), else one holding zeros or extreme values."""
+    sensitive = _ZERO_SENSITIVE.get(op)
+    if sensitive is not None and sensitive[0] < len(inputs) and _zero_where_bad(
+            inputs[sensitive[0]], bad):
+        index, role = sensitive
+        return (f"  likely cause: input {index} ({role} of {op}) is exactly 0 where the "
+                "result is not finite")
     for i, tensor in enumerate(inputs):
-        data = tensor.data
-        if data.dtype.kind == "f" and data.size and bool((data == 0).any()):
+        if _zero_where_bad(tensor, bad):
             return f"  likely cause: input {i} contains exact zeros (log, division or sqrt?)"
     for i, tensor in enumerate(inputs):
         data = tensor.data
