@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from tinygen import backend
-from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor
+from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor, _to_array
 
 
 def _shape(shape) -> tuple:
@@ -291,12 +291,26 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     if _is_array(data) and (dtype is None or np.dtype(dtype) == data.dtype) and (
             device is None or backend.check_device(device) == backend.device_of(data)):
         return Tensor._from_array(data)
-    return Tensor(data, dtype=dtype, device=device)
+    return Tensor._from_array(_to_array(data, dtype, device, copy=False, op="as_tensor"))
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
     """A tensor sharing ``ndarray``'s memory and dtype, as ``torch.from_numpy``: writes to
-    one show in the other."""
+    one show in the other.
+
+    A read-only array is shared too, and stays read-only: the tensor reads it as it is, but
+    an in-place method on the tensor (``add_``, ``copy_``, ``t[0] = v``, an optimizer step)
+    raises ValueError naming the method, and a raw write to ``t.data`` fails inside NumPy
+    ("assignment destination is read-only"). Copy it with ``tinygen.tensor(ndarray)`` (or
+    make the array writable) to change it. PyTorch shares it with a warning and lets the
+    write through.
+
+    Args:
+        ndarray: a NumPy array of a float, int or bool dtype.
+
+    Returns:
+        A leaf Tensor over the same memory.
+    """
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(ndarray).__name__}")
     if not _is_array(ndarray):

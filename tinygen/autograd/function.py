@@ -30,6 +30,7 @@ gradient (docs/ARCHITECTURE.md, "Mutation safety").
 
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -42,6 +43,9 @@ from tinygen.backend import DeviceError
 #: Hold saved arrays read-only while their graph lives. Always on; benchmarks/overhead.py
 #: turns it off to measure what it costs.
 _LOCK_SAVED_ARRAYS = True
+
+# The start of a word inside a CamelCase class name (see Function.public_name).
+_WORD_START = re.compile(r"(?<=[A-Za-z0-9])(?=[A-Z][a-z])")
 
 
 class Function:
@@ -132,6 +136,19 @@ class Function:
     def name(self) -> str:
         return type(self).__name__
 
+    #: The public function's name where the class name does not give it (``MatMul``:
+    #: "matmul"); None derives it from the class name (``LSTMCell``: "lstm_cell").
+    op_name: str | None = None
+
+    @property
+    def public_name(self) -> str:
+        """The name a user called this op by, for error messages (``conv2d``, ``relu``)."""
+        if self.op_name is not None:
+            return self.op_name
+        # an underscore before each capital that starts a lowercase run after another
+        # letter or digit: BatchNorm -> batch_norm, LSTMCell -> lstm_cell, ReLU -> relu
+        return _WORD_START.sub("_", type(self).__name__.lstrip("_")).lower()
+
     def release(self) -> None:
         """Free the graph after backward (unless retain_graph): saved arrays and inputs, and
         the read-only locks on them."""
@@ -144,25 +161,41 @@ class Function:
 
     # ------------------------------------------------------------------ calling the op
     def apply(self, *inputs: Tensor):
-        """Run forward on the inputs' arrays and, if needed, record the call for backward."""
-        count = len(inputs)
-        if count == 2:
-            if type(inputs[0]._data) is not type(inputs[1]._data):
-                _raise_device_mix(self, inputs)
-        elif count > 2:
-            _check_same_device(self, inputs)
-        if grad_mode.enabled:
-            for tensor in inputs:
-                if tensor.requires_grad:
-                    return self._apply_recorded(inputs)
-        # Not recorded (no_grad, or constants only): this path must stay cheap, because every
-        # backward with create_graph=False runs its Tensor arithmetic through it.
-        if count == 1:
-            raw = self.forward(inputs[0]._data)
-        elif count == 2:
-            raw = self.forward(inputs[0]._data, inputs[1]._data)
-        else:
-            raw = self.forward(*[t._data for t in inputs])
+        """Run forward on the inputs' arrays and, if needed, record the call for backward.
+
+        Refuses, naming the op (:attr:`public_name`): an input that is not a Tensor
+        (TypeError), tensors on different devices (``DeviceError``), and two different
+        floating dtypes (TypeError): no forward ever sees mixed floats. Elementwise wrappers
+        promote their operands first, as PyTorch does (docs/ARCHITECTURE.md, "Errors and
+        dtypes").
+        """
+        # A non-Tensor input fails at its first ``._data``: the AttributeError is turned into
+        # the op's TypeError below, so the happy path pays no isinstance check per input.
+        try:
+            count = len(inputs)
+            if count == 2:
+                first, second = inputs[0]._data, inputs[1]._data
+                if type(first) is not type(second):
+                    _raise_device_mix(self, inputs)
+                if first.dtype is not second.dtype:  # identity: one compare when they match
+                    _check_dtypes(self, inputs)
+            elif count > 2:
+                _check_same_device(self, inputs)
+            if grad_mode.enabled:
+                for tensor in inputs:
+                    if tensor.requires_grad:
+                        return self._apply_recorded(inputs)
+            # Not recorded (no_grad, or constants only): this path must stay cheap, because
+            # every backward with create_graph=False runs its Tensor arithmetic through it.
+            if count == 1:
+                raw = self.forward(inputs[0]._data)
+            elif count == 2:
+                raw = self.forward(first, second)
+            else:
+                raw = self.forward(*[t._data for t in inputs])
+        except AttributeError:
+            _check_tensors(self, inputs)
+            raise
         if type(raw) is tuple:
             result = tuple(Tensor._from_array(y) for y in raw)
         else:
@@ -265,10 +298,41 @@ def _share_version(source, outputs) -> None:
 
 
 def _check_same_device(function, inputs):
-    first = type(inputs[0]._data)
+    """Three or more inputs: one device, and at most one floating dtype among them."""
+    first = inputs[0]._data
+    device, dtype = type(first), first.dtype
+    mixed = False
     for tensor in inputs[1:]:
-        if type(tensor._data) is not first:
+        data = tensor._data
+        if type(data) is not device:
             _raise_device_mix(function, inputs)
+        mixed = mixed or data.dtype is not dtype
+    if mixed:
+        _check_dtypes(function, inputs)
+
+
+def _check_dtypes(function, inputs):
+    """Refuse two different floating dtypes (integer and bool inputs, indices and masks,
+    may sit beside a float). Only called when the inputs' dtypes are not one object."""
+    floats = [(i, t._data.dtype) for i, t in enumerate(inputs) if t._data.dtype.kind in "fc"]
+    if len({dtype for _, dtype in floats}) > 1:
+        shown = ", ".join(f"input {i}: {dtype}" for i, dtype in floats)
+        raise TypeError(
+            f"{function.public_name}: expected tensors of one floating dtype, got {shown}; "
+            "convert one with .to(dtype) first (only elementwise arithmetic promotes, as in "
+            "PyTorch)"
+        )
+
+
+def _check_tensors(function, inputs):
+    """Raise the op's TypeError for the first input that is not a Tensor (after an
+    AttributeError in apply; a Tensor-only call lets the original error through)."""
+    for index, value in enumerate(inputs):
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"{function.public_name}: input {index} must be a Tensor, got "
+                f"{type(value).__name__}; wrap arrays and lists with tinygen.tensor(...)"
+            ) from None
 
 
 def _raise_device_mix(function, inputs):

@@ -45,7 +45,8 @@ class Tensor(TensorMethods):
 
     def __init__(self, data, requires_grad: bool = False, dtype=None, device=None,
                  name: str | None = None):
-        self._adopt(_to_array(data, dtype, device, copy=False), requires_grad, name)
+        self._adopt(_to_array(data, dtype, device, copy=False, op="Tensor"), requires_grad,
+                    name)
 
     def _adopt(self, array, requires_grad: bool, name: str | None = None) -> None:
         """Set up a new leaf around ``array``."""
@@ -292,11 +293,13 @@ def _raw_index(index):
     return _raw(index)
 
 
-def _to_array(data, dtype, device, copy: bool):
+def _to_array(data, dtype, device, copy: bool, op: str = "tensor"):
     """Build the raw array for a new tensor: float32 by default for Python floats.
 
     With ``copy`` the result never shares memory with ``data`` (PyTorch's ``torch.tensor``);
     without it, an array of the right dtype and device is used as it is (``as_tensor``).
+    Ragged nested lists (ValueError) and data that is not numbers (TypeError: strings,
+    None, objects, complex) are refused with errors naming ``op``.
     """
     if isinstance(data, Tensor):
         data = data._data
@@ -306,7 +309,10 @@ def _to_array(data, dtype, device, copy: bool):
         xp = backend.array_module_for(target_device)
     fresh = False  # whether the array built so far is already a new one of ours
     if dtype is None and not hasattr(data, "dtype"):
-        probe = np.asarray(data)
+        probe = _probe(data, op)
+        if probe.dtype == object and any(item is None for item in probe.flat):
+            raise TypeError(f"{op}(): expected numbers, got None in data (NumPy would read it "
+                            "as NaN)")
         if probe.dtype.kind == "f" or probe.dtype == object:
             dtype = DEFAULT_FLOAT
         elif probe.dtype.kind in "iu" and probe.dtype != np.int64:
@@ -317,11 +323,18 @@ def _to_array(data, dtype, device, copy: bool):
     if dtype is not None:
         dtype = np.dtype(dtype)
         if dtype.kind not in "fiub":
-            raise TypeError(f"dtype: expected a float, int or bool dtype, got {dtype}")
+            raise TypeError(f"{op}(): dtype must be a float, int or bool dtype, got {dtype}")
     if target_device is not None and backend.device_of(data) != target_device:
         data = backend.to_device(np.asarray(data) if xp is np else data, target_device)
         fresh = True
-    array = xp.asarray(data, dtype=dtype)
+    try:
+        array = xp.asarray(data, dtype=dtype)
+    except (TypeError, ValueError) as error:  # None, a dict, a string among numbers, ...
+        raise TypeError(f"{op}(): expected numbers, got data NumPy cannot read as "
+                        f"{dtype or 'numbers'} ({error})") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{op}(): expected numbers (a float, int or bool dtype), got data of "
+                        f"dtype {array.dtype}")
     # asarray converts an array of another dtype into new memory; an array of the same dtype,
     # or any other object (a torch tensor, anything with __array__), may come back shared
     source_dtype = getattr(data, "dtype", None)
@@ -329,6 +342,36 @@ def _to_array(data, dtype, device, copy: bool):
     if copy and not fresh and not converted:
         array = array.copy()
     return array
+
+
+def _probe(data, op: str):
+    """``np.asarray(data)``, with ragged nesting reported in tinygen's words."""
+    try:
+        return np.asarray(data)
+    except ValueError:
+        where = _ragged_level(data)
+        if where is None:
+            raise
+        depth, lengths = where
+        raise ValueError(
+            f"{op}(): the nested lists are ragged: at depth {depth} they have lengths "
+            f"{lengths}; every list at one depth must have the same length"
+        ) from None
+
+
+def _ragged_level(data):
+    """(depth, sorted lengths) of the first nesting level whose sequences differ in length
+    (a number among lists counts as length None), or None if the nesting is regular."""
+    level, depth = [data], 0
+    while level:
+        lengths = {len(x) if isinstance(x, (list, tuple)) else None for x in level}
+        if len(lengths) > 1:
+            return depth, sorted(lengths, key=lambda n: -1 if n is None else n)
+        if None in lengths:
+            return None
+        level = [item for x in level for item in x]
+        depth += 1
+    return None
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None, name=None) -> Tensor:
@@ -350,7 +393,7 @@ def tensor(data, requires_grad: bool = False, dtype=None, device=None, name=None
         A new leaf Tensor.
     """
     result = Tensor.__new__(Tensor)
-    result._adopt(_to_array(data, dtype, device, copy=True), requires_grad, name)
+    result._adopt(_to_array(data, dtype, device, copy=True, op="tensor"), requires_grad, name)
     return result
 
 

@@ -75,6 +75,8 @@ class SVD(Function):
 class SVDVals(Function):
     """The singular values of A over the last two axes, descending: (..., min(m, n))."""
 
+    op_name = "svdvals"
+
     def forward(self, a):
         xp = get_array_module(a)
         u, s, vh = xp.linalg.svd(a, full_matrices=False)

@@ -32,12 +32,47 @@ def _as_tensor_pair(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
+def _promoted(*tensors: Tensor) -> tuple:
+    """Elementwise operands in PyTorch's result dtype, so that no forward sees two floating
+    dtypes: float32 with float64 gives float64 (the float32 operand's gradient comes back
+    float32 through the cast), an integer or bool tensor beside a float one takes the float
+    dtype, and a 0-d tensor does not widen a tensor with axes of its own kind
+    (``randn(3) + tensor(2.0, dtype=float64)`` stays float32). Integer-only operands keep
+    NumPy's promotion. One identity compare per operand when the dtypes already agree."""
+    first = tensors[0]._data.dtype
+    for tensor in tensors[1:]:
+        if tensor._data.dtype is not first:
+            break
+    else:
+        return tensors
+    dtype = _result_dtype(tensors)
+    if dtype.kind != "f":
+        return tensors
+    return tuple(t if t.dtype == dtype else cast(t, dtype) for t in tensors)
+
+
+def _result_dtype(tensors) -> np.dtype:
+    """PyTorch's type promotion: the highest category (bool < integer < float) wins, and
+    within it the dtypes of operands with axes outrank 0-d ones."""
+    category = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+    top = max(category[t.dtype.kind] for t in tensors)
+    leading = [t for t in tensors if category[t.dtype.kind] == top]
+    with_axes = [t for t in leading if t.ndim > 0]
+    return np.result_type(*(t.dtype for t in (with_axes or leading)))
+
+
+def _elementwise_pair(a, b) -> tuple[Tensor, Tensor]:
+    """:func:`_as_tensor_pair`, then :func:`_promoted`: the operands of a binary elementwise
+    op (maximum, pow, xlogy, ...)."""
+    return _promoted(*_as_tensor_pair(a, b))
+
+
 def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     """The operands of add, sub, mul or div: two Python numbers become 0-d tensors of
     PyTorch's result dtype (bool, int64, or float32 when either is a float), as
     ``torch.add(2.0, 3)`` gives ``tensor(5.)``; otherwise as :func:`_as_tensor_pair`."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        a, b = _as_tensor_pair(a, b)
+        a, b = _elementwise_pair(a, b)
     elif all(isinstance(v, numbers.Real) for v in (a, b)):
         kinds = {np.asarray(v).dtype.kind for v in (a, b)}
         dtype = DEFAULT_FLOAT if "f" in kinds else np.bool_ if kinds == {"b"} else np.int64
@@ -116,6 +151,7 @@ class RoundedDiv(Function):
     """a / b rounded toward zero ("trunc") or down ("floor", Python's ``//``)."""
 
     broadcasts = True
+    op_name = "div"
 
     def __init__(self, rounding_mode: str):
         self.rounding_mode = rounding_mode
@@ -146,6 +182,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """x ** p for a constant Python exponent p."""
+
+    op_name = "pow"
 
     def __init__(self, exponent: float):
         self.exponent = exponent
@@ -350,6 +388,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    op_name = "to"
+
     def __init__(self, device: str):
         self.device = device
 
@@ -419,7 +459,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the conventional name for this op
     """a ** b. A Python-number exponent is a hyperparameter; a Tensor exponent is an input."""
     if isinstance(a, Tensor) and isinstance(b, numbers.Number):
         return PowScalar(b).apply(a)
-    a, b = _as_tensor_pair(a, b)
+    a, b = _elementwise_pair(a, b)
     return Pow().apply(a, b)
 
 
@@ -442,13 +482,13 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - the conventional name for this op
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
+    a, b = _elementwise_pair(a, b)
     return Maximum().apply(a, b)
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum, broadcasting."""
-    a, b = _as_tensor_pair(a, b)
+    a, b = _elementwise_pair(a, b)
     return Minimum().apply(a, b)
 
 
@@ -468,6 +508,7 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's na
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given, got neither")
     bounds = [_as_tensor(bound, x) for bound in (min, max) if bound is not None]
+    x, *bounds = _promoted(x, *bounds)
     return Clamp(min is not None, max is not None).apply(x, *bounds)
 
 
@@ -476,7 +517,7 @@ clip = clamp
 
 def where(condition, a, b) -> Tensor:
     """Elementwise ``a if condition else b``, broadcasting all three."""
-    a, b = _as_tensor_pair(a, b)
+    a, b = _elementwise_pair(a, b)
     if not isinstance(condition, Tensor):
         condition = Tensor._from_array(get_array_module(a.data).asarray(condition))
     if condition.dtype != bool:

@@ -18,6 +18,8 @@ from tinygen.backend import get_array_module
 class MatMul(Function):
     """a @ b for a, b with at least 2 axes; leading (batch) axes broadcast."""
 
+    op_name = "matmul"
+
     broadcasts = True  # batch axes broadcast: the engine sums gradients back to each shape
 
     def forward(self, a, b):
@@ -119,6 +121,8 @@ def linear(x, weight, bias=None) -> Tensor:
 class EinSum(Function):
     """An einsum over explicit subscripts (one letter per axis, the output spelled out, every
     letter of one size): the wrapper has resolved ellipses and broadcasting."""
+
+    op_name = "einsum"
 
     def __init__(self, inputs: tuple, output: str):
         self.subscripts = inputs

@@ -163,6 +163,8 @@ class Min(_Extremum):
 
 
 class LogSumExp(_Reduction):
+    op_name = "logsumexp"
+
     def forward(self, x):
         self._setup(x)
         if self.count == 0:  # the log of an empty sum, as in PyTorch
@@ -185,6 +187,8 @@ class LogSumExp(_Reduction):
 
 
 class CumSum(Function):
+    op_name = "cumsum"
+
     def __init__(self, axis: int):
         self.axis = axis
 

@@ -17,6 +17,7 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.elementwise import (
     PowScalar,
     _as_tensor_pair,
+    _elementwise_pair,
     div,
     exp,
     sign_array,
@@ -108,6 +109,7 @@ class Erf(Function):
 
 class LogAddExp(Function):
     broadcasts = True
+    op_name = "logaddexp"
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -140,6 +142,7 @@ class XLogY(Function):
     """
 
     broadcasts = True
+    op_name = "xlogy"
 
     def forward(self, x, y):
         xp = get_array_module(x, y)
@@ -377,14 +380,14 @@ def erf(x: Tensor) -> Tensor:
 
 def logaddexp(a, b) -> Tensor:
     """log(e^a + e^b), broadcasting, without overflow."""
-    a, b = _as_tensor_pair(a, b)
+    a, b = _elementwise_pair(a, b)
     return LogAddExp().apply(a, b)
 
 
 def xlogy(x, y) -> Tensor:
     """x * log(y), broadcasting, with xlogy(0, y) = 0 for any y but NaN (``torch.xlogy``);
     gradients as PyTorch's (see :class:`XLogY`)."""
-    x, y = _as_tensor_pair(x, y)
+    x, y = _elementwise_pair(x, y)
     return XLogY().apply(x, y)
 
 
@@ -474,5 +477,5 @@ def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
         The broadcast remainder; its gradient is 1 for input and -floor(input / other) for
         other.
     """
-    a, b = _as_tensor_pair(input, other)
+    a, b = _elementwise_pair(input, other)
     return Remainder().apply(a, b)
