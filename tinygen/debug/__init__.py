@@ -6,6 +6,7 @@
 - :func:`detect_anomaly` stops at the first op that makes a NaN or Inf.
 - :func:`check_causal` proves an autoregressive image model sees only the past, and draws
   its receptive field.
+- :func:`replay` writes one HTML page that steps through the forward and backward.
 - :func:`record` notes call sites and graph cuts, so the tools can point at user code.
 """
 
@@ -14,9 +15,10 @@ from tinygen.debug.causal import CausalityError, CausalReport, check_causal
 from tinygen.debug.dot import to_dot
 from tinygen.debug.explain import GradExplanation, explain_grad
 from tinygen.debug.recording import record, user_call_site
+from tinygen.debug.replay import replay
 from tinygen.debug.trace import trace
 
 __all__ = [
     "AnomalyError", "CausalReport", "CausalityError", "GradExplanation", "check_causal",
-    "detect_anomaly", "explain_grad", "record", "to_dot", "trace", "user_call_site",
+    "detect_anomaly", "explain_grad", "record", "replay", "to_dot", "trace", "user_call_site",
 ]
