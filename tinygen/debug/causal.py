@@ -20,28 +20,59 @@ from tinygen.autograd.tensor import Tensor
 
 
 class CausalityError(AssertionError):
-    """An output pixel depends on its own input pixel or on a later one."""
+    """An output pixel depends on its own input pixel or on a later one. ``error.report`` is
+    the :class:`CausalReport` up to that pixel, its heat map drawn for the leak."""
 
 
-@dataclass
+@dataclass(repr=False)
 class CausalReport:
-    """The outcome of :func:`check_causal`.
+    """The outcome of :func:`check_causal`; ``print(report)`` gives a readable summary.
 
     Attributes:
         checked: the (i, j) output pixels that were checked.
-        receptive_field: (H, W) map, for the last checked pixel, of the summed absolute input
-            gradient (its receptive field; 0 where it cannot see).
+        receptive_field: (H, W) map of the summed absolute input gradient of ``pixel`` (its
+            receptive field; 0 where it cannot see).
         coverage: (H, W) map of how many checked pixels see each input pixel.
-        pixel: the pixel that ``receptive_field`` belongs to.
+        pixel: the pixel that ``receptive_field`` belongs to: the first pixel that leaked, or
+            the last one checked when none did.
+        leaks: ``{(i, j): [(row, col), ...]}``, for each leaking output pixel the input pixels
+            outside its past that it sees (empty when the model is causal).
     """
 
     checked: list = field(default_factory=list)
     receptive_field: np.ndarray | None = None
     coverage: np.ndarray | None = None
     pixel: tuple | None = None
+    leaks: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        height, width = self.coverage.shape
+        lines = [f"check_causal on a {height}x{width} image, raster order: "
+                 f"{len(self.checked)} of {height * width} output pixels checked"]
+        if self.leaks:
+            first, where = next(iter(self.leaks.items()))
+            lines.append(f"  LEAK: {len(self.leaks)} pixel(s) see their own input or a later "
+                         f"one; the first, {first}, sees {_positions(where)}")
+        else:
+            lines.append("  causal: no checked pixel sees its own input or a later one")
+        seen = int((self.receptive_field != 0).sum())
+        past = int(allowed_past(height, width, *self.pixel).sum())
+        lines.append(f"  receptive field of pixel {self.pixel}: {seen} input pixels "
+                     f"(its raster-order past holds {past})")
+        blind = int((self.coverage == 0).sum())
+        lines.append(f"  input pixels no checked pixel sees: {blind} of {height * width}"
+                     + (" (the last pixel is nobody's past)" if blind == 1
+                        and self.coverage[-1, -1] == 0 else ""))
+        return "\n".join(lines)
+
+    __repr__ = __str__
 
     def save_heatmap(self, path, title: str | None = None) -> Path:
-        """Draw the receptive field (and the checked pixel, in red) as a PNG heat-map."""
+        """Draw the receptive field of ``pixel`` as a PNG heat map, beside the coverage map.
+
+        The checked pixel is outlined in red; input pixels it must not see but does (a leak)
+        are crossed in red, so the picture shows the leak itself.
+        """
         import matplotlib
 
         matplotlib.use("Agg")
@@ -51,16 +82,33 @@ class CausalReport:
         figure, axes = plt.subplots(1, 2, figsize=(8, 4))
         field_map = np.log1p(self.receptive_field / max(self.receptive_field.max(), 1e-30) * 1e3)
         axes[0].imshow(field_map, cmap="viridis")
-        axes[0].scatter([self.pixel[1]], [self.pixel[0]], c="red", marker="s", s=30)
-        axes[0].set_title(title or f"receptive field of pixel {self.pixel}")
+        axes[0].scatter([self.pixel[1]], [self.pixel[0]], s=120, marker="s",
+                        facecolors="none", edgecolors="red", linewidths=2,
+                        label=f"output pixel {self.pixel}")
+        leaked = self.leaks.get(self.pixel, [])
+        if leaked:
+            rows, cols = zip(*leaked)
+            axes[0].scatter(cols, rows, c="red", marker="x", s=60,
+                            label="leak: an input it must not see")
+        axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=8,
+                       frameon=False)
+        default = (f"LEAK: pixel {self.pixel} sees {len(leaked)} input(s) outside its past"
+                   if leaked else f"receptive field of pixel {self.pixel} (brighter: stronger)")
+        axes[0].set_title(title or default, fontsize=9)
         axes[1].imshow(self.coverage, cmap="magma")
-        axes[1].set_title(f"how many of {len(self.checked)} checked pixels see each input")
+        axes[1].set_title(f"how many of {len(self.checked)} checked pixels see each input",
+                          fontsize=9)
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
         figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
         return path
+
+
+def _positions(where) -> str:
+    shown = ", ".join(f"({i}, {j})" for i, j in where[:8])
+    return shown + (f" and {len(where) - 8} more" if len(where) > 8 else "")
 
 
 def allowed_past(height: int, width: int, i: int, j: int) -> np.ndarray:
@@ -121,13 +169,18 @@ def check_causal(model, input_shape, order: str = "raster", pixels=None, seed: i
         leaks = seen & ~allowed_past(height, width, i, j)
         report.checked.append((i, j))
         report.coverage += seen
-        report.receptive_field, report.pixel = field_map, (i, j)
-        if leaks.any() and raise_exception:
-            where = [tuple(int(v) for v in p) for p in np.argwhere(leaks)[:8]]
-            itself = " including the pixel itself" if leaks[i, j] else ""
-            raise CausalityError(
-                f"output pixel ({i}, {j}) depends on {int(leaks.sum())} input pixel(s) outside "
-                f"its raster-order past{itself}: {where}")
+        if not report.leaks:  # the picture keeps the first leak, not the last pixel checked
+            report.receptive_field, report.pixel = field_map, (i, j)
+        if leaks.any():
+            report.leaks[(i, j)] = [tuple(int(v) for v in p) for p in np.argwhere(leaks)]
+            if raise_exception:
+                itself = " including the pixel itself" if leaks[i, j] else ""
+                error = CausalityError(
+                    f"output pixel ({i}, {j}) depends on {int(leaks.sum())} input pixel(s) "
+                    f"outside its raster-order past{itself}: {_positions(report.leaks[i, j])}"
+                    "; error.report.save_heatmap(path) draws it")
+                error.report = report
+                raise error
     return report
 
 
