@@ -113,8 +113,8 @@ def _tensor_entry(tensor, index: int) -> dict:
 
 def _backward_steps(loss, leaves, op_index, tensors) -> dict:
     """Run a backward that fills no ``.grad``, noting each node's gradients as it goes."""
-    graph_tensors = [t for t in _graph_tensors(loss)]
-    saved_grads = [(t, t.grad) for t in graph_tensors]  # retain_grad() tensors get theirs set
+    # the engine hands retain_grad() tensors their gradient: put back what they held
+    saved_grads = [(t, t.grad) for t in _graph_tensors(loss)]
     accumulated: dict = {}
     steps: list = []
 
@@ -140,6 +140,9 @@ def _backward_steps(loss, leaves, op_index, tensors) -> dict:
     try:
         with listening(backward=on_backward):
             autograd_grad(loss, leaves, retain_graph=True, allow_unused=True)
+    except RuntimeError as error:
+        raise RuntimeError(f"replay: {error} (call replay before loss.backward(), or run that "
+                           "backward with retain_graph=True)") from error
     finally:
         for tensor, grad in saved_grads:
             tensor.grad = grad
