@@ -26,6 +26,8 @@ def test_trace_lists_nodes_in_execution_order_with_call_sites_and_norms():
     assert all(row["call_site"].endswith(f"test_debug_tools.py:{_line_of('call site')}")
                for row in rows)
     assert rows[2]["input_shapes"] == [(4, 3), (3, 2)]
+    assert weight.grad is None  # trace leaves .grad alone
+    loss.backward()
     np.testing.assert_allclose(rows[2]["accumulated_norms"][1],
                                np.linalg.norm(weight.grad.numpy()))
     assert "MatMul" in out.getvalue()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
-from tinygen.debug.recording import cut_of, listening
+from tinygen.debug.recording import cut_of, exits_from, listening
 
 _LIVE = "live"
 
@@ -24,6 +24,13 @@ class GradExplanation:
 
 def _describe_cut(cut) -> str:
     reason, where, _sources = cut
+    if reason == "escape":
+        how, exit_site, made_site = where
+        if exit_site is None:
+            return (f"{how} at {made_site}: it copies a tensor's values into a new leaf, "
+                    "without the graph; use the tensor itself (or .clone()) instead")
+        return (f"{how} at {exit_site} (its values became a new tensor at {made_site}): "
+                "values taken out of the graph carry no gradient back; use tensor ops instead")
     if reason == "detach":
         return f"detach() at {where}"
     if reason == "comparison":
@@ -125,10 +132,30 @@ def explain_grad(tensor: Tensor, loss: Tensor) -> GradExplanation:
         else:
             explanation.reasons.append("the gradient is zero on every live path")
     if not reasons:
-        hint = "" if cut_of(loss) is not None or loss.grad_fn is not None else (
-            " (the loss itself has no graph)")
-        explanation.reasons.append(
-            "there is no path from the tensor to the loss" + hint + "; if you expected one, "
-            "run the forward inside tinygen.debug.record() so cuts by detach() or no_grad "
-            "can be named")
+        explanation.reasons.append(_no_path(tensor, loss))
     return explanation
+
+
+def _recorded(loss: Tensor) -> bool:
+    """Whether the loss's forward ran inside tinygen.debug.record()."""
+    if loss.grad_fn is not None:
+        return getattr(loss.grad_fn, "call_site", None) is not None
+    return cut_of(loss) is not None
+
+
+def _no_path(tensor: Tensor, loss: Tensor) -> str:
+    message = "there is no path from the tensor to the loss"
+    if loss.grad_fn is None and cut_of(loss) is None:
+        message += " (the loss itself has no graph)"
+    if not _recorded(loss):
+        return message + ("; if you expected one, run the forward inside "
+                          "tinygen.debug.record() so cuts by detach(), no_grad, .numpy() or "
+                          "tinygen.tensor(...) can be named")
+    left = exits_from(tensor)
+    if left:
+        places = "; ".join(f"{how} at {site}" for how, site in left)
+        return (message + f": the graph was left through {places}: values taken out of the "
+                "graph carry no gradient back, even when the loss is computed from them; "
+                "use tensor ops instead (tinygen has most NumPy functions)")
+    return message + (": nothing inside record() cut one (no detach(), no_grad, .numpy() or "
+                      "tinygen.tensor(...)), so the loss was computed without this tensor")

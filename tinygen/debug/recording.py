@@ -4,7 +4,14 @@ The engine exposes observation points (``tinygen.autograd.hooks.observers``); th
 multiplexes them, so several tools can listen at once, and offers :func:`record`, which notes
 for every op the line of user code that called it, and for every tensor made outside the
 graph (under ``no_grad``, by ``detach()``, or from inputs that need no gradient) where it came
-from. Nothing is recorded outside a ``record()`` block, so normal runs pay nothing.
+from.
+
+It also notes where values leave the graph: ``.numpy()``, ``.item()``, ``.tolist()`` and
+``.data`` read in user code on a tensor that requires grad, and a new leaf made from such a
+tensor or array by ``tinygen.tensor(...)`` / ``Tensor(...)``. Those are plain methods, not
+ops, so the engine has no observation point there: inside ``record()`` they are wrapped on
+the Tensor class, and put back when the block ends. Nothing is recorded or wrapped outside a
+``record()`` block, so normal runs pay nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +23,10 @@ import weakref
 
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.hooks import observers
+from tinygen.autograd.tensor import Tensor
 
+# the module, not the function ``tinygen.autograd.tensor`` that the package exports
+tensor_module = sys.modules[Tensor.__module__]
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _forward_listeners: list = []
 _backward_listeners: list = []
@@ -25,6 +35,15 @@ _detach_listeners: list = []
 # id(tensor) -> (weakref to tensor, reason, Function or source tensor): tensors made outside
 # the graph, so explain_grad can name the cut. Kept only inside record().
 cuts: dict = {}
+
+# Where values left the graph in user code, inside record(): (weakref to the tensor, how,
+# call site, the graph it was computed from), in order; and id(array) -> (weakref to the
+# array, that record) for the arrays handed out (``.numpy()``, ``.data``), so that a leaf
+# made from one is linked to its source.
+exits: list = []
+_exited_arrays: dict = {}
+_pending: list = []  # (array made by _to_array, source tensor, how, site) for the next leaf
+_originals: dict = {}  # what record() wrapped on the Tensor class, to put back
 
 
 def user_call_site(skip_package: str = _PACKAGE_DIR) -> str:
@@ -81,7 +100,9 @@ def _note_call_site(function, inputs, outputs):
         return
     function.call_site = user_call_site()
     if observers.module_stack:
-        function.module_path = observers.module_stack[-1][0]
+        path, module = observers.module_stack[-1]
+        function.module_path = path
+        function.module_ref = weakref.ref(module)  # named later by a model's named_modules()
     if not function.inputs:  # not recorded: remember why these outputs are off the graph
         reason = "no_grad" if not is_grad_enabled() else "inputs need no grad"
         for output in outputs:
@@ -91,6 +112,107 @@ def _note_call_site(function, inputs, outputs):
 def _note_detach(sources, result, reason):
     if not observers.in_backward:
         cuts[id(result)] = (weakref.ref(result), reason, user_call_site(), tuple(sources))
+
+
+def _in_user_code() -> bool:
+    """Whether the code that called the wrapped method is outside tinygen."""
+    return not sys._getframe(3).f_code.co_filename.startswith(_PACKAGE_DIR)
+
+
+def _graph_of(tensor) -> dict:
+    """``{id: weakref}`` of the tensor and every tensor its graph was computed from."""
+    found = {id(tensor): weakref.ref(tensor)}
+    stack = [tensor]
+    while stack:
+        node = stack.pop().grad_fn
+        if node is None:
+            continue
+        for source in node.inputs:
+            if id(source) not in found:
+                found[id(source)] = weakref.ref(source)
+                stack.append(source)
+    return found
+
+
+def _note_exit(tensor, how: str, result) -> None:
+    if not tensor.requires_grad or observers.in_backward or not _in_user_code():
+        return
+    # the tensors it was computed from, kept now: the tensor itself is often a temporary
+    # (``mu.exp().numpy()``) that is gone by the time explain_grad asks
+    entry = (weakref.ref(tensor), how, user_call_site(), _graph_of(tensor))
+    exits.append(entry)
+    if result is not None and hasattr(result, "shape"):
+        try:
+            _exited_arrays[id(result)] = (weakref.ref(result), entry)
+        except TypeError:  # a NumPy scalar: no weak reference, and no identity to follow
+            pass
+
+
+def _wrapped_exit(method, how: str):
+    def exit_method(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        _note_exit(self, how, result)
+        return result
+    exit_method.__name__ = method.__name__
+    exit_method.__doc__ = method.__doc__
+    return exit_method
+
+
+def _data_getter(original):
+    def data(self):
+        result = original.fget(self)
+        _note_exit(self, "`.data`", result)
+        return result
+    return property(data, original.fset, original.fdel, original.__doc__)
+
+
+def _wrapped_to_array(to_array):
+    def linked_to_array(data, *args, **kwargs):
+        array = to_array(data, *args, **kwargs)
+        source = None
+        if isinstance(data, Tensor) and data.requires_grad:
+            source = (data, "`tinygen.tensor(t)`", None)
+        else:
+            known = _exited_arrays.get(id(data))
+            if known is not None and known[0]() is data and known[1][0]() is not None:
+                tensor_ref, how, site, _ = known[1]
+                source = (tensor_ref(), how, site)
+        if source is not None:
+            _pending[:] = [(array, *source)]
+        return array
+    return linked_to_array
+
+
+def _wrapped_adopt(adopt):
+    def linked_adopt(self, array, *args, **kwargs):
+        adopt(self, array, *args, **kwargs)
+        if _pending and _pending[0][0] is array:
+            _, source, how, exit_site = _pending.pop()
+            cuts[id(self)] = (weakref.ref(self), "escape", (how, exit_site, user_call_site()),
+                              (source,))
+        _pending.clear()
+    return linked_adopt
+
+
+def _wrap_exits() -> None:
+    """Wrap the Tensor methods through which values leave the graph (inside record())."""
+    _originals.update(numpy=Tensor.numpy, item=Tensor.item, tolist=Tensor.tolist,
+                      data=Tensor.__dict__["data"], _adopt=Tensor._adopt,
+                      _to_array=tensor_module._to_array)
+    Tensor.numpy = _wrapped_exit(_originals["numpy"], "`.numpy()`")
+    Tensor.item = _wrapped_exit(_originals["item"], "`.item()`")
+    Tensor.tolist = _wrapped_exit(_originals["tolist"], "`.tolist()`")
+    Tensor.data = _data_getter(_originals["data"])
+    Tensor._adopt = _wrapped_adopt(_originals["_adopt"])
+    tensor_module._to_array = _wrapped_to_array(_originals["_to_array"])
+
+
+def _unwrap_exits() -> None:
+    tensor_module._to_array = _originals.pop("_to_array")
+    for name, original in _originals.items():
+        setattr(Tensor, name, original)
+    _originals.clear()
+    _pending.clear()
 
 
 @contextlib.contextmanager
@@ -104,9 +226,29 @@ def record():
         tinygen.debug.trace(loss)            # shows file:line for every op
         tinygen.debug.explain_grad(w, loss)  # can name a detach() or no_grad cut
     """
-    cuts.clear()
-    with listening(forward=_note_call_site, detach=_note_detach):
-        yield
+    outermost = not _originals
+    if outermost:
+        cuts.clear()
+        exits.clear()
+        _exited_arrays.clear()
+        _wrap_exits()
+    try:
+        with listening(forward=_note_call_site, detach=_note_detach):
+            yield
+    finally:
+        if outermost:
+            _unwrap_exits()
+
+
+def exits_from(tensor) -> list:
+    """The recorded exits (``(how, call site)``) of any tensor computed from ``tensor``
+    (or of the tensor itself), in order."""
+    found = []
+    for _, how, site, graph in exits:
+        reference = graph.get(id(tensor))
+        if reference is not None and reference() is tensor and (how, site) not in found:
+            found.append((how, site))
+    return found
 
 
 def cut_of(tensor):
