@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygen"
 # Bottom to top, as in docs/ARCHITECTURE.md; a module's layer is its longest matching prefix.
 LAYERS = [
     ("tinygen.backend",),
-    ("tinygen.autograd.hooks", "tinygen.autograd.grad_mode"),
+    ("tinygen.autograd.hooks", "tinygen.autograd.grad_mode", "tinygen.autograd.display"),
     ("tinygen.autograd.tensor", "tinygen.autograd.tensor_methods",
      "tinygen.autograd.tensor_math_methods"),
     ("tinygen.autograd.function",),

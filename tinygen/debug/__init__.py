@@ -7,11 +7,13 @@
 - :func:`check_causal` proves an autoregressive image model sees only the past, and draws
   its receptive field.
 - :func:`replay` writes one HTML page that steps through the forward and backward.
+- :func:`graph` and :func:`image_grid` show a graph (SVG) and images (PNG) in a notebook.
 - :func:`record` notes call sites and graph cuts, so the tools can point at user code.
 """
 
 from tinygen.debug.anomaly import AnomalyError, detect_anomaly
 from tinygen.debug.causal import CausalityError, CausalReport, check_causal
+from tinygen.debug.display import GraphView, ImageGrid, graph, image_grid
 from tinygen.debug.dot import to_dot
 from tinygen.debug.explain import GradExplanation, explain_grad
 from tinygen.debug.recording import record, user_call_site
@@ -20,5 +22,6 @@ from tinygen.debug.trace import trace
 
 __all__ = [
     "AnomalyError", "CausalReport", "CausalityError", "GradExplanation", "check_causal",
-    "detect_anomaly", "explain_grad", "record", "replay", "to_dot", "trace", "user_call_site",
+    "detect_anomaly", "explain_grad", "graph", "GraphView", "image_grid", "ImageGrid",
+    "record", "replay", "to_dot", "trace", "user_call_site",
 ]

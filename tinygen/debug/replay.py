@@ -35,7 +35,7 @@ _derivations: dict = {}  # Function subclass -> its backward's derivation line
 
 
 def replay(loss, path: str | os.PathLike = "backprop.html", *, model: Module | None = None,
-           title: str | None = None) -> Path:
+           title: str | None = None, fold: bool | None = None) -> Path:
     """Write a page that replays ``loss``'s forward and backward, step by step.
 
     The page draws the graph (ops with their call sites and modules, tensors with shape and
@@ -55,6 +55,7 @@ def replay(loss, path: str | os.PathLike = "backprop.html", *, model: Module | N
         model: names parameters by their ``named_parameters()`` path (otherwise by
             ``Tensor.name``, which ``named_parameters()`` sets).
         title: the page's title (default: the file name).
+        fold: open the graph folded by module (default: when it has more than 40 ops).
 
     Returns:
         The path written.
@@ -66,6 +67,7 @@ def replay(loss, path: str | os.PathLike = "backprop.html", *, model: Module | N
     path = Path(path)
     tape = record_tape(loss, model=model)
     tape["title"] = title or path.name
+    tape["fold"] = fold
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(tape), encoding="utf-8")
     return path

@@ -70,7 +70,9 @@ var TinygenGraph = (function () {
     this.folded = new Set();
     this.elements = {};
     this.highlight = null;
-    if (tape.ops.length > FOLD_ABOVE) this.foldByModule();
+    var fold = tape.fold === undefined || tape.fold === null ?
+      tape.ops.length > FOLD_ABOVE : tape.fold;
+    if (fold) this.foldByModule();
   }
 
   // The module prefixes of a path: "A.b.0" -> ["A", "A.b", "A.b.0"].
