@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run classifier demo test lint bench mutate clean
+.PHONY: run classifier demo test lint bench mutate clean replay-figures
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# the replay's screenshots in docs/figures and its PixelCNN figures (size, first paint, time
+# per step); needs Chromium and Playwright (apt-get install chromium; pip install -e .[browser])
+replay-figures: $(VENV)/.installed-test
+	PYTHONPATH=. $(BIN)/python tests/debug/test_replay_browser.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
