@@ -51,7 +51,7 @@ def test_trace_filters_by_op_and_depth():
 
 
 def test_to_dot_names_parameters_and_shows_gradient_statistics(tmp_path):
-    weight = parameter((2, 2), "layer.weight")
+    weight = parameter((3, 2), "layer.weight")  # over 4 numbers: statistics, not values
     loss = (weight * weight).sum()
     loss.backward(retain_graph=True)
     text = debug.to_dot(loss, tmp_path / "graph.dot")
