@@ -2,8 +2,9 @@
 
 Each follows torch.optim's update rule term for term (the same state names, the same order
 of operations), so a run started in PyTorch continues here on the same trajectory. The
-update happens on raw arrays under ``no_grad`` (see :class:`~tinygen.optim.Optimizer`).
-``maximize=True`` ascends: the gradient's sign is flipped before anything else.
+update is array code on the raw arrays, in place, through scratch arrays reused across
+steps (see :class:`~tinygen.optim.Optimizer`). ``maximize=True`` ascends: the gradient's
+sign is flipped before anything else.
 """
 
 from __future__ import annotations
@@ -11,23 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from tinygen.backend import get_array_module
-from tinygen.optim.optimizer import Optimizer
-
-
-def _signed(grad, group: dict):
-    """The gradient to descend: ``-grad`` when the group maximizes."""
-    return -grad if group["maximize"] else grad
-
-
-def _moving_average_(average, value, weight: float) -> None:
-    """average += weight (value - average) in place: torch's ``lerp_(value, weight)``."""
-    average += weight * (value - average)
+from tinygen.optim.optimizer import (
+    _NON_NEGATIVE,
+    Optimizer,
+    _addcmul_,
+    _lerp_,
+    _torch_only_flags,
+)
 
 
 class Adagrad(Optimizer):
     """Adagrad (Duchi et al., 2011): each coordinate's step shrinks with the sum of its
     squared gradients. At step t (from 1):
-    g += wd p; lr_t = lr / (1 + (t - 1) lr_decay); s += g^2; p -= lr_t g / (sqrt(s) + eps).
+    g = -g if maximize; g += wd p; lr_t = lr / (1 + (t - 1) lr_decay); s += g^2;
+    p -= lr_t g / (sqrt(s) + eps).
 
     Args:
         params: parameters or parameter groups (see Optimizer).
@@ -37,12 +35,20 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the sum's starting value, >= 0. As in PyTorch, the
             constructor's value starts every parameter's sum, in every group.
         eps: added to the denominator, >= 0.
+        foreach, fused: PyTorch's kernel choices, accepted and ignored.
         maximize: ascend the objective instead.
+        differentiable: must be False.
     """
+
+    _RANGES = {"lr_decay": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE,
+               "initial_accumulator_value": _NON_NEGATIVE, "eps": _NON_NEGATIVE}
+    _FLAGS = ("maximize",)
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0.0,
                  weight_decay: float = 0.0, initial_accumulator_value: float = 0.0,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        _torch_only_flags(self, differentiable)
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value,
@@ -50,37 +56,33 @@ class Adagrad(Optimizer):
         # PyTorch creates the state at construction, so a state_dict taken before the first
         # step already holds every parameter's (step 0, initial sum)
         for param in self._ordered_params():
-            self._init_state(param, self.state.setdefault(id(param), {}))
+            self._init_state(param.data, self.state.setdefault(id(param), {}))
 
-    def _validate(self, group):
-        for name in ("lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            self._check_range(name, group[name], 0.0)
-
-    def _init_state(self, param, state: dict) -> None:
+    def _init_state(self, p, state: dict) -> None:
         state["step"] = 0
-        state["sum"] = get_array_module(param.data).full_like(
-            param.data, self.defaults["initial_accumulator_value"])
+        state["sum"] = get_array_module(p).full_like(
+            p, self.defaults["initial_accumulator_value"])
 
-    def _update(self, param, grad, state, group):
+    def _update(self, p, grad, state, group):
         if not state:  # a parameter of a group added after construction
-            self._init_state(param, state)
+            self._init_state(p, state)
         state["step"] += 1
-        grad = _signed(grad, group)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+        xp, work = get_array_module(p), self._scratch(p)
+        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
         lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        xp = get_array_module(grad)
-        state["sum"] += grad * grad
-        denominator = xp.sqrt(state["sum"])
+        state["sum"] += xp.multiply(g, g, out=work)
+        denominator = xp.sqrt(state["sum"], out=work)
         denominator += group["eps"]
-        param.sub_(lr * grad / denominator)
+        update = xp.divide(g, denominator, out=work)
+        update *= lr
+        p -= update
 
 
 class Adadelta(Optimizer):
     """Adadelta (Zeiler, 2012): the step is the ratio of two running RMS values, of past
     updates and of past gradients, so it carries the parameter's units. At each step:
-    g += wd p; v = rho v + (1 - rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) g;
-    u = rho u + (1 - rho) d^2; p -= lr d.
+    g = -g if maximize; g += wd p; v = rho v + (1 - rho) g^2;
+    d = sqrt(u + eps) / sqrt(v + eps) g; u = rho u + (1 - rho) d^2; p -= lr d.
 
     Args:
         params: parameters or parameter groups (see Optimizer).
@@ -88,45 +90,49 @@ class Adadelta(Optimizer):
         rho: the running averages' decay, in [0, 1].
         eps: added inside both square roots, >= 0.
         weight_decay: L2 penalty added to the gradient, >= 0.
+        foreach, capturable: PyTorch's kernel choices, accepted and ignored.
         maximize: ascend the objective instead.
+        differentiable: must be False.
     """
 
+    _RANGES = {"rho": (0.0, 1.0, True), "eps": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE}
+    _FLAGS = ("maximize",)
+
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 capturable: bool = False, maximize: bool = False,
+                 differentiable: bool = False):
+        _torch_only_flags(self, differentiable)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
 
-    def _validate(self, group):
-        self._check_range("rho", group["rho"], 0.0, 1.0, high_inclusive=True)
-        self._check_range("eps", group["eps"], 0.0)
-        self._check_range("weight_decay", group["weight_decay"], 0.0)
-
-    def _update(self, param, grad, state, group):
-        xp = get_array_module(grad)
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
         if not state:
             state["step"] = 0
-            state["square_avg"] = xp.zeros_like(param.data)  # v
-            state["acc_delta"] = xp.zeros_like(param.data)  # u
+            state["square_avg"] = xp.zeros_like(p)  # v
+            state["acc_delta"] = xp.zeros_like(p)  # u
         state["step"] += 1
-        grad = _signed(grad, group)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
-        rho, eps = group["rho"], group["eps"]
+        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
+        rho, eps, lr = group["rho"], group["eps"], group["lr"]
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+        work, other = self._scratch(p), self._scratch(p, "other")
         square_avg *= rho
-        square_avg += (1 - rho) * grad * grad
-        delta = xp.sqrt(acc_delta + eps)
-        delta /= xp.sqrt(square_avg + eps)
-        delta *= grad
+        _addcmul_(square_avg, g, 1 - rho, work)
+        # sqrt(u + eps) / sqrt(v + eps) as one square root of the ratio: a pass fewer
+        delta = xp.add(acc_delta, eps, out=work)
+        delta /= xp.add(square_avg, eps, out=other)
+        delta = xp.sqrt(delta, out=work)
+        delta *= g
         acc_delta *= rho
-        acc_delta += (1 - rho) * delta * delta
-        param.add_(delta, alpha=-group["lr"])
+        _addcmul_(acc_delta, delta, 1 - rho, other)
+        p -= delta if lr == 1 else xp.multiply(delta, lr, out=work)
 
 
 class Adamax(Optimizer):
     """Adamax (Kingma and Ba, 2015, section 7.1): Adam with the infinity norm in place of
     the second moment. At step t (from 1):
-    g += wd p; m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
+    g = -g if maximize; g += wd p; m = b1 m + (1 - b1) g; u = max(b2 u, |g| + eps);
     p -= lr / (1 - b1^t) * m / u.
 
     Args:
@@ -135,44 +141,47 @@ class Adamax(Optimizer):
         betas: (b1, b2), each in [0, 1).
         eps: added to |g| inside the maximum, >= 0.
         weight_decay: L2 penalty added to the gradient, >= 0.
+        foreach, capturable: PyTorch's kernel choices, accepted and ignored.
         maximize: ascend the objective instead.
+        differentiable: must be False.
     """
 
+    _RANGES = {"eps": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE}
+    _FLAGS = ("maximize",)
+
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+                 weight_decay: float = 0.0, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False):
+        _torch_only_flags(self, differentiable)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
 
-    def _validate(self, group):
-        for index, beta in enumerate(group["betas"]):
-            self._check_range(f"betas[{index}]", beta, 0.0, 1.0)
-        self._check_range("eps", group["eps"], 0.0)
-        self._check_range("weight_decay", group["weight_decay"], 0.0)
-
-    def _update(self, param, grad, state, group):
-        xp = get_array_module(grad)
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
         if not state:
             state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param.data)  # m
-            state["exp_inf"] = xp.zeros_like(param.data)  # u
+            state["exp_avg"] = xp.zeros_like(p)  # m
+            state["exp_inf"] = xp.zeros_like(p)  # u
         state["step"] += 1
-        grad = _signed(grad, group)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
         beta1, beta2 = group["betas"]
-        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
-        _moving_average_(exp_avg, grad, 1 - beta1)
+        exp_avg, exp_inf, work = state["exp_avg"], state["exp_inf"], self._scratch(p)
+        _lerp_(exp_avg, g, 1 - beta1, work)
         exp_inf *= beta2
-        xp.maximum(exp_inf, xp.abs(grad) + group["eps"], out=exp_inf)
-        lr = group["lr"] / (1 - beta1 ** state["step"])
-        param.sub_(lr * exp_avg / exp_inf)
+        bound = xp.abs(g, out=work)
+        bound += group["eps"]
+        xp.maximum(exp_inf, bound, out=exp_inf)
+        update = xp.divide(exp_avg, exp_inf, out=work)
+        update *= group["lr"] / (1 - beta1 ** state["step"])
+        p -= update
 
 
 class NAdam(Optimizer):
     """NAdam (Dozat, 2016): Adam with Nesterov momentum, whose momentum coefficient warms up
     over the first steps. At step t (from 1):
     mu_t = b1 (1 - 0.96^(t psi) / 2), with psi = momentum_decay; M_t = mu_1 ... mu_t;
-    g += wd p (or, decoupled, p *= 1 - lr wd); m = b1 m + (1 - b1) g;
+    g = -g if maximize; g += wd p (or, decoupled, p *= 1 - lr wd); m = b1 m + (1 - b1) g;
     v = b2 v + (1 - b2) g^2; d = sqrt(v / (1 - b2^t)) + eps;
     p -= lr (1 - mu_t) / (1 - M_t) g / d + lr mu_{t+1} / (1 - M_t mu_{t+1}) m / d.
 
@@ -188,50 +197,56 @@ class NAdam(Optimizer):
         momentum_decay: psi, how fast mu_t rises towards b1, >= 0.
         decoupled_weight_decay: shrink the weights directly (as AdamW) instead of adding
             the L2 penalty's gradient.
+        foreach, capturable: PyTorch's kernel choices, accepted and ignored.
         maximize: ascend the objective instead.
+        differentiable: must be False.
     """
+
+    _RANGES = {"eps": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE,
+               "momentum_decay": _NON_NEGATIVE}
+    _FLAGS = ("decoupled_weight_decay", "maximize")
 
     def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, momentum_decay: float = 4e-3,
-                 decoupled_weight_decay: bool = False, *, maximize: bool = False):
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
+                 decoupled_weight_decay: bool = False, *, foreach: bool | None = None,
+                 maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False):
+        _torch_only_flags(self, differentiable)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay,
                                   "momentum_decay": momentum_decay,
                                   "decoupled_weight_decay": decoupled_weight_decay,
                                   "maximize": maximize})
 
-    def _validate(self, group):
-        for index, beta in enumerate(group["betas"]):
-            self._check_range(f"betas[{index}]", beta, 0.0, 1.0)
-        for name in ("eps", "weight_decay", "momentum_decay"):
-            self._check_range(name, group[name], 0.0)
-
-    def _update(self, param, grad, state, group):
-        xp = get_array_module(grad)
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
         if not state:
             state["step"] = 0
             state["mu_product"] = 1.0  # M_t
-            state["exp_avg"] = xp.zeros_like(param.data)  # m
-            state["exp_avg_sq"] = xp.zeros_like(param.data)  # v
+            state["exp_avg"] = xp.zeros_like(p)  # m
+            state["exp_avg_sq"] = xp.zeros_like(p)  # v
         state["step"] += 1
-        step = state["step"]
-        grad = _signed(grad, group)
-        lr, weight_decay = group["lr"], group["weight_decay"]
-        if weight_decay:
-            if group["decoupled_weight_decay"]:
-                param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad + weight_decay * param.data
+        step, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        if weight_decay and decoupled:
+            p *= 1 - lr * weight_decay
+        g = self._descent(p, grad, group["maximize"], 0.0 if decoupled else weight_decay)
         beta1, beta2 = group["betas"]
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
         state["mu_product"] = mu_product
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        _moving_average_(exp_avg, grad, 1 - beta1)
+        work, denominator = self._scratch(p), self._scratch(p, "other")
+        _lerp_(exp_avg, g, 1 - beta1, work)
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
-        denominator = xp.sqrt(exp_avg_sq / (1 - beta2 ** step))
+        _addcmul_(exp_avg_sq, g, 1 - beta2, work)
+        xp.divide(exp_avg_sq, 1 - beta2 ** step, out=denominator)
+        xp.sqrt(denominator, out=denominator)
         denominator += group["eps"]
-        param.sub_(lr * (1.0 - mu) / (1.0 - mu_product) * grad / denominator)
-        param.sub_(lr * mu_next / (1.0 - mu_product * mu_next) * exp_avg / denominator)
+        update = xp.divide(g, denominator, out=work)
+        update *= lr * (1.0 - mu) / (1.0 - mu_product)
+        p -= update
+        update = xp.divide(exp_avg, denominator, out=work)
+        update *= lr * mu_next / (1.0 - mu_product * mu_next)
+        p -= update

@@ -1,18 +1,43 @@
-"""Optimizers: SGD, Adam, AdamW, RMSprop.
+"""The Optimizer base class: parameter groups, per-parameter state, the array-code step.
 
-``step()`` updates raw arrays under ``no_grad`` through Tensor's in-place methods, so each
-update bumps the parameter's version: a graph still holding the old values then refuses to
-backward (the engine's mutation guard) instead of giving wrong gradients.
+``step()`` is array code: each parameter's raw array is updated in place by a handful of
+NumPy (or CuPy) calls that write into the optimizer's state and into one or two scratch
+arrays reused across steps, so a step allocates nothing after the first. The write goes
+through ``tensor._writable``, the sanctioned-writer path of Tensor's in-place methods: it
+bumps the parameter's version, so a graph still holding the old values refuses to backward
+(the engine's mutation guard) instead of giving wrong gradients.
+
+Each update follows torch.optim's single-tensor rule term for term (the same state names and
+order of operations); where fewer passes over the arrays need a constant folded differently
+(Adam's bias corrections), the result differs from PyTorch's by roundings only.
+
+One contiguous buffer per group, with the parameters as views into it, was measured and not
+taken: benchmarks/optimizers.py times the same update on one flat buffer beside the
+per-parameter loop, and the per-parameter cost it removes is a few microseconds per
+parameter, while the buffer would break silently whenever a user assigns ``p.data``, loads a
+state dict or moves a parameter (and a view's base is locked whenever a graph saves any
+parameter of the group).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
 
 from tinygen.autograd.grad_mode import enable_grad, no_grad
+from tinygen.autograd.tensor import Tensor, _is_float, _writable
 from tinygen.backend import device_of, get_array_module
 from tinygen.nn.module import Parameter, zero_grads
+
+# Group keys that lr schedulers add (OneCycleLR, and PyTorch's schedulers through a loaded
+# state dict): add_param_group accepts them beside the optimizer's own hyperparameters.
+_SCHEDULE_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum",
+                            "base_momentum"})
+# an entry of Optimizer._RANGES: (low, high, high_inclusive)
+_NON_NEGATIVE = (0.0, math.inf, False)
 
 
 class Optimizer:
@@ -28,58 +53,148 @@ class Optimizer:
         param_groups: a list of dicts, each with "params" and the group's hyperparameters
             (an lr scheduler changes ``group["lr"]``).
         state: id(parameter) -> that parameter's state ({name: array or number}).
+
+    Subclasses name their hyperparameters' ranges in ``_RANGES`` ({name: (low, high,
+    high_inclusive)}) and their flags in ``_FLAGS``; "lr" and "betas" are checked here.
     """
 
+    _RANGES: dict = {}
+    _FLAGS: tuple = ()
+
     def __init__(self, params, defaults: dict):
+        name = type(self).__name__
+        if isinstance(params, (Tensor, Mapping, set, str)) or not isinstance(params, Iterable):
+            # a set has no order, so its parameters could not be matched to a saved state
+            raise TypeError(f"{name}: params must be an iterable of Tensors or of dicts (in a "
+                            f"fixed order), got {type(params).__name__}")
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+            raise ValueError(f"{name}: got an empty parameter list")
+        groups = params if isinstance(params[0], Mapping) else [{"params": params}]
         self.defaults = defaults
         self.param_groups: list[dict] = []
+        self.state: dict = {}
+        self._scratch_arrays: dict = {}  # (shape, dtype, device, slot) -> work array
         for group in groups:
             self.add_param_group(group)
-        self.state: dict = {}
-        self._scratch_arrays: dict = {}  # (shape, dtype, device) -> work array; not state
 
-    def add_param_group(self, group: dict) -> None:
-        """Add a group of parameters with its own hyperparameters (e.g. a lower lr)."""
-        group = {**self.defaults, **group, "params": list(group["params"])}
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (e.g. a lower lr).
+
+        Args:
+            param_group: {"params": parameters, hyperparameter: value, ...}; the missing
+                hyperparameters come from the optimizer's defaults.
+
+        Raises:
+            TypeError: not a dict, a parameter that is not a floating tensor, or a
+                hyperparameter of the wrong type.
+            ValueError: no "params", an unknown key, a parameter already optimized, a
+                non-leaf parameter, or a hyperparameter out of its range.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, Mapping):
+            raise TypeError(f"{name}.add_param_group: param_group must be a dict, got "
+                            f"{type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError(f"{name}.add_param_group: param_group must have a 'params' key, "
+                             f"got keys {sorted(map(str, param_group))}")
+        unknown = set(param_group) - set(self.defaults) - _SCHEDULE_KEYS - {"params"}
+        if unknown:
+            raise ValueError(f"{name}.add_param_group: unknown keys {sorted(map(str, unknown))}"
+                             f"; expected 'params' and some of {sorted(self.defaults)}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, Mapping, str)) or not isinstance(params, Iterable):
+            raise TypeError(f"{name}.add_param_group: 'params' must be a Tensor or an "
+                            f"iterable of Tensors (in a fixed order), got "
+                            f"{type(params).__name__}")
+        group = {**self.defaults, **param_group, "params": list(params)}
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         for index, param in enumerate(group["params"]):
-            if not isinstance(param, Parameter) and not getattr(param, "requires_grad", False):
-                raise TypeError(f"{type(self).__name__}: params[{index}] must be a tensor that "
-                                f"requires grad, got {type(param).__name__}")
+            self._check_param(param, index)
             if id(param) in seen:
                 # it would be updated twice per step
-                raise ValueError(f"{type(self).__name__}: parameter {_label(param, index)} "
-                                 "appears more than once in the parameter groups")
+                raise ValueError(f"{name}: parameter {_label(param, index)} appears more "
+                                 "than once in the parameter groups")
             seen.add(id(param))
-        if not group["lr"] >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {group['lr']}")
         self._validate(group)
         self.param_groups.append(group)
 
+    def _check_param(self, param, index: int) -> None:
+        name = type(self).__name__
+        if not isinstance(param, Tensor):
+            raise TypeError(f"{name}: params[{index}] must be a Tensor, got "
+                            f"{type(param).__name__}")
+        if not _is_float(param.dtype):
+            raise TypeError(f"{name}: params[{index}] must have a floating dtype, got "
+                            f"{param.dtype}")
+        if not isinstance(param, Parameter) and not param.requires_grad:
+            raise TypeError(f"{name}: params[{index}] must be a tensor that requires grad, "
+                            "got one with requires_grad=False")
+        if param.grad_fn is not None:
+            raise ValueError(f"{name}: params[{index}] must be a leaf tensor, got the output "
+                             f"of {type(param.grad_fn).__name__} (optimize the tensors it "
+                             "was computed from, or detach it)")
+
     def _validate(self, group: dict) -> None:
-        """Subclasses check their own hyperparameters."""
+        """Check every hyperparameter of ``group``: its type, then its range."""
+        lr = group["lr"]
+        _check_real(self, "lr", lr)
+        if not lr >= 0:
+            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
+        if "betas" in group:
+            betas = group["betas"]
+            if not isinstance(betas, (tuple, list)):
+                raise TypeError(f"{type(self).__name__}: betas must be a tuple (beta1, beta2),"
+                                f" got {type(betas).__name__}")
+            if len(betas) != 2:
+                raise ValueError(f"{type(self).__name__}: betas must have 2 entries, got "
+                                 f"{len(betas)}")
+            for index, beta in enumerate(betas):
+                self._check_range(f"betas[{index}]", beta, 0.0, 1.0)
+            group["betas"] = tuple(betas)
+        for key, (low, high, high_inclusive) in self._RANGES.items():
+            self._check_range(key, group[key], low, high, high_inclusive)
+        for key in self._FLAGS:
+            if not isinstance(group[key], (bool, np.bool_)):
+                raise TypeError(f"{type(self).__name__}: {key} must be a bool, got "
+                                f"{group[key]!r}")
 
     def _check_range(self, name: str, value, low: float, high: float = math.inf,
                      high_inclusive: bool = False) -> None:
-        """Raise a ValueError naming the optimizer and ``name`` unless ``value`` lies in
-        [low, high) (or [low, high])."""
+        """Raise a TypeError unless ``value`` is a real number, a ValueError naming the
+        optimizer and ``name`` unless it lies in [low, high) (or [low, high])."""
+        _check_real(self, name, value)
         inside = low <= value <= high if high_inclusive else low <= value < high
         if not inside:
             bracket = "]" if high_inclusive else ")"
             raise ValueError(f"{type(self).__name__}: {name} must be in [{low}, {high}"
                              f"{bracket}, got {value}")
 
-    def _scratch(self, like):
+    def _scratch(self, like, slot: str = "work"):
         """A work array shaped like ``like``, shared by every parameter of that shape (they
-        are updated one after another) and reused across steps."""
-        key = (like.shape, like.dtype.str, device_of(like))
-        if key not in self._scratch_arrays:
-            self._scratch_arrays[key] = get_array_module(like).empty_like(like)
-        return self._scratch_arrays[key]
+        are updated one after another) and reused across steps; ``slot`` tells apart the
+        work arrays one update needs at the same time."""
+        key = (like.shape, like.dtype.str, str(device_of(like)), slot)
+        array = self._scratch_arrays.get(key)
+        if array is None:
+            array = self._scratch_arrays[key] = get_array_module(like).empty_like(like)
+        return array
+
+    def _descent(self, p, grad, maximize: bool, weight_decay: float):
+        """The direction the update descends: ``grad``, negated when maximizing, plus
+        ``weight_decay * p`` (the L2 penalty's gradient), as PyTorch forms it; a scratch
+        array unless it is ``grad`` itself (which is never written)."""
+        if not maximize and not weight_decay:
+            return grad
+        xp = get_array_module(p)
+        out = self._scratch(p, "grad")
+        if not weight_decay:
+            return xp.negative(grad, out=out)
+        xp.multiply(p, weight_decay, out=out)
+        # -g + wd p as wd p - g: the same rounding, one pass fewer
+        return xp.subtract(out, grad, out=out) if maximize else xp.add(out, grad, out=out)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
@@ -95,22 +210,40 @@ class Optimizer:
 
         Returns:
             What ``closure`` returned, or None.
+
+        Raises:
+            TypeError: ``closure`` is not callable.
+            RuntimeError: a gradient's shape differs from its parameter's.
         """
+        name = type(self).__name__
+        if closure is not None and not callable(closure):
+            raise TypeError(f"{name}.step: closure must be callable or None, got "
+                            f"{type(closure).__name__}")
         loss = None
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # "sub_" ends the label: the update is an in-place subtraction, reported as such
+        # when the parameter shares a read-only array
+        what = f"{name}.step: sub_"
         with no_grad():
             for group in self.param_groups:
-                for param in group["params"]:
+                for index, param in enumerate(group["params"]):
                     if param.grad is None:
                         continue
+                    grad = param.grad.data
+                    if grad.shape != param.shape:
+                        raise RuntimeError(f"{name}.step: the gradient of parameter "
+                                           f"{_label(param, index)} has shape {grad.shape}, "
+                                           f"expected {param.shape}")
                     state = self.state.setdefault(id(param), {})
-                    self._update(param, param.grad.data, state, group)
+                    with _writable(param, what) as array:
+                        self._update(array, grad, state, group)
         return loss
 
-    def _update(self, param, grad, state: dict, group: dict) -> None:
-        raise NotImplementedError
+    def _update(self, p, grad, state: dict, group: dict) -> None:
+        """Update the raw array ``p`` in place from the raw gradient ``grad``."""
+        raise NotImplementedError(f"{type(self).__name__} must define _update()")
 
     # ------------------------------------------------------------------ state
     def _ordered_params(self) -> list:
@@ -138,43 +271,76 @@ class Optimizer:
         checkpoint: string indices, NumPy arrays), checking that the parameters match.
 
         Raises:
-            ValueError: a different number of groups or parameters, or wrongly shaped state.
+            TypeError: ``state_dict`` or one of its parts is not a dict or list.
+            ValueError: a different number of groups or parameters, wrongly shaped state,
+                or a saved hyperparameter out of its range.
         """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
         for key in ("state", "param_groups"):
             if key not in state_dict:
-                raise ValueError(f"load_state_dict: expected keys 'state' and 'param_groups', "
-                                 f"got {sorted(state_dict)}")
-        groups = state_dict["param_groups"]
+                raise ValueError(f"{where}: expected keys 'state' and 'param_groups', "
+                                 f"got {sorted(map(str, state_dict))}")
+        groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not all(
+                isinstance(g, Mapping) and "params" in g for g in groups):
+            raise TypeError(f"{where}: 'param_groups' must be a list of dicts with 'params'")
+        if not isinstance(saved_state, Mapping) or not all(
+                isinstance(v, Mapping) for v in saved_state.values()):
+            raise TypeError(f"{where}: 'state' must be a dict of dicts, one per parameter")
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"load_state_dict: expected {len(self.param_groups)} parameter "
+            raise ValueError(f"{where}: expected {len(self.param_groups)} parameter "
                              f"groups, got {len(groups)}")
         params = self._ordered_params()
         for mine, saved in zip(self.param_groups, groups, strict=True):
             if len(saved["params"]) != len(mine["params"]):
-                raise ValueError(f"load_state_dict: a group has {len(mine['params'])} "
+                raise ValueError(f"{where}: a group has {len(mine['params'])} "
                                  f"parameters, the saved one {len(saved['params'])}")
-            mine.update({k: _number(v) for k, v in saved.items() if k != "params"})
-        self.state = {}
-        for index, value in state_dict["state"].items():
-            if not 0 <= int(index) < len(params):
-                raise ValueError(f"load_state_dict: state for parameter {index}, but the "
-                                 f"optimizer has {len(params)} parameters")
-            param = params[int(index)]
+        state = {}
+        for index, value in saved_state.items():
+            position = _index(index)
+            if position is None or not 0 <= position < len(params):
+                raise ValueError(f"{where}: state for parameter {index!r}, but the "
+                                 f"optimizer has parameters 0 to {len(params) - 1}")
+            param = params[position]
             for name, array in value.items():
-                if hasattr(array, "shape") and array.shape not in ((), param.shape):
-                    raise ValueError(f"load_state_dict: state {name!r} of parameter {index} "
-                                     f"has shape {array.shape}, expected {param.shape}")
+                if hasattr(array, "shape") and tuple(array.shape) not in ((), param.shape):
+                    raise ValueError(f"{where}: state {name!r} of parameter {index} "
+                                     f"has shape {tuple(array.shape)}, expected {param.shape}")
             xp = get_array_module(param.data)
-            self.state[id(param)] = {
+            state[id(param)] = {
                 name: xp.array(array, dtype=param.dtype) if hasattr(array, "shape")
-                and array.shape == param.shape else _number(array)
+                and tuple(array.shape) == param.shape else _number(array)
                 for name, array in value.items()
             }
+        candidates = [{**mine, **{k: _number(v) for k, v in saved.items() if k != "params"}}
+                      for mine, saved in zip(self.param_groups, groups, strict=True)]
+        for candidate in candidates:  # before anything changes: a bad file leaves us whole
+            self._validate(candidate)
+        for mine, candidate in zip(self.param_groups, candidates, strict=True):
+            mine.update(candidate)
+        self.state = state
+
+
+def _check_real(optimizer, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{type(optimizer).__name__}: {name} must be a real number, got "
+                        f"{type(value).__name__} {value!r}")
+
+
+def _index(key) -> int | None:
+    """A saved state's parameter index (an int, or its string after a checkpoint)."""
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        return int(key)
+    if isinstance(key, str) and key.isdigit():
+        return int(key)
+    return None
 
 
 def _number(value):
     """A NumPy scalar or 0-d array as a Python number; tuples (betas) element by element."""
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return tuple(_number(v) for v in value)
     return value.item() if hasattr(value, "item") else value
 
@@ -183,176 +349,32 @@ def _label(param, index: int) -> str:
     return repr(param.name) if param.name else f"params[{index}] of shape {param.shape}"
 
 
+def _lerp_(average, target, weight: float, work) -> None:
+    """average += weight (target - average), in place, as torch's ``lerp_`` rounds it (the
+    form anchored at the nearer end); ``work`` is a scratch array."""
+    xp = get_array_module(average)
+    xp.subtract(target, average, out=work)
+    if weight < 0.5:
+        work *= weight
+        average += work
+    else:  # target - (target - average)(1 - weight)
+        work *= weight - 1
+        xp.add(target, work, out=average)
 
 
-class SGD(Optimizer):
-    """Stochastic gradient descent with optional momentum, Nesterov and weight decay, in
-    PyTorch's formulation: g += wd p; v = mu v + (1 - dampening) g (v = g at the first step);
-    p -= lr (g + mu v if nesterov else v).
-
-    Args:
-        params: parameters or parameter groups (see Optimizer).
-        lr: the learning rate, >= 0.
-        momentum: mu, >= 0 (0: plain SGD).
-        dampening: scales the gradient's share of the momentum buffer.
-        weight_decay: L2 penalty added to the gradient, >= 0.
-        nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
-    """
-
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
-        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov})
-
-    def _validate(self, group):
-        self._check_range("momentum", group["momentum"], 0.0)
-        self._check_range("weight_decay", group["weight_decay"], 0.0)
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("nesterov needs momentum > 0 and dampening = 0")
-
-    def _update(self, param, grad, state, group):
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
-        if group["momentum"]:
-            buffer = state.get("momentum_buffer")
-            if buffer is None:
-                buffer = state["momentum_buffer"] = grad.copy()
-            else:
-                buffer *= group["momentum"]
-                buffer += (1 - group["dampening"]) * grad
-            grad = grad + group["momentum"] * buffer if group["nesterov"] else buffer
-        param.sub_(group["lr"] * grad)
+def _addcmul_(average, x, weight: float, work) -> None:
+    """average += weight x^2 in place, rounded as torch's ``addcmul_(x, x, value=weight)``
+    rounds it: (weight x) x; ``work`` is a scratch array."""
+    xp = get_array_module(average)
+    xp.multiply(x, weight, out=work)
+    work *= x
+    average += work
 
 
-class Adam(Optimizer):
-    """Adam (Kingma and Ba), with PyTorch's bias correction:
-    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
-    p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
-
-    Args:
-        params: parameters or parameter groups (see Optimizer).
-        lr: the learning rate, >= 0.
-        betas: (b1, b2), each in [0, 1).
-        eps: added to the denominator, >= 0.
-        weight_decay: L2 penalty added to the gradient (coupled; see AdamW), >= 0.
-        amsgrad: use the running maximum of v (Reddi et al.).
-    """
-
-    decoupled = False
-
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False):
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps,
-                                  "weight_decay": weight_decay, "amsgrad": amsgrad})
-
-    def _validate(self, group):
-        for index, beta in enumerate(group["betas"]):
-            self._check_range(f"betas[{index}]", beta, 0.0, 1.0)
-        self._check_range("eps", group["eps"], 0.0)
-        self._check_range("weight_decay", group["weight_decay"], 0.0)
-
-    def _update(self, param, grad, state, group):
-        xp = get_array_module(grad)
-        beta1, beta2 = group["betas"]
-        if not state:
-            state["step"] = 0
-            state["exp_avg"] = xp.zeros_like(param.data)
-            state["exp_avg_sq"] = xp.zeros_like(param.data)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(param.data)
-        state["step"] += 1
-        step = state["step"]
-        if group["weight_decay"]:
-            if self.decoupled:  # AdamW: shrink the weights directly, outside the moments
-                param.mul_(1 - group["lr"] * group["weight_decay"])
-            else:
-                grad = grad + group["weight_decay"] * param.data
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        # every temporary goes through one scratch array of the parameter's size: a fresh
-        # array per expression costs an allocation and its page faults, per parameter, per
-        # step (measured at a third of an MLP VAE step's optimizer time)
-        scratch = self._scratch(param.data)
-        exp_avg *= beta1
-        exp_avg += xp.multiply(grad, 1 - beta1, out=scratch)
-        exp_avg_sq *= beta2
-        xp.multiply(grad, grad, out=scratch)
-        scratch *= 1 - beta2
-        exp_avg_sq += scratch
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-            second = state["max_exp_avg_sq"]
-        bias1 = 1 - beta1 ** step
-        bias2 = 1 - beta2 ** step
-        denominator = xp.sqrt(second, out=scratch)  # sqrt(v) / sqrt(1 - b2^t) + eps
-        denominator *= 1 / math.sqrt(bias2)
-        denominator += group["eps"]
-        update = xp.divide(exp_avg, denominator, out=scratch)  # lr / (1 - b1^t) * m / denom
-        update *= group["lr"] / bias1
-        param.sub_(update)
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov and Hutter): p -= lr * wd * p before the
-    Adam step, outside the moment estimates. Arguments as in Adam (weight_decay 0.01)."""
-
-    decoupled = True
-
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
-
-
-class RMSprop(Optimizer):
-    """RMSprop in PyTorch's form: v = a v + (1 - a) g^2; p -= lr g / (sqrt(v) + eps).
-
-    Args:
-        params: parameters or parameter groups (see Optimizer).
-        lr: the learning rate, >= 0.
-        alpha: the smoothing constant a, in [0, 1].
-        eps: added to the denominator, >= 0.
-        weight_decay: L2 penalty added to the gradient, >= 0.
-        momentum: if > 0, a buffer b = mu b + g / (sqrt(v) + eps) and p -= lr b.
-        centered: divide by an estimate of the variance, sqrt(v - mean(g)^2), instead.
-    """
-
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
-        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
-                                  "weight_decay": weight_decay, "momentum": momentum,
-                                  "centered": centered})
-
-    def _validate(self, group):
-        self._check_range("alpha", group["alpha"], 0.0, 1.0, high_inclusive=True)
-        self._check_range("momentum", group["momentum"], 0.0)
-        self._check_range("eps", group["eps"], 0.0)
-        self._check_range("weight_decay", group["weight_decay"], 0.0)
-
-    def _update(self, param, grad, state, group):
-        xp = get_array_module(grad)
-        if not state:
-            state["square_avg"] = xp.zeros_like(param.data)
-            if group["momentum"]:
-                state["momentum_buffer"] = xp.zeros_like(param.data)
-            if group["centered"]:
-                state["grad_avg"] = xp.zeros_like(param.data)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
-        alpha = group["alpha"]
-        square_avg = state["square_avg"]
-        square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
-        if group["centered"]:
-            grad_avg = state["grad_avg"]
-            grad_avg *= alpha
-            grad_avg += (1 - alpha) * grad
-            denominator = xp.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
-        else:
-            denominator = xp.sqrt(square_avg) + group["eps"]
-        if group["momentum"]:
-            buffer = state["momentum_buffer"]
-            buffer *= group["momentum"]
-            buffer += grad / denominator
-            param.sub_(group["lr"] * buffer)
-        else:
-            param.sub_(group["lr"] * grad / denominator)
+def _torch_only_flags(optimizer, differentiable: bool) -> None:
+    """PyTorch's implementation switches (foreach, fused, capturable) choose between
+    kernels that compute the same update: tinygen has one, so they are accepted and
+    ignored. ``differentiable=True`` would record the step in the graph: refused."""
+    if differentiable:
+        raise NotImplementedError(f"{type(optimizer).__name__}: differentiable=True (a step "
+                                  "recorded for autograd) is not supported; got True")

@@ -1,0 +1,92 @@
+"""Adam and AdamW (Adam with decoupled weight decay).
+
+The update is array code on the raw arrays, in place, through scratch arrays reused across
+steps (see :class:`~tinygen.optim.Optimizer`).
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygen.backend import get_array_module
+from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _addcmul_, _lerp_, _torch_only_flags
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), with PyTorch's bias correction:
+    g = -g if maximize; g += wd p (or, decoupled, p *= 1 - lr wd);
+    m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
+    p -= lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        betas: (b1, b2), each in [0, 1).
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient (or, decoupled, the shrink rate of
+            the weights), >= 0.
+        amsgrad: use the running maximum of v (Reddi et al.).
+        maximize: ascend the objective instead.
+        decoupled_weight_decay: shrink the weights directly, outside the moments (AdamW).
+        foreach, fused, capturable: PyTorch's kernel choices, accepted and ignored.
+        differentiable: must be False.
+    """
+
+    _RANGES = {"eps": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE}
+    _FLAGS = ("amsgrad", "maximize", "decoupled_weight_decay")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
+        _torch_only_flags(self, differentiable)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
+                                  "weight_decay": weight_decay, "amsgrad": amsgrad,
+                                  "maximize": maximize,
+                                  "decoupled_weight_decay": decoupled_weight_decay})
+
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p)
+            state["exp_avg_sq"] = xp.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        state["step"] += 1
+        step, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        decoupled = group["decoupled_weight_decay"]
+        if weight_decay and decoupled:
+            p *= 1 - lr * weight_decay
+        g = self._descent(p, grad, group["maximize"], 0.0 if decoupled else weight_decay)
+        exp_avg, exp_avg_sq, work = state["exp_avg"], state["exp_avg_sq"], self._scratch(p)
+        _lerp_(exp_avg, g, 1 - beta1, work)
+        exp_avg_sq *= beta2
+        _addcmul_(exp_avg_sq, g, 1 - beta2, work)
+        second = exp_avg_sq
+        if group["amsgrad"]:
+            second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq,
+                                out=state["max_exp_avg_sq"])
+        # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) = (lr sqrt(c2) / c1) m / (sqrt(v) +
+        # eps sqrt(c2)), c = 1 - b^t: two passes fewer than dividing out each correction
+        root_c2 = math.sqrt(1 - beta2 ** step)
+        denominator = xp.sqrt(second, out=work)
+        denominator += group["eps"] * root_c2
+        update = xp.divide(exp_avg, denominator, out=work)
+        update *= lr * root_c2 / (1 - beta1 ** step)
+        p -= update
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter): p *= 1 - lr wd before the
+    Adam step, outside the moment estimates. Arguments as in Adam (weight_decay 0.01);
+    ``decoupled_weight_decay`` is always True, as in PyTorch."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                         differentiable=differentiable, decoupled_weight_decay=True)

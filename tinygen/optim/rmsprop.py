@@ -1,0 +1,78 @@
+"""RMSprop: the step divided by a running RMS of the gradient.
+
+The update is array code on the raw arrays, in place, through scratch arrays reused across
+steps (see :class:`~tinygen.optim.Optimizer`).
+"""
+
+from __future__ import annotations
+
+from tinygen.backend import get_array_module
+from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _addcmul_, _torch_only_flags
+
+
+class RMSprop(Optimizer):
+    """RMSprop in PyTorch's form: g = -g if maximize; g += wd p; v = a v + (1 - a) g^2;
+    p -= lr g / (sqrt(v) + eps).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        alpha: the smoothing constant a, in [0, 1].
+        eps: added to the denominator, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        momentum: if > 0, a buffer b = mu b + g / (sqrt(v) + eps) and p -= lr b.
+        centered: divide by an estimate of the variance, sqrt(v - mean(g)^2), instead.
+        capturable, foreach: PyTorch's kernel choices, accepted and ignored.
+        maximize: ascend the objective instead.
+        differentiable: must be False.
+    """
+
+    _RANGES = {"alpha": (0.0, 1.0, True), "momentum": _NON_NEGATIVE,
+               "eps": _NON_NEGATIVE, "weight_decay": _NON_NEGATIVE}
+    _FLAGS = ("centered", "maximize")
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None,
+                 maximize: bool = False, differentiable: bool = False):
+        _torch_only_flags(self, differentiable)
+        super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps,
+                                  "weight_decay": weight_decay, "momentum": momentum,
+                                  "centered": centered, "maximize": maximize})
+
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = xp.zeros_like(p)
+            if group["momentum"]:
+                state["momentum_buffer"] = xp.zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(p)
+        state["step"] = state.get("step", 0) + 1  # absent from tinygen's older checkpoints
+        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
+        alpha, work = group["alpha"], self._scratch(p)
+        square_avg = state["square_avg"]
+        square_avg *= alpha
+        _addcmul_(square_avg, g, 1 - alpha, work)
+        if group["centered"]:
+            grad_avg = state["grad_avg"]
+            # a b + (1 - a) g as written (torch lerps): v - b^2 cancels almost entirely when
+            # a is small, and this form keeps the documented rule's roundings there
+            grad_avg *= alpha
+            grad_avg += xp.multiply(g, 1 - alpha, out=work)
+            average = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=work),
+                                  out=work)
+            average = xp.sqrt(average, out=work)
+        else:
+            average = xp.sqrt(square_avg, out=work)
+        average += group["eps"]
+        update = xp.divide(g, average, out=work)
+        if group["momentum"]:
+            buffer = state["momentum_buffer"]
+            buffer *= group["momentum"]
+            buffer += update
+            update = xp.multiply(buffer, group["lr"], out=work)
+        else:
+            update *= group["lr"]
+        p -= update

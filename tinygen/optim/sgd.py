@@ -1,0 +1,67 @@
+"""SGD: stochastic gradient descent with momentum, Nesterov and weight decay.
+
+The update is array code on the raw arrays, in place, through scratch arrays reused across
+steps (see :class:`~tinygen.optim.Optimizer`).
+"""
+
+from __future__ import annotations
+
+from tinygen.backend import get_array_module
+from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _torch_only_flags
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov and weight decay, in
+    PyTorch's formulation: g = -g if maximize; g += wd p; v = mu v + (1 - dampening) g
+    (v = g at the first step); p -= lr (g + mu v if nesterov else v).
+
+    Args:
+        params: parameters or parameter groups (see Optimizer).
+        lr: the learning rate, >= 0.
+        momentum: mu, >= 0 (0: plain SGD).
+        dampening: scales the gradient's share of the momentum buffer, >= 0.
+        weight_decay: L2 penalty added to the gradient, >= 0.
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
+        maximize: ascend the objective instead.
+        foreach, fused: PyTorch's kernel choices, accepted and ignored.
+        differentiable: must be False.
+    """
+
+    _RANGES = {"momentum": _NON_NEGATIVE, "dampening": _NON_NEGATIVE,
+               "weight_decay": _NON_NEGATIVE}
+    _FLAGS = ("nesterov", "maximize")
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
+        _torch_only_flags(self, differentiable)
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov,
+                                  "maximize": maximize})
+
+    def _validate(self, group):
+        super()._validate(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
+                             f"momentum={group['momentum']}, dampening={group['dampening']}")
+
+    def _update(self, p, grad, state, group):
+        xp = get_array_module(p)
+        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
+        momentum, work = group["momentum"], self._scratch(p)
+        if momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                buffer = state["momentum_buffer"] = g.copy()
+            else:
+                buffer *= momentum
+                if group["dampening"]:
+                    buffer += xp.multiply(g, 1 - group["dampening"], out=work)
+                else:
+                    buffer += g
+            if group["nesterov"]:
+                g = xp.add(g, xp.multiply(buffer, momentum, out=work), out=work)
+            else:
+                g = buffer
+        p -= xp.multiply(g, group["lr"], out=work)
