@@ -142,17 +142,20 @@ class Cube(Function):
 
     def backward(self, gy):
         (x,) = self.saved_tensors
-        # d(x^3)/dx = 3 x^2
-        # (a second comment is not the derivation)
-        return gy * 3 * x * x
+        # d(x^3)/dx = 3 x^2, a comment that runs
+        # over two lines
+        gx = gy * 3 * x * x
+        # (a later comment is not the derivation)
+        return gx
 
 
 def test_derivation_is_the_first_comment_of_the_ops_backward(tmp_path):
     x = tg.randn(3, requires_grad=True)
     loss = Cube().apply(x).sum()
-    assert derivation(loss.grad_fn.inputs[0].grad_fn) == "d(x^3)/dx = 3 x^2"
+    line = "d(x^3)/dx = 3 x^2, a comment that runs over two lines"
+    assert derivation(loss.grad_fn.inputs[0].grad_fn) == line
     tape = page_tape(debug.replay(loss, tmp_path / "cube.html"))
-    assert tape["ops"][0]["derivation"] == "d(x^3)/dx = 3 x^2"
+    assert tape["ops"][0]["derivation"] == line
 
 
 def test_a_tensor_name_cannot_close_the_pages_script(tmp_path):

@@ -172,16 +172,21 @@ def _sum_to_shape(array: np.ndarray, shape: tuple) -> np.ndarray:
 
 
 def derivation(node) -> str:
-    """The first comment line of the op's ``backward`` (its derivation), or ''."""
+    """The comment the op's ``backward`` opens with (its derivation; a comment running over
+    several lines is joined), or ''."""
     cls = type(node)
     if cls not in _derivations:
         try:
             source = inspect.getsource(cls.backward)
         except (OSError, TypeError):
             source = ""
-        comments = (line.strip() for line in source.splitlines())
-        _derivations[cls] = next((line.lstrip("# ").strip() for line in comments
-                                  if line.startswith("#")), "")
+        block: list = []
+        for line in (line.strip() for line in source.splitlines()):
+            if line.startswith("#"):
+                block.append(line.lstrip("#").strip())
+            elif block:
+                break
+        _derivations[cls] = " ".join(block)
     return _derivations[cls]
 
 

@@ -192,13 +192,18 @@ var TinygenGraph = (function () {
     view.edges.forEach(function (e) {
       if (rank[e[0]] < rank[e[1]]) { preds[e[1]].push(e[0]); succs[e[0]].push(e[1]); }
     });
-    var layers = [];
     ids.forEach(function (id) {
-      var depth = 0;
-      preds[id].forEach(function (p) { depth = Math.max(depth, layer[p] + 1); });
-      layer[id] = depth;
-      (layers[depth] = layers[depth] || []).push(id);
+      layer[id] = 0;
+      preds[id].forEach(function (p) { layer[id] = Math.max(layer[id], layer[p] + 1); });
     });
+    // a leaf (a parameter, the targets) sits just above its first reader, not at the top
+    ids.forEach(function (id) {
+      if (preds[id].length || !succs[id].length) return;
+      layer[id] = Math.min.apply(null, succs[id].map(function (s) { return layer[s]; })) - 1;
+    });
+    var layers = [];
+    ids.forEach(function (id) { (layers[layer[id]] = layers[layer[id]] || []).push(id); });
+    layers = layers.filter(Boolean);
     var position = {};
     function number() {
       layers.forEach(function (row) { row.forEach(function (id, i) { position[id] = i; }); });
