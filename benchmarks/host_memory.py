@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import gc
 import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from benchmarks.report import machine, publish
 
@@ -31,7 +34,7 @@ from threadpoolctl import threadpool_limits
 from benchmarks.twins import step_times
 torch.set_num_threads(1)
 with threadpool_limits(1):
-    ours, theirs = next(pair for name, pair in step_times._steps().items() if sys.argv[1] in name)
+    ours, theirs = step_times.build_pair(next(n for n in step_times.STEPS if sys.argv[1] in n))
     step = ours if sys.argv[2] == "tinygen" else theirs
     step(); step()
     times = []
@@ -41,6 +44,34 @@ with threadpool_limits(1):
         times.append((time.perf_counter() - start) * 1e3)
 print(statistics.median(times))
 """
+
+
+def _status_kib(field: str) -> int:
+    """A "VmRSS"/"VmHWM"-style field of /proc/self/status, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(f"_status_kib: no field {field!r} in /proc/self/status")
+
+
+def peak_rss_above_mib(run: Callable[[], object], calls: int = 3) -> float:
+    """MiB by which this process's resident set peaks over ``calls`` calls of ``run``, above
+    its resident set just before them, less the files (library code) paged in meanwhile.
+
+    The resident set counts what NumPy, torch and glibc hold alike (tracemalloc sees only
+    NumPy's arrays, torch's allocator only torch's). Linux only: writing 5 to
+    /proc/self/clear_refs resets the peak (VmHWM) to the current resident set, so memory
+    touched earlier (imports, building the model) does not count. A first step also pages in
+    the code of every kernel it calls (10-20 MiB of libtorch for a twin's step): that growth
+    of RssFile is taken off. Run it in a fresh process: memory that an earlier measurement
+    left mapped would be reused without showing.
+    """
+    gc.collect()
+    rss, files = _status_kib("VmRSS"), _status_kib("RssFile")
+    Path("/proc/self/clear_refs").write_text("5")
+    for _ in range(calls):
+        run()
+    return (_status_kib("VmHWM") - rss - max(_status_kib("RssFile") - files, 0)) / 1024
 
 
 def _time_in_fresh_process(row: str, which: str, keep: bool, repeats: int) -> float:
