@@ -76,9 +76,7 @@ def replay(loss, path: str | os.PathLike = "backprop.html", *, model: Module | N
 def record_tape(loss, *, model: Module | None = None) -> dict:
     """The replay's data: the graph, the forward order and every backward step, as JSON-ready
     Python values (what :func:`replay` writes into the page)."""
-    if model is not None:
-        for name, parameter in model.named_parameters():
-            parameter.name = name
+    names = {id(p): name for name, p in model.named_parameters()} if model is not None else {}
     order = topological_order(loss)
     tensors: dict = {}  # id(tensor) -> its entry; ids are positions in the graph's list
     keep: list = []  # the tensors themselves, so no id is reused while we record
@@ -87,7 +85,8 @@ def record_tape(loss, *, model: Module | None = None) -> dict:
         entry = tensors.get(id(tensor))
         if entry is None:
             keep.append(tensor)
-            entry = tensors[id(tensor)] = _tensor_entry(tensor, len(tensors))
+            name = names.get(id(tensor)) or tensor.name or ""
+            entry = tensors[id(tensor)] = _tensor_entry(tensor, name, len(tensors))
         return entry["id"]
 
     op_index = {node: index for index, node in enumerate(order)}
@@ -105,10 +104,10 @@ def record_tape(loss, *, model: Module | None = None) -> dict:
             "grads": steps["grads"], "small": SMALL}
 
 
-def _tensor_entry(tensor, index: int) -> dict:
-    kind = ("parameter" if tensor.is_leaf and tensor.requires_grad and tensor.name
+def _tensor_entry(tensor, name: str, index: int) -> dict:
+    kind = ("parameter" if tensor.is_leaf and tensor.requires_grad
             else "leaf" if tensor.is_leaf else "intermediate")
-    return {"id": index, "name": tensor.name or "", "kind": kind,
+    return {"id": index, "name": name, "kind": kind,
             "requires_grad": bool(tensor.requires_grad), "shape": list(tensor.shape),
             "dtype": str(tensor.dtype), "value": summarize(to_numpy(tensor.data))}
 

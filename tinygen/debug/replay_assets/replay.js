@@ -32,7 +32,7 @@
     if (t.name) return t.name;
     if (t.id === tape.loss) return "loss";
     if (t.producer !== null) return tape.ops[t.producer].op + " output";
-    return "input";
+    return t.requires_grad ? "leaf (requires grad)" : "input";
   }
 
   // ------------------------------------------------------------------ tensor pictures
