@@ -177,3 +177,23 @@ def test_pixelcnn_tape_names_every_op_by_module_and_stays_small(tmp_path):
     assert {"PixelCNN.input", "PixelCNN.blocks.0.conv", "PixelCNN.head.3"} <= modules
     assert len(tape["backward"]) == len(tape["ops"])
     assert path.stat().st_size < 1_000_000
+
+
+def test_a_broadcast_gradient_is_shown_summed_to_the_inputs_shape():
+    bias = tg.randn(3, requires_grad=True)
+    loss = ((tg.randn(4, 3) + bias) ** 2).sum()
+    tape = record_tape(loss)
+    add = next(s for s in tape["backward"] if tape["ops"][s["op"]]["op"] == "Add")
+    assert add["upstream"][0]["shape"] == [4, 3] and add["local"][1]["shape"] == [3]
+    loss.backward()
+    (leaf,) = tape["grads"].values()  # the bias is the one leaf that requires grad
+    np.testing.assert_allclose(leaf["values"], bias.grad.numpy(), rtol=1e-6)
+
+
+def test_an_op_with_several_outputs_gets_one_upstream_gradient_per_output():
+    w = tg.randn(4, requires_grad=True)
+    first, _ = w.split(2)  # the second output is unused: its upstream gradient is zero
+    tape = record_tape((first * 3).sum())
+    split = next(s for s in tape["backward"] if tape["ops"][s["op"]]["op"] == "Split")
+    assert [g["values"] for g in split["upstream"]] == [[3, 3], [0, 0]]
+    assert tape["grads"][0]["values"] == [3, 3, 0, 0]

@@ -148,7 +148,10 @@
     opHeader(op, "Backward", index, tape.backward.length);
     if (op.derivation) make("div", "derivation", op.derivation, details);
     make("h3", null, "upstream gradient (dL/d output)", details);
-    step.upstream.forEach(function (g) { tensorBox(details, "dL/d output", g, "upstream"); });
+    step.upstream.forEach(function (g, k) {
+      var several = step.upstream.length > 1;
+      tensorBox(details, "dL/d output" + (several ? " " + k : ""), g, "upstream");
+    });
     make("h3", null, "to each input", details);
     op.inputs.forEach(function (id, k) {
       var t = tape.tensors[id], entry = make("div", "input-entry", null, details);
