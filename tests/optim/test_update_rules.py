@@ -23,10 +23,10 @@ STEPS = 8
 
 # ------------------------------------------------------------------ the written rules
 def sgd_rule(p, grads, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-             nesterov=False):
+             nesterov=False, maximize=False):
     buffer = None
     for g in grads:
-        g = g + weight_decay * p
+        g = (-g if maximize else g) + weight_decay * p
         if momentum:
             buffer = g if buffer is None else momentum * buffer + (1 - dampening) * g
             g = g + momentum * buffer if nesterov else buffer
@@ -35,11 +35,12 @@ def sgd_rule(p, grads, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
 
 
 def adam_rule(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-              amsgrad=False, decoupled=False):
+              amsgrad=False, maximize=False, decoupled_weight_decay=False):
     beta1, beta2 = betas
     m, v, v_max = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
     for t, g in enumerate(grads, start=1):
-        if decoupled:
+        g = -g if maximize else g
+        if decoupled_weight_decay:
             p = p * (1 - lr * weight_decay)
         else:
             g = g + weight_decay * p
@@ -53,14 +54,15 @@ def adam_rule(p, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
 
 
 def adamw_rule(p, grads, weight_decay=1e-2, **options):
-    return adam_rule(p, grads, weight_decay=weight_decay, decoupled=True, **options)
+    return adam_rule(p, grads, weight_decay=weight_decay, decoupled_weight_decay=True,
+                     **options)
 
 
 def rmsprop_rule(p, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False):
+                 centered=False, maximize=False):
     square_avg, grad_avg, buffer = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
     for g in grads:
-        g = g + weight_decay * p
+        g = (-g if maximize else g) + weight_decay * p
         square_avg = alpha * square_avg + (1 - alpha) * g * g
         grad_avg = alpha * grad_avg + (1 - alpha) * g
         variance = square_avg - grad_avg * grad_avg if centered else square_avg
@@ -131,8 +133,7 @@ def nadam_rule(p, grads, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
 RULES = {"SGD": sgd_rule, "Adam": adam_rule, "AdamW": adamw_rule, "RMSprop": rmsprop_rule,
          "Adagrad": adagrad_rule, "Adadelta": adadelta_rule, "Adamax": adamax_rule,
          "NAdam": nadam_rule}
-# SGD, Adam, AdamW and RMSprop take no maximize argument (PyTorch's do)
-MAXIMIZING = ("Adadelta", "Adagrad", "Adamax", "NAdam")
+MAXIMIZING = sorted(RULES)  # every one takes maximize, as PyTorch's do
 
 
 # ------------------------------------------------------------------ drawn options
@@ -151,27 +152,33 @@ def _sgd_options():
             "lr": _fraction(1e-3, 0.5),
             "momentum": _fraction(0.1, 0.99) if nesterov else st.sampled_from([0.0, 0.5, 0.9]),
             "dampening": st.just(0.0) if nesterov else st.sampled_from([0.0, 0.1, 0.7]),
-            "weight_decay": _weight_decay(), "nesterov": st.just(nesterov)})
+            "weight_decay": _weight_decay(), "nesterov": st.just(nesterov),
+            "maximize": st.booleans()})
 
     return st.booleans().flatmap(with_nesterov)
 
 
-def _adam_options(weight_decay):
-    return st.fixed_dictionaries({
+def _adam_options(weight_decay, adamw=False):
+    """Adam's options; AdamW's are the same less decoupled_weight_decay (always True)."""
+    options = {
         "lr": _fraction(1e-4, 0.1), "betas": st.tuples(_fraction(0.0, 0.99),
                                                        _fraction(0.0, 0.999)),
         "eps": st.sampled_from([1e-8, 1e-3]), "weight_decay": weight_decay,
-        "amsgrad": st.booleans()})
+        "amsgrad": st.booleans(), "maximize": st.booleans()}
+    if not adamw:
+        options["decoupled_weight_decay"] = st.booleans()
+    return st.fixed_dictionaries(options)
 
 
 OPTIONS = {
     "SGD": _sgd_options(),
     "Adam": _adam_options(_weight_decay()),
-    "AdamW": _adam_options(st.sampled_from([0.0, 1e-2, 0.3, 2.0])),
+    "AdamW": _adam_options(st.sampled_from([0.0, 1e-2, 0.3, 2.0]), adamw=True),
     "RMSprop": st.fixed_dictionaries({
         "lr": _fraction(1e-4, 0.1), "alpha": _fraction(0.0, 1.0),
         "eps": st.sampled_from([1e-8, 1e-3]), "weight_decay": _weight_decay(),
-        "momentum": st.sampled_from([0.0, 0.5, 0.9]), "centered": st.booleans()}),
+        "momentum": st.sampled_from([0.0, 0.5, 0.9]), "centered": st.booleans(),
+        "maximize": st.booleans()}),
     "Adagrad": st.fixed_dictionaries({
         "lr": _fraction(1e-3, 0.5), "lr_decay": st.sampled_from([0.0, 1e-3, 0.2]),
         "weight_decay": _weight_decay(),

@@ -166,6 +166,18 @@ ADAPTIVE_CASES = [
     ("NAdam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
     ("NAdam", {"lr": 0.01, "maximize": True}),
 ]
+# maximize and decoupled_weight_decay on the first four, added to match PyTorch's options
+MAXIMIZE_CASES = [
+    ("SGD", {"lr": 0.01, "maximize": True}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1,
+             "maximize": True}),
+    ("SGD", {"lr": 0.01, "momentum": 0.9, "nesterov": True, "maximize": True}),
+    ("Adam", {"lr": 0.01, "maximize": True, "amsgrad": True, "weight_decay": 0.1}),
+    ("Adam", {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    ("AdamW", {"lr": 0.01, "maximize": True}),
+    ("RMSprop", {"lr": 0.01, "maximize": True, "weight_decay": 0.1}),
+    ("RMSprop", {"lr": 0.01, "maximize": True, "momentum": 0.5, "centered": True}),
+]
 
 
 def _mixed_scale_gradients(shape, steps, dtype, seed=0):
@@ -177,8 +189,8 @@ def _mixed_scale_gradients(shape, steps, dtype, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(("name", "kwargs"), ADAPTIVE_CASES)
-def test_adaptive_optimizer_follows_torch_with_mixed_scale_gradients(name, kwargs, dtype):
+@pytest.mark.parametrize(("name", "kwargs"), ADAPTIVE_CASES + MAXIMIZE_CASES)
+def test_optimizer_follows_torch_with_mixed_scale_gradients(name, kwargs, dtype):
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((6, 5)).astype(dtype)
     ours, theirs = nn.Parameter(w0.copy()), torch.tensor(w0.copy(), requires_grad=True)
@@ -199,8 +211,9 @@ def test_adaptive_optimizer_follows_torch_with_mixed_scale_gradients(name, kwarg
                                    err_msg=key)
 
 
-@pytest.mark.parametrize(("name", "kwargs"), [case for case in ADAPTIVE_CASES if case[1]])
-def test_adaptive_optimizer_with_param_groups_follows_torch(name, kwargs):
+@pytest.mark.parametrize(("name", "kwargs"),
+                         [case for case in ADAPTIVE_CASES + MAXIMIZE_CASES if case[1]])
+def test_optimizer_with_param_groups_follows_torch(name, kwargs):
     """Two groups, the second overriding every option the case sets with its default, and a
     parameter that has no gradient on some steps."""
     rng = np.random.default_rng(2)
@@ -228,10 +241,14 @@ def test_adaptive_optimizer_with_param_groups_follows_torch(name, kwargs):
                                    atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["Adagrad", "Adadelta", "Adamax", "NAdam"])
-def test_adaptive_state_dict_has_torchs_structure(name):
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("SGD", {"momentum": 0.9}), ("Adam", {"amsgrad": True}), ("AdamW", {}),
+    ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}), ("Adadelta", {}),
+    ("Adamax", {}), ("NAdam", {})])
+def test_state_dict_has_torchs_structure(name, kwargs):
     ours, theirs = nn.Parameter(np.zeros(3)), torch.zeros(3, requires_grad=True)
-    ours_opt, theirs_opt = getattr(optim, name)([ours]), getattr(torch.optim, name)([theirs])
+    ours_opt = getattr(optim, name)([ours], **kwargs)
+    theirs_opt = getattr(torch.optim, name)([theirs], **kwargs)
     ours.grad, theirs.grad = tg.tensor(np.ones(3)), torch.ones(3)
     ours_opt.step()
     theirs_opt.step()
