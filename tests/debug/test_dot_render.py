@@ -12,7 +12,7 @@ from tinygen import debug
 
 pytestmark = pytest.mark.skipif(
     shutil.which("dot") is None,
-    reason="no Graphviz: apt-get install chromium graphviz; pip install -e .[browser]")
+    reason="no Graphviz: apt-get install graphviz (.ci/run installs it with chromium)")
 
 
 def mlp_loss():
