@@ -2,125 +2,284 @@
 the indices max_unpool takes), and upsample_nearest2d. The adaptive pools are in
 ``pooling_adaptive.py``, max_unpool in ``unpooling.py``; both use the geometry helpers here.
 
-Windows are read through a strided view (``backend.sliding_windows``), never copied one by
-one. Each backward is a linear map of the upstream gradient written as a differentiable op,
-so second derivatives flow through pooling too. The 1-D ops are the 2-D ones on a unit
-height, and every op takes an unbatched input (no N axis) as PyTorch does.
+Both pools are separable: a window's max (sum) is the max (sum) over its rows of each row's
+max (sum). So each runs as two 1-D passes, along W then H, each a loop over the kernel's
+taps on that axis with one strided view of the whole array per tap: no window copies, no
+scatter. The gradient routing of max pooling factors the same way: torch keeps a window's
+first maximum in raster order (a NaN counts as the maximum, and a later NaN replaces an
+earlier one), which lies in the first row holding the window's maximum, at that row's first
+maximum. Each pass keeps one boolean mask per tap (where that tap won); the gradient goes
+back through them pass by pass with strided writes, and they give ``return_indices`` too.
+
+Each backward is a linear map of the upstream gradient written as a differentiable op (two
+ops that are each other's adjoint), so second derivatives flow through pooling too. The 1-D
+ops are the 2-D ones on a unit height, and every op takes an unbatched input (no N axis).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import pair, positive
 from tinygen.autograd.ops.conv.functions import single
-from tinygen.autograd.ops.shape import expand, getitem, index_add, reshape, squeeze, unsqueeze
+from tinygen.autograd.ops.shape import expand, reshape, squeeze, unsqueeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
 class MaxPool2d(Function):
-    """Max over each window; the gradient goes to the window's first maximum in raster order,
-    as PyTorch's does. ``pads`` is ((top, bottom), (left, right)) of -inf. With
-    ``return_indices`` a second output holds each winner's flat position in its input plane
-    (H*W), as torch reports it; it is an integer constant that receives no gradient."""
+    """Max over each window; the gradient goes to the window's winner, PyTorch's: its first
+    maximum in raster order, or its last NaN. ``windows`` holds per axis (H, then W) the
+    window (kernel, stride, dilation, (start pad, end pad)); the padding is -inf and never
+    wins (a window whose input taps are all -inf sends its gradient to the first of them, as
+    torch does). With ``return_indices`` a second output holds each winner's flat position
+    in its input plane (H*W), as torch reports it; it is an integer constant that receives
+    no gradient."""
 
-    def __init__(self, kernel, stride, pads, dilation=(1, 1), return_indices=False):
-        self.kernel, self.stride, self.pads, self.dilation = kernel, stride, pads, dilation
-        self.return_indices = return_indices
+    def __init__(self, windows, return_indices=False):
+        self.windows, self.return_indices = windows, return_indices
 
     def forward(self, x):
         xp = get_array_module(x)
-        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
-        padded = xp.pad(x, ((0, 0), (0, 0)) + self.pads, constant_values=-xp.inf) \
-            if any(map(sum, self.pads)) else x
-        n, c, hp, wp = padded.shape
-        windows = backend.sliding_windows(padded, self.kernel, self.stride, self.dilation)
-        oh, ow = windows.shape[2:4]
-        # (N, C, oh, ow, kh, kw) -> (N, C, oh, ow, kh*kw): one copy, then a last-axis argmax
-        taps = windows.reshape(n, c, oh, ow, kh * kw)
-        winner = taps.argmax(axis=-1)
-        y = xp.take_along_axis(taps, winner[..., None], axis=-1)[..., 0]
-        # the winner's flat position in the padded (Hp, Wp) plane
-        rows = xp.arange(oh).reshape(oh, 1) * sh + (winner // kw) * dh
-        cols = xp.arange(ow).reshape(1, ow) * sw + (winner % kw) * dw
-        flat_index = (rows * wp + cols).reshape(n * c, oh * ow)
-        self.save_for_backward(flat_index)  # integer positions: a constant to the graph
-        self.padded_shape = padded.shape
+        rows_window, cols_window = self.windows
+        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+        row_max, col_won = _max_along(x, 3, cols_window)
+        y, row_won = _max_along(row_max, 2, rows_window)
+        self.save_for_backward(row_won, col_won)  # boolean masks: constants to the graph
+        self.input_shape = x.shape
         if not self.return_indices:
             return y
-        (top, _), (left, _) = self.pads
-        # the winner's flat position in the unpadded (H, W) plane: (N, C, oh, ow)
-        index = (rows - top) * x.shape[3] + (cols - left)
-        return y, index.astype(xp.int64, copy=False)
+        return y, _winner_index(xp, row_won, col_won, self.windows, x.shape[3])
 
     def backward(self, gy, gindex=None):
-        # dL/dx at each window's max = the sum of gy over the windows it won; zero elsewhere
-        (flat_index,) = self.saved_tensors
-        n, c, hp, wp = self.padded_shape
-        xp = get_array_module(gy.data)
-        plane_rows = xp.arange(n * c).reshape(n * c, 1)
-        # (N, C, oh, ow) -> (N*C, oh*ow): one row of gradients per image plane
-        flat = reshape(gy, (n * c, -1))
-        scattered = index_add(flat, (plane_rows, flat_index.data), (n * c, hp * wp))
-        # (N*C, Hp*Wp) -> (N, C, Hp, Wp), then drop the padding
-        gx = reshape(scattered, (n, c, hp, wp))
-        (top, bottom), (left, right) = self.pads
-        if top or bottom or left or right:
-            gx = getitem(gx, (slice(None), slice(None), slice(top, hp - bottom),
-                              slice(left, wp - right)))
-        return gx
+        # dL/dx at each window's winner = the sum of gy over the windows it won; zero elsewhere
+        row_won, col_won = self.saved_tensors
+        return MaxPool2dScatter(self.windows, self.input_shape).apply(gy, row_won, col_won)
+
+
+class MaxPool2dScatter(Function):
+    """max_pool2d's gradient as an op: each window's value of gy (N, C, oh, ow) added at its
+    winning tap of a zero (N, C, H, W), through the winner masks of the two passes."""
+
+    def __init__(self, windows, input_shape):
+        self.windows, self.input_shape = windows, input_shape
+
+    def forward(self, gy, row_won, col_won):
+        self.save_for_backward(row_won, col_won)
+        height, width = self.input_shape[2:]
+        # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
+        rows = _spread_along(gy, 2, self.windows[0], height, row_won)
+        return _spread_along(rows, 3, self.windows[1], width, col_won)
+
+    def backward(self, ggx):
+        # a scatter is linear: its gradient is its adjoint, the gather at the same winners
+        row_won, col_won = self.saved_tensors
+        return MaxPool2dGather(self.windows).apply(ggx, row_won, col_won), None, None
+
+
+class MaxPool2dGather(Function):
+    """The transpose of MaxPool2dScatter: each window's winning tap read from (N, C, H, W)
+    (max_pool2d with the winners held fixed), (N, C, oh, ow)."""
+
+    def __init__(self, windows):
+        self.windows = windows
+
+    def forward(self, x, row_won, col_won):
+        self.save_for_backward(row_won, col_won)
+        self.input_shape = x.shape
+        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+        rows = _sum_along(x, 3, self.windows[1], col_won)
+        return _sum_along(rows, 2, self.windows[0], row_won)
+
+    def backward(self, gy):
+        # the adjoint of the gather is the scatter
+        row_won, col_won = self.saved_tensors
+        scatter = MaxPool2dScatter(self.windows, self.input_shape)
+        return scatter.apply(gy, row_won, col_won), None, None
 
 
 class AvgPool2d(Function):
     """Each window's sum over its divisor: the kernel size, or per window (an (oh, ow) array)
-    the taps PyTorch counts (the zero padding or not, never a ceil-mode overhang)."""
+    the taps PyTorch counts (the zero padding or not, never a ceil-mode overhang).
+    ``windows`` as in MaxPool2d; the padding is zeros."""
 
-    def __init__(self, kernel, stride, pads, divisor):
-        self.kernel, self.stride, self.pads, self.divisor = kernel, stride, pads, divisor
+    def __init__(self, windows, divisor):
+        self.windows, self.divisor = windows, divisor
 
     def forward(self, x):
         xp = get_array_module(x)
-        padded = xp.pad(x, ((0, 0), (0, 0)) + self.pads) if any(map(sum, self.pads)) else x
         self.input_shape = x.shape
-        sums = backend.sliding_windows(padded, self.kernel, self.stride).sum(axis=(4, 5))
+        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+        sums = _sum_along(_sum_along(x, 3, self.windows[1]), 2, self.windows[0])
         return sums / _on(xp, self.divisor, x.dtype)
 
     def backward(self, gy):
         # avg_pool2d is linear: its gradient is the adjoint, spreading gy/divisor over windows
-        return AvgPool2dAdjoint(self.kernel, self.stride, self.pads, self.divisor,
-                                self.input_shape).apply(gy)
+        return AvgPool2dAdjoint(self.windows, self.divisor, self.input_shape).apply(gy)
 
 
 class AvgPool2dAdjoint(Function):
     """The transpose of avg_pool2d: each window's value over its divisor, added to its taps."""
 
-    def __init__(self, kernel, stride, pads, divisor, input_shape):
-        self.kernel, self.stride, self.pads, self.divisor = kernel, stride, pads, divisor
-        self.input_shape = input_shape
+    def __init__(self, windows, divisor, input_shape):
+        self.windows, self.divisor, self.input_shape = windows, divisor, input_shape
 
     def forward(self, gy):
         xp = get_array_module(gy)
-        (kh, kw), (sh, sw), ((top, bottom), (left, right)) = self.kernel, self.stride, self.pads
-        n, c, h, w = self.input_shape
-        oh, ow = gy.shape[2:]
-        out = xp.zeros((n, c, top + h + bottom, left + w + right), dtype=gy.dtype)
+        height, width = self.input_shape[2:]
         share = gy / _on(xp, self.divisor, gy.dtype)
-        for i in range(kh):  # kh*kw strided slice-adds instead of a scatter
-            for j in range(kw):
-                out[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw] += share
-        return out[:, :, top:top + h, left:left + w]
+        # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
+        rows = _spread_along(share, 2, self.windows[0], height)
+        return _spread_along(rows, 3, self.windows[1], width)
 
     def backward(self, ggx):
         # the adjoint of the adjoint is avg_pool2d itself
-        return AvgPool2d(self.kernel, self.stride, self.pads, self.divisor).apply(ggx)
+        return AvgPool2d(self.windows, self.divisor).apply(ggx)
 
 
 def _on(xp, divisor, dtype):
     """The divisor on the array's device: an int as it is, a per-window array as ``dtype``."""
     return divisor if isinstance(divisor, int) else xp.asarray(divisor, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- 1-D passes
+# A window along one axis is (kernel, stride, dilation, (start pad, end pad)); its taps are
+# ``dilation`` apart, and window o's tap t reads padded position o * stride + t * dilation.
+def _pad_along(xp, a, axis, pads, value):
+    """``a`` with ``pads`` entries of ``value`` before and after it along ``axis``."""
+    if not any(pads):
+        return a
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = pads
+    return xp.pad(a, widths, constant_values=value)
+
+
+def _taps(a, axis, window) -> list:
+    """One strided view of ``a`` (padded along ``axis``) per tap: view t holds tap t of every
+    window along ``axis``, so the axis becomes the number of windows."""
+    kernel, stride, dilation, _ = window
+    out = (a.shape[axis] - dilation * (kernel - 1) - 1) // stride + 1
+    lead = (slice(None),) * axis
+    return [a[lead + (slice(t * dilation, t * dilation + stride * (out - 1) + 1, stride),)]
+            for t in range(kernel)]
+
+
+def _tiles(window, length: int) -> bool:
+    """Whether the windows tile a padded axis of ``length``: every position read once."""
+    kernel, stride, dilation, _ = window
+    return stride == kernel == dilation * (kernel - 1) + 1 and length % stride == 0
+
+
+def _masked(xp, values, mask, finite: bool):
+    """``values`` where ``mask``, else 0: a product when every value is ``finite`` (fast), a
+    select otherwise, since NaN or inf times 0 would leak into the positions left out."""
+    if finite:
+        return values * mask
+    return xp.where(mask, values, xp.zeros((), dtype=values.dtype))
+
+
+def _inside(tap: int, window, size: int, out: int) -> tuple[int, int]:
+    """The windows [first, end) whose ``tap`` reads the input, not its padding, along an axis
+    of ``size`` with ``out`` windows."""
+    kernel, stride, dilation, (before, _) = window
+    offset = tap * dilation
+    first = -(-(before - offset) // stride)
+    end = -(-(before + size - offset) // stride)
+    return min(max(first, 0), out), min(max(end, 0), out)
+
+
+def _max_along(a, axis, window):
+    """The max of each window along ``axis`` of ``a``, and where each tap won: (max, won)
+    with won[t] true where tap t is the window's winner (its first maximum; its last NaN).
+    ``won`` is (kernel, *max.shape) booleans."""
+    xp = get_array_module(a)
+    taps = _taps(_pad_along(xp, a, axis, window[3], -xp.inf), axis, window)
+    best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
+    for tap in taps[2:]:
+        xp.maximum(best, tap, out=best)
+    won = xp.empty((len(taps),) + best.shape, dtype=bool)
+    lead = (slice(None),) * axis
+    free = None  # the windows no earlier tap has won
+    for t, tap in enumerate(taps):
+        hit = won[t]
+        xp.equal(tap, best, out=hit)
+        # the padding never wins: torch's kernel reads only the input's taps
+        first, end = _inside(t, window, a.shape[axis], best.shape[axis])
+        hit[lead + (slice(None, first),)] = False
+        hit[lead + (slice(end, None),)] = False
+        if free is None:
+            free = ~hit
+            continue
+        xp.logical_and(hit, free, out=hit)
+        if t < len(taps) - 1:
+            xp.logical_xor(free, hit, out=free)
+    nan = xp.isnan(best)
+    if bool(nan.any()):
+        # a NaN compares unequal to itself, so NaN windows have no winner yet: their last NaN
+        for t in reversed(range(len(taps))):
+            hit = xp.logical_and(xp.isnan(taps[t]), nan)
+            xp.logical_or(won[t], hit, out=won[t])
+            xp.logical_xor(nan, hit, out=nan)
+    return best, won
+
+
+def _sum_along(a, axis, window, won=None):
+    """The sum of each window's taps along ``axis`` of ``a`` (zero padded), or with ``won``
+    (from :func:`_max_along`) the value of each window's winning tap."""
+    xp = get_array_module(a)
+    padded = _pad_along(xp, a, axis, window[3], 0)
+    if won is None and window[0] == padded.shape[axis]:
+        return padded.sum(axis=axis, keepdims=True)  # one window over the whole axis
+    taps = _taps(padded, axis, window)
+    if won is not None:
+        finite = bool(xp.isfinite(padded).all())
+        taps = [_masked(xp, tap, won[t], finite) for t, tap in enumerate(taps)]
+    total = taps[0] + taps[1] if len(taps) > 1 else taps[0].copy()
+    for tap in taps[2:]:
+        xp.add(total, tap, out=total)
+    return total
+
+
+def _spread_along(g, axis, window, size, won=None):
+    """The adjoint of :func:`_sum_along`: each window's value of ``g`` added to each of its
+    taps (with ``won``: to its winning tap only) along ``axis``, which becomes ``size`` long
+    once the padding is cut off."""
+    xp = get_array_module(g)
+    kernel, stride, dilation, (before, after) = window
+    shape = list(g.shape)
+    shape[axis] = before + size + after
+    if won is None and kernel == shape[axis]:  # one window over the whole axis
+        total = xp.broadcast_to(g, tuple(shape)).copy()
+    else:
+        tiles = _tiles(window, shape[axis])
+        total = xp.empty(shape, dtype=g.dtype) if tiles else xp.zeros(shape, dtype=g.dtype)
+        disjoint = stride >= dilation * (kernel - 1) + 1  # no position in two windows
+        finite = won is None or bool(xp.isfinite(g).all())
+        for t, view in enumerate(_taps(total, axis, window)):
+            if won is not None and finite and disjoint:
+                xp.multiply(g, won[t], out=view)  # straight into place, no temporary
+                continue
+            part = g if won is None else _masked(xp, g, won[t], finite)
+            if disjoint:
+                view[...] = part
+            else:
+                view += part
+    lead = (slice(None),) * axis
+    return total[lead + (slice(before, before + size),)]
+
+
+def _winner_index(xp, row_won, col_won, windows, width: int):
+    """Each window's winner as its flat position row * W + column in the unpadded input
+    plane: (N, C, oh, ow) int64."""
+    (_, sh, dh, (top, _)), (_, sw, dw, (left, _)) = windows
+    oh, ow = row_won.shape[-2:]
+    # (kh, N, C, oh, ow) -> (N, C, oh, ow): the winning tap along H, and the row it reads
+    rows = xp.arange(oh).reshape(oh, 1) * sh + row_won.argmax(axis=0) * dh - top
+    # (kw, N, C, H, ow) -> (N, C, H, ow), read at each window's row -> (N, C, oh, ow)
+    col_tap = xp.take_along_axis(col_won.argmax(axis=0), rows, axis=2)
+    cols = xp.arange(ow).reshape(1, ow) * sw + col_tap * dw - left
+    return (rows * width + cols).astype(xp.int64, copy=False)
 
 
 # --------------------------------------------------------------------------- geometry
@@ -158,12 +317,14 @@ def _output_size(op, size, kernel, stride, pad, dilation, ceil_mode) -> tuple[in
 
 
 def _pool_geometry(op, x, kernel, stride, padding, dilation, ceil_mode):
-    """Per axis (out, ((start pad, end pad))) for a 4-D x and pair arguments."""
+    """For a 4-D x and pair arguments: the output size (oh, ow), and per axis (H, then W)
+    the window (kernel, stride, dilation, (start pad, end pad)) the pooling ops take."""
     sizes = [_output_size(op, x.shape[2 + a], kernel[a], stride[a], padding[a], dilation[a],
                           ceil_mode) for a in range(2)]
     outs = tuple(out for out, _ in sizes)
-    pads = tuple((padding[a], padding[a] + sizes[a][1]) for a in range(2))
-    return outs, pads
+    windows = tuple((kernel[a], stride[a], dilation[a], (padding[a], padding[a] + sizes[a][1]))
+                    for a in range(2))
+    return outs, windows
 
 
 def pool_pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
@@ -197,8 +358,8 @@ def _max_pool(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode,
     def pool(x4):
         if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
             x4 = unsqueeze(x4, 2)
-        _, pads = _pool_geometry(op, x4, kernel, stride, padding, dilation, ceil_mode)
-        y = MaxPool2d(kernel, stride, pads, dilation, bool(return_indices)).apply(x4)
+        _, windows = _pool_geometry(op, x4, kernel, stride, padding, dilation, ceil_mode)
+        y = MaxPool2d(windows, bool(return_indices)).apply(x4)
         if return_indices:  # the indices leave the graph: a constant, like torch's
             y = (y[0], Tensor._from_array(y[1].data))
         return map_outputs(y, lambda t: squeeze(t, 2)) if spatial == 1 else y
@@ -271,14 +432,14 @@ def _avg_pool(op, x, spatial, kernel_size, stride, padding, ceil_mode, count_inc
     def pool(x4):
         if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
             x4 = unsqueeze(x4, 2)
-        outs, pads = _pool_geometry(op, x4, kernel, stride, padding, (1, 1), ceil_mode)
+        outs, windows = _pool_geometry(op, x4, kernel, stride, padding, (1, 1), ceil_mode)
         divisor = int(divisor_override or kernel[0] * kernel[1])
         if divisor_override is None and (ceil_mode or (padding != (0, 0)
                                                        and not count_include_pad)):
             counts = [_window_counts(x4.shape[2 + a], outs[a], kernel[a], stride[a],
                                      padding[a], count_include_pad) for a in range(2)]
             divisor = np.outer(counts[0], counts[1])
-        y = AvgPool2d(kernel, stride, pads, divisor).apply(x4)
+        y = AvgPool2d(windows, divisor).apply(x4)
         return squeeze(y, 2) if spatial == 1 else y
 
     return batched(op, x, spatial, pool)

@@ -100,8 +100,9 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
 
 
 def _adaptive_max_index(x, outs):
-    """The flat (H*W) position of each adaptive window's first maximum in raster order, on
-    raw arrays: (N, C, oh, ow) integers."""
+    """The flat (H*W) position of each adaptive window's winner, on raw arrays: (N, C, oh,
+    ow) integers. As in torch's kernel, the winner is the first maximum in raster order, and
+    a NaN counts as the maximum with a later NaN replacing an earlier one (the last NaN)."""
     xp = get_array_module(x)
     n, c, h, w = x.shape
     tables = []
@@ -109,7 +110,8 @@ def _adaptive_max_index(x, outs):
         starts, ends = _adaptive_bounds(size, out)
         width = int((ends - starts).max())
         # (out, width) indices of each window; short windows repeat their last index, which
-        # comes after the original in raster order and so never wins a tie
+        # comes after the original in raster order: it never wins a tie, and where it is a
+        # window's last NaN it names the same entry
         tables.append(xp.asarray(np.minimum(starts[:, None] + np.arange(width),
                                             ends[:, None] - 1)))
     rows, cols = tables
@@ -117,6 +119,11 @@ def _adaptive_max_index(x, outs):
     windows = x[:, :, rows[:, :, None, None], cols[None, None, :, :]]
     windows = windows.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, outs[0], outs[1], -1)
     winner = windows.argmax(axis=-1)
+    nan = xp.isnan(windows)
+    if bool(nan.any()):
+        # the last NaN of a window: the first one in the reversed taps
+        last_nan = nan.shape[-1] - 1 - nan[..., ::-1].argmax(axis=-1)
+        winner = xp.where(nan.any(axis=-1), last_nan, winner)
     lw = cols.shape[1]
     # window (i, j)'s winning tap back to its input row and column: (N, C, oh, ow) each
     row = rows[xp.arange(outs[0])[:, None], winner // lw]
