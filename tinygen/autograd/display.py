@@ -1,6 +1,7 @@
-"""How a Tensor shows itself in a notebook: ``Tensor._repr_html_`` calls :func:`tensor_html`.
+"""How a Tensor shows itself in a notebook: ``Tensor._repr_html_`` is :func:`tensor_card`.
 
-Only NumPy here (the Tensor passes its values in), so the module sits below the Tensor.
+Only NumPy here (the Tensor is read through its public attributes), so the module sits below
+the Tensor.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def tensor_html(values: np.ndarray, *, device: object = "cpu", requires_grad: bo
                            precision=4)
     rows.append(f"<pre style='margin:4px 0 0'>{html.escape(text)}</pre>")
     return f"<div class='tinygen-tensor' style='{_STYLE}'>" + "".join(rows) + "</div>"
+
+
+def tensor_card(tensor) -> str:
+    """``Tensor._repr_html_``: :func:`tensor_html` of a Tensor (read through its public
+    attributes, so this module needs no import of the Tensor)."""
+    grad_fn = tensor.grad_fn
+    return tensor_html(tensor.numpy(), device=tensor.device, requires_grad=tensor.requires_grad,
+                       grad_fn=None if grad_fn is None else grad_fn.name, name=tensor.name)
 
 
 def _statistics(values: np.ndarray) -> str:

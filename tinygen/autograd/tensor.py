@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from tinygen import backend
-from tinygen.autograd.display import tensor_html
+from tinygen.autograd.display import tensor_card
 from tinygen.autograd.grad_mode import grad_mode
 from tinygen.autograd.hooks import observers as _observers
 from tinygen.autograd.tensor_methods import TensorMethods
@@ -192,10 +192,7 @@ class Tensor(TensorMethods):
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
-    def _repr_html_(self) -> str:
-        """Jupyter's display: shape, dtype, device, statistics and (small) values."""
-        return tensor_html(self.numpy(), device=self.device, requires_grad=self.requires_grad,
-                           grad_fn=None if self._ctx is None else self._ctx.name, name=self.name)
+    _repr_html_ = tensor_card  # Jupyter's display: shape, dtype, device, statistics, values
 
     # ------------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
