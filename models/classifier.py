@@ -27,6 +27,7 @@ from tinygen.train import (
     pause_point,
     plot_metrics,
     positive_int,
+    quick_notice,
     save_safetensors,
     script,
 )
@@ -133,6 +134,9 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=max_steps, initial_step=state["step"],
                    log_every=args.log_every) as log:
+        if args.quick:
+            log.print(quick_notice("python -m models.classifier", max_steps,
+                                   args.epochs * len(loader)))
         step, test_loss, accuracy = train(model, optimizer, loader, test_loader, args, log,
                                           checkpoint, max_steps, state["step"], state["epoch"])
     seconds = time.perf_counter() - started

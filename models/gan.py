@@ -22,7 +22,6 @@ sampling and the pictures are in ``models.gan_samples``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from tinygen.train import (
     check_needs,
     check_range,
     finite_float,
+    format_summary,
     make_parser,
     non_negative_float,
     open_checkpoint,
@@ -49,6 +49,7 @@ from tinygen.train import (
     pause_point,
     plot_metrics,
     positive_int,
+    quick_notice,
     script,
 )
 from tinygen.train.batches import EndlessBatches
@@ -394,6 +395,7 @@ def parse_flags(argv) -> argparse.Namespace:
         args.k = 5 if args.model == "wgan-gp" else 1
     if args.model == "wgan-gp" and args.lr == parser.get_default("lr"):
         args.lr = 1e-4  # the WGAN-GP paper's
+    args.full_steps = args.steps
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, min(getattr(args, name), value))
@@ -402,6 +404,19 @@ def parse_flags(argv) -> argparse.Namespace:
             args.k = min(args.k, 2)
             args.eval_every = min(args.eval_every, 100)
     return args
+
+
+# The final summary's units; "raw_" metrics (the generator without weight averaging) share
+# them.
+UNITS = {"classifier_fid": "(Frechet distance in the metric classifier's features; lower is "
+                           "better)",
+         "modes_covered": "of 10 digits with at least 5% of the samples",
+         "rarest_digit_share": "%", "class_accuracy": "% (samples classified as asked)",
+         "confidence": "(exp of the mean KL: 1 to 10, higher is surer and more varied)",
+         "ink_minus": "summed intensity per image", "ink_zero": "summed intensity per image",
+         "ink_plus": "summed intensity per image",
+         "nearest_neighbour_distance": "L2 distance in pixels", "steps": "training steps",
+         "seconds_per_step": "s"}
 
 
 @script
@@ -431,6 +446,9 @@ def main(argv=None) -> dict:
     evaluator = gan_metrics.make_evaluator(G, args, classifier, real_test, generate, G_average)
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
                    log_every=args.log_every, desc=args.model, disable_bar=None) as log:
+        if args.quick:
+            log.print(quick_notice(f"python -m models.gan --model {args.model}", args.steps,
+                                   args.full_steps, also="fewer samples for the metrics"))
         step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,
                               checkpoint, start_step, G_average)
         checkpoint.save(step=step)
@@ -439,7 +457,9 @@ def main(argv=None) -> dict:
         metrics.update(save_pictures(sampler, args, (x_train + 1) / 2, fixed_noise))
         metrics.update(steps=step, seconds_per_step=seconds / max(step - start_step, 1))
         log.write(step, split="final", **metrics)
-        log.print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
+        log.print(format_summary(f"{args.model} after {step} steps, "
+                                 f"{args.final_samples} samples against t10k[8000:]:",
+                                 metrics, UNITS, saved_in=log.path))
     plot_metrics(args.out)
     return metrics
 

@@ -18,7 +18,6 @@ JSONL go to ``--out``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -36,9 +35,11 @@ from tinygen.optim import Adam  # noqa: E402
 from tinygen.train import (  # noqa: E402
     RunLogger,
     add_model_flags,
+    format_summary,
     make_parser,
     parse_args,
     plot_metrics,
+    quick_notice,
 )
 
 MIXTURE_STD = 0.05  # wide enough for a small MLP to fit within a minute, narrow enough to see
@@ -270,7 +271,10 @@ def main(argv=None) -> dict:
     flags.add_argument("--saturation-steps", type=int, default=300,
                        help="generator steps whose gradient norms the saturation plot shows")
     args = parse_args(parser, argv)
+    full_steps = args.steps
     if args.quick:
+        print(quick_notice("python -m models.gan_toys", min(args.steps, 1000), full_steps,
+                           also="per toy GAN; fewer frames"))
         args.steps, args.frames = min(args.steps, 1000), min(args.frames, 5)
         args.saturation_steps = min(args.saturation_steps, 60)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -285,7 +289,8 @@ def main(argv=None) -> dict:
         metrics.update(save_saturation_plot(args.out, args.saturation_steps))
         log.write(args.steps, split="final", **metrics)
     plot_metrics(args.out)
-    print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
+    print(format_summary(f"the toy GANs after {args.steps} steps each, and the 2-D games:",
+                         metrics, saved_in=args.out / "metrics.jsonl"))
     return metrics
 
 

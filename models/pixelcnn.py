@@ -10,7 +10,6 @@ pixel by pixel. This file reads top to bottom: modules, loss, training loop, sam
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 
@@ -25,17 +24,24 @@ from tinygen.train import (
     RunLogger,
     add_model_flags,
     check_range,
+    format_summary,
     make_parser,
     open_checkpoint,
     parse_args,
     pause_point,
     plot_metrics,
     positive_int,
+    quick_notice,
+    save_captioned_grid,
     save_image_grid,
     script,
 )
 
 PIXELS = 28 * 28
+# The final summary's units (the PixelRNN's too).
+UNITS = {"test_nll_nats": "nats per image (lower is better)",
+         "test_bits_per_dim": "bits per pixel (lower is better)",
+         "ms_per_step": "ms per training step"}
 
 
 # =========================================================================== modules
@@ -171,8 +177,11 @@ def save_pictures(model, x_test: np.ndarray, args, sampler=None) -> None:
     save_image_grid(sampler(model, blank, uniforms), args.out / "samples.png", nrow=8)
     originals = x_test[:8]
     completions = complete(model, originals, args.seed, sampler)
-    save_image_grid(np.concatenate([originals, completions]), args.out / "completions.png",
-                    nrow=8)  # top row: originals; bottom row: their bottom halves sampled
+    save_captioned_grid(np.concatenate([originals, completions]),
+                        args.out / "completions.png", nrow=8,
+                        title="Top row: test digits. Bottom row: their top halves kept, the "
+                              "bottom halves sampled by the model.",
+                        row_labels=["original", "completed"])
     report = tg.check_causal(model, (1, 28, 28), pixels=8, seed=args.seed)
     report.save_heatmap(args.out / "receptive_field.png")
 
@@ -218,10 +227,14 @@ def main(argv=None) -> dict:
     checkpoint, state = open_checkpoint(args.out, args.resume, model=model, optimizer=optimizer,
                                         loader=loader)
     start_step, start_epoch = state["step"], state["epoch"]
-    total = args.quick_steps if args.quick else args.epochs * len(loader)
+    full = args.epochs * len(loader)
+    total = min(full, args.quick_steps) if args.quick else full
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step, desc="pixelcnn",
                    log_every=args.log_every) as log:
+        if args.quick:
+            log.print(quick_notice("python -m models.pixelcnn", total, full,
+                                   also="a smaller model, 16 samples"))
         step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
                             start_epoch)
         seconds = time.perf_counter() - started
@@ -231,7 +244,8 @@ def main(argv=None) -> dict:
                    "binarization": args.binarize,
                    "ms_per_step": 1e3 * seconds / max(step - start_step, 1)}
         log.write(step, split="test", **metrics)
-        log.print(json.dumps(metrics))
+        log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
+                                 metrics, UNITS, saved_in=log.path))
     save_pictures(model, x_test, args)
     plot_metrics(args.out)
     return metrics

@@ -11,7 +11,6 @@ does. This file reads top to bottom: modules, loss, training loop, sampling, mai
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -25,12 +24,14 @@ from tinygen.optim import Adam
 from tinygen.train import (
     RunLogger,
     add_model_flags,
+    format_summary,
     make_parser,
     open_checkpoint,
     parse_args,
     pause_point,
     plot_metrics,
     positive_int,
+    quick_notice,
     script,
 )
 
@@ -273,10 +274,14 @@ def main(argv=None) -> dict:
     checkpoint, state = open_checkpoint(args.out, args.resume, model=model, optimizer=optimizer,
                                         loader=loader)
     start_step, start_epoch = state["step"], state["epoch"]
-    total = args.quick_steps if args.quick else args.epochs * len(loader)
+    full = args.epochs * len(loader)
+    total = min(full, args.quick_steps) if args.quick else full
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step,
                    desc=f"pixelrnn-{args.layer}", log_every=args.log_every) as log:
+        if args.quick:
+            log.print(quick_notice(f"python -m models.pixelrnn --layer {args.layer}", total,
+                                   full, also="a smaller model, 16 samples"))
         step, epoch = train(model, optimizer, loader, args, log, checkpoint, start_step,
                             start_epoch)
         seconds = time.perf_counter() - started
@@ -286,7 +291,8 @@ def main(argv=None) -> dict:
                    "test_bits_per_dim": bits_per_dim(nll), "binarization": args.binarize,
                    "ms_per_step": 1e3 * seconds / max(step - start_step, 1)}
         log.write(step, split="test", **metrics)
-        log.print(json.dumps(metrics))
+        log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
+                                 metrics, pixelcnn.UNITS, saved_in=log.path))
     pixelcnn.save_pictures(model, x_test, args, sample_fast)
     plot_metrics(args.out)
     return metrics

@@ -19,7 +19,6 @@ run. The same recipe serves every number of labels.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import numpy as np
@@ -45,6 +44,7 @@ from tinygen.train import (
     check_needs,
     check_range,
     class_rows,
+    format_summary,
     latent_lattice,
     latent_paths,
     make_parser,
@@ -55,6 +55,8 @@ from tinygen.train import (
     pause_point,
     plot_metrics,
     positive_int,
+    quick_notice,
+    save_captioned_grid,
     save_image_grid,
     save_latent_scatter,
     script,
@@ -326,7 +328,10 @@ def save_pictures(model, x_test, y_test, out, fixed_noise) -> None:
     mu, _ = vae_part.encode(x, y)
     reconstruction = vae_part.decode(mu, y).sigmoid()
     pairs = np.stack([x.numpy(), reconstruction.numpy()], axis=1).reshape(-1, 1, 28, 28)
-    save_image_grid(pairs, out / "reconstructions.png", nrow=16)  # original, reconstruction
+    save_captioned_grid(pairs, out / "reconstructions.png", nrow=16,
+                        title="Pairs of test digits: left, the original; right, its "
+                              "reconstruction (decoded from the posterior mean).",
+                        column_labels=["original", "recon."])
 
     if conditional:  # one row per digit, the same 10 noise vectors in every row
         z, labels = class_rows(fixed_noise[:10], DIGITS)
@@ -443,6 +448,12 @@ def model_and_batches(args, x_train, train_labels):
     return model, CycledBatches(loader, len(x_train) // args.batch_size), unlabelled, alpha
 
 
+UNITS = {"test_neg_elbo": "nats per image (-ELBO, lower is better)",  # the final summary's
+         "subset_neg_elbo": "nats per image (-ELBO on the IWAE subset)",
+         "subset_images": "test images", "accuracy": "%",
+         **{f"test_iwae_nll_k{k}": f"nats per image (IWAE bound, k={k})" for k in (100, 1000)}}
+
+
 @script
 def main(argv=None) -> dict:
     args = parse_flags(argv)
@@ -460,9 +471,13 @@ def main(argv=None) -> dict:
     checkpoint, state = open_checkpoint(args.out, args.resume, {"fixed_noise": fixed_noise},
                                         **run_state)
     step, epoch, fixed_noise = state["step"], state["epoch"], state["fixed_noise"]
-    total = args.epochs * len(loader) if not args.quick else args.quick_steps
+    full = args.epochs * len(loader)
+    total = min(full, args.quick_steps) if args.quick else full  # --quick: whichever is first
     with RunLogger(args.out, total_steps=total, initial_step=step, desc=args.model,
                    log_every=args.log_every) as log:
+        if args.quick:
+            log.print(quick_notice(f"python -m models.vae --model {args.model}", total,
+                                   also="at most 2 epochs, IWAE bound on 100 test images"))
         if not args.eval_only:
             step, epoch = train(model, optimizer, loader, args, log, checkpoint, step, epoch,
                                 unlabelled, alpha, scheduler)
@@ -473,7 +488,8 @@ def main(argv=None) -> dict:
         metrics = evaluate(model, x_test, test_labels, iwae_ks=(100,) if short else (100, 1000),
                            iwae_images=100 if args.quick else 1000)
         log.write(step, split="test", **metrics)
-        log.print(json.dumps(metrics))
+        log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
+                                 metrics, UNITS, saved_in=log.path))
     save_pictures(model, x_test, test_labels, args.out, fixed_noise)
     plot_metrics(args.out)
     return metrics

@@ -28,10 +28,16 @@ from tinygen.train.cli import (
     pause_point,
     positive_float,
     positive_int,
+    quick_notice,
     script,
 )
 from tinygen.train.export import load_safetensors, save_safetensors
-from tinygen.train.images import make_grid, nearest_neighbours, save_image_grid
+from tinygen.train.images import (
+    make_grid,
+    nearest_neighbours,
+    save_captioned_grid,
+    save_image_grid,
+)
 from tinygen.train.latent import (
     class_rows,
     latent_direction,
@@ -43,6 +49,7 @@ from tinygen.train.logging import (
     NonFiniteLossError,
     RunLogger,
     check_finite,
+    format_summary,
     plot_metrics,
     read_metrics,
     truncate_metrics,
@@ -51,10 +58,11 @@ from tinygen.train.logging import (
 __all__ = [
     "CHECKPOINT_FILE", "Checkpoint", "CheckpointError", "NonFiniteLossError", "RunLogger",
     "RunPaused", "add_model_flags", "atomic_write", "check_finite", "check_multiple",
-    "check_needs", "check_range", "class_rows", "finite_float", "latent_direction",
-    "latent_lattice", "latent_paths", "load_safetensors", "load_state", "make_grid",
-    "make_parser", "nearest_neighbours", "non_negative_float", "non_negative_int",
+    "check_needs", "check_range", "class_rows", "finite_float", "format_summary",
+    "latent_direction", "latent_lattice", "latent_paths", "load_safetensors", "load_state",
+    "make_grid", "make_parser", "nearest_neighbours", "non_negative_float", "non_negative_int",
     "open_checkpoint", "parse_args", "pause_point", "plot_metrics", "positive_float",
-    "positive_int", "read_metrics", "remove_stale_temps", "save_image_grid",
-    "save_latent_scatter", "save_safetensors", "save_state", "script", "truncate_metrics",
+    "positive_int", "quick_notice", "read_metrics", "remove_stale_temps", "save_captioned_grid",
+    "save_image_grid", "save_latent_scatter", "save_safetensors", "save_state", "script",
+    "truncate_metrics",
 ]

@@ -110,6 +110,25 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None
     return args
 
 
+def quick_notice(command: str, steps: int, full_steps: int | None = None,
+                 also: str = "") -> str:
+    """The line a ``--quick`` run prints first: that it is short on purpose, and how to run
+    the full one, so that its early stop and its numbers do not look like a failure.
+
+    Args:
+        command: the command of the full run, e.g. "python -m models.vae".
+        steps: the quick run's training steps.
+        full_steps: the full run's, when known.
+        also: what else the quick run cuts, e.g. "a smaller model".
+    """
+    planned = f"{steps} training steps" + (
+        f" instead of the full run's {full_steps}" if full_steps is not None else "")
+    cuts = f"; {also}" if also else ""
+    return (f"--quick: a short run on purpose ({planned}{cuts}) to check that everything "
+            f"works; its numbers are not what the model reaches. The full run: {command} "
+            "(the same flags, without --quick).")
+
+
 def pause_point(args: argparse.Namespace, checkpoint: Checkpoint, step: int,
                 epoch: int = 0) -> None:
     """Where a training loop may stop: at the ``--pause-at`` step, save ``checkpoint`` (with

@@ -1,14 +1,16 @@
-"""Image grids of samples, laid out like torchvision's ``make_grid`` and saved with Pillow, and
-the nearest training image of each sample, to set beside it."""
+"""Image grids of samples, laid out like torchvision's ``make_grid`` and saved with Pillow,
+captioned grids (a title, and labels over columns or beside rows, so a reader knows which
+image is which), and the nearest training image of each sample, to set beside it."""
 
 from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from tinygen import backend
 from tinygen.autograd.tensor import Tensor
@@ -86,6 +88,73 @@ def save_image_grid(images, path: str | os.PathLike, nrow: int = 8, padding: int
     Image.fromarray(pixels).save(path)
     return path
 
+
+
+def save_captioned_grid(images, path: str | os.PathLike, nrow: int = 8, *,
+                        title: str | None = None, column_labels: list[str] | None = None,
+                        row_labels: list[str] | None = None, scale: int = 2,
+                        padding: int = 2, normalize: bool = False,
+                        value_range: tuple[float, float] | None = None) -> Path:
+    """Save an image grid with its caption drawn in: a title, a label over each column and
+    one beside each row (Pillow's default font, black on white).
+
+    Args:
+        images, nrow, padding, normalize, value_range: as in :func:`make_grid`.
+        path: the PNG to write.
+        title: a line (wrapped to the picture's width) saying what the picture shows.
+        column_labels: labels over the columns, repeated when fewer than the columns (two
+            labels over 16 columns of pairs: original, reconstruction, original, ...).
+        row_labels: labels left of the rows, repeated likewise.
+        scale: each image pixel becomes ``scale`` x ``scale`` pixels, so that labels fit.
+
+    Returns:
+        The path.
+    """
+    grid = make_grid(images, nrow=nrow, padding=padding, normalize=normalize,
+                     value_range=value_range, pad_value=1.0)
+    pixels = np.clip(grid * 255 + 0.5, 0, 255).astype(np.uint8)
+    pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)  # (C, H, W) -> (C, sH, sW)
+    mode = "L" if pixels.shape[0] == 1 else "RGB"
+    # (C, H, W) -> (H, W) for grayscale, (H, W, 3) for RGB: Pillow's layouts
+    picture = Image.fromarray(pixels[0] if mode == "L" else pixels.transpose(1, 2, 0))
+    font = ImageFont.load_default()
+    count = 1 if np.ndim(images) < 4 else len(images)
+    cols = min(nrow, count)
+    rows = math.ceil(count / cols)
+    cell_w = (picture.width - padding * scale) / cols
+    cell_h = (picture.height - padding * scale) / rows
+    line_height = 14
+    left = 0 if not row_labels else int(max(font.getlength(t) for t in row_labels)) + 8
+    width = left + picture.width
+    title_lines = _wrap(title, font, width) if title else []
+    top = line_height * (len(title_lines) + (1 if column_labels else 0)) + (4 if title_lines
+                                                                                else 0)
+    white = 255 if mode == "L" else (255, 255, 255)
+    black = 0 if mode == "L" else (0, 0, 0)
+    canvas = Image.new(mode, (width, top + picture.height), white)
+    canvas.paste(picture, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for k, line in enumerate(title_lines):
+        draw.text((2, 2 + k * line_height), line, fill=black, font=font)
+    for c in range(cols if column_labels else 0):
+        label = column_labels[c % len(column_labels)]
+        centre = left + padding * scale + (c + 0.5) * cell_w
+        draw.text((centre - font.getlength(label) / 2, top - line_height), label, fill=black,
+                  font=font)
+    for r in range(rows if row_labels else 0):
+        label = row_labels[r % len(row_labels)]
+        middle = top + padding * scale + (r + 0.5) * cell_h
+        draw.text((2, middle - line_height / 2), label, fill=black, font=font)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
+    return path
+
+
+def _wrap(text: str, font, width: int) -> list[str]:
+    """``text`` in lines that fit ``width`` pixels in ``font``."""
+    average = max(font.getlength("abcdefghij") / 10, 1.0)
+    return textwrap.wrap(text, width=max(10, int((width - 4) / average)))
 
 
 def nearest_neighbours(queries, references) -> tuple[np.ndarray, np.ndarray]:

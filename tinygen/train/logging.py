@@ -91,6 +91,39 @@ class RunLogger:
         self.close()
 
 
+def format_summary(title: str, metrics: dict, units: dict | None = None,
+                   saved_in: str | os.PathLike | None = None) -> str:
+    """A run's final numbers for a reader: one per line, aligned, each with its unit.
+
+    Args:
+        title: the first line, e.g. "test set, after 300 steps".
+        metrics: name -> value (numbers; strings are shown as they are).
+        units: name -> unit, e.g. ``{"test_neg_elbo": "nats per image"}``; "%" shows a
+            fraction as a percentage. A name starting ``raw_`` takes its base name's unit.
+        saved_in: the file that keeps the same numbers, machine-readable (named last).
+
+    Returns:
+        The text, without a trailing newline.
+    """
+    units = units or {}
+    width = max((len(name) for name in metrics), default=0)
+    lines = [title]
+    for name, value in metrics.items():
+        unit = units.get(name, units.get(name.removeprefix("raw_"), ""))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            text = str(value)
+        elif unit == "%":
+            text, unit = f"{100 * value:.2f}", "%"
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            text = f"{value:.4g}"
+        lines.append(f"  {name:<{width}}  {text:>10} {unit}".rstrip())
+    if saved_in is not None:
+        lines.append(f"  (the same numbers, machine-readable: {saved_in})")
+    return "\n".join(lines)
+
+
 def truncate_metrics(run_dir: str | os.PathLike, step: int | None) -> None:
     """Cut a run's metrics file back to the records of steps up to ``step`` (a resumed run's
     step: the rest is written again as the run goes on), or empty it (``step`` None: a fresh
