@@ -177,7 +177,8 @@ def test_schedules_and_clipping_reject_bad_arguments():
         optim.StepLR(optimizer, step_size=0)
     with pytest.raises(ValueError, match="LinearWarmup: start_factor must be in"):
         optim.LinearWarmup(optimizer, 5, start_factor=2.0)
-    with pytest.raises(TypeError, match="expected an optimizer, got list"):
+    with pytest.raises(TypeError, match="StepLR: optimizer must be a tinygen.optim.Optimizer, "
+                                        "got list"):
         optim.StepLR([], step_size=1)
     with pytest.raises(ValueError, match="max_norm must be > 0, got 0"):
         optim.clip_grad_norm_([], 0)

@@ -8,9 +8,12 @@ the same lr. Names, arguments and the lr sequences follow ``torch.optim.lr_sched
 from __future__ import annotations
 
 import math
+import numbers
 import types
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+
+from tinygen.optim.optimizer import Optimizer
 
 
 class LRScheduler:
@@ -58,6 +61,7 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the step and base rates, and set the groups' learning rates to match."""
+        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
         if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: "
                              f"{len(state_dict['base_lrs'])} base lrs for "
@@ -68,23 +72,67 @@ class LRScheduler:
 
 
 def _check_optimizer(owner: str, optimizer) -> None:
-    if not hasattr(optimizer, "param_groups"):
-        raise TypeError(f"{owner}: expected an optimizer, got {type(optimizer).__name__}")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{owner}: optimizer must be a tinygen.optim.Optimizer, got "
+                        f"{type(optimizer).__name__}")
 
 
-def _per_group(owner: str, name: str, value, optimizer) -> list:
+def _check_state_dict(scheduler, state_dict, keys) -> None:
+    """A scheduler's saved state: a dict holding ``keys``, its counters numbers and its
+    base rates one per group."""
+    where = f"{type(scheduler).__name__}.load_state_dict"
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
+    missing = [key for key in keys if key not in state_dict]
+    if missing:
+        raise ValueError(f"{where}: the state dict lacks {missing}")
+    _check_int(where, "last_epoch", state_dict["last_epoch"], 0)
+    base_lrs = state_dict["base_lrs"]
+    if not isinstance(base_lrs, (list, tuple)) or not all(
+            _is_real(lr) for lr in base_lrs):
+        raise TypeError(f"{where}: base_lrs must be a list of numbers, got {base_lrs!r}")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_real(owner: str, name: str, value) -> None:
+    if not _is_real(value):
+        raise TypeError(f"{owner}: {name} must be a real number, got "
+                        f"{type(value).__name__} {value!r}")
+
+
+def _check_int(owner: str, name: str, value, minimum: int) -> None:
+    """``value`` an int (not a bool) >= ``minimum``: TypeError, then ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value}")
+
+
+def _per_group(owner: str, name: str, value, optimizer, numbers_only: bool = True) -> list:
     """``value`` once per parameter group: a list or tuple is checked for its length, a
-    single value is repeated (PyTorch's rule for max_lr, min_lr and the momenta)."""
+    single value is repeated (PyTorch's rule for max_lr, min_lr and the momenta); each entry
+    must be a real number unless ``numbers_only`` is False."""
     count = len(optimizer.param_groups)
     if isinstance(value, (list, tuple)):
         if len(value) != count:
             raise ValueError(f"{owner}: expected {count} values for {name}, one per "
                              f"parameter group, got {len(value)}")
-        return list(value)
-    return [value] * count
+        values = list(value)
+        names = [f"{name}[{index}]" for index in range(count)]
+    else:
+        values, names = [value] * count, [name] * count
+    if numbers_only:
+        for entry_name, entry in zip(names, values, strict=True):
+            _check_real(owner, entry_name, entry)
+    return values
 
 
 def _check_gamma(owner: str, gamma: float) -> None:
+    _check_real(owner, "gamma", gamma)
     if not gamma >= 0:
         raise ValueError(f"{owner}: gamma must be >= 0, got {gamma}")
 
@@ -99,8 +147,7 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+        _check_int("StepLR", "step_size", step_size, 1)
         _check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
@@ -121,6 +168,9 @@ class MultiStepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, milestones: Iterable[int], gamma: float = 0.1):
+        if isinstance(milestones, (str, Mapping)) or not isinstance(milestones, Iterable):
+            raise TypeError(f"MultiStepLR: milestones must be a list of ints, got "
+                            f"{type(milestones).__name__}")
         milestones = list(milestones)
         for index, milestone in enumerate(milestones):
             if isinstance(milestone, bool) or not isinstance(milestone, int):
@@ -165,8 +215,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch name
-        if T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be >= 1, got {T_max}")
+        _check_int("CosineAnnealingLR", "T_max", T_max, 1)
+        _check_real("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -186,8 +236,8 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer, warmup_steps: int, start_factor: float = 0.0):
-        if warmup_steps < 1:
-            raise ValueError(f"LinearWarmup: warmup_steps must be >= 1, got {warmup_steps}")
+        _check_int("LinearWarmup", "warmup_steps", warmup_steps, 1)
+        _check_real("LinearWarmup", "start_factor", start_factor)
         if not 0.0 <= start_factor <= 1.0:
             raise ValueError(f"LinearWarmup: start_factor must be in [0, 1], got "
                              f"{start_factor}")
@@ -215,7 +265,8 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer, lr_lambda: Callable[[int], float]
                  | list[Callable[[int], float]]):
         _check_optimizer("LambdaLR", optimizer)
-        lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer)
+        lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer,
+                                numbers_only=False)
         for index, function in enumerate(lr_lambdas):
             if not callable(function):
                 where = "" if len(lr_lambdas) == 1 else f"[{index}]"
@@ -225,8 +276,14 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer)
 
     def get_lr(self):
-        return [base * function(self.last_epoch)
-                for function, base in zip(self.lr_lambdas, self.base_lrs, strict=True)]
+        lrs = []
+        for function, base in zip(self.lr_lambdas, self.base_lrs, strict=True):
+            factor = function(self.last_epoch)
+            if not _is_real(factor):
+                raise TypeError(f"LambdaLR: lr_lambda({self.last_epoch}) must return a "
+                                f"number, got {type(factor).__name__} {factor!r}")
+            lrs.append(base * factor)
+        return lrs
 
     def state_dict(self) -> dict:
         """The step, the base rates, and each lr_lambda's attributes if it is a callable
@@ -236,7 +293,13 @@ class LambdaLR(LRScheduler):
         return {**super().state_dict(), "lr_lambdas": saved}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        for function, attributes in zip(self.lr_lambdas, state_dict.get("lr_lambdas", ())):
+        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
+        saved = state_dict.get("lr_lambdas", ())
+        if not isinstance(saved, (list, tuple)) or not all(
+                attributes is None or isinstance(attributes, Mapping) for attributes in saved):
+            raise TypeError(f"LambdaLR.load_state_dict: lr_lambdas must be a list of dicts "
+                            f"or None, got {saved!r}")
+        for function, attributes in zip(self.lr_lambdas, saved):
             if attributes is not None:
                 vars(function).update(attributes)
         super().load_state_dict(state_dict)
@@ -282,6 +345,13 @@ class OneCycleLR(LRScheduler):
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
                              f"{anneal_strategy!r}")
+        for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
+            _check_real("OneCycleLR", name, value)
+            if not value > 0:
+                raise ValueError(f"OneCycleLR: {name} must be > 0, got {value}")
+        for name, value in (("cycle_momentum", cycle_momentum), ("three_phase", three_phase)):
+            if not isinstance(value, bool):
+                raise TypeError(f"OneCycleLR: {name} must be a bool, got {value!r}")
         self.anneal_strategy = anneal_strategy
         # (last step of the phase, lr key at its start, at its end, momentum keys likewise)
         rise_end = float(pct_start * self.total_steps) - 1
@@ -298,6 +368,13 @@ class OneCycleLR(LRScheduler):
                 (rise_end, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
                 (self.total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum"),
             ]
+        starts = [0.0] + [phase[0] for phase in self._phases[:-1]]
+        for index in (0, len(self._phases) - 1):  # the phases a step can reach empty
+            if self._phases[index][0] == starts[index]:
+                # PyTorch divides by the phase's length here (ZeroDivisionError)
+                raise ValueError(f"OneCycleLR: pct_start={pct_start} with total_steps="
+                                 f"{self.total_steps} leaves phase {index + 1} of the cycle "
+                                 "without steps; change pct_start or total_steps")
         for group, peak in zip(optimizer.param_groups,
                                _per_group("OneCycleLR", "max_lr", max_lr, optimizer)):
             group["initial_lr"] = peak / div_factor
@@ -392,6 +469,10 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8):
         _check_optimizer("ReduceLROnPlateau", optimizer)
+        for name, value in (("factor", factor), ("threshold", threshold), ("eps", eps)):
+            _check_real("ReduceLROnPlateau", name, value)
+        _check_int("ReduceLROnPlateau", "patience", patience, 0)
+        _check_int("ReduceLROnPlateau", "cooldown", cooldown, 0)
         if not factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
         if mode not in ("min", "max"):
@@ -427,6 +508,9 @@ class ReduceLROnPlateau(LRScheduler):
         Args:
             metrics: the metric's value (a number or a one-element tensor).
         """
+        if isinstance(metrics, str) or not hasattr(metrics, "__float__"):
+            raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number or a "
+                            f"one-element tensor, got {type(metrics).__name__}")
         value = float(metrics)
         self.last_epoch += 1
         if self._is_better(value):
@@ -458,6 +542,7 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the counters and settings; the groups' learning rates are the
         optimizer's to restore (they are in its state dict)."""
+        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs", *self._STATE))
         for name in self._STATE:
             value = state_dict[name]
             setattr(self, name, list(value) if name == "min_lrs" else value)
