@@ -17,6 +17,7 @@ the Tensor class, and put back when the block ends. Nothing is recorded or wrapp
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 import weakref
@@ -196,21 +197,25 @@ def _wrapped_adopt(adopt):
 
 def _wrap_exits() -> None:
     """Wrap the Tensor methods through which values leave the graph (inside record())."""
-    _originals.update(numpy=Tensor.numpy, item=Tensor.item, tolist=Tensor.tolist,
-                      data=Tensor.__dict__["data"], _adopt=Tensor._adopt,
-                      _to_array=tensor_module._to_array)
-    Tensor.numpy = _wrapped_exit(_originals["numpy"], "`.numpy()`")
-    Tensor.item = _wrapped_exit(_originals["item"], "`.item()`")
-    Tensor.tolist = _wrapped_exit(_originals["tolist"], "`.tolist()`")
-    Tensor.data = _data_getter(_originals["data"])
-    Tensor._adopt = _wrapped_adopt(_originals["_adopt"])
+    for name in ("numpy", "item", "tolist", "data", "_adopt"):
+        # the class's own attribute (None: inherited, so unwrapping deletes the wrapper)
+        _originals[name] = Tensor.__dict__.get(name)
+    _originals["_to_array"] = tensor_module._to_array
+    Tensor.numpy = _wrapped_exit(Tensor.numpy, "`.numpy()`")
+    Tensor.item = _wrapped_exit(Tensor.item, "`.item()`")
+    Tensor.tolist = _wrapped_exit(Tensor.tolist, "`.tolist()`")
+    Tensor.data = _data_getter(inspect.getattr_static(Tensor, "data"))
+    Tensor._adopt = _wrapped_adopt(Tensor._adopt)
     tensor_module._to_array = _wrapped_to_array(_originals["_to_array"])
 
 
 def _unwrap_exits() -> None:
     tensor_module._to_array = _originals.pop("_to_array")
     for name, original in _originals.items():
-        setattr(Tensor, name, original)
+        if original is None:
+            delattr(Tensor, name)
+        else:
+            setattr(Tensor, name, original)
     _originals.clear()
     _pending.clear()
 
