@@ -236,11 +236,9 @@ def test_recurrent_layers_reject_bad_state_and_conv_layers_bad_sizes():
         nn.LSTM(4, 3)(tg.randn(5, 2, 4), (tg.zeros(2, 3), tg.zeros(2, 3)))
     with pytest.raises(ValueError, match="LSTM: expected input with 4 features on axis 2"):
         nn.LSTM(4, 3)(tg.randn(5, 2, 3))
-    with pytest.raises(ValueError, match="kernel_size: expected an int >= 1 or a pair of them, "
-                                         "got 0"):
+    with pytest.raises(ValueError, match="Conv2d: kernel_size must be >= 1, got 0"):
         nn.Conv2d(1, 1, 0)
-    with pytest.raises(ValueError, match="padding: expected an int >= 0 or a pair of them, "
-                                         "got -1"):
+    with pytest.raises(ValueError, match="ConvTranspose2d: padding must be >= 0, got -1"):
         nn.ConvTranspose2d(1, 1, 3, padding=-1)
     with pytest.raises(ValueError, match="momentum must be in \\[0, 1\\], got 2"):
         nn.BatchNorm2d(3, momentum=2)
@@ -334,9 +332,9 @@ def test_new_layers_reject_bad_arguments_naming_themselves():
         nn.Conv1d(1, 1, 3, padding_mode="reflect")
     with pytest.raises(ValueError, match="ConvTranspose2d: padding must be ints"):
         nn.ConvTranspose2d(1, 1, 3, padding="same")
-    with pytest.raises(ValueError, match="Dropout2d: dropout probability has to be between 0 "
-                                         "and 1, but got 1.5"):
+    with pytest.raises(ValueError, match="Dropout2d: dropout probability p must be in "
+                                         "\\[0, 1\\], got 1.5"):
         nn.Dropout2d(1.5)
-    with pytest.raises(ValueError, match=r"max_pool2d: input must be \(N, C, H, W\) or "
-                                         r"\(C, H, W\), got shape \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"MaxPool2d: expected a 3-D or 4-D input, got shape "
+                                         r"\(4, 4\)"):
         nn.MaxPool2d(2)(tg.randn(4, 4))

@@ -90,8 +90,8 @@ def test_instance_norm_takes_an_unbatched_input():
 
 
 def test_instance_norm_checks_rank_and_channels():
-    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected a 3-D \(unbatched\) or 4-D "
-                                         r"input, got shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"InstanceNorm2d: expected a 3-D or 4-D input, got "
+                                         r"shape \(2, 3\)"):
         nn.InstanceNorm2d(3)(tg.ones(2, 3))
     with pytest.raises(ValueError, match="InstanceNorm1d: expected 3 channels on axis 1"):
         nn.InstanceNorm1d(3, affine=True)(tg.ones(2, 4, 5))
@@ -124,5 +124,5 @@ def test_state_dict_round_trips(make):
 def test_layers_refuse_a_nonpositive_eps_or_shape():
     with pytest.raises(ValueError, match="LayerNorm: eps must be > 0, got 0"):
         nn.LayerNorm(3, eps=0)
-    with pytest.raises(ValueError, match="LayerNorm: normalized_shape must be a positive int"):
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must be >= 1, got \(3, 0\)"):
         nn.LayerNorm((3, 0))

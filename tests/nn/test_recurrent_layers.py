@@ -174,11 +174,11 @@ def test_recurrent_layers_reject_bad_arguments_naming_themselves():
     with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu', got "
                                          "'gelu'"):
         nn.RNN(3, 4, nonlinearity="gelu")
-    with pytest.raises(ValueError, match="GRU: dropout must be a number in \\[0, 1\\], got 2"):
+    with pytest.raises(ValueError, match="GRU: dropout must be in \\[0, 1\\], got 2"):
         nn.GRU(3, 4, dropout=2)
     with pytest.raises(NotImplementedError, match="LSTM: proj_size must be 0"):
         nn.LSTM(3, 4, proj_size=2)
-    with pytest.raises(ValueError, match=r"GRU: expected a 2-D \(unbatched\) or 3-D input, got "
+    with pytest.raises(ValueError, match=r"GRU: expected a 2-D or 3-D input, got "
                                          r"shape \(1, 5, 2, 3\)"):
         nn.GRU(3, 4)(tg.randn(1, 5, 2, 3))
     with pytest.raises(ValueError, match=r"RNN: h_0 must have shape \(2, 2, 4\), got "
@@ -186,7 +186,7 @@ def test_recurrent_layers_reject_bad_arguments_naming_themselves():
         nn.RNN(3, 4, bidirectional=True)(tg.randn(5, 2, 3), tg.zeros(1, 2, 4))
     with pytest.raises(ValueError, match="GRU: expected input with 3 features on axis 2"):
         nn.GRU(3, 4)(tg.randn(5, 2, 2))
-    with pytest.raises(ValueError, match=r"GRUCell: expected input to be 1-D or 2-D, got shape "
+    with pytest.raises(ValueError, match=r"GRUCell: expected a 1-D or 2-D input, got shape "
                                          r"\(1, 2, 3\)"):
         nn.GRUCell(3, 4)(tg.randn(1, 2, 3))
     with pytest.raises(ValueError, match=r"RNNCell: h must have shape \(2, 4\), got \(4,\)"):

@@ -13,17 +13,20 @@ import warnings
 import numpy as np
 
 import tinygen.nn.functional as F
-from tinygen.autograd.ops.arguments import positive
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _axis
+from tinygen.nn.checks import check_input, choice, count, flag, integer, number
 from tinygen.nn.module import Module, Parameter
 
 
 class _Activation(Module):
-    """An elementwise function without settings."""
+    """An elementwise function without settings; ``floating``: whether its math needs a
+    floating input (exp, division), where an integer or bool input is refused."""
 
     function = None
+    floating = True
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input(type(self).__name__, input, floating=type(self).floating)
         return type(self).function(input)
 
 
@@ -31,7 +34,7 @@ class _InplaceActivation(_Activation):
     """An elementwise function whose only setting is PyTorch's ``inplace`` flag."""
 
     def __init__(self, inplace: bool = False):
-        self.inplace = inplace
+        self.inplace = flag(type(self).__name__, "inplace", inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
@@ -41,12 +44,14 @@ class ReLU(_InplaceActivation):
     """max(x, 0)."""
 
     function = staticmethod(F.relu)
+    floating = False
 
 
 class ReLU6(_InplaceActivation):
     """min(max(x, 0), 6)."""
 
     function = staticmethod(F.relu6)
+    floating = False
 
 
 class SELU(_InplaceActivation):
@@ -104,9 +109,13 @@ class Softplus(Module):
     """log(1 + exp(beta x)) / beta, a smooth ReLU; x itself where beta x > threshold."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
-        self.beta, self.threshold = beta, threshold
+        self.beta = number("Softplus", "beta", beta)
+        if beta == 0:
+            raise ValueError("Softplus: beta must be nonzero (the output divides by it), got 0")
+        self.threshold = number("Softplus", "threshold", threshold, infinite=True)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("Softplus", input, floating=True)
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -121,9 +130,11 @@ class LeakyReLU(Module):
     """x for x > 0, else negative_slope * x."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
-        self.negative_slope, self.inplace = negative_slope, inplace
+        self.negative_slope = number("LeakyReLU", "negative_slope", negative_slope)
+        self.inplace = flag("LeakyReLU", "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("LeakyReLU", input, floating=True)
         return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
@@ -134,9 +145,12 @@ class ELU(Module):
     """x for x > 0, else alpha * (exp(x) - 1)."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
-        self.alpha, self.inplace = alpha, inplace
+        name = type(self).__name__
+        self.alpha = number(name, "alpha", alpha)
+        self.inplace = flag(name, "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("ELU", input, floating=True)
         return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
@@ -146,7 +160,13 @@ class ELU(Module):
 class CELU(ELU):
     """x for x > 0, else alpha * (exp(x / alpha) - 1)."""
 
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__(alpha, inplace)
+        if alpha == 0:
+            raise ValueError("CELU: alpha must be nonzero (the input divides by it), got 0")
+
     def forward(self, input: Tensor) -> Tensor:
+        check_input("CELU", input, floating=True)
         return F.celu(input, self.alpha)
 
 
@@ -154,12 +174,16 @@ class Hardtanh(Module):
     """x clamped into [min_val, max_val] (gradient 0 at the edges, as PyTorch)."""
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        number("Hardtanh", "min_val", min_val, infinite=True)
+        number("Hardtanh", "max_val", max_val, infinite=True)
         if not max_val > min_val:
             raise ValueError(f"Hardtanh: max_val must be > min_val, got min_val={min_val}, "
                              f"max_val={max_val}")
-        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+        self.min_val, self.max_val = min_val, max_val
+        self.inplace = flag("Hardtanh", "inplace", inplace)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("Hardtanh", input)
         return F.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
@@ -171,12 +195,10 @@ class GELU(Module):
     """x * Phi(x), or its tanh approximation with ``approximate='tanh'``."""
 
     def __init__(self, approximate: str = "none"):
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got "
-                             f"{approximate!r}")
-        self.approximate = approximate
+        self.approximate = choice("GELU", "approximate", approximate, ("none", "tanh"))
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("GELU", input, floating=True)
         return F.gelu(input, approximate=self.approximate)
 
     def extra_repr(self) -> str:
@@ -196,11 +218,16 @@ class PReLU(Module):
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25):
-        self.num_parameters = positive("PReLU: num_parameters", num_parameters)
-        self.init = init
+        self.num_parameters = count("PReLU", "num_parameters", num_parameters)
+        self.init = number("PReLU", "init", init)
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=np.float32))
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("PReLU", input, like=self.weight)
+        if self.num_parameters != 1 and (input.ndim < 2
+                                         or input.shape[1] != self.num_parameters):
+            raise ValueError(f"PReLU: expected an input with {self.num_parameters} channels on "
+                             f"axis 1 (num_parameters), got shape {input.shape}")
         return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
@@ -211,9 +238,14 @@ class GLU(Module):
     """a * sigmoid(b) for the two halves a, b of the input along ``dim``."""
 
     def __init__(self, dim: int = -1):
-        self.dim = dim
+        self.dim = integer("GLU", "dim", dim)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("GLU", input, floating=True)
+        dim = _axis(self.dim, input.ndim, "GLU")
+        if input.shape[dim] % 2:
+            raise ValueError(f"GLU: the halved axis {dim} must have an even length, got shape "
+                             f"{input.shape}")
         return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -230,15 +262,18 @@ class Softmax(Module):
     function = staticmethod(F.softmax)
 
     def __init__(self, dim: int | None = None):
-        self.dim = dim
+        self.dim = integer(type(self).__name__, "dim", dim, optional=True)
 
     def forward(self, input: Tensor) -> Tensor:
+        name = type(self).__name__
+        check_input(name, input, floating=True)
         dim = self.dim
         if dim is None:
             warnings.warn(f"Implicit dimension choice for {type(self).__name__} has been "
                           "deprecated. Change the call to include dim=X as an argument.",
                           stacklevel=2)
             dim = 0 if input.ndim in (0, 1, 3) else 1
+        _axis(dim, max(input.ndim, 1), name)  # a 0-d input has axes 0 and -1, as in PyTorch
         return type(self).function(input, dim)
 
     def extra_repr(self) -> str:

@@ -9,10 +9,9 @@ import numpy as np
 
 import tinygen.nn.functional as F
 from tinygen.autograd.ops import flatten, getitem, reshape
-from tinygen.autograd.ops.arguments import positive
-from tinygen.autograd.tensor import Tensor
+from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.nn import init
-from tinygen.nn.checks import check_features
+from tinygen.nn.checks import check_features, check_input, count, flag, integer, number
 from tinygen.nn.module import Module, Parameter
 
 
@@ -31,14 +30,16 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
-        self.in_features = positive("in_features", in_features)
-        self.out_features = positive("out_features", out_features)
+        self.in_features = count("Linear", "in_features", in_features)
+        self.out_features = count("Linear", "out_features", out_features)
+        bias = flag("Linear", "bias", bias)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         self.bias = init.uniform_parameter((out_features,), 1 / math.sqrt(in_features)) \
             if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("Linear", x, like=self.weight)
         check_features("Linear", x, -1, self.in_features, "features")
         return F.linear(x, self.weight, self.bias)
 
@@ -51,12 +52,12 @@ class _Dropout(Module):
     function = None
 
     def __init__(self, p: float = 0.5, inplace: bool = False):
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
-            raise ValueError(f"{type(self).__name__}: dropout probability has to be between 0 "
-                             f"and 1, but got {p!r}")
-        self.p, self.inplace = p, inplace
+        name = type(self).__name__
+        self.p = number(name, "dropout probability p", p, 0.0, 1.0)
+        self.inplace = flag(name, "inplace", inplace)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input(type(self).__name__, x, floating=True)
         return type(self).function(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
@@ -109,8 +110,8 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int):
-        self.num_embeddings = positive("num_embeddings", num_embeddings)
-        self.embedding_dim = positive("embedding_dim", embedding_dim)
+        self.num_embeddings = count("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = count("Embedding", "embedding_dim", embedding_dim)
         self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim),
                                                       dtype=np.float32)))
 
@@ -132,9 +133,11 @@ class Flatten(Module):
     (N, C, H, W) -> (N, C*H*W)."""
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
-        self.start_dim, self.end_dim = start_dim, end_dim
+        self.start_dim = integer("Flatten", "start_dim", start_dim)
+        self.end_dim = integer("Flatten", "end_dim", end_dim)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("Flatten", x)
         return flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
@@ -142,18 +145,31 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """Split axis ``dim`` into ``sizes``: e.g. (N, 784) -> (N, 1, 28, 28)."""
+    """Split axis ``dim`` into ``sizes``: e.g. (N, 784) -> (N, 1, 28, 28); one size may be
+    -1, inferred from the axis's length, as in PyTorch."""
 
     def __init__(self, dim: int, sizes: tuple):
-        self.dim, self.sizes = dim, tuple(sizes)
+        self.dim = integer("Unflatten", "dim", dim)
+        if not isinstance(sizes, (tuple, list)) or not sizes or not all(
+                isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
+            raise TypeError(f"Unflatten: sizes must be a non-empty tuple of ints, got "
+                            f"{sizes!r}")
+        if any(n < 1 and n != -1 for n in sizes) or list(sizes).count(-1) > 1:
+            raise ValueError(f"Unflatten: sizes must be positive ints (one of them may be -1), "
+                             f"got {sizes!r}")
+        self.sizes = tuple(int(n) for n in sizes)
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim % x.ndim
-        if math.prod(self.sizes) != x.shape[dim]:
+        check_input("Unflatten", x)
+        dim = _axis(self.dim, x.ndim, "Unflatten")
+        inferred = -1 in self.sizes
+        known, length = abs(math.prod(self.sizes)), x.shape[dim]
+        if (length % known if inferred else length != known):
             raise ValueError(f"Unflatten: sizes {self.sizes} do not multiply to axis {dim}'s "
-                             f"length {x.shape[dim]}")
+                             f"length {length}")
+        sizes = tuple(length // known if n == -1 else n for n in self.sizes)
         # (..., d, ...) -> (..., *sizes, ...)
-        return reshape(x, x.shape[:dim] + self.sizes + x.shape[dim + 1:])
+        return reshape(x, x.shape[:dim] + sizes + x.shape[dim + 1:])
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, unflattened_size={self.sizes}"
@@ -161,6 +177,9 @@ class Unflatten(Module):
 
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. for an optional layer)."""
+
+    def __init__(self, *args, **kwargs):
+        pass  # PyTorch's Identity takes and ignores any arguments
 
     def forward(self, x: Tensor) -> Tensor:
         return x

@@ -69,7 +69,7 @@ class ModuleList(Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        for module in modules:
+        for module in _members("ModuleList", modules):
             self.append(module)
         return self
 
@@ -132,7 +132,7 @@ class ModuleDict(Module):
         return list(self.children())
 
     def update(self, modules: Mapping | Iterable[tuple]) -> None:
-        for key, module in (modules.items() if isinstance(modules, Mapping) else modules):
+        for key, module in _pairs("ModuleDict", modules):
             self[key] = module
 
     def pop(self, key: str) -> Module:
@@ -158,7 +158,7 @@ class ParameterList(Module):
         return self
 
     def extend(self, values: Iterable[Tensor]) -> ParameterList:
-        for value in values:
+        for value in _members("ParameterList", values):
             self.append(value)
         return self
 
@@ -217,12 +217,29 @@ class ParameterDict(Module):
         return list(self.parameters(recurse=False))
 
     def update(self, parameters: Mapping | Iterable[tuple]) -> None:
-        for key, value in (parameters.items() if isinstance(parameters, Mapping)
-                           else parameters):
+        for key, value in _pairs("ParameterDict", parameters):
             self[key] = value
 
     def extra_repr(self) -> str:
         return "\n".join(_describe(key, p) for key, p in self.items())
+
+
+def _members(container: str, values) -> list:
+    """The members of an iterable (not a string), as a list."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{container}: expected an iterable of members, got "
+                        f"{type(values).__name__}")
+    return list(values)
+
+
+def _pairs(container: str, values) -> list:
+    """(key, member) pairs from a mapping or an iterable of pairs with string keys."""
+    pairs = list(values.items()) if isinstance(values, Mapping) else _members(container, values)
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not isinstance(pair[0], str):
+            raise TypeError(f"{container}: expected a mapping or (str key, value) pairs, got "
+                            f"an entry {pair!r}")
+    return pairs
 
 
 def _position(container: str, index, length: int) -> str:

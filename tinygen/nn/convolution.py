@@ -9,10 +9,9 @@ import math
 import numpy as np
 
 import tinygen.nn.functional as F
-from tinygen.autograd.ops.arguments import pair, positive
-from tinygen.autograd.ops.conv.functions import single
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
+from tinygen.nn.checks import check_input, choice, count, flag, ints
 from tinygen.nn.module import Buffer, Module, Parameter
 
 
@@ -23,21 +22,18 @@ class _ConvBase(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
                  groups, bias, padding_mode, transposed, spatial):
         name = type(self).__name__
-        self.in_channels = positive("in_channels", in_channels)
-        self.out_channels = positive("out_channels", out_channels)
-        self.groups = positive("groups", groups)
+        self.in_channels = count(name, "in_channels", in_channels)
+        self.out_channels = count(name, "out_channels", out_channels)
+        self.groups = count(name, "groups", groups)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode must be 'zeros' (reflect, replicate and "
-                             f"circular padding are not implemented), got {padding_mode!r}")
-        self.padding_mode = padding_mode
-        as_tuple = pair if spatial == 2 else (
-            lambda arg, value, minimum=1: (single(arg, value, minimum),))
-        self.kernel_size = as_tuple("kernel_size", kernel_size)
-        self.stride = as_tuple("stride", stride)
-        self.dilation = as_tuple("dilation", dilation)
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
+                             f"and out_channels={out_channels}")
+        bias = flag(name, "bias", bias)
+        # reflect, replicate and circular padding are not implemented
+        self.padding_mode = choice(name, "padding_mode", padding_mode, ("zeros",))
+        self.kernel_size = ints(name, "kernel_size", kernel_size, spatial)
+        self.stride = ints(name, "stride", stride, spatial)
+        self.dilation = ints(name, "dilation", dilation, spatial)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be 'same', 'valid' or ints, got "
@@ -47,7 +43,7 @@ class _ConvBase(Module):
                                  f"convolutions, got stride {self.stride}")
             self.padding = padding
         else:
-            self.padding = as_tuple("padding", padding, 0)
+            self.padding = ints(name, "padding", padding, spatial, 0)
         channels = (in_channels, out_channels // groups) if transposed else (
             out_channels, in_channels // groups)
         self.weight = Parameter(np.empty(channels + self.kernel_size, dtype=np.float32))
@@ -58,15 +54,24 @@ class _ConvBase(Module):
         self.bias = init.uniform_parameter((out_channels,), 1 / math.sqrt(fan_in)) if bias \
             else None
 
+    def _check(self, x) -> None:
+        """Raise unless ``x`` is an (N, C_in, *spatial) or (C_in, *spatial) Tensor of the
+        weight's dtype."""
+        spatial, name = len(self.kernel_size), type(self).__name__
+        check_input(name, x, (spatial + 1, spatial + 2), like=self.weight)
+        if x.shape[-spatial - 1] != self.in_channels:
+            raise ValueError(f"{name}: expected {self.in_channels} input channels on axis "
+                             f"{x.ndim - spatial - 1}, got shape {x.shape}")
+
     def _output_padding(self, x: Tensor, output_size, output_padding) -> tuple:
         """A transposed conv's output_padding, or the one that gives ``output_size`` (the
         spatial sizes, optionally led by N and C), as PyTorch's forward(x, output_size)."""
         if output_size is None:
             return output_padding
         spatial = len(self.kernel_size)
-        sizes = tuple(output_size)[-spatial:] if len(output_size) in (
-            spatial, spatial + 1, spatial + 2) else None
-        if sizes is None:
+        sizes = tuple(output_size)[-spatial:] if isinstance(output_size, (
+            tuple, list)) and len(output_size) in (spatial, spatial + 1, spatial + 2) else None
+        if sizes is None or not all(isinstance(n, (int, np.integer)) for n in sizes):
             raise ValueError(f"{type(self).__name__}: output_size must have {spatial} entries "
                              f"(or lead with N and C), got {output_size!r}")
         padding = []
@@ -118,6 +123,7 @@ class Conv1d(_ConvBase):
                          groups, bias, padding_mode, transposed=False, spatial=1)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
         return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation,
                         self.groups)
@@ -147,6 +153,7 @@ class Conv2d(_ConvBase):
                          groups, bias, padding_mode, transposed=False, spatial=2)
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
@@ -173,9 +180,10 @@ class ConvTranspose1d(_ConvBase):
         _no_string_padding("ConvTranspose1d", padding)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, transposed=True, spatial=1)
-        self.output_padding = (single("output_padding", output_padding, 0),)
+        self.output_padding = ints("ConvTranspose1d", "output_padding", output_padding, 1, 0)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
+        self._check(x)
         output_padding = self._output_padding(x, output_size, self.output_padding)
         return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)
@@ -204,9 +212,10 @@ class ConvTranspose2d(_ConvBase):
         _no_string_padding("ConvTranspose2d", padding)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, transposed=True, spatial=2)
-        self.output_padding = pair("output_padding", output_padding, minimum=0)
+        self.output_padding = ints("ConvTranspose2d", "output_padding", output_padding, 2, 0)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
+        self._check(x)
         output_padding = self._output_padding(x, output_size, self.output_padding)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)
@@ -243,19 +252,27 @@ class MaskedConv2d(Conv2d):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, mask_type: str = "B",
                  stride=1, padding=None, dilation=1, bias: bool = True,
                  channel_groups: int | None = None):
-        if mask_type not in ("A", "B"):
-            raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
-        kh, kw = pair("kernel_size", kernel_size)
-        dh, dw = pair("dilation", dilation)
+        choice("MaskedConv2d", "mask_type", mask_type, ("A", "B"))
+        kh, kw = ints("MaskedConv2d", "kernel_size", kernel_size, 2)
+        if kh % 2 == 0 or kw % 2 == 0:
+            raise ValueError(f"MaskedConv2d: kernel_size must be odd (a causal mask needs a "
+                             f"centre pixel), got {kernel_size!r}")
+        dh, dw = ints("MaskedConv2d", "dilation", dilation, 2)
         if padding is None:  # "same" padding keeps the image size, as PixelCNN needs
             padding = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          1, bias)
+        if channel_groups is not None and (
+                in_channels % count("MaskedConv2d", "channel_groups", channel_groups)
+                or out_channels % channel_groups):
+            raise ValueError(f"MaskedConv2d: channel_groups={channel_groups} must divide "
+                             f"in_channels={in_channels} and out_channels={out_channels}")
         self.mask_type = mask_type
         self.channel_groups = channel_groups
         self.mask = Buffer(F.conv_mask(self.weight.shape, mask_type, channel_groups))
 
     def forward(self, x: Tensor) -> Tensor:
+        self._check(x)
         # the mask's rows below the centre are zero, so only the rows above and at the centre
         # are convolved; the weight and its state_dict keep the full kernel
         return F.conv2d_top_rows(x, self.weight * self.mask, self.bias, self.stride,

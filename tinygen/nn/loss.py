@@ -9,19 +9,39 @@ saved nowhere, as there).
 
 from __future__ import annotations
 
+import numpy as np
+
 import tinygen.nn.functional as F
 from tinygen.autograd.ops.loss import resolve_reduction
-from tinygen.autograd.tensor import Tensor, tensor
+from tinygen.autograd.tensor import Tensor
+from tinygen.nn.checks import check_input, choice, flag, integer, number, weight_tensor
 from tinygen.nn.module import Module
 
 
 class _Loss(Module):
     """Holds ``reduction``, resolved from the legacy flags as PyTorch's ``_Loss`` does."""
 
+    reductions = ("mean", "sum", "none")
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
+        name = type(self).__name__
+        for label, legacy in (("size_average", size_average), ("reduce", reduce)):
+            if legacy is not None:
+                flag(name, label, legacy)
         if size_average is not None or reduce is not None:
-            reduction = resolve_reduction(type(self).__name__, size_average, reduce)
-        self.reduction = reduction
+            reduction = resolve_reduction(name, size_average, reduce)
+        self.reduction = choice(name, "reduction", reduction, self.reductions)
+
+    def _check(self, input, *others) -> None:
+        """Raise unless ``input`` is a floating Tensor and every other operand given as an
+        array or Tensor broadcasts against it (the elementwise losses' contract)."""
+        name = type(self).__name__
+        check_input(name, input, floating=True)
+        for other in others:
+            if isinstance(other, (Tensor, np.ndarray)) and other.shape != input.shape and (
+                    not _broadcastable(other.shape, input.shape)):
+                raise ValueError(f"{name}: expected operands that broadcast to the input's "
+                                 f"shape {input.shape}, got shape {other.shape}")
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -32,12 +52,12 @@ class _WeightedLoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", _as_tensor(weight))
+        self.register_buffer("weight", weight_tensor(type(self).__name__, "weight", weight))
 
 
-def _as_tensor(value) -> Tensor | None:
-    """A weight given as an array (PyTorch takes Tensors only) becomes a Tensor."""
-    return value if value is None or isinstance(value, Tensor) else tensor(value)
+def _broadcastable(a: tuple, b: tuple) -> bool:
+    """Whether shapes ``a`` and ``b`` broadcast together (NumPy's rule, trailing axes)."""
+    return all(m == n or m == 1 or n == 1 for m, n in zip(reversed(a), reversed(b)))
 
 
 class BCELoss(_WeightedLoss):
@@ -50,6 +70,7 @@ class BCELoss(_WeightedLoss):
     """
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.binary_cross_entropy(input, target, weight=self.weight,
                                       reduction=self.reduction)
 
@@ -68,10 +89,12 @@ class BCEWithLogitsLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean",
                  pos_weight=None):
         super().__init__(size_average, reduce, reduction)
-        self.register_buffer("weight", _as_tensor(weight))
-        self.register_buffer("pos_weight", _as_tensor(pos_weight))
+        self.register_buffer("weight", weight_tensor("BCEWithLogitsLoss", "weight", weight))
+        self.register_buffer("pos_weight", weight_tensor("BCEWithLogitsLoss", "pos_weight",
+                                                         pos_weight))
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.binary_cross_entropy_with_logits(input, target, weight=self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
@@ -90,9 +113,10 @@ class NLLLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean"):
         super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
+        self.ignore_index = integer("NLLLoss", "ignore_index", ignore_index)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input)
         return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
 
@@ -112,10 +136,12 @@ class CrossEntropyLoss(_WeightedLoss):
     def __init__(self, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                  reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(weight, size_average, reduce, reduction)
-        self.ignore_index = ignore_index
-        self.label_smoothing = label_smoothing
+        self.ignore_index = integer("CrossEntropyLoss", "ignore_index", ignore_index)
+        self.label_smoothing = number("CrossEntropyLoss", "label_smoothing", label_smoothing,
+                                      0.0, 1.0)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input)
         return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
@@ -130,12 +156,15 @@ class KLDivLoss(_Loss):
         log_target: whether the target holds log-probabilities.
     """
 
+    reductions = ("mean", "batchmean", "sum", "none")
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
                  log_target: bool = False):
         super().__init__(size_average, reduce, reduction)
-        self.log_target = log_target
+        self.log_target = flag("KLDivLoss", "log_target", log_target)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
 
@@ -148,6 +177,7 @@ class MSELoss(_Loss):
     """
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.mse_loss(input, target, reduction=self.reduction)
 
 
@@ -160,6 +190,7 @@ class L1Loss(_Loss):
     """
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.l1_loss(input, target, reduction=self.reduction)
 
 
@@ -175,9 +206,10 @@ class SmoothL1Loss(_Loss):
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
                  beta: float = 1.0):
         super().__init__(size_average, reduce, reduction)
-        self.beta = beta
+        self.beta = number("SmoothL1Loss", "beta", beta, 0.0)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
@@ -191,9 +223,10 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction=reduction)
-        self.delta = delta
+        self.delta = number("HuberLoss", "delta", delta, 0.0, above=True)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
@@ -209,10 +242,11 @@ class GaussianNLLLoss(_Loss):
 
     def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
         super().__init__(reduction=reduction)
-        self.full = full
-        self.eps = eps
+        self.full = flag("GaussianNLLLoss", "full", full)
+        self.eps = number("GaussianNLLLoss", "eps", eps, 0.0, above=True)
 
     def forward(self, input: Tensor, target, var) -> Tensor:
+        self._check(input, target, var)
         return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
                                    reduction=self.reduction)
 
@@ -231,11 +265,12 @@ class PoissonNLLLoss(_Loss):
     def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
                  eps: float = 1e-8, reduce=None, reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.log_input = log_input
-        self.full = full
-        self.eps = eps
+        self.log_input = flag("PoissonNLLLoss", "log_input", log_input)
+        self.full = flag("PoissonNLLLoss", "full", full)
+        self.eps = number("PoissonNLLLoss", "eps", eps, 0.0)
 
     def forward(self, log_input: Tensor, target) -> Tensor:
+        self._check(log_input, target)
         return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
                                   eps=self.eps, reduction=self.reduction)
 
@@ -253,9 +288,10 @@ class MarginRankingLoss(_Loss):
     def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
                  reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.margin = margin
+        self.margin = number("MarginRankingLoss", "margin", margin)
 
     def forward(self, input1: Tensor, input2: Tensor, target) -> Tensor:
+        self._check(input1, input2, target)
         return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
                                      reduction=self.reduction)
 
@@ -273,9 +309,10 @@ class HingeEmbeddingLoss(_Loss):
     def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
                  reduction: str = "mean"):
         super().__init__(size_average, reduce, reduction)
-        self.margin = margin
+        self.margin = number("HingeEmbeddingLoss", "margin", margin)
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.hinge_embedding_loss(input, target, margin=self.margin,
                                       reduction=self.reduction)
 
@@ -289,4 +326,5 @@ class SoftMarginLoss(_Loss):
     """
 
     def forward(self, input: Tensor, target) -> Tensor:
+        self._check(input, target)
         return F.soft_margin_loss(input, target, reduction=self.reduction)

@@ -11,16 +11,18 @@ import numpy as np
 
 import tinygen.nn.functional as F
 from tinygen.autograd.ops import squeeze, unsqueeze
-from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.tensor import Tensor
-from tinygen.nn.checks import check_features
+from tinygen.nn.checks import check_features, check_input, count, flag, ints, number
 from tinygen.nn.module import Buffer, Module, Parameter
 
 
 def _check_eps(layer: str, eps: float) -> float:
-    if not eps > 0:
-        raise ValueError(f"{layer}: eps must be > 0, got {eps}")
-    return eps
+    return number(layer, "eps", eps, 0.0, above=True)
+
+
+def _like(layer: Module) -> Tensor | None:
+    """The tensor whose dtype an input must have: the scale, else the running mean."""
+    return layer.weight if layer.weight is not None else layer.running_mean
 
 
 def _affine(shape, affine: bool, bias: bool) -> tuple:
@@ -36,13 +38,13 @@ class _NormBase(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *, bias: bool = True):
-        self.num_features = positive("num_features", num_features)
-        self.eps = _check_eps(type(self).__name__, eps)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1], got "
-                             f"{momentum}")
-        self.momentum = momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        name = type(self).__name__
+        self.num_features = count(name, "num_features", num_features)
+        self.eps = _check_eps(name, eps)
+        self.momentum = number(name, "momentum", momentum, 0.0, 1.0)
+        self.affine = flag(name, "affine", affine)
+        self.track_running_stats = flag(name, "track_running_stats", track_running_stats)
+        bias = flag(name, "bias", bias)
         self.weight, self.bias = _affine(num_features, affine, bias)
         if track_running_stats:
             self.running_mean = Buffer(np.zeros(num_features, dtype=np.float32))
@@ -61,10 +63,7 @@ class _BatchNorm(_NormBase):
     _input_ndim: tuple = ()
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in self._input_ndim:
-            dims = " or ".join(f"{n}-D" for n in self._input_ndim)
-            raise ValueError(f"{type(self).__name__}: expected a {dims} input, got shape "
-                             f"{x.shape}")
+        check_input(type(self).__name__, x, self._input_ndim, like=_like(self), floating=True)
         check_features(type(self).__name__, x, 1, self.num_features, "channels")
         use_batch_stats = self.training or self.running_mean is None
         if self.training and self.track_running_stats:
@@ -108,9 +107,7 @@ class _InstanceNorm(_NormBase):
 
     def forward(self, input: Tensor) -> Tensor:
         name, unbatched = type(self).__name__, self._unbatched_ndim
-        if input.ndim not in (unbatched, unbatched + 1):
-            raise ValueError(f"{name}: expected a {unbatched}-D (unbatched) or "
-                             f"{unbatched + 1}-D input, got shape {input.shape}")
+        check_input(name, input, (unbatched, unbatched + 1), like=_like(self), floating=True)
         axis = input.ndim - unbatched
         if input.shape[axis] != self.num_features:
             message = (f"{name}: expected {self.num_features} channels on axis {axis}, got "
@@ -170,13 +167,21 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True):
         shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
-            else tuple(normalized_shape)
-        self.normalized_shape = tuple(positive("LayerNorm: normalized_shape", n) for n in shape)
+            else normalized_shape
+        self.normalized_shape = ints("LayerNorm", "normalized_shape", shape, len(shape)
+                                     if isinstance(shape, (tuple, list)) else 1)
         self.eps = _check_eps("LayerNorm", eps)
-        self.elementwise_affine = elementwise_affine
+        self.elementwise_affine = flag("LayerNorm", "elementwise_affine", elementwise_affine)
+        bias = flag("LayerNorm", "bias", bias)
         self.weight, self.bias = _affine(self.normalized_shape, elementwise_affine, bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("LayerNorm", input, like=self.weight, floating=True)
+        trailing = len(self.normalized_shape)
+        if input.shape[input.ndim - trailing:] != self.normalized_shape:
+            raise ValueError(f"LayerNorm: expected an input whose trailing shape is "
+                             f"normalized_shape {self.normalized_shape}, got shape "
+                             f"{input.shape}")
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -200,16 +205,18 @@ class GroupNorm(Module):
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, *, bias: bool = True):
-        self.num_groups = positive("GroupNorm: num_groups", num_groups)
-        self.num_channels = positive("GroupNorm: num_channels", num_channels)
+        self.num_groups = count("GroupNorm", "num_groups", num_groups)
+        self.num_channels = count("GroupNorm", "num_channels", num_channels)
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels must be divisible by num_groups, got "
                              f"num_channels={num_channels}, num_groups={num_groups}")
         self.eps = _check_eps("GroupNorm", eps)
-        self.affine = affine
+        self.affine = flag("GroupNorm", "affine", affine)
+        bias = flag("GroupNorm", "bias", bias)
         self.weight, self.bias = _affine(num_channels, affine, bias)
 
     def forward(self, input: Tensor) -> Tensor:
+        check_input("GroupNorm", input, like=self.weight, floating=True)
         check_features("GroupNorm", input, 1, self.num_channels, "channels")
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 

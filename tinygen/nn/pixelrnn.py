@@ -36,17 +36,19 @@ from tinygen.autograd.ops import (
     stack,
     transpose,
 )
-from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.ops.recurrent import row_conv
 from tinygen.autograd.ops.skew import skew, unskew
 from tinygen.autograd.tensor import Tensor
+from tinygen.nn.checks import check_input, count
 from tinygen.nn.convolution import Conv2d, MaskedConv2d
 from tinygen.nn.module import Module
 
 
-def _check_map(layer: str, x: Tensor, channels: int) -> None:
-    if x.ndim != 4 or x.shape[1] != channels:
-        raise ValueError(f"{layer}: expected an (N, {channels}, H, W) input, got shape {x.shape}")
+def _check_map(layer: str, x: Tensor, channels: int, like: Tensor) -> None:
+    check_input(layer, x, (4,), like=like)
+    if x.shape[1] != channels or 0 in x.shape:
+        raise ValueError(f"{layer}: expected a non-empty (N, {channels}, H, W) input, got shape "
+                         f"{x.shape}")
 
 
 # --------------------------------------------------------------------------- Row LSTM
@@ -60,9 +62,9 @@ class RowLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int, kernel_size: int = 3):
-        self.in_channels = positive("in_channels", in_channels)
-        self.hidden_size = positive("hidden_size", hidden_size)
-        if positive("kernel_size", kernel_size) % 2 == 0:
+        self.in_channels = count("RowLSTM", "in_channels", in_channels)
+        self.hidden_size = count("RowLSTM", "hidden_size", hidden_size)
+        if count("RowLSTM", "kernel_size", kernel_size) % 2 == 0:
             raise ValueError(f"RowLSTM: kernel_size must be odd, got {kernel_size}")
         self.kernel_size = kernel_size
         gates = 4 * hidden_size
@@ -130,7 +132,7 @@ class RowLSTM(Module):
         return reshape(h, (n, width, hidden)), c  # (N*W, h) -> (N, W, h)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_map("RowLSTM", x, self.in_channels)
+        _check_map("RowLSTM", x, self.in_channels, self.input_to_state.weight)
         n, _, height, width = x.shape
         state = self.initial_state(n, width, like=x)
         kernel = self.state_kernel()
@@ -157,8 +159,8 @@ class DiagonalLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int):
-        self.in_channels = positive("in_channels", in_channels)
-        self.hidden_size = positive("hidden_size", hidden_size)
+        self.in_channels = count("DiagonalLSTM", "in_channels", in_channels)
+        self.hidden_size = count("DiagonalLSTM", "hidden_size", hidden_size)
         # both kernels are held as convolutions (their layout and initialisation) and applied
         # as matmuls, one diagonal or one pixel at a time
         self.input_to_state = Conv2d(in_channels, 4 * hidden_size, 1)
@@ -200,7 +202,7 @@ class DiagonalLSTM(Module):
         return F.lstm_cell(gates, c_left)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_map("DiagonalLSTM", x, self.in_channels)
+        _check_map("DiagonalLSTM", x, self.in_channels, self.input_to_state.weight)
         n, _, height, width = x.shape
         hidden = self.hidden_size
         # the 1x1 input conv on the H*W pixels, before the skew, and not on the H*(W+H-1)
@@ -252,13 +254,13 @@ class DiagonalBiLSTM(Module):
     """
 
     def __init__(self, in_channels: int, hidden_size: int):
-        self.in_channels = positive("in_channels", in_channels)
-        self.hidden_size = positive("hidden_size", hidden_size)
+        self.in_channels = count("DiagonalBiLSTM", "in_channels", in_channels)
+        self.hidden_size = count("DiagonalBiLSTM", "hidden_size", hidden_size)
         self.left = DiagonalLSTM(in_channels, hidden_size)
         self.right = DiagonalLSTM(in_channels, hidden_size)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_map("DiagonalBiLSTM", x, self.in_channels)
+        _check_map("DiagonalBiLSTM", x, self.in_channels, self.left.input_to_state.weight)
         height = x.shape[2]
         right = flip(self.right(flip(x, 3)), 3)
         # row i takes row i-1's right-to-left states; row 0 gets zeros

@@ -6,20 +6,55 @@ from __future__ import annotations
 
 import tinygen.nn.functional as F
 from tinygen.autograd.tensor import Tensor
+from tinygen.nn.checks import (
+    check_input,
+    choice,
+    count,
+    flag,
+    integer,
+    ints,
+    number,
+    optional_ints,
+)
 from tinygen.nn.module import Module
+
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
+
+
+def _check_map(layer: Module, x, spatial: int) -> None:
+    """Raise unless ``x`` is a floating (N, C, *spatial) or (C, *spatial) Tensor whose channel
+    and spatial axes are not empty (the batch may be), as PyTorch's pools require."""
+    name = type(layer).__name__
+    check_input(name, x, (spatial + 1, spatial + 2), floating=True)
+    if 0 in x.shape[-spatial - 1:]:
+        raise ValueError(f"{name}: expected non-empty channel and spatial axes, got shape "
+                         f"{x.shape}")
+
+
+def _window(layer: Module, kernel_size, stride, padding, spatial: int, dilation=1) -> None:
+    """Check a pool's window arguments (each an int or a tuple of ``spatial`` ints)."""
+    name = type(layer).__name__
+    ints(name, "kernel_size", kernel_size, spatial)
+    optional_ints(name, "stride", stride, spatial)
+    ints(name, "padding", padding, spatial, 0)
+    ints(name, "dilation", dilation, spatial)
 
 
 class _MaxPool(Module):
     function = None
+    spatial = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
                  return_indices: bool = False, ceil_mode: bool = False):
+        _window(self, kernel_size, stride, padding, self.spatial, dilation)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+        self.return_indices = flag(type(self).__name__, "return_indices", return_indices)
+        self.ceil_mode = flag(type(self).__name__, "ceil_mode", ceil_mode)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_map(self, x, self.spatial)
         return type(self).function(x, self.kernel_size, self.stride, self.padding,
                                    self.dilation, self.ceil_mode, self.return_indices)
 
@@ -42,6 +77,7 @@ class MaxPool1d(_MaxPool):
     """
 
     function = staticmethod(F.max_pool1d)
+    spatial = 1
 
 
 class MaxPool2d(_MaxPool):
@@ -69,14 +105,15 @@ class _MaxUnpool(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         # stored as torch's layers store them: one int per axis
-        self.kernel_size = self._per_axis(kernel_size)
-        self.stride = self.kernel_size if stride is None else self._per_axis(stride)
-        self.padding = self._per_axis(padding)
-
-    def _per_axis(self, value) -> tuple:
-        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * self.spatial
+        name = type(self).__name__
+        self.kernel_size = ints(name, "kernel_size", kernel_size, self.spatial)
+        self.stride = self.kernel_size if stride is None else ints(name, "stride", stride,
+                                                                   self.spatial)
+        self.padding = ints(name, "padding", padding, self.spatial, 0)
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        _check_map(self, input, self.spatial)
+        check_input(type(self).__name__, indices, name="indices")
         return type(self).function(input, indices, self.kernel_size, self.stride, self.padding,
                                    output_size)
 
@@ -130,12 +167,15 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True):
+        _window(self, kernel_size, stride, padding, 1)
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
-        self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad = count_include_pad
+        self.padding = padding
+        self.ceil_mode = flag("AvgPool1d", "ceil_mode", ceil_mode)
+        self.count_include_pad = flag("AvgPool1d", "count_include_pad", count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_map(self, x, 1)
         return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
@@ -159,12 +199,19 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None):
+        _window(self, kernel_size, stride, padding, 2)
+        # as PyTorch, a negative divisor is allowed (it flips the sign), zero is not
+        if integer("AvgPool2d", "divisor_override", divisor_override, optional=True) == 0:
+            raise ValueError("AvgPool2d: divisor_override must be None or a nonzero int, got 0")
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
-        self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+        self.padding = padding
+        self.ceil_mode = flag("AvgPool2d", "ceil_mode", ceil_mode)
+        self.count_include_pad = flag("AvgPool2d", "count_include_pad", count_include_pad)
+        self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_map(self, x, 2)
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -174,11 +221,21 @@ class AvgPool2d(Module):
 
 class _Adaptive(Module):
     function = None
+    spatial = 2
 
     def __init__(self, output_size):
+        name = type(self).__name__
+        if self.spatial == 1:
+            count(name, "output_size", output_size)
+        elif output_size is not None:  # None, or per axis, keeps that input size
+            sizes = (output_size,) * self.spatial if not isinstance(output_size, (
+                tuple, list)) else output_size
+            ints(name, "output_size", tuple(1 if n is None else n for n in sizes),
+                 self.spatial)
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
+        _check_map(self, x, self.spatial)
         return type(self).function(x, self.output_size)
 
     def extra_repr(self) -> str:
@@ -194,6 +251,7 @@ class AdaptiveAvgPool1d(_Adaptive):
     """
 
     function = staticmethod(F.adaptive_avg_pool1d)
+    spatial = 1
 
 
 class AdaptiveAvgPool2d(_Adaptive):
@@ -213,9 +271,10 @@ class AdaptiveAvgPool2d(_Adaptive):
 class _AdaptiveMax(_Adaptive):
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__(output_size)
-        self.return_indices = return_indices
+        self.return_indices = flag(type(self).__name__, "return_indices", return_indices)
 
     def forward(self, x: Tensor):
+        _check_map(self, x, self.spatial)
         return type(self).function(x, self.output_size, self.return_indices)
 
 
@@ -231,6 +290,7 @@ class AdaptiveMaxPool1d(_AdaptiveMax):
     """
 
     function = staticmethod(F.adaptive_max_pool1d)
+    spatial = 1
 
 
 class AdaptiveMaxPool2d(_AdaptiveMax):
@@ -264,13 +324,23 @@ class Upsample(Module):
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
+        if size is not None:
+            ints("Upsample", "size", size, len(size) if isinstance(size, (tuple, list)) else 1)
+        factors = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,)
+        if scale_factor is not None:
+            for factor in factors:
+                number("Upsample", "scale_factor", factor, 0.0, above=True)
         self.size = size
         self.scale_factor = tuple(float(f) for f in scale_factor) if isinstance(
             scale_factor, (tuple, list)) else (float(scale_factor) if scale_factor else None)
-        self.mode, self.align_corners = mode, align_corners
-        self.recompute_scale_factor = recompute_scale_factor
+        self.mode = choice("Upsample", "mode", mode, _MODES)
+        self.align_corners = None if align_corners is None else flag(
+            "Upsample", "align_corners", align_corners)
+        self.recompute_scale_factor = None if recompute_scale_factor is None else flag(
+            "Upsample", "recompute_scale_factor", recompute_scale_factor)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("Upsample", x, (3, 4, 5), floating=True)
         return F.interpolate(x, self.size, self.scale_factor, self.mode, self.align_corners,
                              self.recompute_scale_factor)
 
@@ -288,9 +358,10 @@ class PixelShuffle(Module):
     """
 
     def __init__(self, upscale_factor: int):
-        self.upscale_factor = upscale_factor
+        self.upscale_factor = count("PixelShuffle", "upscale_factor", upscale_factor)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("PixelShuffle", x)
         return F.pixel_shuffle(x, self.upscale_factor)
 
     def extra_repr(self) -> str:
@@ -305,9 +376,10 @@ class PixelUnshuffle(Module):
     """
 
     def __init__(self, downscale_factor: int):
-        self.downscale_factor = downscale_factor
+        self.downscale_factor = count("PixelUnshuffle", "downscale_factor", downscale_factor)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input("PixelUnshuffle", x)
         return F.pixel_unshuffle(x, self.downscale_factor)
 
     def extra_repr(self) -> str:

@@ -24,10 +24,9 @@ from tinygen.autograd.ops import (
     transpose,
     unsqueeze,
 )
-from tinygen.autograd.ops.arguments import positive
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
-from tinygen.nn.checks import check_features
+from tinygen.nn.checks import check_features, check_input, choice, count, flag, integer, number
 from tinygen.nn.module import Module
 
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
@@ -57,6 +56,16 @@ def _lstm_step(projected, state, w_hh, b_hh):
     return F.lstm_cell(projected + F.linear(h, w_hh, b_hh), c)
 
 
+def _pair_of_states(layer: str, hx) -> tuple:
+    """An LSTM's state (h, c) as a pair, (None, None) when not given."""
+    if hx is None:
+        return None, None
+    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+        raise TypeError(f"{layer}: hx must be None or a pair (h, c) of Tensors, got "
+                        f"{type(hx).__name__}")
+    return tuple(hx)
+
+
 # --------------------------------------------------------------------------- cells
 class _Cell(Module):
     """A one-step cell: weight_ih (G H, input_size), weight_hh (G H, H), bias_ih and bias_hh
@@ -65,8 +74,10 @@ class _Cell(Module):
     gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
-        self.input_size = positive("input_size", input_size)
-        self.hidden_size = positive("hidden_size", hidden_size)
+        name = type(self).__name__
+        self.input_size = count(name, "input_size", input_size)
+        self.hidden_size = count(name, "hidden_size", hidden_size)
+        bias = flag(name, "bias", bias)
         rows = self.gates * hidden_size
         bound = 1 / math.sqrt(hidden_size)
         self.weight_ih = init.uniform_parameter((rows, input_size), bound)
@@ -78,8 +89,7 @@ class _Cell(Module):
         """x as (N, input_size) and the states as (N, H), zeros when not given; and whether
         x came unbatched ((input_size,), states (H,))."""
         name = type(self).__name__
-        if x.ndim not in (1, 2):
-            raise ValueError(f"{name}: expected input to be 1-D or 2-D, got shape {x.shape}")
+        check_input(name, x, (1, 2), like=self.weight_ih)
         check_features(name, x, -1, self.input_size, "features")
         unbatched = x.ndim == 1
         if unbatched:
@@ -89,7 +99,10 @@ class _Cell(Module):
         for label, state in zip(("h", "c"), states):
             if state is None:
                 state = zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
-            elif state.shape != expected:
+                filled.append(state)
+                continue
+            check_input(name, state, like=self.weight_ih, name=label)
+            if state.shape != expected:
                 raise ValueError(f"{name}: {label} must have shape {expected}, got "
                                  f"{state.shape}")
             else:
@@ -125,9 +138,7 @@ class RNNCell(_Cell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh"):
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
-                             f"{nonlinearity!r}")
+        choice("RNNCell", "nonlinearity", nonlinearity, tuple(_NONLINEARITIES))
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
@@ -175,7 +186,7 @@ class LSTMCell(_Cell):
     gates = 4
 
     def forward(self, input: Tensor, hx=None):
-        x, (h, c), unbatched = self._batched(input, (None, None) if hx is None else hx)
+        x, (h, c), unbatched = self._batched(input, _pair_of_states("LSTMCell", hx))
         h, c = _lstm_step(self._project(x), (h, c), self.weight_hh, None)
         return (squeeze(h, 0), squeeze(c, 0)) if unbatched else (h, c)
 
@@ -196,14 +207,13 @@ class _Recurrent(Module):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False):
         name = type(self).__name__
-        self.input_size = positive("input_size", input_size)
-        self.hidden_size = positive("hidden_size", hidden_size)
-        self.num_layers = positive("num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
-                0 <= dropout <= 1):
-            raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
-        self.bias, self.batch_first = bias, batch_first
-        self.dropout, self.bidirectional = float(dropout), bidirectional
+        self.input_size = count(name, "input_size", input_size)
+        self.hidden_size = count(name, "hidden_size", hidden_size)
+        self.num_layers = count(name, "num_layers", num_layers)
+        self.dropout = float(number(name, "dropout", dropout, 0.0, 1.0))
+        self.bias = flag(name, "bias", bias)
+        self.batch_first = flag(name, "batch_first", batch_first)
+        self.bidirectional = flag(name, "bidirectional", bidirectional)
         rows, bound = self.gates * hidden_size, 1 / math.sqrt(hidden_size)
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size * self.directions
@@ -233,10 +243,11 @@ class _Recurrent(Module):
             blank = [zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
                      for _ in range(self.states)]
             return [blank[0] if self.states == 1 else tuple(blank)] * layers
-        given = (hx,) if self.states == 1 else tuple(hx)
+        given = (hx,) if self.states == 1 else _pair_of_states(name, hx)
         expected = (layers, self.hidden_size) if unbatched else (
             layers, batch, self.hidden_size)
         for label, tensor in zip(("h_0", "c_0"), given):
+            check_input(name, tensor, like=x, name=label)
             if tensor.shape != expected:
                 raise ValueError(f"{name}: {label} must have shape {expected}, got "
                                  f"{tensor.shape}")
@@ -256,7 +267,7 @@ class _Recurrent(Module):
         if b_ih is not None and self.gates != 3:  # GRU keeps b_hn inside r * (...)
             b_ih, b_hh = b_ih + b_hh, None
         # every step's input projection in one matmul: (T*N, in) @ (in, G H)
-        projected = F.linear(reshape(x, (steps * batch, -1)), w_ih, b_ih)
+        projected = F.linear(reshape(x, (steps * batch, x.shape[2])), w_ih, b_ih)
         # (T*N, G H) -> T pieces of (N, G H): one split, whose backward is one concatenate
         # (a getitem per step would scatter into a full (T*N, G H) zero array each time)
         per_step = split(projected, batch, axis=0)
@@ -268,14 +279,15 @@ class _Recurrent(Module):
 
     def forward(self, input: Tensor, hx=None):
         name = type(self).__name__
-        if input.ndim not in (2, 3):
-            raise ValueError(f"{name}: expected a 2-D (unbatched) or 3-D input, got shape "
-                             f"{input.shape}")
+        check_input(name, input, (2, 3), like=self.weight_ih_l0)
         unbatched = input.ndim == 2
         x = unsqueeze(input, 1) if unbatched else input  # (T, in) -> (T, 1, in)
         if self.batch_first and not unbatched:
             x = transpose(x, 0, 1)  # (N, T, in) -> (T, N, in)
         check_features(name, x, 2, self.input_size, "features")
+        if x.shape[0] == 0:
+            raise ValueError(f"{name}: expected a sequence of at least one step, got input "
+                             f"shape {input.shape}")
         states = self._initial_states(hx, x.shape[1], unbatched, x)
         finals = []
         for layer in range(self.num_layers):
@@ -332,9 +344,7 @@ class RNN(_Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False):
-        if nonlinearity not in _NONLINEARITIES:
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got "
-                             f"{nonlinearity!r}")
+        choice("RNN", "nonlinearity", nonlinearity, tuple(_NONLINEARITIES))
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional)
@@ -378,7 +388,7 @@ class LSTM(_Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0):
-        if proj_size != 0:
+        if integer("LSTM", "proj_size", proj_size) != 0:
             raise NotImplementedError(f"LSTM: proj_size must be 0 (projections are not "
                                       f"implemented), got {proj_size!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
