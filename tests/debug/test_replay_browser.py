@@ -110,6 +110,27 @@ def test_stepping_the_mlp_backward_shows_each_parameters_grad(tmp_path):
                                    rtol=1e-6)
 
 
+def test_the_backprop_by_hand_network_ends_at_its_grads(tmp_path):
+    rng = np.random.default_rng(0)  # docs/walkthroughs/01: raw tensors, 1-D matmuls
+    x = tg.tensor(rng.standard_normal(3))
+    W1 = tg.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w2 = tg.tensor(rng.standard_normal(4), requires_grad=True)
+    W1.name, w2.name = "W1", "w2"
+    with debug.record():
+        loss = ((w2 @ (W1 @ x).tanh()) - 0.5) ** 2
+    path = debug.replay(loss, tmp_path / "by_hand.html")
+    loss.backward()
+    with chromium_page() as (page, errors):
+        page.goto(path.as_uri())
+        page.keyboard.press("End")
+        boxes = page.locator('[data-role="grad"]')
+        shown = {boxes.nth(i).get_attribute("data-name"): json.loads(
+            boxes.nth(i).get_attribute("data-values")) for i in range(boxes.count())}
+        assert errors == []
+    np.testing.assert_allclose(shown["W1"], W1.grad.numpy().reshape(-1), rtol=1e-12)
+    np.testing.assert_allclose(shown["w2"], w2.grad.numpy(), rtol=1e-12)
+
+
 def test_slider_and_buttons_move_to_any_step(tmp_path):
     model, loss = walkthrough_mlp()
     path = debug.replay(loss, tmp_path / "mlp.html", model=model)
