@@ -128,6 +128,12 @@ def test_small_arrays_travel_as_values_and_large_ones_as_pictures():
     assert heat["hex"][:2] == "00"  # the most negative value is the bottom of the scale
 
 
+def test_a_conv_kernel_heat_map_shows_every_output_channel():
+    kernel = summarize(np.ones((64, 32, 1, 1)))  # tiny maps: one row per output channel
+    assert (kernel["heat"]["rows"], kernel["heat"]["cols"]) == (32, 32)  # 64 rows averaged
+    assert "ff" not in kernel["heat"]["hex"]
+
+
 def test_non_finite_values_are_carried_as_strings_in_valid_json():
     summary = summarize(np.array([1.0, np.nan, np.inf, -np.inf]))
     text = json.dumps(summary, allow_nan=False)

@@ -229,8 +229,9 @@ def _heat_map(values: np.ndarray) -> dict:
     v / max|v| from -1 to 1 (a diverging colour scale centred on zero), ff is no value."""
     if values.ndim <= 1:
         grid = values.reshape(1, -1)  # (n,) -> (1, n)
-    elif values.ndim == 2:
-        grid = values
+    elif values.ndim == 2 or values.shape[-2] * values.shape[-1] < 16:
+        # a matrix, or tiny maps (a 1x1 or 3x3 conv kernel): (N, ...) -> (N, rest)
+        grid = values.reshape(values.shape[0], -1)
     else:  # (..., H, W): the first _MAX_MAPS maps tiled in a near-square grid
         height, width = values.shape[-2:]
         maps = values.reshape(-1, height, width)[:_MAX_MAPS]  # (..., H, W) -> (M, H, W)
