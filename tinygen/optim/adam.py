@@ -46,6 +46,10 @@ class Adam(Optimizer):
                                   "maximize": maximize,
                                   "decoupled_weight_decay": decoupled_weight_decay})
 
+    def _state_layout(self, group):
+        arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+        return ("step",), arrays if group["amsgrad"] else arrays[:2]
+
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
         if not state:

@@ -63,6 +63,9 @@ class Adagrad(Optimizer):
         state["sum"] = get_array_module(p).full_like(
             p, self.defaults["initial_accumulator_value"])
 
+    def _state_layout(self, group):
+        return (("step",), ("sum",))
+
     def _update(self, p, grad, state, group):
         if not state:  # a parameter of a group added after construction
             self._init_state(p, state)
@@ -105,6 +108,9 @@ class Adadelta(Optimizer):
         _torch_only_flags(self, differentiable)
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
+
+    def _state_layout(self, group):
+        return (("step",), ("square_avg", "acc_delta"))
 
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
@@ -156,6 +162,9 @@ class Adamax(Optimizer):
         _torch_only_flags(self, differentiable)
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps,
                                   "weight_decay": weight_decay, "maximize": maximize})
+
+    def _state_layout(self, group):
+        return (("step",), ("exp_avg", "exp_inf"))
 
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
@@ -217,6 +226,9 @@ class NAdam(Optimizer):
                                   "momentum_decay": momentum_decay,
                                   "decoupled_weight_decay": decoupled_weight_decay,
                                   "maximize": maximize})
+
+    def _state_layout(self, group):
+        return (("step", "mu_product"), ("exp_avg", "exp_avg_sq"))
 
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)

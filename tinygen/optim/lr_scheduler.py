@@ -508,10 +508,12 @@ class ReduceLROnPlateau(LRScheduler):
         Args:
             metrics: the metric's value (a number or a one-element tensor).
         """
-        if isinstance(metrics, str) or not hasattr(metrics, "__float__"):
+        try:
+            value = float(metrics)
+        except (TypeError, ValueError) as error:  # a str, None, a tensor of many elements
             raise TypeError(f"ReduceLROnPlateau.step: metrics must be a number or a "
-                            f"one-element tensor, got {type(metrics).__name__}")
-        value = float(metrics)
+                            f"one-element tensor, got {type(metrics).__name__} "
+                            f"{metrics!r}") from error
         self.last_epoch += 1
         if self._is_better(value):
             self.best, self.num_bad_epochs = value, 0

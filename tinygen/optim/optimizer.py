@@ -161,6 +161,37 @@ class Optimizer:
                 raise TypeError(f"{type(self).__name__}: {key} must be a bool, got "
                                 f"{group[key]!r}")
 
+    def _state_layout(self, group: dict) -> tuple[tuple, tuple]:
+        """The state a parameter of ``group`` needs once it has any: (the names of its
+        numbers, the names of its arrays shaped like the parameter). Subclasses say."""
+        return (), ()
+
+    def _check_saved_state(self, where: str, index, param, value: Mapping,
+                           group: dict) -> None:
+        """A loaded parameter state: numbers where the update keeps numbers, numeric arrays
+        of the parameter's shape where it keeps arrays, nothing missing."""
+        scalars, arrays = self._state_layout(group)
+        missing = [name for name in (*scalars, *arrays) if name not in value]
+        if value and missing:
+            raise ValueError(f"{where}: the state of parameter {index} lacks {missing}")
+        for name, entry in value.items():
+            what = f"{where}: state {name!r} of parameter {index}"
+            if not hasattr(entry, "shape"):
+                if name in arrays or isinstance(entry, bool) or not isinstance(
+                        entry, numbers.Real):
+                    expected = "an array" if name in arrays else "a number or an array"
+                    raise TypeError(f"{what} must be {expected}, got "
+                                    f"{type(entry).__name__}")
+                continue
+            if getattr(entry, "dtype", np.dtype(object)).kind not in "biuf":
+                raise TypeError(f"{what} must be numeric, got {entry!r}")
+            shape = tuple(entry.shape)
+            allowed = [()] if name in scalars else [param.shape] if name in arrays else [
+                (), param.shape]
+            if shape not in allowed:
+                raise ValueError(f"{what} has shape {shape}, expected "
+                                 f"{' or '.join(map(str, allowed))}")
+
     def _check_range(self, name: str, value, low: float, high: float = math.inf,
                      high_inclusive: bool = False) -> None:
         """Raise a TypeError unless ``value`` is a real number, a ValueError naming the
@@ -297,6 +328,12 @@ class Optimizer:
             if len(saved["params"]) != len(mine["params"]):
                 raise ValueError(f"{where}: a group has {len(mine['params'])} "
                                  f"parameters, the saved one {len(saved['params'])}")
+        candidates = [{**mine, **{k: _number(v) for k, v in saved.items() if k != "params"}}
+                      for mine, saved in zip(self.param_groups, groups, strict=True)]
+        for candidate in candidates:  # before anything changes: a bad file leaves us whole
+            self._validate(candidate)
+        group_of = {id(p): candidate for mine, candidate in
+                    zip(self.param_groups, candidates, strict=True) for p in mine["params"]}
         state = {}
         for index, value in saved_state.items():
             position = _index(index)
@@ -304,20 +341,15 @@ class Optimizer:
                 raise ValueError(f"{where}: state for parameter {index!r}, but the "
                                  f"optimizer has parameters 0 to {len(params) - 1}")
             param = params[position]
-            for name, array in value.items():
-                if hasattr(array, "shape") and tuple(array.shape) not in ((), param.shape):
-                    raise ValueError(f"{where}: state {name!r} of parameter {index} "
-                                     f"has shape {tuple(array.shape)}, expected {param.shape}")
+            # PyTorch before 2.0 saved SGD's momentum_buffer as None without momentum
+            value = {name: entry for name, entry in value.items() if entry is not None}
+            self._check_saved_state(where, index, param, value, group_of[id(param)])
             xp = get_array_module(param.data)
             state[id(param)] = {
                 name: xp.array(array, dtype=param.dtype) if hasattr(array, "shape")
                 and tuple(array.shape) == param.shape else _number(array)
                 for name, array in value.items()
             }
-        candidates = [{**mine, **{k: _number(v) for k, v in saved.items() if k != "params"}}
-                      for mine, saved in zip(self.param_groups, groups, strict=True)]
-        for candidate in candidates:  # before anything changes: a bad file leaves us whole
-            self._validate(candidate)
         for mine, candidate in zip(self.param_groups, candidates, strict=True):
             mine.update(candidate)
         self.state = state

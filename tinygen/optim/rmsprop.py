@@ -40,6 +40,11 @@ class RMSprop(Optimizer):
                                   "weight_decay": weight_decay, "momentum": momentum,
                                   "centered": centered, "maximize": maximize})
 
+    def _state_layout(self, group):
+        arrays = ("square_avg",) + ("momentum_buffer",) * bool(group["momentum"]) + (
+            "grad_avg",) * bool(group["centered"])
+        return (), arrays  # "step" may be absent: tinygen's older checkpoints lack it
+
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
         if not state:

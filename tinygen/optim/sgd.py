@@ -46,6 +46,9 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got "
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
+    def _state_layout(self, group):
+        return (), ("momentum_buffer",) if group["momentum"] else ()
+
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
         g = self._descent(p, grad, group["maximize"], group["weight_decay"])
