@@ -7,7 +7,12 @@ linear, embedding, LSTM/GRU, the classification losses and three optimizer steps
 float32. For each row the two frameworks get the same module arguments, parameters and inputs,
 and their outputs and gradients are compared before anything is timed. Then every repeat
 times tinygen and PyTorch at each thread setting in turn (interleaved, one process), a sample
-repeating a fast step until it lasts about 20 ms.
+repeating a fast step until it lasts about 20 ms. Before each sample the script sleeps 0.15 s
+(``settle``): the worker threads that the other framework's last call left spinning
+(OpenBLAS's for about 2^28 cycles, OpenMP's for its spin count) would otherwise take a core
+from this sample, and a user runs one framework, not two taking turns. Measured on the
+2-core machine (at load 6): PyTorch's layer_norm of 64x1024 at its default threads took a
+median 7.5 ms a call right after a tinygen linear layer, 1.4 ms after a 0.2 s pause.
 
 "default" threads leaves NumPy's BLAS and torch as they start (what a user gets); "1" is
 ``threadpool_limits(1)`` with ``torch.set_num_threads(1)``. Conv rows also give GFLOP/s (2
@@ -28,6 +33,7 @@ import math
 import os
 import platform
 import statistics
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -49,6 +55,7 @@ from benchmarks.report import machine, publish
 HEADING = "## Layer grid"
 PEAK_SIZE = 2048
 FRAMEWORKS = ("tinygen", "torch")
+SETTLE_SECONDS = 0.15  # > OpenBLAS's 2^28-cycle spin at 2 GHz; OpenMP spins for less
 
 
 # --------------------------------------------------------------------------- threads
@@ -97,6 +104,11 @@ def default_threads() -> str:
 
 
 # --------------------------------------------------------------------------- measuring
+def settle() -> None:
+    """Let the worker threads of both libraries stop spinning before the next sample."""
+    time.sleep(SETTLE_SECONDS)
+
+
 def check_dropout(row: Row, builds: dict, gy: np.ndarray) -> None:
     """Each framework draws its own mask, so check each against the rule instead: every
     output is 0 or x / (1 - p), and the input gradient is gy / (1 - p) where kept, else 0."""
@@ -127,6 +139,7 @@ def measure_row(row: Row, settings: list, repeats: int) -> dict:
     for setting in settings:  # warm-up, and calls per sample at each setting
         with thread_setting(setting):
             for name, (step, _) in builds.items():
+                settle()
                 step()
                 numbers[setting, name] = max(1, round(SAMPLE_SECONDS / (time_ms(step, 1) * 1e-3)))
     samples: dict = {key: [] for key in numbers}
@@ -134,6 +147,7 @@ def measure_row(row: Row, settings: list, repeats: int) -> dict:
         for setting in settings:
             with thread_setting(setting):
                 for name, (step, _) in builds.items():
+                    settle()
                     samples[setting, name].append(time_ms(step, numbers[setting, name]))
     return samples
 
@@ -188,7 +202,8 @@ def render(results: dict, settings: list, peaks: dict, repeats: int, stat: str) 
         "`python -m benchmarks.layer_grid`: forward + backward of each layer (or one optimizer "
         "step), batch 64, float32, the same module arguments, parameters and inputs in both "
         f"frameworks; {stat} ms of {repeats} samples, tinygen and PyTorch CPU interleaved in "
-        "one process at each thread setting in turn, after checking that both give the same "
+        "one process at each thread setting in turn, 0.15 s apart (the other library's threads "
+        "stop spinning), after checking that both give the same "
         "outputs and gradients (dropout: each its own mask, checked by the rule). A model's "
         "data (image, latent, ids, targets) does not require a gradient; every other input "
         "does. % of peak: the step's GEMM-shaped products (2 flops per multiply-add; the "

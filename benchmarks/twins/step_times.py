@@ -4,8 +4,9 @@ Step times taken inside long training runs drift with whatever else the machine 
 interleaving the two implementations step by step puts them under the same conditions. Each
 repeat times both at every thread setting in turn: "default" leaves NumPy's BLAS and torch as
 they start (what a user gets), a count N is ``threadpool_limits(N)`` with
-``torch.set_num_threads(N)``. Median ms per step (Adam, the models' default batch sizes) and
-the ratio.
+``torch.set_num_threads(N)``. Samples are 0.15 s apart (``benchmarks.layer_grid.settle``: the
+other library's worker threads stop spinning). Median ms per step (Adam, the models' default
+batch sizes) and the ratio.
 
 Peak memory: each model's first three steps in a fresh process per framework, the peak
 resident set above the resident set after building the model and its data, less the library
@@ -35,7 +36,7 @@ import torch
 
 import tinygen as tg
 from benchmarks.host_memory import peak_rss_above_mib
-from benchmarks.layer_grid import default_threads, label, parse_setting, thread_setting
+from benchmarks.layer_grid import default_threads, label, parse_setting, settle, thread_setting
 from benchmarks.report import machine, publish
 from benchmarks.twins import dcgan_twin, pixelcnn_twin, pixelrnn_twin, vae_twin
 from models import pixelcnn, pixelrnn, vae
@@ -125,6 +126,7 @@ def time_pair(name: str, settings: list, repeats: int) -> dict:
         for setting in settings:
             with thread_setting(setting):
                 for framework, step in steps.items():
+                    settle()  # the other framework's BLAS/OpenMP threads stop spinning
                     start = time.perf_counter()
                     step()
                     samples[setting, framework].append((time.perf_counter() - start) * 1e3)
@@ -156,7 +158,8 @@ def render(rows: list, settings: list, repeats: int) -> str:
         "## Training steps", "",
         "`python -m benchmarks.twins.step_times`: median ms of one Adam step of each model "
         f"over {repeats} repeats, tinygen and its PyTorch twin interleaved in one process at "
-        "each thread setting in turn; peak MiB: the resident set's peak over the first three "
+        "each thread setting in turn, 0.15 s apart (the other library's threads stop "
+        "spinning); peak MiB: the resident set's peak over the first three "
         "steps above its size after building the model and data, less the library code paged "
         "in meanwhile, in a fresh process per framework (tinygen keeping freed memory as it "
         "does by default, PyTorch's allocator left alone).", "",
