@@ -17,6 +17,7 @@ from tinygen.train import (
     latent_direction,
     latent_paths,
     nearest_neighbours,
+    save_captioned_grid,
     save_image_grid,
 )
 
@@ -68,12 +69,18 @@ def save_pictures(G, args, x_train, fixed_noise) -> dict:
         -1, latent)
     arithmetic_labels = None if not conditional else np.repeat(np.arange(8), len(scales))
     rows = generate(G, len(arithmetic), latent, arithmetic_labels, arithmetic)
-    save_image_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales))
+    save_captioned_grid(rows, out / "thickness_arithmetic.png", nrow=len(scales),
+                        title="Each row: one code moved along the thickness direction in z, "
+                              "from thinner (left) to thicker (right).",
+                        column_labels=[f"{scale:+.1f}" for scale in scales])
     row_ink = rows.sum(axis=(1, 2, 3)).reshape(8, len(scales)).mean(axis=0)  # (8*7,) -> (7,)
 
     # nearest training image (L2 in pixels) of 8 samples: samples on top, neighbours below
     neighbours, distances = nearest_neighbours(samples[:8], x_train)
-    save_image_grid(np.concatenate([samples[:8], x_train[neighbours]]),
-                    out / "nearest_neighbours.png", nrow=8)
+    save_captioned_grid(np.concatenate([samples[:8], x_train[neighbours]]),
+                        out / "nearest_neighbours.png", nrow=8,
+                        title="Top: samples. Bottom: the training image nearest to each (L2 in "
+                              "pixels); a copy would mean memorisation.",
+                        row_labels=["sample", "nearest"])
     return {"ink_minus": float(row_ink[0]), "ink_zero": float(row_ink[len(scales) // 2]),
             "ink_plus": float(row_ink[-1]), "nearest_neighbour_distance": float(distances.mean())}
