@@ -114,3 +114,25 @@ def test_step_bumps_the_version_of_each_updated_parameter_only():
     before = (used._version[0], unused._version[0])
     optim.Adam([used, unused]).step()
     assert (used._version[0], unused._version[0]) == (before[0] + 1, before[1])
+
+
+@pytest.mark.parametrize(("name", "kwargs"), FULL_OPTIONS, ids=IDS)
+def test_an_update_split_across_threads_equals_the_whole_update_bit_for_bit(
+        name, kwargs, monkeypatch):
+    """Blocks of rows on three threads (uneven: 7 rows) against the update in one piece:
+    every operation is elementwise, so the blocks must not change a single rounding."""
+    from tinygen.optim import optimizer as base
+
+    def run(threads):
+        monkeypatch.setattr(base, "PARALLEL_MIN_SIZE", 1)
+        monkeypatch.setattr(base, "blas_threads", lambda array: threads)
+        params = [_with_grad(np.linspace(-1, 1, 35).reshape(7, 5)),
+                  _with_grad(np.linspace(-2, 1, 4, dtype=np.float32)), _with_grad(
+                      np.array(0.5))]
+        optimizer = getattr(optim, name)(params, **kwargs)
+        for _ in range(3):
+            optimizer.step()
+        return [param.numpy() for param in params]
+
+    for split, whole in zip(run(3), run(1), strict=True):
+        np.testing.assert_array_equal(split, whole)

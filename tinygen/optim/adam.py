@@ -9,7 +9,15 @@ from __future__ import annotations
 import math
 
 from tinygen.backend import get_array_module
-from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _addcmul_, _lerp_, _torch_only_flags
+from tinygen.optim.optimizer import (
+    _NON_NEGATIVE,
+    Optimizer,
+    _addcmul_,
+    _descent,
+    _lerp_,
+    _torch_only_flags,
+    elementwise,
+)
 
 
 class Adam(Optimizer):
@@ -56,31 +64,44 @@ class Adam(Optimizer):
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_avg_sq"] = xp.zeros_like(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         step, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
         decoupled = group["decoupled_weight_decay"]
-        if weight_decay and decoupled:
-            p *= 1 - lr * weight_decay
-        g = self._descent(p, grad, group["maximize"], 0.0 if decoupled else weight_decay)
-        exp_avg, exp_avg_sq, work = state["exp_avg"], state["exp_avg_sq"], self._scratch(p)
-        _lerp_(exp_avg, g, 1 - beta1, work)
-        exp_avg_sq *= beta2
-        _addcmul_(exp_avg_sq, g, 1 - beta2, work)
-        second = exp_avg_sq
-        if group["amsgrad"]:
-            second = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq,
-                                out=state["max_exp_avg_sq"])
+        coupled_decay = 0.0 if decoupled else weight_decay
         # lr / c1 * m / (sqrt(v) / sqrt(c2) + eps) = (lr sqrt(c2) / c1) m / (sqrt(v) +
         # eps sqrt(c2)), c = 1 - b^t: two passes fewer than dividing out each correction
         root_c2 = math.sqrt(1 - beta2 ** step)
-        denominator = xp.sqrt(second, out=work)
-        denominator += group["eps"] * root_c2
-        update = xp.divide(exp_avg, denominator, out=work)
-        update *= lr * root_c2 / (1 - beta1 ** step)
-        p -= update
+        elementwise(_adam_kernel, (
+            p, grad, state["exp_avg"], state["exp_avg_sq"],
+            state["max_exp_avg_sq"] if group["amsgrad"] else None, self._scratch(p),
+            self._descent_scratch(p, group["maximize"], coupled_decay)),
+            shrink=1 - lr * weight_decay if decoupled else 1.0, maximize=group["maximize"],
+            weight_decay=coupled_decay, beta1=beta1, beta2=beta2,
+            eps=group["eps"] * root_c2, step_size=lr * root_c2 / (1 - beta1 ** step))
+
+
+def _adam_kernel(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, grad_work, *, shrink,
+                 maximize, weight_decay, beta1, beta2, eps, step_size) -> None:
+    """One Adam update of ``p`` in place (or of one block of rows of every array), with the
+    bias corrections folded into ``eps`` and ``step_size``."""
+    xp = get_array_module(p)
+    if shrink != 1.0:  # AdamW: shrink the weights directly, outside the moments
+        p *= shrink
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    _lerp_(exp_avg, g, 1 - beta1, work)
+    exp_avg_sq *= beta2
+    _addcmul_(exp_avg_sq, g, 1 - beta2, work)
+    second = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        second = xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    denominator = xp.sqrt(second, out=work)
+    denominator += eps
+    update = xp.divide(exp_avg, denominator, out=work)
+    update *= step_size
+    p -= update
 
 
 class AdamW(Adam):

@@ -16,8 +16,10 @@ from tinygen.optim.optimizer import (
     _NON_NEGATIVE,
     Optimizer,
     _addcmul_,
+    _descent,
     _lerp_,
     _torch_only_flags,
+    elementwise,
 )
 
 
@@ -70,15 +72,25 @@ class Adagrad(Optimizer):
         if not state:  # a parameter of a group added after construction
             self._init_state(p, state)
         state["step"] += 1
-        xp, work = get_array_module(p), self._scratch(p)
-        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
-        lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        state["sum"] += xp.multiply(g, g, out=work)
-        denominator = xp.sqrt(state["sum"], out=work)
-        denominator += group["eps"]
-        update = xp.divide(g, denominator, out=work)
-        update *= lr
-        p -= update
+        maximize, weight_decay = group["maximize"], group["weight_decay"]
+        elementwise(_adagrad_kernel, (p, grad, state["sum"], self._scratch(p),
+                                      self._descent_scratch(p, maximize, weight_decay)),
+                    lr=group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"]),
+                    eps=group["eps"], maximize=maximize, weight_decay=weight_decay)
+
+
+def _adagrad_kernel(p, grad, total, work, grad_work, *, lr, eps, maximize,
+                    weight_decay) -> None:
+    """One Adagrad update of ``p`` in place (or of one block of rows of every array), with
+    the step's decayed learning rate ``lr``."""
+    xp = get_array_module(p)
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    total += xp.multiply(g, g, out=work)
+    denominator = xp.sqrt(total, out=work)
+    denominator += eps
+    update = xp.divide(g, denominator, out=work)
+    update *= lr
+    p -= update
 
 
 class Adadelta(Optimizer):
@@ -119,20 +131,29 @@ class Adadelta(Optimizer):
             state["square_avg"] = xp.zeros_like(p)  # v
             state["acc_delta"] = xp.zeros_like(p)  # u
         state["step"] += 1
-        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
-        rho, eps, lr = group["rho"], group["eps"], group["lr"]
-        square_avg, acc_delta = state["square_avg"], state["acc_delta"]
-        work, other = self._scratch(p), self._scratch(p, "other")
-        square_avg *= rho
-        _addcmul_(square_avg, g, 1 - rho, work)
-        # sqrt(u + eps) / sqrt(v + eps) as one square root of the ratio: a pass fewer
-        delta = xp.add(acc_delta, eps, out=work)
-        delta /= xp.add(square_avg, eps, out=other)
-        delta = xp.sqrt(delta, out=work)
-        delta *= g
-        acc_delta *= rho
-        _addcmul_(acc_delta, delta, 1 - rho, other)
-        p -= delta if lr == 1 else xp.multiply(delta, lr, out=work)
+        maximize, weight_decay = group["maximize"], group["weight_decay"]
+        elementwise(_adadelta_kernel, (
+            p, grad, state["square_avg"], state["acc_delta"], self._scratch(p),
+            self._scratch(p, "other"), self._descent_scratch(p, maximize, weight_decay)),
+            lr=group["lr"], rho=group["rho"], eps=group["eps"], maximize=maximize,
+            weight_decay=weight_decay)
+
+
+def _adadelta_kernel(p, grad, square_avg, acc_delta, work, other, grad_work, *, lr, rho, eps,
+                     maximize, weight_decay) -> None:
+    """One Adadelta update of ``p`` in place (or of one block of rows of every array)."""
+    xp = get_array_module(p)
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    square_avg *= rho
+    _addcmul_(square_avg, g, 1 - rho, work)
+    # sqrt(u + eps) / sqrt(v + eps) as one square root of the ratio: a pass fewer
+    delta = xp.add(acc_delta, eps, out=work)
+    delta /= xp.add(square_avg, eps, out=other)
+    delta = xp.sqrt(delta, out=work)
+    delta *= g
+    acc_delta *= rho
+    _addcmul_(acc_delta, delta, 1 - rho, other)
+    p -= delta if lr == 1 else xp.multiply(delta, lr, out=work)
 
 
 class Adamax(Optimizer):
@@ -173,17 +194,29 @@ class Adamax(Optimizer):
             state["exp_avg"] = xp.zeros_like(p)  # m
             state["exp_inf"] = xp.zeros_like(p)  # u
         state["step"] += 1
-        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
+        maximize, weight_decay = group["maximize"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        exp_avg, exp_inf, work = state["exp_avg"], state["exp_inf"], self._scratch(p)
-        _lerp_(exp_avg, g, 1 - beta1, work)
-        exp_inf *= beta2
-        bound = xp.abs(g, out=work)
-        bound += group["eps"]
-        xp.maximum(exp_inf, bound, out=exp_inf)
-        update = xp.divide(exp_avg, exp_inf, out=work)
-        update *= group["lr"] / (1 - beta1 ** state["step"])
-        p -= update
+        elementwise(_adamax_kernel, (
+            p, grad, state["exp_avg"], state["exp_inf"], self._scratch(p),
+            self._descent_scratch(p, maximize, weight_decay)),
+            beta1=beta1, beta2=beta2, eps=group["eps"],
+            step_size=group["lr"] / (1 - beta1 ** state["step"]), maximize=maximize,
+            weight_decay=weight_decay)
+
+
+def _adamax_kernel(p, grad, exp_avg, exp_inf, work, grad_work, *, beta1, beta2, eps,
+                   step_size, maximize, weight_decay) -> None:
+    """One Adamax update of ``p`` in place (or of one block of rows of every array)."""
+    xp = get_array_module(p)
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    _lerp_(exp_avg, g, 1 - beta1, work)
+    exp_inf *= beta2
+    bound = xp.abs(g, out=work)
+    bound += eps
+    xp.maximum(exp_inf, bound, out=exp_inf)
+    update = xp.divide(exp_avg, exp_inf, out=work)
+    update *= step_size
+    p -= update
 
 
 class NAdam(Optimizer):
@@ -239,26 +272,40 @@ class NAdam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)  # v
         state["step"] += 1
         step, lr, weight_decay = state["step"], group["lr"], group["weight_decay"]
-        decoupled = group["decoupled_weight_decay"]
-        if weight_decay and decoupled:
-            p *= 1 - lr * weight_decay
-        g = self._descent(p, grad, group["maximize"], 0.0 if decoupled else weight_decay)
+        decoupled, maximize = group["decoupled_weight_decay"], group["maximize"]
+        coupled_decay = 0.0 if decoupled else weight_decay
         beta1, beta2 = group["betas"]
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * group["momentum_decay"]))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
         state["mu_product"] = mu_product
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        work, denominator = self._scratch(p), self._scratch(p, "other")
-        _lerp_(exp_avg, g, 1 - beta1, work)
-        exp_avg_sq *= beta2
-        _addcmul_(exp_avg_sq, g, 1 - beta2, work)
-        xp.divide(exp_avg_sq, 1 - beta2 ** step, out=denominator)
-        xp.sqrt(denominator, out=denominator)
-        denominator += group["eps"]
-        update = xp.divide(g, denominator, out=work)
-        update *= lr * (1.0 - mu) / (1.0 - mu_product)
-        p -= update
-        update = xp.divide(exp_avg, denominator, out=work)
-        update *= lr * mu_next / (1.0 - mu_product * mu_next)
-        p -= update
+        elementwise(_nadam_kernel, (
+            p, grad, state["exp_avg"], state["exp_avg_sq"], self._scratch(p),
+            self._scratch(p, "other"), self._descent_scratch(p, maximize, coupled_decay)),
+            shrink=1 - lr * weight_decay if decoupled else 1.0, maximize=maximize,
+            weight_decay=coupled_decay, beta1=beta1, beta2=beta2,
+            bias2=1 - beta2 ** step, eps=group["eps"],
+            grad_scale=lr * (1.0 - mu) / (1.0 - mu_product),
+            momentum_scale=lr * mu_next / (1.0 - mu_product * mu_next))
+
+
+def _nadam_kernel(p, grad, exp_avg, exp_avg_sq, work, denominator, grad_work, *, shrink,
+                  maximize, weight_decay, beta1, beta2, bias2, eps, grad_scale,
+                  momentum_scale) -> None:
+    """One NAdam update of ``p`` in place (or of one block of rows of every array)."""
+    xp = get_array_module(p)
+    if shrink != 1.0:  # decoupled weight decay
+        p *= shrink
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    _lerp_(exp_avg, g, 1 - beta1, work)
+    exp_avg_sq *= beta2
+    _addcmul_(exp_avg_sq, g, 1 - beta2, work)
+    xp.divide(exp_avg_sq, bias2, out=denominator)
+    xp.sqrt(denominator, out=denominator)
+    denominator += eps
+    update = xp.divide(g, denominator, out=work)
+    update *= grad_scale
+    p -= update
+    update = xp.divide(exp_avg, denominator, out=work)
+    update *= momentum_scale
+    p -= update

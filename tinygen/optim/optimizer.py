@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from tinygen.autograd.grad_mode import enable_grad, no_grad
 from tinygen.autograd.tensor import Tensor, _is_float, _writable
-from tinygen.backend import device_of, get_array_module
+from tinygen.backend import blas_threads, device_of, get_array_module
 from tinygen.nn.module import Parameter, zero_grads
 
 # Group keys that lr schedulers add (OneCycleLR, and PyTorch's schedulers through a loaded
@@ -38,6 +40,57 @@ _SCHEDULE_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum",
                             "base_momentum"})
 # an entry of Optimizer._RANGES: (low, high, high_inclusive)
 _NON_NEGATIVE = (0.0, math.inf, False)
+
+#: A CPU parameter of at least this many elements is updated in blocks of rows on several
+#: threads (NumPy releases the GIL inside a ufunc's loop), as many as NumPy's BLAS may use
+#: (so ``threadpoolctl.threadpool_limits`` caps both), as PyTorch runs its elementwise
+#: kernels on its intra-op threads. Below it the hand-off costs more than it saves.
+PARALLEL_MIN_SIZE = 1 << 17
+_pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    pool = _pools.get(os.getpid())
+    if pool is None:
+        pool = _pools[os.getpid()] = ThreadPoolExecutor(
+            max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen-optim")
+    return pool
+
+
+def elementwise(kernel: Callable, arrays: tuple, **constants) -> None:
+    """Run ``kernel(*arrays, **constants)``, an in-place update of same-shaped arrays (None
+    entries allowed), split into blocks of rows across threads when the first array is a
+    large CPU array and NumPy may use several threads; each block runs the same kernel on
+    views of the same rows of every array."""
+    first = arrays[0]
+    parts = 1
+    if first.size >= PARALLEL_MIN_SIZE and first.ndim:
+        parts = min(blas_threads(first), first.shape[0])
+    if parts < 2:
+        kernel(*arrays, **constants)
+        return
+    cuts = [first.shape[0] * index // parts for index in range(parts + 1)]
+    blocks = [tuple(None if array is None else array[low:high] for array in arrays)
+              for low, high in zip(cuts, cuts[1:])]
+    pool = _thread_pool()
+    futures = [pool.submit(kernel, *block, **constants) for block in blocks[1:]]
+    kernel(*blocks[0], **constants)  # this thread takes the first block itself
+    for future in futures:
+        future.result()
+
+
+def _descent(p, grad, out, maximize: bool, weight_decay: float):
+    """The direction the update descends: ``grad``, negated when maximizing, plus
+    ``weight_decay * p`` (the L2 penalty's gradient), as PyTorch forms it, in ``out`` (a
+    scratch array; None when ``grad`` itself is the direction: it is never written)."""
+    if out is None:
+        return grad
+    xp = get_array_module(p)
+    if not weight_decay:
+        return xp.negative(grad, out=out)
+    xp.multiply(p, weight_decay, out=out)
+    # -g + wd p as wd p - g: the same rounding, one pass fewer
+    return xp.subtract(out, grad, out=out) if maximize else xp.add(out, grad, out=out)
 
 
 class Optimizer:
@@ -213,19 +266,9 @@ class Optimizer:
             array = self._scratch_arrays[key] = get_array_module(like).empty_like(like)
         return array
 
-    def _descent(self, p, grad, maximize: bool, weight_decay: float):
-        """The direction the update descends: ``grad``, negated when maximizing, plus
-        ``weight_decay * p`` (the L2 penalty's gradient), as PyTorch forms it; a scratch
-        array unless it is ``grad`` itself (which is never written)."""
-        if not maximize and not weight_decay:
-            return grad
-        xp = get_array_module(p)
-        out = self._scratch(p, "grad")
-        if not weight_decay:
-            return xp.negative(grad, out=out)
-        xp.multiply(p, weight_decay, out=out)
-        # -g + wd p as wd p - g: the same rounding, one pass fewer
-        return xp.subtract(out, grad, out=out) if maximize else xp.add(out, grad, out=out)
+    def _descent_scratch(self, p, maximize: bool, weight_decay: float):
+        """The scratch array :func:`_descent` writes to, or None when it needs none."""
+        return self._scratch(p, "grad") if maximize or weight_decay else None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""

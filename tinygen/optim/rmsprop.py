@@ -7,7 +7,14 @@ steps (see :class:`~tinygen.optim.Optimizer`).
 from __future__ import annotations
 
 from tinygen.backend import get_array_module
-from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _addcmul_, _torch_only_flags
+from tinygen.optim.optimizer import (
+    _NON_NEGATIVE,
+    Optimizer,
+    _addcmul_,
+    _descent,
+    _torch_only_flags,
+    elementwise,
+)
 
 
 class RMSprop(Optimizer):
@@ -48,36 +55,46 @@ class RMSprop(Optimizer):
     def _update(self, p, grad, state, group):
         xp = get_array_module(p)
         if not state:
-            state["step"] = 0
             state["square_avg"] = xp.zeros_like(p)
-            if group["momentum"]:
-                state["momentum_buffer"] = xp.zeros_like(p)
-            if group["centered"]:
-                state["grad_avg"] = xp.zeros_like(p)
+        # a buffer the group's options need and the state lacks (an option switched on
+        # mid-run) starts at zero, as the first step's would
+        for name, needed in (("momentum_buffer", group["momentum"]),
+                             ("grad_avg", group["centered"])):
+            if needed and name not in state:
+                state[name] = xp.zeros_like(p)
         state["step"] = state.get("step", 0) + 1  # absent from tinygen's older checkpoints
-        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
-        alpha, work = group["alpha"], self._scratch(p)
-        square_avg = state["square_avg"]
-        square_avg *= alpha
-        _addcmul_(square_avg, g, 1 - alpha, work)
-        if group["centered"]:
-            grad_avg = state["grad_avg"]
-            # a b + (1 - a) g as written (torch lerps): v - b^2 cancels almost entirely when
-            # a is small, and this form keeps the documented rule's roundings there
-            grad_avg *= alpha
-            grad_avg += xp.multiply(g, 1 - alpha, out=work)
-            average = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=work),
-                                  out=work)
-            average = xp.sqrt(average, out=work)
-        else:
-            average = xp.sqrt(square_avg, out=work)
-        average += group["eps"]
-        update = xp.divide(g, average, out=work)
-        if group["momentum"]:
-            buffer = state["momentum_buffer"]
-            buffer *= group["momentum"]
-            buffer += update
-            update = xp.multiply(buffer, group["lr"], out=work)
-        else:
-            update *= group["lr"]
-        p -= update
+        maximize, weight_decay = group["maximize"], group["weight_decay"]
+        elementwise(_rmsprop_kernel, (
+            p, grad, state["square_avg"], state["grad_avg"] if group["centered"] else None,
+            state["momentum_buffer"] if group["momentum"] else None, self._scratch(p),
+            self._descent_scratch(p, maximize, weight_decay)),
+            lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+            momentum=group["momentum"], maximize=maximize, weight_decay=weight_decay)
+
+
+def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, grad_work, *, lr, alpha,
+                    eps, momentum, maximize, weight_decay) -> None:
+    """One RMSprop update of ``p`` in place (or of one block of rows of every array)."""
+    xp = get_array_module(p)
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    square_avg *= alpha
+    _addcmul_(square_avg, g, 1 - alpha, work)
+    if grad_avg is not None:
+        # a b + (1 - a) g as written (torch lerps): v - b^2 cancels almost entirely when a
+        # is small, and this form keeps the documented rule's roundings there
+        grad_avg *= alpha
+        grad_avg += xp.multiply(g, 1 - alpha, out=work)
+        average = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=work),
+                              out=work)
+        average = xp.sqrt(average, out=work)
+    else:
+        average = xp.sqrt(square_avg, out=work)
+    average += eps
+    update = xp.divide(g, average, out=work)
+    if buffer is not None:
+        buffer *= momentum
+        buffer += update
+        update = xp.multiply(buffer, lr, out=work)
+    else:
+        update *= lr
+    p -= update

@@ -7,7 +7,13 @@ steps (see :class:`~tinygen.optim.Optimizer`).
 from __future__ import annotations
 
 from tinygen.backend import get_array_module
-from tinygen.optim.optimizer import _NON_NEGATIVE, Optimizer, _torch_only_flags
+from tinygen.optim.optimizer import (
+    _NON_NEGATIVE,
+    Optimizer,
+    _descent,
+    _torch_only_flags,
+    elementwise,
+)
 
 
 class SGD(Optimizer):
@@ -50,21 +56,33 @@ class SGD(Optimizer):
         return (), ("momentum_buffer",) if group["momentum"] else ()
 
     def _update(self, p, grad, state, group):
-        xp = get_array_module(p)
-        g = self._descent(p, grad, group["maximize"], group["weight_decay"])
-        momentum, work = group["momentum"], self._scratch(p)
-        if momentum:
+        buffer, first = None, False
+        if group["momentum"]:
             buffer = state.get("momentum_buffer")
             if buffer is None:
-                buffer = state["momentum_buffer"] = g.copy()
+                buffer = state["momentum_buffer"] = get_array_module(p).empty_like(p)
+                first = True
+        maximize, weight_decay = group["maximize"], group["weight_decay"]
+        elementwise(_sgd_kernel, (p, grad, buffer, self._scratch(p),
+                                  self._descent_scratch(p, maximize, weight_decay)),
+                    lr=group["lr"], momentum=group["momentum"],
+                    dampening=group["dampening"], nesterov=group["nesterov"],
+                    maximize=maximize, weight_decay=weight_decay, first=first)
+
+
+def _sgd_kernel(p, grad, buffer, work, grad_work, *, lr, momentum, dampening, nesterov,
+                maximize, weight_decay, first) -> None:
+    """One SGD update of ``p`` in place (or of one block of rows of every array)."""
+    xp = get_array_module(p)
+    g = _descent(p, grad, grad_work, maximize, weight_decay)
+    if buffer is not None:
+        if first:
+            buffer[...] = g  # v = g at the first step, undamped, as PyTorch clones it
+        else:
+            buffer *= momentum
+            if dampening:
+                buffer += xp.multiply(g, 1 - dampening, out=work)
             else:
-                buffer *= momentum
-                if group["dampening"]:
-                    buffer += xp.multiply(g, 1 - group["dampening"], out=work)
-                else:
-                    buffer += g
-            if group["nesterov"]:
-                g = xp.add(g, xp.multiply(buffer, momentum, out=work), out=work)
-            else:
-                g = buffer
-        p -= xp.multiply(g, group["lr"], out=work)
+                buffer += g
+        g = xp.add(g, xp.multiply(buffer, momentum, out=work), out=work) if nesterov else buffer
+    p -= xp.multiply(g, lr, out=work)
