@@ -262,6 +262,16 @@ def save_saturation_plot(out: Path, steps: int) -> dict:
 
 
 # =========================================================================== main
+# The final summary's units.
+UNITS = {"ring_ring_error": "mean distance from the unit circle (0 is perfect)",
+         "mixture_modes_covered": "of 8 modes hold >= 2% of the samples",
+         "mixture_high_quality": "share of samples within 3 std of a mode",
+         **{f"bilinear_{rule}_distance": "from the equilibrium after 100 steps (start: 1.414)"
+            for rule in ("simultaneous", "alternating", "extragradient")},
+         "saturating_grad_norm": "mean |grad| of G's loss, first 20 steps",
+         "non_saturating_grad_norm": "mean |grad| of G's loss, first 20 steps"}
+
+
 def main(argv=None) -> dict:
     parser = make_parser(__doc__.splitlines()[0], epochs=1, batch_size=256, lr=1e-3,
                          out="runs/gan_toys")
@@ -290,7 +300,7 @@ def main(argv=None) -> dict:
         log.write(args.steps, split="final", **metrics)
     plot_metrics(args.out)
     print(format_summary(f"the toy GANs after {args.steps} steps each, and the 2-D games:",
-                         metrics, saved_in=args.out / "metrics.jsonl"))
+                         metrics, UNITS, saved_in=args.out / "metrics.jsonl"))
     return metrics
 
 

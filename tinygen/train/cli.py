@@ -122,7 +122,8 @@ def quick_notice(command: str, steps: int, full_steps: int | None = None,
         also: what else the quick run cuts, e.g. "a smaller model".
     """
     planned = f"{steps} training steps" + (
-        f" instead of the full run's {full_steps}" if full_steps is not None else "")
+        f" instead of the full run's {full_steps}"
+        if full_steps is not None and full_steps != steps else "")
     cuts = f"; {also}" if also else ""
     return (f"--quick: a short run on purpose ({planned}{cuts}) to check that everything "
             f"works; its numbers are not what the model reaches. The full run: {command} "
