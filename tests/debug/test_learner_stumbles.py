@@ -302,3 +302,12 @@ def test_a_leak_at_the_first_pixel_is_the_pixel_the_heat_map_draws(tmp_path):
         tg.check_causal(_stack("B"), (1, 7, 7))
     assert error.value.report.pixel == (0, 0)
     assert "error.report.save_heatmap(path) draws it" in str(error.value)
+
+
+def test_explain_grad_leaves_a_retained_gradient_as_it_was():
+    w = tg.tensor([1.0, -2.0], requires_grad=True)
+    hidden = w * 3.0
+    hidden.retain_grad()
+    loss = hidden.relu().sum()
+    explanation = str(debug.explain_grad(w, loss))
+    assert "at least one path is live" in explanation and hidden.grad is None

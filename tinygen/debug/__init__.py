@@ -1,14 +1,18 @@
 """Seeing backprop: tape trace, graph export, grad explainer and NaN locator.
 
-- :func:`trace` prints the backward tape in execution order with gradient norms.
-- :func:`to_dot` exports the graph as Graphviz DOT (PNG/SVG when Graphviz is installed).
+- :func:`trace` prints the backward tape in execution order, with the gradients each op
+  receives and sends; it changes no ``.grad`` and keeps the graph unless asked.
+- :func:`to_dot` exports the graph as Graphviz DOT (PNG/SVG when Graphviz is installed), with
+  the gradient of the loss on every tensor.
 - :func:`explain_grad` names what cuts the gradient between a tensor and the loss.
 - :func:`detect_anomaly` stops at the first op that makes a NaN or Inf.
 - :func:`check_causal` proves an autoregressive image model sees only the past, and draws
   its receptive field.
 - :func:`replay` writes one HTML page that steps through the forward and backward.
 - :func:`graph` and :func:`image_grid` show a graph (SVG) and images (PNG) in a notebook.
-- :func:`record` notes call sites and graph cuts, so the tools can point at user code.
+- :func:`record` notes call sites and graph cuts (``detach()``, ``no_grad``, and values taken
+  out by ``.numpy()``, ``.item()``, ``.data`` or ``tinygen.tensor(t)``), so the tools can
+  point at user code.
 """
 
 from tinygen.debug.anomaly import AnomalyError, detect_anomaly

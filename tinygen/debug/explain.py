@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 from tinygen.debug.recording import cut_of, exits_from, listening
+from tinygen.debug.trace import quiet_grad
 
 _LIVE = "live"
 
@@ -83,7 +83,7 @@ def _zero_gradient_culprits(target: Tensor, loss: Tensor) -> list:
                 culprits.append(_describe_zero(node, index))
 
     with listening(backward=on_backward):
-        (total,) = autograd_grad(loss, [target], retain_graph=True, allow_unused=True)
+        (total,) = quiet_grad(loss, [target])  # .grad and the graph stay as they were
     return culprits, total
 
 
