@@ -189,12 +189,19 @@ def _inside(tap: int, window, size: int, out: int) -> tuple[int, int]:
     return min(max(first, 0), out), min(max(end, 0), out)
 
 
+def _lowest(dtype):
+    """The padding of a max pool, which no entry exceeds: -inf, or an integer type's least."""
+    if dtype.kind == "f":
+        return -np.inf
+    return False if dtype.kind == "b" else np.iinfo(dtype).min
+
+
 def _max_along(a, axis, window):
     """The max of each window along ``axis`` of ``a``, and where each tap won: (max, won)
     with won[t] true where tap t is the window's winner (its first maximum; its last NaN).
     ``won`` is (kernel, *max.shape) booleans."""
     xp = get_array_module(a)
-    taps = _taps(_pad_along(xp, a, axis, window[3], -xp.inf), axis, window)
+    taps = _taps(_pad_along(xp, a, axis, window[3], _lowest(a.dtype)), axis, window)
     best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
     for tap in taps[2:]:
         xp.maximum(best, tap, out=best)
@@ -286,6 +293,9 @@ def _winner_index(xp, row_won, col_won, windows, width: int):
 def batched(op: str, x: Tensor, spatial: int, pool):
     """Run ``pool`` on a batched x; an unbatched one gets a unit batch axis and loses it
     (from every output, when ``pool`` returns a tuple)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}; wrap arrays "
+                        "and lists with tinygen.tensor(...)")
     if x.ndim == spatial + 1:
         return map_outputs(pool(unsqueeze(x, 0)), lambda t: squeeze(t, 0))
     if x.ndim != spatial + 2:
@@ -335,9 +345,16 @@ def pool_pair(name: str, value, minimum: int = 1) -> tuple[int, int]:
     return pair(name, value, minimum)
 
 
-def pool_args(spatial, kernel_size, stride, padding, dilation=1):
+def pool_args(op, spatial, kernel_size, stride, padding, dilation=1):
     """Pairs (on a unit height for the 1-D ops) of kernel, stride, padding and dilation;
-    a stride of None or () is the kernel size, as in torch."""
+    a stride of None or () is the kernel size, as in torch. A bad one's error names ``op``."""
+    try:
+        return _pool_pairs(spatial, kernel_size, stride, padding, dilation)
+    except ValueError as error:
+        raise ValueError(f"{op}: {error}") from None
+
+
+def _pool_pairs(spatial, kernel_size, stride, padding, dilation):
     if isinstance(stride, (tuple, list)) and len(stride) == 0:
         stride = None
     if spatial == 2:
@@ -352,7 +369,7 @@ def pool_args(spatial, kernel_size, stride, padding, dilation=1):
 # --------------------------------------------------------------------------- max, average
 def _max_pool(op, x, spatial, kernel_size, stride, padding, dilation, ceil_mode,
               return_indices):
-    kernel, stride, padding, dilation = pool_args(spatial, kernel_size, stride, padding,
+    kernel, stride, padding, dilation = pool_args(op, spatial, kernel_size, stride, padding,
                                                   dilation)
 
     def pool(x4):
@@ -422,7 +439,7 @@ def _window_counts(size, out, kernel, stride, pad, count_include_pad) -> np.ndar
 
 def _avg_pool(op, x, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override=None):
-    kernel, stride, padding, _ = pool_args(spatial, kernel_size, stride, padding)
+    kernel, stride, padding, _ = pool_args(op, spatial, kernel_size, stride, padding)
     if divisor_override is not None and (
             not isinstance(divisor_override, (int, np.integer))
             or isinstance(divisor_override, bool) or divisor_override == 0):

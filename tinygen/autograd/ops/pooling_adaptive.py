@@ -26,8 +26,16 @@ def _adaptive_sizes(op, output_size, input_sizes) -> tuple:
     if not isinstance(output_size, (tuple, list)) or len(output_size) != len(input_sizes):
         raise ValueError(f"{op}: output_size must be an int, None or {len(input_sizes)} of "
                          f"them, got {output_size!r}")
-    return tuple(size if out is None else positive("output_size", out)
+    return tuple(size if out is None else _output_length(op, out)
                  for out, size in zip(output_size, input_sizes))
+
+
+def _output_length(op: str, value) -> int:
+    """One entry of output_size, which must be a positive int; the error names ``op``."""
+    try:
+        return positive("output_size", value)
+    except ValueError as error:
+        raise ValueError(f"{op}: {error}") from None
 
 
 def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -96,7 +104,8 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     """
     if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
         output_size = output_size[0]
-    return _adaptive_avg("adaptive_avg_pool1d", input, 1, positive("output_size", output_size))
+    return _adaptive_avg("adaptive_avg_pool1d", input, 1,
+                         _output_length("adaptive_avg_pool1d", output_size))
 
 
 def _adaptive_max_index(x, outs):
@@ -117,7 +126,8 @@ def _adaptive_max_index(x, outs):
     rows, cols = tables
     # (N, C, oh, Lh, ow, Lw) -> (N, C, oh, ow, Lh*Lw), each window's taps in raster order
     windows = x[:, :, rows[:, :, None, None], cols[None, None, :, :]]
-    windows = windows.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, outs[0], outs[1], -1)
+    taps = rows.shape[1] * cols.shape[1]  # named, not -1: an empty batch reshapes too
+    windows = windows.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, outs[0], outs[1], taps)
     winner = windows.argmax(axis=-1)
     nan = xp.isnan(windows)
     if bool(nan.any()):
@@ -143,7 +153,7 @@ def _adaptive_max(op, x, spatial, output_size, return_indices):
         # a gather of the winners: the gradient goes to each window's maximum alone
         # (N, C, H, W) -> (N*C, H*W), then (N*C, oh*ow) -> (N, C, oh, ow)
         y = getitem(reshape(x_batched, (n * c, h * w)),
-                    (xp.arange(n * c)[:, None], index.reshape(n * c, -1)))
+                    (xp.arange(n * c)[:, None], index.reshape(n * c, outs[0] * outs[1])))
         y = reshape(y, (n, c) + outs[2 - spatial:])
         if not return_indices:
             return y
@@ -182,5 +192,6 @@ def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False
     """
     if isinstance(output_size, (tuple, list)) and len(output_size) == 1:
         output_size = output_size[0]
-    return _adaptive_max("adaptive_max_pool1d", input, 1, positive("output_size", output_size),
+    return _adaptive_max("adaptive_max_pool1d", input, 1,
+                         _output_length("adaptive_max_pool1d", output_size),
                          return_indices)

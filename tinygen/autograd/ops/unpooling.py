@@ -9,7 +9,10 @@ PyTorch.
 
 from __future__ import annotations
 
+import numpy as np
+
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.pooling import batched, pool_args
 from tinygen.autograd.ops.shape import getitem, reshape, squeeze, unsqueeze
 from tinygen.autograd.tensor import Tensor
@@ -59,6 +62,10 @@ def _unpooled_sizes(op, input_sizes, kernel, stride, padding, output_size) -> tu
     if output_size is None:
         sizes = default
     else:
+        if not isinstance(output_size, (tuple, list)) or not all(
+                isinstance(size, (int, np.integer)) and not isinstance(size, bool)
+                for size in output_size):
+            raise TypeError(f"{op}: output_size must be a tuple of ints, got {output_size!r}")
         sizes = tuple(output_size)
         if len(sizes) == spatial + 2:
             sizes = sizes[2:]
@@ -106,6 +113,7 @@ def _unpool(op, input, indices, spatial, kernel, stride, padding, output_size):
     return batched(op, input, spatial, unpool)
 
 
+@tensor_args
 def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
                  output_size=None) -> Tensor:
     """The partial inverse of max_pool2d, as torch.nn.functional.max_unpool2d: each value
@@ -123,10 +131,11 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     Returns:
         (N, C, H, W) (or (C, H, W)); its gradient is gy read back at the indices.
     """
-    kernel, stride, padding, _ = pool_args(2, kernel_size, stride, padding)
+    kernel, stride, padding, _ = pool_args("max_unpool2d", 2, kernel_size, stride, padding)
     return _unpool("max_unpool2d", input, indices, 2, kernel, stride, padding, output_size)
 
 
+@tensor_args
 def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
                  output_size=None) -> Tensor:
     """The partial inverse of max_pool1d, as torch.nn.functional.max_unpool1d.
@@ -142,7 +151,7 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     Returns:
         (N, C, L) (or (C, L)).
     """
-    kernel, stride, padding, _ = pool_args(1, kernel_size, stride, padding)
+    kernel, stride, padding, _ = pool_args("max_unpool1d", 1, kernel_size, stride, padding)
     if isinstance(output_size, int):
         output_size = (output_size,)
     return _unpool("max_unpool1d", input, indices, 1, kernel, stride, padding, output_size)
