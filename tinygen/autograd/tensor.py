@@ -313,9 +313,6 @@ def _to_array(data, dtype, device, copy: bool, op: str = "tensor"):
     fresh = False  # whether the array built so far is already a new one of ours
     if dtype is None and not hasattr(data, "dtype"):
         probe = _probe(data, op)
-        if probe.dtype == object and any(item is None for item in probe.flat):
-            raise TypeError(f"{op}(): expected numbers, got None in data (NumPy would read it "
-                            "as NaN)")
         if probe.dtype.kind == "f" or probe.dtype == object:
             dtype = DEFAULT_FLOAT
         elif probe.dtype.kind in "iu" and probe.dtype != np.int64:
@@ -332,12 +329,10 @@ def _to_array(data, dtype, device, copy: bool, op: str = "tensor"):
         fresh = True
     try:
         array = xp.asarray(data, dtype=dtype)
-    except (TypeError, ValueError) as error:  # None, a dict, a string among numbers, ...
-        raise TypeError(f"{op}(): expected numbers, got data NumPy cannot read as "
-                        f"{dtype or 'numbers'} ({error})") from None
+    except (TypeError, ValueError) as error:  # a dict, a string among numbers, ...
+        raise TypeError(f"{op}(): expected numbers, got {error}") from None
     if array.dtype.kind not in "fiub":
-        raise TypeError(f"{op}(): expected numbers (a float, int or bool dtype), got data of "
-                        f"dtype {array.dtype}")
+        raise TypeError(f"{op}(): expected numbers (float, int, bool), got dtype {array.dtype}")
     # asarray converts an array of another dtype into new memory; an array of the same dtype,
     # or any other object (a torch tensor, anything with __array__), may come back shared
     source_dtype = getattr(data, "dtype", None)
@@ -348,33 +343,19 @@ def _to_array(data, dtype, device, copy: bool, op: str = "tensor"):
 
 
 def _probe(data, op: str):
-    """``np.asarray(data)``, with ragged nesting reported in tinygen's words."""
+    """``np.asarray(data)`` for a list or number; ragged nesting and None refused."""
     try:
-        return np.asarray(data)
-    except ValueError:
-        where = _ragged_level(data)
-        if where is None:
-            raise
-        depth, lengths = where
-        raise ValueError(
-            f"{op}(): the nested lists are ragged: at depth {depth} they have lengths "
-            f"{lengths}; every list at one depth must have the same length"
-        ) from None
-
-
-def _ragged_level(data):
-    """(depth, sorted lengths) of the first nesting level whose sequences differ in length
-    (a number among lists counts as length None), or None if the nesting is regular."""
-    level, depth = [data], 0
-    while level:
-        lengths = {len(x) if isinstance(x, (list, tuple)) else None for x in level}
-        if len(lengths) > 1:
-            return depth, sorted(lengths, key=lambda n: -1 if n is None else n)
-        if None in lengths:
-            return None
-        level = [item for x in level for item in x]
-        depth += 1
-    return None
+        probe = np.asarray(data)
+    except ValueError:  # find the first depth whose lists differ in length (or type)
+        level, depth = [data], 0
+        while len(lengths := {len(x) if isinstance(x, (list, tuple)) else -1
+                              for x in level}) == 1 and -1 not in lengths:
+            level, depth = [item for x in level for item in x], depth + 1
+        raise ValueError(f"{op}(): the nested lists are ragged: at depth {depth} they have "
+                         f"lengths {sorted(lengths)} (-1: a number)") from None
+    if probe.dtype == object and any(item is None for item in probe.flat):
+        raise TypeError(f"{op}(): expected numbers, got None in data")
+    return probe
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None, name=None) -> Tensor:

@@ -7,14 +7,12 @@ from tinygen.autograd.ops.activation import (
     celu,
     elu,
     gelu,
-    glu,
     hardsigmoid,
     hardtanh,
     leaky_relu,
     log_sigmoid,
     logsigmoid,
     mish,
-    prelu,
     relu,
     relu6,
     selu,
@@ -24,6 +22,7 @@ from tinygen.autograd.ops.activation import (
     softsign,
     tanh,
 )
+from tinygen.autograd.ops.activation_axes import glu, prelu
 from tinygen.autograd.ops.conv import (
     conv1d,
     conv2d,

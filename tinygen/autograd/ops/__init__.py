@@ -14,13 +14,11 @@ from tinygen.autograd.ops.activation import (
     celu,
     elu,
     gelu,
-    glu,
     hardsigmoid,
     hardtanh,
     leaky_relu,
     log_sigmoid,
     mish,
-    prelu,
     relu,
     relu6,
     selu,
@@ -30,6 +28,7 @@ from tinygen.autograd.ops.activation import (
     softsign,
     tanh,
 )
+from tinygen.autograd.ops.activation_axes import glu, prelu
 from tinygen.autograd.ops.comparison import (
     all,
     any,
@@ -48,10 +47,10 @@ from tinygen.autograd.ops.comparison import (
     lt,
     ne,
 )
+from tinygen.autograd.ops.conversion import cast, to_device
 from tinygen.autograd.ops.elementwise import (
     abs,
     add,
-    cast,
     clamp,
     clip,
     div,
@@ -64,7 +63,6 @@ from tinygen.autograd.ops.elementwise import (
     pow,
     sqrt,
     sub,
-    to_device,
     where,
 )
 from tinygen.autograd.ops.indexing import (

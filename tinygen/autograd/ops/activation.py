@@ -1,5 +1,6 @@
 """Activations: relu, leaky_relu, elu, selu, celu, gelu, silu, mish, hardtanh, relu6,
-hardsigmoid, softsign, prelu, glu, sigmoid, tanh, softplus, log_sigmoid.
+hardsigmoid, softsign, sigmoid, tanh, softplus, log_sigmoid (prelu and glu, which work along
+an axis, are in ``activation_axes.py``).
 
 Names, arguments and defaults are ``torch.nn.functional``'s, and so is the gradient at every
 kink (relu and hardtanh give 0 there, leaky_relu and prelu their negative slope) and at a NaN
@@ -17,10 +18,10 @@ import math
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import abs, exp, where
-from tinygen.autograd.ops.shape import split
 from tinygen.autograd.ops.special import _erf, erf
-from tinygen.autograd.tensor import Tensor, _axis
+from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 # Klambauer et al. (2017), "Self-Normalizing Neural Networks", the constants PyTorch uses
@@ -282,6 +283,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return ELU(alpha).apply(input)
 
 
+@tensor_args
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with the self-normalizing constants (alpha ~ 1.6733,
     scale ~ 1.0507).
@@ -296,6 +298,7 @@ def selu(input: Tensor, inplace: bool = False) -> Tensor:
     return ELU(_SELU_ALPHA, _SELU_SCALE).apply(input)
 
 
+@tensor_args
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, else alpha * (e^(x/alpha) - 1).
 
@@ -312,6 +315,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return ELU(alpha, 1.0, 1.0 / alpha).apply(input)
 
 
+@tensor_args
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF.
 
@@ -328,6 +332,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return GELU(approximate).apply(input)
 
 
+@tensor_args
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish).
 
@@ -341,6 +346,7 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return input * sigmoid(input)
 
 
+@tensor_args
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """x * tanh(softplus(x)), with softplus never switched to its linear part (as PyTorch's
     mish).
@@ -355,6 +361,7 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:
     return input * tanh(Softplus(1.0, math.inf).apply(input))
 
 
+@tensor_args
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """x clamped into [min_val, max_val]; gradient 1 strictly inside, 0 at the edges (as
@@ -374,6 +381,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     return Hardtanh(min_val, max_val).apply(input)
 
 
+@tensor_args
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """min(max(x, 0), 6): hardtanh(x, 0, 6), so the gradient is 0 at 0 and at 6.
 
@@ -400,60 +408,10 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
     return Hardsigmoid().apply(input)
 
 
+@tensor_args
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|)."""
     return input / (abs(input) + 1)
-
-
-def prelu(input: Tensor, weight: Tensor) -> Tensor:
-    """x for x > 0, else weight * x, with one learned slope per channel (axis 1) or one
-    shared slope, as ``torch.nn.functional.prelu``.
-
-    Args:
-        input: (N, C, ...), or any shape when ``weight`` has one element.
-        weight: the slopes, 0-d or (C,) (or (1,)).
-
-    Returns:
-        A tensor of the input's shape. At x = 0 the gradient is weight (PyTorch's choice).
-    """
-    if weight.ndim > 1:
-        raise ValueError(f"prelu: weight must be 0-d or 1-D, got shape {weight.shape}")
-    if weight.numel() != 1:
-        channels = input.shape[1] if input.ndim > 1 else 1
-        if input.ndim == 0 or weight.numel() != channels:
-            raise ValueError(f"prelu: weight must have 1 entry or one per channel (input "
-                             f"axis 1: {channels}), got weight shape {weight.shape} for "
-                             f"input shape {input.shape}")
-    if weight.ndim != input.ndim:
-        # (C,) -> (1, C, 1, ...): one slope per channel, broadcast over batch and space;
-        # a single slope takes the input's rank, so that a 0-d input stays 0-d (as PyTorch)
-        shape = [1] * input.ndim
-        if input.ndim > 1:
-            shape[1] = weight.numel()
-        weight = weight.reshape(tuple(shape))
-    return where(input.data > 0, input, weight * input)
-
-
-def glu(input: Tensor, dim: int = -1) -> Tensor:
-    """a * sigmoid(b), where a and b are the first and second halves of x along ``dim``.
-
-    Args:
-        input: a tensor whose ``dim`` axis has an even length.
-        dim: the axis to halve.
-
-    Returns:
-        A tensor of the input's shape with that axis halved.
-    """
-    if input.ndim == 0:
-        raise ValueError("glu: input must have at least one axis (it is halved), got a 0-d "
-                         "tensor")
-    axis = _axis(dim, input.ndim, "glu")
-    length = input.shape[axis]
-    if length % 2:
-        raise ValueError(f"glu: the halved axis must have an even length, but axis {axis} "
-                         f"has length {length}")
-    a, b = split(input, length // 2, axis)
-    return a * sigmoid(b)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -465,6 +423,7 @@ def tanh(input: Tensor) -> Tensor:
     return Tanh().apply(input)
 
 
+@tensor_args
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + e^(beta x)) / beta, finite for any finite x.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from tinygen.autograd.hooks import observers
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
@@ -65,26 +66,32 @@ def ge(a, b) -> Tensor:
     return _cut(_operand(a) >= _operand(b), a, b)
 
 
+@tensor_args
 def isnan(x: Tensor) -> Tensor:
     return _cut(get_array_module(x._data).isnan(x._data), x)
 
 
+@tensor_args
 def isinf(x: Tensor) -> Tensor:
     return _cut(get_array_module(x._data).isinf(x._data), x)
 
 
+@tensor_args
 def isfinite(x: Tensor) -> Tensor:
     return _cut(get_array_module(x._data).isfinite(x._data), x)
 
 
+@tensor_args
 def logical_not(x: Tensor) -> Tensor:
     return _cut(get_array_module(x._data).logical_not(x._data), x)
 
 
+@tensor_args
 def logical_and(a: Tensor, b) -> Tensor:
     return _cut(get_array_module(a._data).logical_and(a._data, _raw(b)), a, b)
 
 
+@tensor_args
 def logical_or(a: Tensor, b) -> Tensor:
     return _cut(get_array_module(a._data).logical_or(a._data, _raw(b)), a, b)
 
@@ -96,12 +103,14 @@ def _reduce_dims(x: Tensor, dim, op: str):
     return tuple(_axis(d, max(x.ndim, 1), op) for d in dims)
 
 
+@tensor_args
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
     """Whether every entry (along ``dim``) is true."""
     axes = _reduce_dims(x, dim, "all")
     return _cut(x._data.all(axis=axes if x.ndim else None, keepdims=keepdim), x)
 
 
+@tensor_args
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
     """Whether some entry (along ``dim``) is true."""
     axes = _reduce_dims(x, dim, "any")
@@ -129,6 +138,7 @@ def _arg_extreme(x: Tensor, dim, keepdim: bool, axis, op: str, pick) -> Tensor:
     return _cut(pick(data, axis=axis, keepdims=keepdim).astype(xp.int64, copy=False), x)
 
 
+@tensor_args
 def argmax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
     """The index of the largest entry (along ``dim``; of the flattened tensor without it).
     NaN counts as the largest, and the first of equal maxima wins, as in PyTorch."""
@@ -136,17 +146,20 @@ def argmax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
                         lambda a, **kw: get_array_module(a).argmax(a, **kw))
 
 
+@tensor_args
 def argmin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None) -> Tensor:
     """The index of the smallest entry (along ``dim``; of the flattened tensor without it)."""
     return _arg_extreme(x, dim, keepdim, axis, "argmin",
                         lambda a, **kw: get_array_module(a).argmin(a, **kw))
 
 
+@tensor_args
 def equal(a: Tensor, b: Tensor) -> bool:
     """True when both have the same shape and the same entries."""
     return a.shape == b.shape and bool((a._data == b._data).all())
 
 
+@tensor_args
 def allclose(a: Tensor, b, rtol: float = 1e-5, atol: float = 1e-8,
              equal_nan: bool = False) -> bool:
     """|a - b| <= atol + rtol * |b| everywhere, as ``torch.allclose``."""

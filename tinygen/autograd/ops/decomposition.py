@@ -16,6 +16,7 @@ from collections import namedtuple
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.shape import getitem, swap_last_axes, unsqueeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -104,6 +105,7 @@ def _check_matrices(op: str, a: Tensor) -> None:
         raise TypeError(f"{op}: A must be a float32 or float64 tensor, got dtype {a.dtype}")
 
 
+@tensor_args
 def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> SVDResult:  # noqa: N803
     """The singular value decomposition A = U diag(S) Vh, as ``torch.linalg.svd``.
 
@@ -128,6 +130,7 @@ def svd(A: Tensor, full_matrices: bool = True, *, driver: str | None = None) -> 
     return SVDResult(*SVD(bool(full_matrices)).apply(A))
 
 
+@tensor_args
 def svdvals(A: Tensor, *, driver: str | None = None) -> Tensor:  # noqa: N803
     """The singular values of A, descending, as ``torch.linalg.svdvals``.
 

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from tinygen import backend
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.tensor import Tensor
 
 
@@ -32,6 +33,7 @@ def _drop(x: Tensor, p: float, training: bool, mask_shape: tuple) -> Tensor:
     return x * Tensor._from_array(scale)
 
 
+@tensor_args
 def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Randomly zero entries of x during training; the identity in evaluation, as
     torch.nn.functional.dropout.
@@ -53,6 +55,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
     return _drop(x, p, training, x.shape)
 
 
+@tensor_args
 def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, L) or unbatched (C, L) with probability p during
@@ -73,6 +76,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
     return _drop(input, p, training, input.shape[:channels] + (1,))
 
 
+@tensor_args
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels of (N, C, H, W) with probability p during training, as

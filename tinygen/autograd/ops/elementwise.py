@@ -1,7 +1,7 @@
 """Elementwise arithmetic with broadcasting: add, sub, mul, div (true, truncated or floored),
-neg, pow, exp, log, sqrt, abs, maximum, minimum, clamp (alias clip), where; plus dtype casts
-and device moves. The math functions beyond arithmetic (log1p, sin, erf, xlogy, lerp, floor,
-remainder, ...) are in ``special.py``.
+neg, pow, exp, log, sqrt, abs, maximum, minimum, clamp (alias clip), where. Dtype casts,
+device moves and the operands' type promotion are in ``conversion.py``; the math functions
+beyond arithmetic (log1p, sin, erf, xlogy, lerp, floor, remainder, ...) in ``special.py``.
 
 Every binary op here sets ``broadcasts = True``: backward returns gradients of the broadcast
 output shape and the engine sums them back to each input's shape.
@@ -13,9 +13,8 @@ import numbers
 
 import numpy as np
 
-from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.grad_mode import no_grad
+from tinygen.autograd.ops.conversion import _promoted
 from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
@@ -30,35 +29,6 @@ def _as_tensor_pair(a, b) -> tuple[Tensor, Tensor]:
     elif not isinstance(b, Tensor):
         b = _as_tensor(b, a)
     return a, b
-
-
-def _promoted(*tensors: Tensor) -> tuple:
-    """Elementwise operands in PyTorch's result dtype, so that no forward sees two floating
-    dtypes: float32 with float64 gives float64 (the float32 operand's gradient comes back
-    float32 through the cast), an integer or bool tensor beside a float one takes the float
-    dtype, and a 0-d tensor does not widen a tensor with axes of its own kind
-    (``randn(3) + tensor(2.0, dtype=float64)`` stays float32). Integer-only operands keep
-    NumPy's promotion. One identity compare per operand when the dtypes already agree."""
-    first = tensors[0]._data.dtype
-    for tensor in tensors[1:]:
-        if tensor._data.dtype is not first:
-            break
-    else:
-        return tensors
-    dtype = _result_dtype(tensors)
-    if dtype.kind != "f":
-        return tensors
-    return tuple(t if t.dtype == dtype else cast(t, dtype) for t in tensors)
-
-
-def _result_dtype(tensors) -> np.dtype:
-    """PyTorch's type promotion: the highest category (bool < integer < float) wins, and
-    within it the dtypes of operands with axes outrank 0-d ones."""
-    category = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
-    top = max(category[t.dtype.kind] for t in tensors)
-    leading = [t for t in tensors if category[t.dtype.kind] == top]
-    with_axes = [t for t in leading if t.ndim > 0]
-    return np.result_type(*(t.dtype for t in (with_axes or leading)))
 
 
 def _elementwise_pair(a, b) -> tuple[Tensor, Tensor]:
@@ -374,34 +344,6 @@ class Where(Function):
         return None, ga, gb
 
 
-class Cast(Function):
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-
-    def forward(self, x):
-        self.input_dtype = x.dtype
-        return x.astype(self.dtype)
-
-    def backward(self, gy):
-        # a cast is the identity on values; the gradient goes back to the input dtype
-        return cast(gy, self.input_dtype)
-
-
-class ToDevice(Function):
-    op_name = "to"
-
-    def __init__(self, device: str):
-        self.device = device
-
-    def forward(self, x):
-        self.input_device = backend.device_of(x)
-        return backend.to_device(x, self.device)
-
-    def backward(self, gy):
-        # a copy between devices is the identity on values
-        return to_device(gy, self.input_device)
-
-
 # --------------------------------------------------------------------------- public wrappers
 def add(input, other, *, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
     """input + alpha * other, broadcasting, as ``torch.add``.
@@ -523,17 +465,3 @@ def where(condition, a, b) -> Tensor:
     if condition.dtype != bool:
         raise TypeError(f"where: condition must have dtype bool, got {condition.dtype}")
     return Where().apply(condition, a, b)
-
-
-def cast(x: Tensor, dtype) -> Tensor:
-    """x converted to ``dtype`` (differentiable between float dtypes; a cast to an integer or
-    bool dtype ends the graph there, as no gradient flows through rounding)."""
-    if np.dtype(dtype).kind != "f":
-        with no_grad():
-            return Cast(dtype).apply(x)
-    return Cast(dtype).apply(x)
-
-
-def to_device(x: Tensor, device: str) -> Tensor:
-    """x copied to ``device`` ("cpu" or "cuda"), differentiably."""
-    return ToDevice(backend.check_device(device)).apply(x)

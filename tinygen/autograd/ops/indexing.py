@@ -12,9 +12,10 @@ import numbers
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int
+from tinygen.autograd.ops.arguments import _is_int, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, _cut
-from tinygen.autograd.ops.elementwise import cast, where
+from tinygen.autograd.ops.conversion import cast
+from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.shape import clone, expand, getitem, reshape
 from tinygen.autograd.ops.shape import index_add as index_add_into_zeros
 from tinygen.autograd.tensor import Tensor, _axis
@@ -183,6 +184,7 @@ def _as_one_axis(x: Tensor, index: Tensor, dim, op: str):
 
 
 # --------------------------------------------------------------------------- public wrappers
+@tensor_args
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """Entries of x picked along ``dim``, as ``torch.gather``.
 
@@ -221,6 +223,7 @@ def _scatter(op: str, function, x: Tensor, dim: int, index, src) -> Tensor:
     return reshape(function(axis).apply(flat, flat_index, flat_src), x.shape)
 
 
+@tensor_args
 def scatter(x: Tensor, dim: int, index, src) -> Tensor:
     """x with ``src`` written at ``index`` along ``dim`` (out of place), as ``torch.scatter``.
 
@@ -237,6 +240,7 @@ def scatter(x: Tensor, dim: int, index, src) -> Tensor:
     return _scatter("scatter", Scatter, x, dim, index, src)
 
 
+@tensor_args
 def scatter_add(x: Tensor, dim: int, index, src) -> Tensor:
     """x with ``src`` added at ``index`` along ``dim`` (repeats sum), as ``torch.scatter_add``.
 
@@ -246,6 +250,7 @@ def scatter_add(x: Tensor, dim: int, index, src) -> Tensor:
     return _scatter("scatter_add", ScatterAdd, x, dim, index, src)
 
 
+@tensor_args
 def index_select(x: Tensor, dim: int, index) -> Tensor:
     """The slices of x at the positions ``index`` (a vector) along ``dim``.
 
@@ -262,6 +267,7 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
     return reshape(y, ()) if x.ndim == 0 and index.numel() == 1 else y
 
 
+@tensor_args
 def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
     """Entries of x picked by ``indices`` along ``dim``, x and indices broadcasting on the
     other axes (``numpy.take_along_axis``); with dim None, x and indices are flattened. A
@@ -301,6 +307,7 @@ def _from_the_end(index: Tensor, size: int) -> Tensor:
     return Tensor._from_array(get_array_module(data).where(data < 0, data + size, data))
 
 
+@tensor_args
 def index_add(x: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     """x with the slices of ``source`` (times ``alpha``) added at the positions ``index`` along
     ``dim``, repeats adding up, as ``torch.index_add``.
@@ -331,6 +338,7 @@ def index_add(x: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
     return reshape(flat + added, x.shape)
 
 
+@tensor_args
 def masked_fill(x: Tensor, mask, value) -> Tensor:
     """x with ``value`` (a number or a 0-d tensor) where the boolean ``mask`` is true; mask
     broadcasts against x. A tensor value gets the gradient of the entries it filled."""
@@ -358,11 +366,13 @@ def _triangle(op: str, x: Tensor, diagonal: int, upper: bool) -> Tensor:
     return Triangle(int(diagonal), upper).apply(x)
 
 
+@tensor_args
 def tril(x: Tensor, diagonal: int = 0) -> Tensor:
     """The lower triangle of the last two axes (entries (i, j) with j - i <= diagonal)."""
     return _triangle("tril", x, diagonal, upper=False)
 
 
+@tensor_args
 def triu(x: Tensor, diagonal: int = 0) -> Tensor:
     """The upper triangle of the last two axes (entries (i, j) with j - i >= diagonal)."""
     return _triangle("triu", x, diagonal, upper=True)
@@ -379,6 +389,7 @@ def _order(data, axis: int, descending: bool):
     return (data.shape[axis] - 1) - xp.flip(reverse, axis)
 
 
+@tensor_args
 def sort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
     """x sorted along ``dim``, as ``torch.sort``; always stable (equal entries keep their
     order), and NaN sorts above every number.
@@ -394,12 +405,14 @@ def sort(x: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = F
     return ValuesIndices(Gather(axis).apply(x, indices), indices)
 
 
+@tensor_args
 def argsort(x: Tensor, dim: int = -1, descending: bool = False, *,
             stable: bool = False) -> Tensor:
     """The indices that sort x along ``dim`` (stable), as ``torch.argsort`` (int64)."""
     return sort(x, dim, descending).indices
 
 
+@tensor_args
 def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
     """The ``k`` largest (or smallest) entries along ``dim``, as ``torch.topk``.
 
@@ -420,6 +433,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     return ValuesIndices(getitem(values, first_k), getitem(indices, first_k))
 
 
+@tensor_args
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices as one-hot rows, as ``torch.nn.functional.one_hot``.
 
@@ -450,6 +464,7 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return _cut((data[..., None] == xp.arange(num_classes)).astype(xp.int64), tensor)
 
 
+@tensor_args
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
               max_norm: float | None = None, norm_type: float = 2.0,
               scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:

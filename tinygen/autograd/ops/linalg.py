@@ -9,6 +9,7 @@ import string
 
 from tinygen import backend
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import _as_tensor_pair, where
 from tinygen.autograd.ops.shape import expand, permute, reshape, swap_last_axes
 from tinygen.autograd.tensor import Tensor
@@ -255,6 +256,7 @@ def _check_inner(op: str, a: Tensor, b: Tensor, a_axis: int, b_axis: int) -> Non
                          f"sizes {a.shape[a_axis]} and {b.shape[b_axis]})")
 
 
+@tensor_args
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
     """The product of two matrices: (n, m) @ (m, p) -> (n, p)."""
     _check_ndim("mm", "input", input, 2)
@@ -263,6 +265,7 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
     return MatMul().apply(input, mat2)
 
 
+@tensor_args
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     """Batched matrix products, no broadcasting: (b, n, m) @ (b, m, p) -> (b, n, p)."""
     _check_ndim("bmm", "input", input, 3)
@@ -273,6 +276,7 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     return MatMul().apply(input, mat2)
 
 
+@tensor_args
 def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     """Matrix times vector: (n, m) @ (m,) -> (n,)."""
     _check_ndim("mv", "input", input, 2)
@@ -281,6 +285,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002
     return matmul(input, vec)
 
 
+@tensor_args
 def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002
     """The inner product of two 1-d tensors of one length (a 0-d result)."""
     _check_ndim("dot", "input", input, 1)
@@ -289,6 +294,7 @@ def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002
     return matmul(input, tensor)
 
 
+@tensor_args
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     """The outer product of two 1-d tensors: (n,), (m,) -> (n, m)."""
     _check_ndim("outer", "input", input, 1)
@@ -297,6 +303,7 @@ def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     return reshape(input, (-1, 1)) * reshape(vec2, (1, -1))
 
 
+@tensor_args
 def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     """Sum the products over the axes ``dims`` of a and b, as ``torch.tensordot``.
 
@@ -356,11 +363,13 @@ def _scaled_sum(op: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:
     return (shift if beta == 1 else shift * beta) + scaled
 
 
+@tensor_args
 def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
     """beta * input + alpha * (mat1 @ mat2), input broadcasting to (n, p)."""
     return _scaled_sum("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
+@tensor_args
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1,  # noqa: A002
             alpha=1) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2), input broadcasting to (b, n, p)."""

@@ -20,7 +20,7 @@ import numbers
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
-from tinygen.autograd.ops.arguments import positive
+from tinygen.autograd.ops.arguments import positive, tensor_args
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.reduction import amax, amin, mean, sum
 from tinygen.autograd.ops.shape import clone, expand, reshape
@@ -183,6 +183,7 @@ class BatchNorm(Function):
         return gx, g_weight if wants_weight else None, g_bias if wants_bias else None
 
 
+@tensor_args
 def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | None = None,
                bias: Tensor | None = None, training: bool = False, momentum: float = 0.1,
                eps: float = 1e-5) -> Tensor:
@@ -260,6 +261,7 @@ def _per_channel(param: Tensor, ndim: int) -> Tensor:
     return reshape(param, (1, param.shape[0]) + (1,) * (ndim - 2))
 
 
+@tensor_args
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize over the last ``len(normalized_shape)`` axes, as
@@ -289,6 +291,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     return y if bias is None else y + bias
 
 
+@tensor_args
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalize each sample over groups of channels (and all spatial positions), as
@@ -324,6 +327,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     return y if bias is None else y + _per_channel(bias, input.ndim)
 
 
+@tensor_args
 def instance_norm(input: Tensor, running_mean=None, running_var=None,
                   weight: Tensor | None = None, bias: Tensor | None = None,
                   use_input_stats: bool = True, momentum: float = 0.1,
@@ -397,6 +401,7 @@ def _vector_norm(x: Tensor, p: float, dim) -> Tensor:
     return where(zero, 0.0, root)
 
 
+@tensor_args
 def normalize(input: Tensor, p: float = 2.0, dim=1, eps: float = 1e-12) -> Tensor:
     """x / max(||x||_p, eps) along ``dim``, as ``torch.nn.functional.normalize``.
 

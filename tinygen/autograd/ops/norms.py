@@ -13,9 +13,11 @@ import builtins
 import math
 import numbers
 
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.comparison import _cut
+from tinygen.autograd.ops.conversion import cast
 from tinygen.autograd.ops.decomposition import svdvals
-from tinygen.autograd.ops.elementwise import abs, cast, where
+from tinygen.autograd.ops.elementwise import abs, where
 from tinygen.autograd.ops.reduction import _normalize_axes, _Reduction, amax, amin, sum
 from tinygen.autograd.ops.shape import movedim, reshape, squeeze
 from tinygen.autograd.tensor import Tensor
@@ -60,6 +62,7 @@ class VectorNorm(_Reduction):
         return signs * where(is_zero, 1.0, abs(x)) ** (self.ord - 1.0) * scale
 
 
+@tensor_args
 def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,  # noqa: A002
                 dtype=None) -> Tensor:
     """The vector ``ord``-norm over ``dim`` (every entry when None), as
@@ -94,6 +97,7 @@ def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *,  
     return VectorNorm(float(ord), axes, keepdim).apply(x)
 
 
+@tensor_args
 def matrix_norm(x: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,  # noqa: A002
                 dtype=None) -> Tensor:
     """The matrix norm over the two axes ``dim``, as ``torch.linalg.matrix_norm``.
@@ -154,6 +158,7 @@ def _singular_value_norm(x: Tensor, ord, axes: tuple, keepdim: bool,  # noqa: A0
     return reshape(y, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
 
 
+@tensor_args
 def linalg_norm(x: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # noqa: A002
                 dtype=None) -> Tensor:
     """``torch.linalg.norm``: a vector norm over one axis, a matrix norm over two.
@@ -179,6 +184,7 @@ def linalg_norm(x: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # noqa
     return matrix_norm(x, "fro" if ord is None else ord, dims, keepdim, dtype=dtype)
 
 
+@tensor_args
 def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """``torch.norm``: with a number ``p`` (or None, meaning 2), the vector p-norm over
     ``dim`` (every entry when None); with "fro", the 2-norm over at most two axes; with

@@ -28,6 +28,7 @@ from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled
 from tinygen.autograd.ops.activation import sigmoid, tanh
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.shape import concatenate, getitem, pad, reshape, split
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -185,6 +186,7 @@ class LSTMCell(Function):
         return tuple(next(found) if t.requires_grad else None for t in (x_gates, c_prev))
 
 
+@tensor_args
 def lstm_cell_composite(x_gates: Tensor, c_prev: Tensor):
     """The same cell built from primitive ops: the oracle the fused op is tested against."""
     a_i, a_f, a_g, a_o = split(x_gates, x_gates.shape[1] // 4, axis=1)
@@ -193,6 +195,7 @@ def lstm_cell_composite(x_gates: Tensor, c_prev: Tensor):
     return o * tanh(c), c
 
 
+@tensor_args
 def lstm_cell(x_gates: Tensor, c_prev: Tensor):
     """One LSTM step over precomputed gate pre-activations.
 
@@ -287,6 +290,7 @@ class RowConv(Function):
         return g_x, g_kernel, g_out if self.needs_input_grad[2] else None
 
 
+@tensor_args
 def row_conv_composite(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> Tensor:
     """The same op built from primitive ops: the oracle the fused op is tested against."""
     width, channels = x.shape[-2:]
@@ -301,6 +305,7 @@ def row_conv_composite(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> 
     return addend + reshape(neighbours, (-1, taps * channels)) @ kernel
 
 
+@tensor_args
 def row_conv(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> Tensor:
     """A 1 x k convolution along the rows of a channels-last map, as one matmul, plus addend.
 

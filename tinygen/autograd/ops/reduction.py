@@ -15,9 +15,10 @@ import math
 import numpy as np
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int, dim_keepdim
+from tinygen.autograd.ops.arguments import _is_int, dim_keepdim, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
-from tinygen.autograd.ops.elementwise import cast, exp, log, maximum, minimum, sqrt
+from tinygen.autograd.ops.conversion import cast
+from tinygen.autograd.ops.elementwise import exp, log, maximum, minimum, sqrt
 from tinygen.autograd.ops.indexing import Gather
 from tinygen.autograd.ops.shape import (
     Expand,
@@ -277,6 +278,7 @@ def _correction(op: str, unbiased, correction) -> int:
     return correction
 
 
+@tensor_args
 def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Variance over ``dim``, divided by n - correction: unbiased (correction=1) by default,
@@ -287,6 +289,7 @@ def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
     return Var(dim, keepdim, _correction("var", unbiased, correction)).apply(x)
 
 
+@tensor_args
 def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None,
         axis=None, keepdims=None) -> Tensor:
     """Standard deviation: the square root of :func:`var` (unbiased by default)."""
@@ -294,6 +297,7 @@ def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction
                     keepdims=keepdims))
 
 
+@tensor_args
 def var_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """(var, mean) over ``dim``, as ``torch.var_mean``."""
     dim, unbiased = _unbiased_overload(dim, unbiased)
@@ -301,11 +305,13 @@ def var_mean(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, corre
             mean(x, dim, keepdim))
 
 
+@tensor_args
 def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The largest entries over ``dim`` (every axis when empty); ties share the gradient."""
     return Max(None if dim == () else dim, keepdim).apply(x)
 
 
+@tensor_args
 def amin(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The smallest entries over ``dim`` (every axis when empty); ties share the gradient."""
     return Min(None if dim == () else dim, keepdim).apply(x)
@@ -333,6 +339,7 @@ def _extreme(op: str, x, dim, keepdim, axis, keepdims, reduce, arg):
     return ValuesIndices(squeeze(values, axis), squeeze(indices, axis))
 
 
+@tensor_args
 def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
         keepdims=None):
     """The largest entry, or with ``dim`` the named tuple (values, indices), as PyTorch's;
@@ -340,6 +347,7 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
     return _extreme("max", x, dim, keepdim, axis, keepdims, amax, argmax)
 
 
+@tensor_args
 def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
         keepdims=None):
     """The smallest entry, or with ``dim`` the named tuple (values, indices), as PyTorch's;
@@ -347,6 +355,7 @@ def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,  # noqa: A001
     return _extreme("min", x, dim, keepdim, axis, keepdims, amin, argmin)
 
 
+@tensor_args
 def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """The product of the entries over ``dim`` (an int; every entry when None), optionally in
     ``dtype``; integer and bool tensors multiply in int64, as in PyTorch.
@@ -384,6 +393,7 @@ def _pairwise_product(x: Tensor, axis: int) -> Tensor:
     return x
 
 
+@tensor_args
 def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Running sums along ``dim``: y_i = x_0 + ... + x_i, optionally in ``dtype`` (integer and
     bool tensors sum in int64, as in PyTorch)."""
@@ -392,6 +402,7 @@ def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
     return clone(x) if x.ndim == 0 else CumSum(axis).apply(x)
 
 
+@tensor_args
 def logcumsumexp(x: Tensor, dim: int) -> Tensor:
     """Running log-sum-exp along ``dim``: y_i = log(exp(x_0) + ... + exp(x_i)), computed
     without overflow or underflow.
@@ -426,6 +437,7 @@ def _logaddexp(a: Tensor, b: Tensor) -> Tensor:
     return shift + log(exp(a - shift) + exp(b - shift))
 
 
+@tensor_args
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
               keepdims=None) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed without overflow."""
@@ -433,12 +445,14 @@ def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
     return LogSumExp(dim, keepdim).apply(x)
 
 
+@tensor_args
 def log_softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
     """x - logsumexp(x, dim), computed without overflow."""
     dim, _ = dim_keepdim("log_softmax", None if axis is not None else dim, False, axis)
     return LogSoftmax(dim).apply(_as_dtype(x, dtype))
 
 
+@tensor_args
 def softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
     dim, _ = dim_keepdim("softmax", None if axis is not None else dim, False, axis)

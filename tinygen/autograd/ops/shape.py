@@ -12,7 +12,7 @@ import math
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import dim_keepdim, positive
+from tinygen.autograd.ops.arguments import dim_keepdim, positive, tensor_args
 from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
@@ -219,6 +219,7 @@ def reshape(x: Tensor, shape) -> Tensor:
     return Reshape(shape).apply(x)
 
 
+@tensor_args
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes start_dim..end_dim (inclusive) into one; a 0-d tensor becomes 1-d."""
     start = _axis(start_dim, max(x.ndim, 1), "flatten")
@@ -234,6 +235,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
+@tensor_args
 def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     """Split axis ``dim`` into axes of ``sizes`` (one may be -1), the inverse of flatten."""
     axis = _axis(dim, x.ndim, "unflatten")
@@ -249,6 +251,7 @@ def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     return reshape(x, x.shape[:axis] + sizes + x.shape[axis + 1:])
 
 
+@tensor_args
 def permute(x: Tensor, axes) -> Tensor:
     """Reorder all axes: ``axes`` is a permutation of range(x.ndim)."""
     axes = tuple(a % x.ndim for a in axes) if x.ndim else tuple(axes)
@@ -257,6 +260,7 @@ def permute(x: Tensor, axes) -> Tensor:
     return Permute(axes).apply(x)
 
 
+@tensor_args
 def swap_last_axes(x: Tensor) -> Tensor:
     """x with its last two axes swapped (matrix transpose of a batch), unchecked and fast."""
     order = list(range(x.ndim))
@@ -264,6 +268,7 @@ def swap_last_axes(x: Tensor) -> Tensor:
     return Permute(tuple(order)).apply(x)
 
 
+@tensor_args
 def transpose(x: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
     """x with axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose``. Without dims, every
     axis is reversed (NumPy's ``x.T``), a form tinygen's own layers use."""
@@ -280,6 +285,7 @@ def transpose(x: Tensor, dim0: int | None = None, dim1: int | None = None) -> Te
     return Permute(tuple(order)).apply(x)
 
 
+@tensor_args
 def t(x: Tensor) -> Tensor:
     """The transpose of a matrix; 0-d and 1-d tensors are returned as they are."""
     if x.ndim > 2:
@@ -287,6 +293,7 @@ def t(x: Tensor) -> Tensor:
     return transpose(x, 0, 1) if x.ndim == 2 else x
 
 
+@tensor_args
 def movedim(x: Tensor, source, destination) -> Tensor:
     """x with the axes ``source`` (an int or a tuple) moved to ``destination``; the other axes
     keep their order."""
@@ -310,6 +317,7 @@ def movedim(x: Tensor, source, destination) -> Tensor:
     return permute(x, tuple(next(rest) if a is None else a for a in order))
 
 
+@tensor_args
 def expand(x: Tensor, shape) -> Tensor:
     """Broadcast x to ``shape`` (NumPy broadcasting rules; -1 keeps a size)."""
     shape = tuple(shape)
@@ -331,6 +339,7 @@ def expand(x: Tensor, shape) -> Tensor:
 broadcast_to = expand
 
 
+@tensor_args
 def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
     """Drop the axes of size 1 among ``dim`` (an int or a tuple; every axis when None). As in
     PyTorch, a named axis whose size is not 1 is left as it is."""
@@ -345,6 +354,7 @@ def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
+@tensor_args
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert an axis of size 1 at ``dim`` (negative counts from the end of the result)."""
     position = _axis(dim, x.ndim + 1, "unsqueeze")
@@ -363,6 +373,7 @@ def getitem(x: Tensor, index) -> Tensor:
     return GetItem(index).apply(x)
 
 
+@tensor_args
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     """The ``length`` entries of x from ``start`` along ``dim`` (a view; negative start
     counts from the end)."""
@@ -409,6 +420,7 @@ def stack(tensors, dim: int = 0, *, axis=None) -> Tensor:
     return Stack(_axis(dim, tensors[0].ndim + 1, "stack")).apply(*tensors)
 
 
+@tensor_args
 def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tuple:
     """Cut x along ``dim`` into pieces of ``split_size_or_sections`` entries (an int: the
     last piece may be shorter) or of the listed sizes, as ``torch.split``."""
@@ -427,6 +439,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tupl
     return Split(sizes, axis).apply(x)
 
 
+@tensor_args
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Cut x along ``dim`` into ``chunks`` pieces of ceil(size / chunks) entries (the last
     shorter; fewer pieces when the size runs out first), as ``torch.chunk``."""
@@ -438,6 +451,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(x, -(-length // chunks), axis)
 
 
+@tensor_args
 def unbind(x: Tensor, dim: int = 0) -> tuple:
     """The slices of x along ``dim``, that axis removed."""
     axis = _axis(dim, x.ndim, "unbind")
@@ -446,6 +460,7 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
     return tuple(squeeze(piece, axis) for piece in split(x, 1, axis))
 
 
+@tensor_args
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Constant padding. ``pad_width``: an int, or one (before, after) pair per axis."""
     if isinstance(pad_width, int):
@@ -462,6 +477,7 @@ def clone(x: Tensor) -> Tensor:
     return Clone().apply(x)
 
 
+@tensor_args
 def flip(x: Tensor, dims=None, *, axis=None) -> Tensor:
     """Reverse the order of entries along ``dims`` (an int or a tuple)."""
     dims, _ = dim_keepdim("flip", dims, False, axis)

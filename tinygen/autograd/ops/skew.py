@@ -20,6 +20,7 @@ than a row of length W+H shifts row i by i; with channels last, each entry is a 
 from __future__ import annotations
 
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -94,6 +95,7 @@ class Unskew(Function):
 
 
 # --------------------------------------------------------------------------- public wrappers
+@tensor_args
 def skew(x: Tensor, channels_last: bool = False) -> Tensor:
     """Shift row i of ``x`` right by i, so that column t holds the diagonal i + j = t.
 
@@ -111,6 +113,7 @@ def skew(x: Tensor, channels_last: bool = False) -> Tensor:
     return Skew(channels_last).apply(x)
 
 
+@tensor_args
 def unskew(y: Tensor, channels_last: bool = False) -> Tensor:
     """The inverse of :func:`skew`: read the original pixels back from a skewed map.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import (
     PowScalar,
     _as_tensor_pair,
@@ -355,6 +356,7 @@ def rsqrt(x: Tensor) -> Tensor:
     return Rsqrt().apply(x)
 
 
+@tensor_args
 def square(x: Tensor) -> Tensor:
     """x * x."""
     return PowScalar(2).apply(x)
@@ -406,6 +408,7 @@ def ceil(x: Tensor) -> Tensor:
     return Ceil().apply(x)
 
 
+@tensor_args
 def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
     """x rounded half to even, to ``decimals`` decimal places, as ``torch.round``; zero
     gradient.
@@ -438,6 +441,7 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
     return NanToNum(nan, posinf, neginf).apply(x)
 
 
+@tensor_args
 def lerp(start: Tensor, end, weight) -> Tensor:
     """start + weight * (end - start), broadcasting, as ``torch.lerp``.
 

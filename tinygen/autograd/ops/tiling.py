@@ -15,7 +15,7 @@ from __future__ import annotations
 import numbers
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int
+from tinygen.autograd.ops.arguments import _is_int, tensor_args
 from tinygen.autograd.ops.shape import Pad, concatenate, expand, flip, getitem, reshape
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
@@ -75,6 +75,7 @@ def _pad_from_slices(x: Tensor, sides: list, mode: str) -> Tensor:
     return x
 
 
+@tensor_args
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
     """Pad (or, with negative amounts, crop) the last axes, as ``torch.nn.functional.pad``.
 
@@ -149,6 +150,7 @@ def _crop(x: Tensor, sides: list) -> Tensor:
     return getitem(x, tuple(window))
 
 
+@tensor_args
 def repeat(x: Tensor, sizes) -> Tensor:
     """x repeated ``sizes[i]`` times along each axis, as ``torch.Tensor.repeat`` (sizes may
     have more entries than x has axes: x gains leading axes)."""
@@ -163,6 +165,7 @@ def repeat(x: Tensor, sizes) -> Tensor:
     return reshape(copies, tuple(r * n for r, n in zip(sizes, shape)))
 
 
+@tensor_args
 def tile(x: Tensor, dims) -> Tensor:
     """x repeated ``dims[i]`` times along each axis; a short ``dims`` is padded with leading
     ones (unlike repeat), as ``torch.tile``."""
@@ -170,6 +173,7 @@ def tile(x: Tensor, dims) -> Tensor:
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
 
 
+@tensor_args
 def roll(x: Tensor, shifts, dims=None) -> Tensor:
     """x shifted cyclically by ``shifts`` along ``dims`` (ints or matching tuples); with dims
     None, the flattened x is shifted and the shape restored, as ``torch.roll``."""

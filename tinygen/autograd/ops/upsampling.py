@@ -17,7 +17,7 @@ from numbers import Real
 
 import numpy as np
 
-from tinygen.autograd.ops.arguments import positive
+from tinygen.autograd.ops.arguments import positive, tensor_args
 from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.pooling_adaptive import (
     adaptive_avg_pool1d,
@@ -235,6 +235,7 @@ def _area(input: Tensor, sizes: tuple) -> Tensor:
     return y
 
 
+@tensor_args
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
@@ -294,6 +295,7 @@ def _shuffle_factor(op: str, name: str, value, x: Tensor) -> int:
     return factor
 
 
+@tensor_args
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """Rearrange (*, C r^2, H, W) into (*, C, H r, W r), as torch.nn.functional.pixel_shuffle:
     output pixel (h r + i, w r + j) of channel c is input channel c r^2 + i r + j at (h, w).
@@ -317,6 +319,7 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     return reshape(y, (*lead, channels // (r * r), h * r, w * r))
 
 
+@tensor_args
 def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """Rearrange (*, C, H r, W r) into (*, C r^2, H, W), the inverse of pixel_shuffle, as
     torch.nn.functional.pixel_unshuffle.

@@ -10,7 +10,7 @@ use to drop their all-zero bottom kernel rows.
 from __future__ import annotations
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import pair
+from tinygen.autograd.ops.arguments import pair, tensor_args
 from tinygen.autograd.ops.conv import layouts
 from tinygen.autograd.ops.reduction import sum as reduce_sum
 from tinygen.autograd.ops.shape import getitem, reshape, squeeze, unsqueeze
@@ -249,6 +249,7 @@ def _conv(op, x, weight, bias, stride, pads, dilation, groups, names):
     return function.apply(x, weight) if bias is None else function.apply(x, weight, bias)
 
 
+@tensor_args
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation, as torch.nn.functional.conv2d.
@@ -279,6 +280,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padd
                  ((0, "height"), (1, "width")))
 
 
+@tensor_args
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """1-D cross-correlation, as torch.nn.functional.conv1d: conv2d on a unit height.
@@ -333,6 +335,7 @@ def _conv_transpose(op, x, weight, bias, stride, padding, output_padding, dilati
     return function.apply(x, weight) if bias is None else function.apply(x, weight, bias)
 
 
+@tensor_args
 def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """Transposed convolution (the gradient of conv2d with respect to its input), as
@@ -360,6 +363,7 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stri
         pair("dilation", dilation, 1), groups, ((0, "height"), (1, "width")))
 
 
+@tensor_args
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """1-D transposed convolution, as torch.nn.functional.conv_transpose1d:

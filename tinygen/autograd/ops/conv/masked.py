@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinygen.autograd.ops.arguments import pair
+from tinygen.autograd.ops.arguments import pair, tensor_args
 from tinygen.autograd.ops.conv.functions import as_pads, conv2d
 from tinygen.autograd.ops.shape import pad
 from tinygen.autograd.tensor import Tensor
@@ -43,6 +43,7 @@ def conv_mask(weight_shape, mask_type: str, channel_groups: int | None = None):
     return mask
 
 
+@tensor_args
 def conv2d_top_rows(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
                     padding=0, dilation=1, groups: int = 1) -> Tensor:
     """conv2d with the kernel rows below the centre taken as zero, as in PixelCNN masks.
@@ -74,6 +75,7 @@ def conv2d_top_rows(x: Tensor, weight: Tensor, bias: Tensor | None = None, strid
     return conv2d(x, top, bias, stride, ((above, below), columns), dilation, groups)
 
 
+@tensor_args
 def masked_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                   mask_type: str = "B", stride=1, padding=0, dilation=1, groups: int = 1,
                   channel_groups: int | None = None) -> Tensor:

@@ -8,6 +8,7 @@ import numpy as np
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.activation import log_sigmoid, sigmoid
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import log, maximum
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -101,6 +102,7 @@ def _sigmoid_minus(z, y, gy):
     return result
 
 
+@tensor_args
 def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
     """Binary cross-entropy of ``target`` under Bernoulli(``input``), on probabilities.
@@ -138,6 +140,7 @@ def binary_cross_entropy(input: Tensor, target, weight=None, size_average=None, 
     return apply_reduction(loss, reduction)
 
 
+@tensor_args
 def binary_cross_entropy_with_logits(input: Tensor, target, weight=None, size_average=None,
                                      reduce=None, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:

@@ -9,6 +9,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.activation import log_sigmoid, relu
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -117,6 +118,7 @@ def _index_loss(op, log_probs: Tensor, target, weight, ignore_index: int, reduct
     return divide_or_nan(sum(losses), count)
 
 
+@tensor_args
 def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of class indices, from log-probabilities.
@@ -142,6 +144,7 @@ def nll_loss(input: Tensor, target, weight=None, size_average=None, ignore_index
     return _index_loss(op, input, target, weight, ignore_index, reduction)
 
 
+@tensor_args
 def cross_entropy(input: Tensor, target, weight=None, size_average=None,
                   ignore_index: int = -100, reduce=None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
@@ -232,6 +235,7 @@ class Kept(Function):
         return Kept().apply(gy, kept), None
 
 
+@tensor_args
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 0.0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -y (x1 - x2) + margin): y = 1 asks for x1 > x2 by margin, y = -1 for x2 > x1.
@@ -259,6 +263,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target, margin: float = 
     return apply_reduction(ClampAtZero().apply(-target * (input1 - input2) + margin), reduction)
 
 
+@tensor_args
 def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """x where y = 1, max(0, margin - x) where y = -1 (x a distance, y +-1), as PyTorch
@@ -284,6 +289,7 @@ def hinge_embedding_loss(input: Tensor, target, margin: float = 1.0, size_averag
     return apply_reduction(loss, reduction)
 
 
+@tensor_args
 def soft_margin_loss(input: Tensor, target, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-y x)): the logistic loss of scores x against labels y = +-1.

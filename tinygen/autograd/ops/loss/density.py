@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import exp, log, where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -22,6 +23,7 @@ from tinygen.autograd.ops.reduction import sum
 from tinygen.autograd.tensor import Tensor
 
 
+@tensor_args
 def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False) -> Tensor:
     """KL(target || model) pointwise, with ``input`` the model's log-probabilities.
@@ -71,6 +73,7 @@ def kl_div(input: Tensor, target, size_average=None, reduce=None, reduction: str
 
 
 # --------------------------------------------------------------------------- density terms
+@tensor_args
 def gaussian_kl(mu: Tensor, logvar: Tensor, reduction: str = "mean") -> Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)) in nats per sample: the VAE's KL term.
 
@@ -88,6 +91,7 @@ def gaussian_kl(mu: Tensor, logvar: Tensor, reduction: str = "mean") -> Tensor:
     return per_sample(-0.5 * (1.0 + logvar - mu * mu - exp(logvar)), reduction)
 
 
+@tensor_args
 def gaussian_nll(x, mu: Tensor, logvar: Tensor, reduction: str = "mean") -> Tensor:
     """-log N(x; mu, diag(exp(logvar))) in nats per sample (a Gaussian decoder's loss).
 
@@ -109,6 +113,7 @@ def gaussian_nll(x, mu: Tensor, logvar: Tensor, reduction: str = "mean") -> Tens
     return per_sample(per_element, reduction)
 
 
+@tensor_args
 def bernoulli_nll(logits: Tensor, x, reduction: str = "mean") -> Tensor:
     """-log Bernoulli(x; sigmoid(logits)) in nats per sample (a binary decoder's loss).
 

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from tinygen.autograd.ops.arguments import tensor_args
 from tinygen.autograd.ops.elementwise import abs, exp, log, where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -42,6 +43,7 @@ def _weighted(op: str, loss: Tensor, weight, input: Tensor, reduction: str,
     return apply_reduction(loss, reduction)
 
 
+@tensor_args
 def mse_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
              weight=None) -> Tensor:
     """Squared error (input - target)^2.
@@ -63,6 +65,7 @@ def mse_loss(input: Tensor, target, size_average=None, reduce=None, reduction: s
     return _weighted(op, difference * difference, weight, input, reduction, True)
 
 
+@tensor_args
 def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
             weight=None) -> Tensor:
     """Absolute error |input - target|.
@@ -82,6 +85,7 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: st
     return _weighted(op, abs(_difference(op, input, target)), weight, input, reduction, True)
 
 
+@tensor_args
 def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0
@@ -110,6 +114,7 @@ def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
     return apply_reduction(loss, reduction)
 
 
+@tensor_args
 def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0,
                weight=None) -> Tensor:
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target): delta
@@ -160,6 +165,7 @@ def _gaussian_variance(op: str, var, input: Tensor) -> Tensor:
                      f"its last axis, or a size of 1 on one axis; got {var.shape}")
 
 
+@tensor_args
 def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float = 1e-6,
                       reduction: str = "mean") -> Tensor:
     """PyTorch's Gaussian negative log-likelihood: 0.5 (log var + (input - target)^2 / var),
@@ -195,6 +201,7 @@ def gaussian_nll_loss(input: Tensor, target, var, full: bool = False, eps: float
     return apply_reduction(loss, reduction)
 
 
+@tensor_args
 def poisson_nll_loss(input: Tensor, target, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None,
                      reduction: str = "mean") -> Tensor:
