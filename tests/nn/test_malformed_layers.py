@@ -289,10 +289,6 @@ def _at(inputs, position):
 #: input) -> the op at fault. Each stays a strict xfail below until the op refuses (or
 #: accepts, as PyTorch does) that input; the Hypothesis test leaves these draws out.
 OP_ESCAPES = {
-    ("AdaptiveMaxPool1d", "an empty batch"): "adaptive_max_pool1d reshapes an empty batch "
-                                             "inside NumPy (PyTorch returns an empty batch)",
-    ("AdaptiveMaxPool2d", "an empty batch"): "adaptive_max_pool2d reshapes an empty batch "
-                                             "inside NumPy (PyTorch returns an empty batch)",
     ("GLU", "an empty last axis"): "glu's split refuses a zero-size piece without naming glu "
                                    "(PyTorch returns an empty output)",
 }
