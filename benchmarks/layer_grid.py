@@ -70,6 +70,7 @@ def parse_setting(text: str) -> int | None:
 
 
 def label(setting: int | None) -> str:
+    """A thread setting as the table's headers name it."""
     if setting is None:
         return "default threads"
     return f"{setting} thread" + ("s" if setting > 1 else "")

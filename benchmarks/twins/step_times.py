@@ -150,6 +150,8 @@ def peak_memory_mib(name: str, framework: str, calls: int = 3) -> float:
 
 
 def render(rows: list, settings: list, repeats: int) -> str:
+    """The "Training steps" section from (name, samples, (tinygen MiB, PyTorch MiB) or None)
+    rows."""
     header = ["training step (Adam)"]
     for setting in settings:
         header += [f"tinygen ms, {label(setting)}", "PyTorch ms", "ratio"]
