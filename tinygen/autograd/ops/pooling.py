@@ -2,15 +2,10 @@
 the indices max_unpool takes), and upsample_nearest2d. The adaptive pools are in
 ``pooling_adaptive.py``, max_unpool in ``unpooling.py``; both use the geometry helpers here.
 
-Both pools are separable: a window's max (sum) is the max (sum) over its rows of each row's
-max (sum). So each runs as two 1-D passes, along W then H, each a loop over the kernel's
-taps on that axis with one strided view of the whole array per tap: no window copies, no
-scatter. The gradient routing of max pooling factors the same way: torch keeps a window's
-first maximum in raster order (a NaN counts as the maximum, and a later NaN replaces an
-earlier one), which lies in the first row holding the window's maximum, at that row's first
-maximum. Each pass keeps one boolean mask per tap (where that tap won); the gradient goes
-back through them pass by pass with strided writes, and they give ``return_indices`` too.
-
+Each pool is two separable 1-D passes, along W then H, each a loop over the kernel's taps
+with one strided view of the whole array per tap (``pooling_passes.py``): no window copies,
+no scatter. Max pooling keeps, per pass, where each tap won (torch's winner: a window's first
+maximum in raster order, or its last NaN), and its gradient goes back through those masks.
 Each backward is a linear map of the upstream gradient written as a differentiable op (two
 ops that are each other's adjoint), so second derivatives flow through pooling too. The 1-D
 ops are the 2-D ones on a unit height, and every op takes an unbatched input (no N axis).
@@ -18,11 +13,20 @@ ops are the 2-D ones on a unit height, and every op takes an unbatched input (no
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import pair, positive
 from tinygen.autograd.ops.conv.functions import single
+from tinygen.autograd.ops.pooling_passes import (
+    in_blocks,
+    max_along,
+    spread_along,
+    sum_along,
+    winner_index,
+)
 from tinygen.autograd.ops.shape import expand, reshape, squeeze, unsqueeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -41,16 +45,19 @@ class MaxPool2d(Function):
         self.windows, self.return_indices = windows, return_indices
 
     def forward(self, x):
-        xp = get_array_module(x)
         rows_window, cols_window = self.windows
-        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-        row_max, col_won = _max_along(x, 3, cols_window)
-        y, row_won = _max_along(row_max, 2, rows_window)
+
+        def passes(block):
+            # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+            row_max, col_won = max_along(block, 3, cols_window)
+            return max_along(row_max, 2, rows_window) + (col_won,)
+
+        y, row_won, col_won = in_blocks(passes, x)
         self.save_for_backward(row_won, col_won)  # boolean masks: constants to the graph
         self.input_shape = x.shape
         if not self.return_indices:
             return y
-        return y, _winner_index(xp, row_won, col_won, self.windows, x.shape[3])
+        return y, winner_index(get_array_module(x), row_won, col_won, self.windows, x.shape[3])
 
     def backward(self, gy, gindex=None):
         # dL/dx at each window's winner = the sum of gy over the windows it won; zero elsewhere
@@ -67,10 +74,14 @@ class MaxPool2dScatter(Function):
 
     def forward(self, gy, row_won, col_won):
         self.save_for_backward(row_won, col_won)
-        height, width = self.input_shape[2:]
-        # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
-        rows = _spread_along(gy, 2, self.windows[0], height, row_won)
-        return _spread_along(rows, 3, self.windows[1], width, col_won)
+        (rows_window, cols_window), (height, width) = self.windows, self.input_shape[2:]
+
+        def passes(block, rows_won, cols_won):
+            # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
+            rows = spread_along(block, 2, rows_window, height, rows_won)
+            return (spread_along(rows, 3, cols_window, width, cols_won),)
+
+        return in_blocks(passes, gy, row_won, col_won, size=math.prod(self.input_shape))[0]
 
     def backward(self, ggx):
         # a scatter is linear: its gradient is its adjoint, the gather at the same winners
@@ -89,8 +100,8 @@ class MaxPool2dGather(Function):
         self.save_for_backward(row_won, col_won)
         self.input_shape = x.shape
         # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-        rows = _sum_along(x, 3, self.windows[1], col_won)
-        return _sum_along(rows, 2, self.windows[0], row_won)
+        rows = sum_along(x, 3, self.windows[1], col_won)
+        return sum_along(rows, 2, self.windows[0], row_won)
 
     def backward(self, gy):
         # the adjoint of the gather is the scatter
@@ -110,9 +121,16 @@ class AvgPool2d(Function):
     def forward(self, x):
         xp = get_array_module(x)
         self.input_shape = x.shape
-        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-        sums = _sum_along(_sum_along(x, 3, self.windows[1]), 2, self.windows[0])
-        return sums / _on(xp, self.divisor, x.dtype)
+        rows_window, cols_window = self.windows
+        whole = _global(self.windows, x.shape)
+
+        def passes(block):
+            if whole:  # (N, C, H, W) -> (N, C, 1, 1): one plain sum
+                return (block.sum(axis=(2, 3), keepdims=True),)
+            # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+            return (sum_along(sum_along(block, 3, cols_window), 2, rows_window),)
+
+        return in_blocks(passes, x)[0] / _on(xp, self.divisor, x.dtype)
 
     def backward(self, gy):
         # avg_pool2d is linear: its gradient is the adjoint, spreading gy/divisor over windows
@@ -129,164 +147,32 @@ class AvgPool2dAdjoint(Function):
         xp = get_array_module(gy)
         height, width = self.input_shape[2:]
         share = gy / _on(xp, self.divisor, gy.dtype)
-        # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
-        rows = _spread_along(share, 2, self.windows[0], height)
-        return _spread_along(rows, 3, self.windows[1], width)
+        rows_window, cols_window = self.windows
+        whole = _global(self.windows, self.input_shape)
+
+        def passes(block):
+            if whole:  # (N, C, 1, 1) -> (N, C, H, W)
+                return (xp.broadcast_to(block, block.shape[:2] + (height, width)).copy(),)
+            # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
+            rows = spread_along(block, 2, rows_window, height)
+            return (spread_along(rows, 3, cols_window, width),)
+
+        return in_blocks(passes, share, size=math.prod(self.input_shape))[0]
 
     def backward(self, ggx):
         # the adjoint of the adjoint is avg_pool2d itself
         return AvgPool2d(self.windows, self.divisor).apply(ggx)
 
 
+def _global(windows, shape) -> bool:
+    """Whether one window covers each whole (padded) plane of an input of ``shape``."""
+    return all(kernel == before + size + after
+               for (kernel, _, _, (before, after)), size in zip(windows, shape[2:]))
+
+
 def _on(xp, divisor, dtype):
     """The divisor on the array's device: an int as it is, a per-window array as ``dtype``."""
     return divisor if isinstance(divisor, int) else xp.asarray(divisor, dtype=dtype)
-
-
-# --------------------------------------------------------------------------- 1-D passes
-# A window along one axis is (kernel, stride, dilation, (start pad, end pad)); its taps are
-# ``dilation`` apart, and window o's tap t reads padded position o * stride + t * dilation.
-def _pad_along(xp, a, axis, pads, value):
-    """``a`` with ``pads`` entries of ``value`` before and after it along ``axis``."""
-    if not any(pads):
-        return a
-    widths = [(0, 0)] * a.ndim
-    widths[axis] = pads
-    return xp.pad(a, widths, constant_values=value)
-
-
-def _taps(a, axis, window) -> list:
-    """One strided view of ``a`` (padded along ``axis``) per tap: view t holds tap t of every
-    window along ``axis``, so the axis becomes the number of windows."""
-    kernel, stride, dilation, _ = window
-    out = (a.shape[axis] - dilation * (kernel - 1) - 1) // stride + 1
-    lead = (slice(None),) * axis
-    return [a[lead + (slice(t * dilation, t * dilation + stride * (out - 1) + 1, stride),)]
-            for t in range(kernel)]
-
-
-def _tiles(window, length: int) -> bool:
-    """Whether the windows tile a padded axis of ``length``: every position read once."""
-    kernel, stride, dilation, _ = window
-    return stride == kernel == dilation * (kernel - 1) + 1 and length % stride == 0
-
-
-def _masked(xp, values, mask, finite: bool):
-    """``values`` where ``mask``, else 0: a product when every value is ``finite`` (fast), a
-    select otherwise, since NaN or inf times 0 would leak into the positions left out."""
-    if finite:
-        return values * mask
-    return xp.where(mask, values, xp.zeros((), dtype=values.dtype))
-
-
-def _inside(tap: int, window, size: int, out: int) -> tuple[int, int]:
-    """The windows [first, end) whose ``tap`` reads the input, not its padding, along an axis
-    of ``size`` with ``out`` windows."""
-    kernel, stride, dilation, (before, _) = window
-    offset = tap * dilation
-    first = -(-(before - offset) // stride)
-    end = -(-(before + size - offset) // stride)
-    return min(max(first, 0), out), min(max(end, 0), out)
-
-
-def _lowest(dtype):
-    """The padding of a max pool, which no entry exceeds: -inf, or an integer type's least."""
-    if dtype.kind == "f":
-        return -np.inf
-    return False if dtype.kind == "b" else np.iinfo(dtype).min
-
-
-def _max_along(a, axis, window):
-    """The max of each window along ``axis`` of ``a``, and where each tap won: (max, won)
-    with won[t] true where tap t is the window's winner (its first maximum; its last NaN).
-    ``won`` is (kernel, *max.shape) booleans."""
-    xp = get_array_module(a)
-    taps = _taps(_pad_along(xp, a, axis, window[3], _lowest(a.dtype)), axis, window)
-    best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
-    for tap in taps[2:]:
-        xp.maximum(best, tap, out=best)
-    won = xp.empty((len(taps),) + best.shape, dtype=bool)
-    lead = (slice(None),) * axis
-    free = None  # the windows no earlier tap has won
-    for t, tap in enumerate(taps):
-        hit = won[t]
-        xp.equal(tap, best, out=hit)
-        # the padding never wins: torch's kernel reads only the input's taps
-        first, end = _inside(t, window, a.shape[axis], best.shape[axis])
-        hit[lead + (slice(None, first),)] = False
-        hit[lead + (slice(end, None),)] = False
-        if free is None:
-            free = ~hit
-            continue
-        xp.logical_and(hit, free, out=hit)
-        if t < len(taps) - 1:
-            xp.logical_xor(free, hit, out=free)
-    nan = xp.isnan(best)
-    if bool(nan.any()):
-        # a NaN compares unequal to itself, so NaN windows have no winner yet: their last NaN
-        for t in reversed(range(len(taps))):
-            hit = xp.logical_and(xp.isnan(taps[t]), nan)
-            xp.logical_or(won[t], hit, out=won[t])
-            xp.logical_xor(nan, hit, out=nan)
-    return best, won
-
-
-def _sum_along(a, axis, window, won=None):
-    """The sum of each window's taps along ``axis`` of ``a`` (zero padded), or with ``won``
-    (from :func:`_max_along`) the value of each window's winning tap."""
-    xp = get_array_module(a)
-    padded = _pad_along(xp, a, axis, window[3], 0)
-    if won is None and window[0] == padded.shape[axis]:
-        return padded.sum(axis=axis, keepdims=True)  # one window over the whole axis
-    taps = _taps(padded, axis, window)
-    if won is not None:
-        finite = bool(xp.isfinite(padded).all())
-        taps = [_masked(xp, tap, won[t], finite) for t, tap in enumerate(taps)]
-    total = taps[0] + taps[1] if len(taps) > 1 else taps[0].copy()
-    for tap in taps[2:]:
-        xp.add(total, tap, out=total)
-    return total
-
-
-def _spread_along(g, axis, window, size, won=None):
-    """The adjoint of :func:`_sum_along`: each window's value of ``g`` added to each of its
-    taps (with ``won``: to its winning tap only) along ``axis``, which becomes ``size`` long
-    once the padding is cut off."""
-    xp = get_array_module(g)
-    kernel, stride, dilation, (before, after) = window
-    shape = list(g.shape)
-    shape[axis] = before + size + after
-    if won is None and kernel == shape[axis]:  # one window over the whole axis
-        total = xp.broadcast_to(g, tuple(shape)).copy()
-    else:
-        tiles = _tiles(window, shape[axis])
-        total = xp.empty(shape, dtype=g.dtype) if tiles else xp.zeros(shape, dtype=g.dtype)
-        disjoint = stride >= dilation * (kernel - 1) + 1  # no position in two windows
-        finite = won is None or bool(xp.isfinite(g).all())
-        for t, view in enumerate(_taps(total, axis, window)):
-            if won is not None and finite and disjoint:
-                xp.multiply(g, won[t], out=view)  # straight into place, no temporary
-                continue
-            part = g if won is None else _masked(xp, g, won[t], finite)
-            if disjoint:
-                view[...] = part
-            else:
-                view += part
-    lead = (slice(None),) * axis
-    return total[lead + (slice(before, before + size),)]
-
-
-def _winner_index(xp, row_won, col_won, windows, width: int):
-    """Each window's winner as its flat position row * W + column in the unpadded input
-    plane: (N, C, oh, ow) int64."""
-    (_, sh, dh, (top, _)), (_, sw, dw, (left, _)) = windows
-    oh, ow = row_won.shape[-2:]
-    # (kh, N, C, oh, ow) -> (N, C, oh, ow): the winning tap along H, and the row it reads
-    rows = xp.arange(oh).reshape(oh, 1) * sh + row_won.argmax(axis=0) * dh - top
-    # (kw, N, C, H, ow) -> (N, C, H, ow), read at each window's row -> (N, C, oh, ow)
-    col_tap = xp.take_along_axis(col_won.argmax(axis=0), rows, axis=2)
-    cols = xp.arange(ow).reshape(1, ow) * sw + col_tap * dw - left
-    return (rows * width + cols).astype(xp.int64, copy=False)
 
 
 # --------------------------------------------------------------------------- geometry
