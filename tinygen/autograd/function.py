@@ -193,8 +193,8 @@ class Function:
                 raw = self.forward(first, second)
             else:
                 raw = self.forward(*[t._data for t in inputs])
-        except AttributeError:
-            _check_tensors(self, inputs)
+        except (AttributeError, TypeError, ValueError) as error:
+            _explain_failure(self, inputs, error)
             raise
         if type(raw) is tuple:
             result = tuple(Tensor._from_array(y) for y in raw)
@@ -324,15 +324,29 @@ def _check_dtypes(function, inputs):
         )
 
 
-def _check_tensors(function, inputs):
-    """Raise the op's TypeError for the first input that is not a Tensor (after an
-    AttributeError in apply; a Tensor-only call lets the original error through)."""
+def _explain_failure(function, inputs, error):
+    """After apply failed: raise the op's own error for the causes it can name (an input
+    that is not a Tensor, an integer or bool input to float math, shapes that do not
+    broadcast); otherwise return and let the original error through. Runs only on the error
+    path, so the checks cost a valid call nothing."""
     for index, value in enumerate(inputs):
         if not isinstance(value, Tensor):
             raise TypeError(
                 f"{function.public_name}: input {index} must be a Tensor, got "
                 f"{type(value).__name__}; wrap arrays and lists with tinygen.tensor(...)"
             ) from None
+    dtypes = [t._data.dtype for t in inputs]
+    if isinstance(error, TypeError) and any(d.kind not in "fc" for d in dtypes):
+        shown = ", ".join(f"input {i}: {d}" for i, d in enumerate(dtypes))
+        raise TypeError(f"{function.public_name}: expected floating tensors, got {shown}; "
+                        "convert with .float() or .double() first") from error
+    if isinstance(error, ValueError) and function.broadcasts:
+        shapes = [t._data.shape for t in inputs]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ValueError(f"{function.public_name}: the input shapes {shapes} do not "
+                             "broadcast together") from None
 
 
 def _raise_device_mix(function, inputs):

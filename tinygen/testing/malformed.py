@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,7 +105,8 @@ def internal_escape(error: BaseException, names) -> str | None:
     (``AxisError`` and ``UFuncTypeError`` subclass ValueError/TypeError), raised by an
     explicit ``raise`` statement (the last frame of its traceback) in a file of the tinygen
     package, with a message that names the op: one of ``names``, compared without case and
-    underscores (``batch_norm`` matches "BatchNorm").
+    underscores (``batch_norm`` matches "BatchNorm"). The message may name the inner op that
+    raised if a note (PEP 678, added by the public wrapper) names the op called.
 
     Args:
         error: the exception the call raised.
@@ -129,7 +131,7 @@ def internal_escape(error: BaseException, names) -> str | None:
         return f"raised outside tinygen, at {where}"
     if traceback.tb_lineno not in _raise_lines(str(filename)):
         return f"not an explicit raise statement: {where}"
-    message = _normalized(str(error))
+    message = _normalized(" ".join([str(error), *getattr(error, "__notes__", ())]))
     if not any(_normalized(name) in message for name in names):
         return f"the message does not name the op ({' or '.join(names)}): {error}"
     return None
@@ -198,6 +200,29 @@ def _rebuilt(case: OpCase, index: int | None, value) -> tuple:
     return tuple(tensors)
 
 
+def _hyperparameter(spec: OpSpec, name: str, value) -> bool:
+    """Whether a kwarg of a case reaches the op as it is: not an array (the spec's ``call``
+    turns those into buffers), and, for a spec with a ``call``, a parameter of the op."""
+    if isinstance(value, np.ndarray):
+        return False
+    if spec.call is None:
+        return True
+    try:
+        return name in inspect.signature(spec.function).parameters
+    except (TypeError, ValueError):  # no signature to read: corrupt it anyway
+        return True
+
+
+def harness_failure(error: BaseException) -> bool:
+    """Whether ``error`` was raised inside a registry spec module (a spec's ``call`` helper
+    choking on a corrupted value before the op ran), not by the op under test."""
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and Path(
+        traceback.tb_frame.f_code.co_filename).name.startswith("op_specs")
+
+
 def malformed_calls(spec: OpSpec) -> st.SearchStrategy:
     """A strategy of :class:`MalformedCall`: a valid case of ``spec``, then one tensor input
     or one hyperparameter broken in one of the ways of :func:`input_corruptions` /
@@ -209,6 +234,8 @@ def malformed_calls(spec: OpSpec) -> st.SearchStrategy:
             for what, make in input_corruptions(array).items():
                 options.append((f"input {index} -> {what}", index, make, None))
         for name, value in case.kwargs.items():
+            if not _hyperparameter(spec, name, value):
+                continue
             for what, bad in hyperparameter_corruptions(value).items():
                 options.append((f"kwarg {name} -> {what}", None, None, (name, bad)))
 

@@ -29,6 +29,7 @@ from tinygen.autograd.ops.activation import (
     tanh,
 )
 from tinygen.autograd.ops.activation_axes import glu, prelu
+from tinygen.autograd.ops.axes import movedim, t, transpose
 from tinygen.autograd.ops.comparison import (
     all,
     any,
@@ -47,7 +48,7 @@ from tinygen.autograd.ops.comparison import (
     lt,
     ne,
 )
-from tinygen.autograd.ops.conversion import cast, to_device
+from tinygen.autograd.ops.conversion import cast, clone, to_device
 from tinygen.autograd.ops.elementwise import (
     abs,
     add,
@@ -113,13 +114,11 @@ from tinygen.autograd.ops.shape import (
     broadcast_to,
     cat,
     chunk,
-    clone,
     concatenate,
     expand,
     flatten,
     flip,
     getitem,
-    movedim,
     narrow,
     pad,
     permute,
@@ -127,8 +126,6 @@ from tinygen.autograd.ops.shape import (
     split,
     squeeze,
     stack,
-    t,
-    transpose,
     unbind,
     unflatten,
     unsqueeze,

@@ -18,7 +18,7 @@ import math
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import real, tensor_args
 from tinygen.autograd.ops.elementwise import abs, exp, where
 from tinygen.autograd.ops.special import _erf, erf
 from tinygen.autograd.tensor import Tensor
@@ -266,7 +266,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     Returns:
         A tensor of the input's shape and dtype.
     """
-    return LeakyReLU(negative_slope).apply(input)
+    return LeakyReLU(real("leaky_relu", "negative_slope", negative_slope)).apply(input)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -280,7 +280,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Returns:
         A tensor of the input's shape and dtype.
     """
-    return ELU(alpha).apply(input)
+    return ELU(real("elu", "alpha", alpha)).apply(input)
 
 
 @tensor_args
@@ -310,7 +310,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     Returns:
         A tensor of the input's shape and dtype.
     """
-    if alpha == 0:
+    if real("celu", "alpha", alpha) == 0:
         raise ValueError(f"celu: alpha must be nonzero, got {alpha!r}")
     return ELU(alpha, 1.0, 1.0 / alpha).apply(input)
 
@@ -375,7 +375,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     Returns:
         A tensor of the input's shape and dtype.
     """
-    if min_val > max_val:
+    if real("hardtanh", "min_val", min_val) > real("hardtanh", "max_val", max_val):
         raise ValueError(f"hardtanh: min_val must be <= max_val, got min_val={min_val}, "
                          f"max_val={max_val}")
     return Hardtanh(min_val, max_val).apply(input)
@@ -436,7 +436,8 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     Returns:
         A tensor of the input's shape and dtype.
     """
-    if beta == 0:
+    real("softplus", "threshold", threshold)
+    if real("softplus", "beta", beta) == 0:
         raise ValueError(f"softplus: beta must be nonzero, got {beta!r}")
     return Softplus(beta, threshold).apply(input)
 

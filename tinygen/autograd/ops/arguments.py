@@ -10,6 +10,7 @@ import functools
 import inspect
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -59,8 +60,11 @@ def real(op: str, name: str, value, low: float | None = None, high: float | None
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     if math.isnan(value) or too_low or (high is not None and value > high):
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{op}: {name} must be in {bracket}{low}, {high}], got {value!r}")
+        if high is None:
+            wanted = "a number" if low is None else f"{'>' if low_open else '>='} {low}"
+        else:
+            wanted = f"in {'(' if low_open else '['}{low}, {high}]"
+        raise ValueError(f"{op}: {name} must be {wanted}, got {value!r}")
     return value
 
 
@@ -73,10 +77,49 @@ def integer(op: str, name: str, value, minimum: int | None = None) -> int:
     return int(value)
 
 
+def flag(op: str, name: str, value) -> bool:
+    """``value`` as a bool: a bool (or NumPy bool), refused otherwise (keepdim, training)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def ints(op: str, name: str, value, allow_int: bool = True) -> tuple:
+    """``value`` as a tuple of ints: a sequence of ints, or (with ``allow_int``) one int
+    (a shape, dims, sizes, shifts); bools, floats, None and strs are refused (TypeError)."""
+    if allow_int and _is_int(value):
+        return (int(value),)
+    if not isinstance(value, (tuple, list)) or not all(_is_int(v) for v in value):
+        expected = "an int or a sequence of ints" if allow_int else "a sequence of ints"
+        raise TypeError(f"{op}: {name} must be {expected}, got {value!r}")
+    return tuple(int(v) for v in value)
+
+
+def tensor_list(op: str, tensors) -> list:
+    """``tensors`` as a non-empty list of Tensors (cat, stack), or an error naming ``op``."""
+    if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a sequence of Tensors, got {type(tensors).__name__}")
+    if not tensors:
+        raise ValueError(f"{op}: expected at least one tensor, got none")
+    for index, tensor in enumerate(tensors):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: tensors[{index}] must be a Tensor, got "
+                            f"{type(tensor).__name__}")
+    return list(tensors)
+
+
 def floating(op: str, name: str, tensor) -> None:
     """Refuse a tensor that is not of a floating dtype (TypeError naming op and dtype)."""
     if tensor.dtype.kind != "f":
         raise TypeError(f"{op}: {name} must have a floating dtype, got {tensor.dtype}")
+
+
+def _names(error: BaseException, name: str) -> bool:
+    """Whether an error's message or notes name the function ``name`` (without case or
+    underscores: ``batch_norm`` matches "BatchNorm")."""
+    key = name.replace("_", "").lower()
+    text = " ".join([str(error), *getattr(error, "__notes__", ())])
+    return key in text.replace("_", "").lower()
 
 
 def tensor_args(function):
@@ -85,7 +128,9 @@ def tensor_args(function):
 
     The parameters checked are those annotated ``Tensor`` (``Tensor | None`` also takes
     None). The check runs only after the wrapper raised, so a valid call pays one call frame
-    and nothing else; an error raised with all arguments well typed passes through as it is.
+    and nothing else. An error raised with all arguments well typed passes through, with a
+    note (PEP 678) naming this function when its message names only the inner op that
+    raised it (``glu`` calling ``split``): the traceback then shows the call the user made.
     """
     parameters = inspect.signature(function).parameters
     checked = [(name, "None" in str(p.annotation)) for name, p in parameters.items()
@@ -104,6 +149,9 @@ def tensor_args(function):
                         optional and value is None):
                     raise TypeError(f"{function.__name__}: {name} must be a Tensor, got "
                                     f"{type(value).__name__}") from None
+            error = sys.exc_info()[1]
+            if not _names(error, function.__name__):
+                error.add_note(f"in {function.__name__}()")
             raise
 
     return wrapper
@@ -121,4 +169,4 @@ def dim_keepdim(op: str, dim, keepdim, axis=None, keepdims=None) -> tuple:
         dim = axis
     if keepdims is not None:
         keepdim = keepdims
-    return dim, bool(keepdim)
+    return dim, flag(op, "keepdim", keepdim)

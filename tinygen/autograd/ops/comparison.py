@@ -8,10 +8,14 @@ debug tools are told where such a result cuts a gradient path (``observers.detac
 
 from __future__ import annotations
 
+import numbers
+import operator
 from collections import namedtuple
 
+import numpy as np
+
 from tinygen.autograd.hooks import observers
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import flag, ints, tensor_args
 from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
@@ -28,42 +32,54 @@ def _cut(result, *sources) -> Tensor:
     return result
 
 
-def _operand(value):
+def _operand(op: str, value):
     if isinstance(value, Tensor):
         return value._data
-    if isinstance(value, (list, tuple)):
-        raise TypeError(f"comparison: expected a Tensor or a number, got {type(value).__name__}")
+    if not isinstance(value, (numbers.Number, np.ndarray)) or np.asarray(value).dtype.kind \
+            not in "fiub":
+        raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
     return value
+
+
+def _compared(op: str, a, b, compare) -> Tensor:
+    """``compare`` on the raw operands (a boolean tensor), refusing non-numbers and shapes
+    that do not broadcast with errors naming ``op``."""
+    x, y = _operand(op, a), _operand(op, b)
+    try:
+        return _cut(compare(x, y), a, b)
+    except ValueError:
+        raise ValueError(f"{op}: the shapes {np.shape(x)} and {np.shape(y)} do not broadcast "
+                         "together") from None
 
 
 def eq(a, b) -> Tensor:
     """a == b, elementwise (a boolean tensor)."""
-    return _cut(_operand(a) == _operand(b), a, b)
+    return _compared("eq", a, b, operator.eq)
 
 
 def ne(a, b) -> Tensor:
     """a != b, elementwise."""
-    return _cut(_operand(a) != _operand(b), a, b)
+    return _compared("ne", a, b, operator.ne)
 
 
 def lt(a, b) -> Tensor:
     """a < b, elementwise."""
-    return _cut(_operand(a) < _operand(b), a, b)
+    return _compared("lt", a, b, operator.lt)
 
 
 def le(a, b) -> Tensor:
     """a <= b, elementwise."""
-    return _cut(_operand(a) <= _operand(b), a, b)
+    return _compared("le", a, b, operator.le)
 
 
 def gt(a, b) -> Tensor:
     """a > b, elementwise."""
-    return _cut(_operand(a) > _operand(b), a, b)
+    return _compared("gt", a, b, operator.gt)
 
 
 def ge(a, b) -> Tensor:
     """a >= b, elementwise."""
-    return _cut(_operand(a) >= _operand(b), a, b)
+    return _compared("ge", a, b, operator.ge)
 
 
 @tensor_args
@@ -88,25 +104,25 @@ def logical_not(x: Tensor) -> Tensor:
 
 @tensor_args
 def logical_and(a: Tensor, b) -> Tensor:
-    return _cut(get_array_module(a._data).logical_and(a._data, _raw(b)), a, b)
+    return _compared("logical_and", a, b, get_array_module(a._data).logical_and)
 
 
 @tensor_args
 def logical_or(a: Tensor, b) -> Tensor:
-    return _cut(get_array_module(a._data).logical_or(a._data, _raw(b)), a, b)
+    return _compared("logical_or", a, b, get_array_module(a._data).logical_or)
 
 
 def _reduce_dims(x: Tensor, dim, op: str):
     if dim is None:
         return None
-    dims = (dim,) if not isinstance(dim, (tuple, list)) else tuple(dim)
-    return tuple(_axis(d, max(x.ndim, 1), op) for d in dims)
+    return tuple(_axis(d, max(x.ndim, 1), op) for d in ints(op, "dim", dim))
 
 
 @tensor_args
 def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
     """Whether every entry (along ``dim``) is true."""
     axes = _reduce_dims(x, dim, "all")
+    keepdim = flag("all", "keepdim", keepdim)
     return _cut(x._data.all(axis=axes if x.ndim else None, keepdims=keepdim), x)
 
 
@@ -114,6 +130,7 @@ def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - P
 def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
     """Whether some entry (along ``dim``) is true."""
     axes = _reduce_dims(x, dim, "any")
+    keepdim = flag("any", "keepdim", keepdim)
     return _cut(x._data.any(axis=axes if x.ndim else None, keepdims=keepdim), x)
 
 
@@ -122,6 +139,7 @@ def _arg_extreme(x: Tensor, dim, keepdim: bool, axis, op: str, pick) -> Tensor:
         if dim is not None:
             raise TypeError(f"{op}: pass dim or axis, not both (got dim={dim!r}, axis={axis!r})")
         dim = axis
+    keepdim = flag(op, "keepdim", keepdim)
     data = x._data
     xp = get_array_module(data)
     if data.size == 0:

@@ -1,7 +1,7 @@
-"""Dtype casts and device moves, differentiable, and PyTorch's type promotion for the
-elementwise ops: ``elementwise.py`` and ``special.py`` promote their operands through
-:func:`_promoted`, so no forward ever sees two floating dtypes (docs/ARCHITECTURE.md,
-"Errors and dtypes")."""
+"""Copies that keep the values, differentiable (dtype casts, device moves, clone), and
+PyTorch's type promotion for the elementwise ops: ``elementwise.py`` and ``special.py``
+promote their operands through :func:`_promoted`, so no forward ever sees two floating
+dtypes (docs/ARCHITECTURE.md, "Errors and dtypes")."""
 
 from __future__ import annotations
 
@@ -11,6 +11,15 @@ from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.tensor import Tensor
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        # a copy passes its gradient through unchanged
+        return gy
 
 
 class Cast(Function):
@@ -27,8 +36,6 @@ class Cast(Function):
 
 
 class ToDevice(Function):
-    op_name = "to"
-
     def __init__(self, device: str):
         self.device = device
 
@@ -73,7 +80,13 @@ def _result_dtype(tensors) -> np.dtype:
 def cast(x: Tensor, dtype) -> Tensor:
     """x converted to ``dtype`` (differentiable between float dtypes; a cast to an integer or
     bool dtype ends the graph there, as no gradient flows through rounding)."""
-    if np.dtype(dtype).kind != "f":
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:
+        raise TypeError(f"cast: dtype must be a dtype or its name, got {dtype!r}") from None
+    if kind not in "fiub":
+        raise TypeError(f"cast: dtype must be a float, int or bool dtype, got {dtype!r}")
+    if kind != "f":
         with no_grad():
             return Cast(dtype).apply(x)
     return Cast(dtype).apply(x)
@@ -81,4 +94,13 @@ def cast(x: Tensor, dtype) -> Tensor:
 
 def to_device(x: Tensor, device: str) -> Tensor:
     """x copied to ``device`` ("cpu" or "cuda"), differentiably."""
-    return ToDevice(backend.check_device(device)).apply(x)
+    try:
+        device = backend.check_device(device)
+    except backend.DeviceError as error:
+        raise backend.DeviceError(f"to_device: {error}") from None
+    return ToDevice(device).apply(x)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy of x that shares no memory with it; differentiable."""
+    return Clone().apply(x)

@@ -17,12 +17,21 @@ from collections import namedtuple
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.arguments import tensor_args
-from tinygen.autograd.ops.shape import getitem, swap_last_axes, unsqueeze
+from tinygen.autograd.ops.axes import swap_last_axes
+from tinygen.autograd.ops.shape import getitem, unsqueeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 #: What ``svd`` returns: PyTorch's (U, S, Vh) triple.
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+
+
+def _check_finite(xp, a, op: str) -> None:
+    """The SVD of a matrix with a NaN or an infinity does not converge (NumPy's LinAlgError,
+    PyTorch's "failed to converge" error): refuse it up front, naming the op."""
+    if not bool(xp.isfinite(a).all()):
+        raise ValueError(f"{op}: the input contains NaN or infinite values (the SVD cannot "
+                         "converge)")
 
 
 class SVD(Function):
@@ -34,6 +43,7 @@ class SVD(Function):
 
     def forward(self, a):
         xp = get_array_module(a)
+        _check_finite(xp, a, "svd")
         u, s, vh = xp.linalg.svd(a, full_matrices=self.full_matrices)
         self.save_for_backward(u, s, vh)  # the outputs: second order differentiates them
         return u, s, vh
@@ -80,6 +90,7 @@ class SVDVals(Function):
 
     def forward(self, a):
         xp = get_array_module(a)
+        _check_finite(xp, a, "svdvals")
         u, s, vh = xp.linalg.svd(a, full_matrices=False)
         self.save_for_backward(a)
         # the factors for a first-order backward; a recorded one recomputes them from A

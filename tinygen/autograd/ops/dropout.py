@@ -8,13 +8,17 @@ import warnings
 import numpy as np
 
 from tinygen import backend
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import flag, floating, tensor_args
 from tinygen.autograd.tensor import Tensor
 
 
-def _check_p(op: str, p) -> None:
+def _check_p(op: str, p, x: Tensor, training) -> None:
+    """p in [0, 1], a floating input (a mask scaled by 1/(1-p) has no integer meaning; PyTorch
+    fails inside its kernel), training a bool."""
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p!r}")
+    floating(op, "input", x)
+    flag(op, "training", training)
 
 
 def _drop(x: Tensor, p: float, training: bool, mask_shape: tuple) -> Tensor:
@@ -51,7 +55,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, inplace: bool = Fa
     Returns:
         A tensor of x's shape and dtype.
     """
-    _check_p("dropout", p)
+    _check_p("dropout", p, x, training)
     return _drop(x, p, training, x.shape)
 
 
@@ -68,7 +72,7 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
     Returns:
         A tensor of input's shape: each (n, c) channel either zero or scaled by 1/(1-p).
     """
-    _check_p("dropout1d", p)
+    _check_p("dropout1d", p, input, training)
     if input.ndim not in (2, 3):
         raise ValueError(f"dropout1d: input must be (N, C, L) or unbatched (C, L), got shape "
                          f"{input.shape}")
@@ -92,7 +96,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     Returns:
         A tensor of input's shape: each (n, c) channel either zero or scaled by 1/(1-p).
     """
-    _check_p("dropout2d", p)
+    _check_p("dropout2d", p, input, training)
     if input.ndim not in (3, 4):
         raise ValueError(f"dropout2d: input must be (N, C, H, W) (or (N, C, L)), got shape "
                          f"{input.shape}")

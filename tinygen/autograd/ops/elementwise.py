@@ -19,22 +19,30 @@ from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor, _as_tensor
 from tinygen.backend import get_array_module
 
 
-def _as_tensor_pair(a, b) -> tuple[Tensor, Tensor]:
-    """Promote a Python/NumPy operand to a constant Tensor matching the other operand."""
+def _as_tensor_pair(a, b, op: str = "elementwise op") -> tuple[Tensor, Tensor]:
+    """Promote a Python/NumPy operand to a constant Tensor matching the other operand; an
+    operand that is not numbers (None, a str) is a TypeError naming ``op``."""
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
-            raise TypeError(f"expected at least one Tensor operand, got {type(a).__name__} "
-                            f"and {type(b).__name__}")
-        a = _as_tensor(a, b)
+            raise TypeError(f"{op}: expected at least one Tensor operand, got "
+                            f"{type(a).__name__} and {type(b).__name__}")
+        a = _operand(op, a, b)
     elif not isinstance(b, Tensor):
-        b = _as_tensor(b, a)
+        b = _operand(op, b, a)
     return a, b
 
 
-def _elementwise_pair(a, b) -> tuple[Tensor, Tensor]:
+def _operand(op: str, value, like: Tensor) -> Tensor:
+    tensor = _as_tensor(value, like)
+    if tensor.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: expected a Tensor or a number, got {type(value).__name__}")
+    return tensor
+
+
+def _elementwise_pair(a, b, op: str = "elementwise op") -> tuple[Tensor, Tensor]:
     """:func:`_as_tensor_pair`, then :func:`_promoted`: the operands of a binary elementwise
     op (maximum, pow, xlogy, ...)."""
-    return _promoted(*_as_tensor_pair(a, b))
+    return _promoted(*_as_tensor_pair(a, b, op))
 
 
 def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
@@ -42,7 +50,7 @@ def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     PyTorch's result dtype (bool, int64, or float32 when either is a float), as
     ``torch.add(2.0, 3)`` gives ``tensor(5.)``; otherwise as :func:`_as_tensor_pair`."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
-        a, b = _elementwise_pair(a, b)
+        a, b = _elementwise_pair(a, b, op)
     elif all(isinstance(v, numbers.Real) for v in (a, b)):
         kinds = {np.asarray(v).dtype.kind for v in (a, b)}
         dtype = DEFAULT_FLOAT if "f" in kinds else np.bool_ if kinds == {"b"} else np.int64
@@ -50,6 +58,8 @@ def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     else:
         raise TypeError(f"{op}: expected Tensors or real numbers, got {type(a).__name__} "
                         f"and {type(b).__name__}")
+    if not isinstance(alpha, numbers.Number):
+        raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
     if isinstance(alpha, float) and a.dtype.kind != "f" and b.dtype.kind != "f":
         raise TypeError(f"{op}: alpha must be an int for integer inputs, got alpha={alpha}")
     return a, b
@@ -121,10 +131,10 @@ class RoundedDiv(Function):
     """a / b rounded toward zero ("trunc") or down ("floor", Python's ``//``)."""
 
     broadcasts = True
-    op_name = "div"
 
-    def __init__(self, rounding_mode: str):
+    def __init__(self, rounding_mode: str, op_name: str = "div"):
         self.rounding_mode = rounding_mode
+        self.op_name = op_name
 
     def forward(self, a, b):
         xp = get_array_module(a, b)
@@ -383,13 +393,17 @@ def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A
     Returns:
         The broadcast quotient.
     """
-    a, b = _arithmetic_pair("div", input, other)
+    return _divide("div", input, other, rounding_mode)
+
+
+def _divide(op: str, input, other, rounding_mode) -> Tensor:  # noqa: A002 - PyTorch's names
+    a, b = _arithmetic_pair(op, input, other)
     if rounding_mode is None:
         return Div().apply(a, b)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+        raise ValueError(f"{op}: rounding_mode must be None, 'trunc' or 'floor', got "
                          f"{rounding_mode!r}")
-    return RoundedDiv(rounding_mode).apply(a, b)
+    return RoundedDiv(rounding_mode, op).apply(a, b)
 
 
 def neg(x: Tensor) -> Tensor:
@@ -401,7 +415,7 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the conventional name for this op
     """a ** b. A Python-number exponent is a hyperparameter; a Tensor exponent is an input."""
     if isinstance(a, Tensor) and isinstance(b, numbers.Number):
         return PowScalar(b).apply(a)
-    a, b = _elementwise_pair(a, b)
+    a, b = _elementwise_pair(a, b, "pow")
     return Pow().apply(a, b)
 
 
@@ -424,13 +438,13 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001 - the conventional name for this op
 
 def maximum(a, b) -> Tensor:
     """Elementwise maximum, broadcasting."""
-    a, b = _elementwise_pair(a, b)
+    a, b = _elementwise_pair(a, b, "maximum")
     return Maximum().apply(a, b)
 
 
 def minimum(a, b) -> Tensor:
     """Elementwise minimum, broadcasting."""
-    a, b = _elementwise_pair(a, b)
+    a, b = _elementwise_pair(a, b, "minimum")
     return Minimum().apply(a, b)
 
 
@@ -449,7 +463,10 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's na
     """
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given, got neither")
-    bounds = [_as_tensor(bound, x) for bound in (min, max) if bound is not None]
+    if not isinstance(x, Tensor):
+        raise TypeError(f"clamp: x must be a Tensor, got {type(x).__name__}")
+    bounds = [bound if isinstance(bound, Tensor) else _operand("clamp", bound, x)
+              for bound in (min, max) if bound is not None]
     x, *bounds = _promoted(x, *bounds)
     return Clamp(min is not None, max is not None).apply(x, *bounds)
 
@@ -459,7 +476,7 @@ clip = clamp
 
 def where(condition, a, b) -> Tensor:
     """Elementwise ``a if condition else b``, broadcasting all three."""
-    a, b = _elementwise_pair(a, b)
+    a, b = _elementwise_pair(a, b, "where")
     if not isinstance(condition, Tensor):
         condition = Tensor._from_array(get_array_module(a.data).asarray(condition))
     if condition.dtype != bool:

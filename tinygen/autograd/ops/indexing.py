@@ -14,9 +14,9 @@ from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import _is_int, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, _cut
-from tinygen.autograd.ops.conversion import cast
+from tinygen.autograd.ops.conversion import cast, clone
 from tinygen.autograd.ops.elementwise import where
-from tinygen.autograd.ops.shape import clone, expand, getitem, reshape
+from tinygen.autograd.ops.shape import expand, getitem, reshape
 from tinygen.autograd.ops.shape import index_add as index_add_into_zeros
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module

@@ -10,8 +10,9 @@ import string
 from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.axes import swap_last_axes
 from tinygen.autograd.ops.elementwise import _as_tensor_pair, where
-from tinygen.autograd.ops.shape import expand, permute, reshape, swap_last_axes
+from tinygen.autograd.ops.shape import expand, permute, reshape
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -38,7 +39,7 @@ class MatMul(Function):
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are promoted to a row (for a) or a
     column (for b) and the added axis is dropped from the result; leading axes broadcast."""
-    a, b = _as_tensor_pair(a, b)
+    a, b = _as_tensor_pair(a, b, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 axis, got shapes {a.shape} "
                          f"and {b.shape}")

@@ -16,14 +16,14 @@ both.
 from __future__ import annotations
 
 import math
-import numbers
 
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
-from tinygen.autograd.ops.arguments import positive, tensor_args
+from tinygen.autograd.ops.arguments import flag, ints, positive, real, tensor_args
+from tinygen.autograd.ops.conversion import clone
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.reduction import amax, amin, mean, sum
-from tinygen.autograd.ops.shape import clone, expand, reshape
+from tinygen.autograd.ops.shape import expand, reshape
 from tinygen.autograd.tensor import Tensor, _writable
 from tinygen.backend import get_array_module
 
@@ -202,6 +202,7 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Returns:
         A tensor of x's shape and dtype.
     """
+    _check_hyperparameters("batch_norm", eps, momentum, training)
     if x.ndim < 2 and x.numel() == 0:
         return clone(x)  # PyTorch's answer for an empty input of any shape: a copy
     if x.ndim < 2:
@@ -229,10 +230,24 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     return function.apply(x, *params)
 
 
+def _check_hyperparameters(op: str, eps, momentum=None, training=None) -> None:
+    """eps > 0 (eps <= 0 divides by a zero variance: all NaN), momentum in [0, 1] (outside
+    it the running statistics diverge), training a bool; none NaN. PyTorch accepts all."""
+    real(op, "eps", eps, low=0.0, low_open=True)
+    if momentum is not None:
+        real(op, "momentum", momentum, 0.0, 1.0)
+    if training is not None:
+        flag(op, "training", training)
+
+
 def _raw_stat(op, label, value, channels):
     if value is None:
         return None
     array = value.data if isinstance(value, Tensor) else value
+    if not hasattr(array, "__array_interface__") and not hasattr(
+            array, "__cuda_array_interface__") or array.dtype.kind != "f":
+        raise TypeError(f"{op}: {label} must be a floating Tensor or array, got "
+                        f"{type(value).__name__} {getattr(array, 'dtype', '')}".rstrip())
     if array.shape != (channels,):
         raise ValueError(f"{op}: {label} must have shape ({channels},), got {array.shape}")
     return array
@@ -276,8 +291,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     Returns:
         A tensor of the input's shape.
     """
-    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
-        else tuple(normalized_shape)
+    _check_hyperparameters("layer_norm", eps)
+    shape = ints("layer_norm", "normalized_shape", normalized_shape)
     count = len(shape)
     if count == 0 or input.ndim < count or tuple(input.shape[input.ndim - count:]) != shape:
         raise ValueError(f"layer_norm: normalized_shape={shape} must be the input's trailing "
@@ -306,10 +321,11 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     Returns:
         A tensor of the input's shape.
     """
+    _check_hyperparameters("group_norm", eps)
     if input.ndim < 2:
         raise ValueError(f"group_norm: input must be (N, C, ...) with at least 2 axes, got "
                          f"shape {tuple(input.shape)}")
-    groups = positive("group_norm: num_groups", num_groups)
+    groups = positive("num_groups", num_groups, op="group_norm")
     batch, channels = input.shape[:2]
     if channels % groups:
         raise ValueError(f"group_norm: the input's {channels} channels must divide into "
@@ -350,6 +366,7 @@ def instance_norm(input: Tensor, running_mean=None, running_var=None,
     Returns:
         A tensor of the input's shape.
     """
+    _check_hyperparameters("instance_norm", eps, momentum, use_input_stats)
     if input.ndim < 2:
         raise ValueError(f"instance_norm: input must be (N, C, ...) with at least 2 axes, "
                          f"got shape {tuple(input.shape)}")
@@ -414,4 +431,5 @@ def normalize(input: Tensor, p: float = 2.0, dim=1, eps: float = 1e-12) -> Tenso
     Returns:
         A tensor of the input's shape.
     """
+    real("normalize", "eps", eps, low=0.0)
     return input / clamp(_vector_norm(input, p, dim), min=eps)

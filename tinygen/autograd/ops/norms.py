@@ -13,13 +13,14 @@ import builtins
 import math
 import numbers
 
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import ints, tensor_args
+from tinygen.autograd.ops.axes import movedim
 from tinygen.autograd.ops.comparison import _cut
 from tinygen.autograd.ops.conversion import cast
 from tinygen.autograd.ops.decomposition import svdvals
 from tinygen.autograd.ops.elementwise import abs, where
 from tinygen.autograd.ops.reduction import _normalize_axes, _Reduction, amax, amin, sum
-from tinygen.autograd.ops.shape import movedim, reshape, squeeze
+from tinygen.autograd.ops.shape import reshape, squeeze
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
@@ -173,7 +174,7 @@ def linalg_norm(x: Tensor, ord=None, dim=None, keepdim: bool = False, *,  # noqa
             raise ValueError(f"norm: with ord={ord!r} and no dim, x must be 1-d or 2-d, got "
                              f"shape {x.shape}")
         dim = tuple(range(x.ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = ints("norm", "dim", dim)
     if len(dims) == 1:
         if isinstance(ord, str):
             raise ValueError(f"norm: ord={ord!r} is a matrix norm, but dim {dim!r} names one "
@@ -201,7 +202,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, *, dtype=None) -> 
         x reduced over ``dim``.
     """
     if isinstance(p, str):
-        dims = dim if dim is None or isinstance(dim, int) else tuple(dim)
+        dims = dim if dim is None or isinstance(dim, int) else ints("norm", "dim", dim)
         if p == "fro" and (dims is None or isinstance(dims, int) or len(dims) <= 2):
             return vector_norm(x, 2, dims, keepdim, dtype=dtype)
         if p not in ("fro", "nuc"):

@@ -28,7 +28,7 @@ from tinygen.autograd.engine import grad as autograd_grad
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import enable_grad, is_grad_enabled
 from tinygen.autograd.ops.activation import sigmoid, tanh
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import integer, tensor_args
 from tinygen.autograd.ops.shape import concatenate, getitem, pad, reshape, split
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
@@ -327,6 +327,7 @@ def row_conv(x: Tensor, kernel: Tensor, addend: Tensor, left: int) -> Tensor:
                          f"{x.shape} and {kernel.shape}")
     channels, features = x.shape[-1], kernel.shape[1]
     taps = kernel.shape[0] // channels
+    left = integer("row_conv", "left", left)
     if taps < 1 or kernel.shape[0] != taps * channels or not 0 <= left < taps:
         raise ValueError(f"row_conv: kernel must have k*{channels} rows with 0 <= left < k, "
                          f"got shape {kernel.shape} and left={left}")

@@ -15,15 +15,14 @@ import math
 import numpy as np
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int, dim_keepdim, tensor_args
+from tinygen.autograd.ops.arguments import _is_int, dim_keepdim, integer, ints, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
-from tinygen.autograd.ops.conversion import cast
+from tinygen.autograd.ops.conversion import cast, clone
 from tinygen.autograd.ops.elementwise import exp, log, maximum, minimum, sqrt
 from tinygen.autograd.ops.indexing import Gather
 from tinygen.autograd.ops.shape import (
     Expand,
     Reshape,
-    clone,
     concatenate,
     flip,
     getitem,
@@ -41,7 +40,7 @@ def _normalize_axes(axis, ndim: int, op: str = "reduction") -> tuple:
         return tuple(range(ndim))
     if type(axis) is int and -ndim <= axis < ndim:  # the common case, on the per-op hot path
         return (axis % ndim,)
-    axes = (axis,) if _is_int(axis) else tuple(axis)
+    axes = ints(op, "dim", axis)
     if not axes:
         return tuple(range(ndim))
     normalized = tuple(_axis(a, builtins.max(ndim, 1), op) for a in axes)
@@ -275,7 +274,7 @@ def _correction(op: str, unbiased, correction) -> int:
         raise TypeError(f"{op}: pass unbiased or correction, not both")
     if correction is None:
         return 1 if unbiased is None or unbiased else 0
-    return correction
+    return integer(op, "correction", correction)
 
 
 @tensor_args
@@ -449,11 +448,13 @@ def logsumexp(x: Tensor, dim=None, keepdim: bool = False, *, axis=None,
 def log_softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
     """x - logsumexp(x, dim), computed without overflow."""
     dim, _ = dim_keepdim("log_softmax", None if axis is not None else dim, False, axis)
-    return LogSoftmax(dim).apply(_as_dtype(x, dtype))
+    axis = _axis(dim, builtins.max(x.ndim, 1), "log_softmax")  # NumPy's AxisError named
+    return LogSoftmax(axis if x.ndim else dim).apply(_as_dtype(x, dtype))
 
 
 @tensor_args
 def softmax(x: Tensor, dim: int = -1, *, axis=None, dtype=None) -> Tensor:
     """exp(x) / sum(exp(x)) along ``dim``, computed without overflow."""
     dim, _ = dim_keepdim("softmax", None if axis is not None else dim, False, axis)
-    return Softmax(dim).apply(_as_dtype(x, dtype))
+    axis = _axis(dim, builtins.max(x.ndim, 1), "softmax")  # NumPy's AxisError named
+    return Softmax(axis if x.ndim else dim).apply(_as_dtype(x, dtype))

@@ -1,6 +1,7 @@
-"""Shape ops: reshape, flatten/unflatten, transpose/permute/movedim/t, expand,
-squeeze/unsqueeze, getitem (and its adjoint index_add), narrow, concatenate, stack,
-split/chunk/unbind, pad (NumPy-style widths; PyTorch's F.pad is in ``tiling.py``), flip, clone.
+"""Shape ops: reshape, flatten/unflatten, permute, expand, squeeze/unsqueeze, getitem (and
+its adjoint index_add), narrow, cat, stack, split/chunk/unbind, pad (NumPy-style widths;
+PyTorch's F.pad is in ``tiling.py``), flip. Transpose, t and movedim are in ``axes.py``,
+clone in ``conversion.py``.
 
 None of these does arithmetic, so each backward is the inverse rearrangement of the
 upstream gradient.
@@ -9,10 +10,20 @@ upstream gradient.
 from __future__ import annotations
 
 import math
+import numbers
 
 from tinygen import backend
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import dim_keepdim, positive, tensor_args
+from tinygen.autograd.ops.arguments import (
+    _is_int,
+    dim_keepdim,
+    integer,
+    ints,
+    positive,
+    tensor_args,
+    tensor_list,
+)
+from tinygen.autograd.ops.conversion import _promoted
 from tinygen.autograd.tensor import Tensor, _axis, _raw
 from tinygen.backend import get_array_module
 
@@ -77,7 +88,11 @@ class GetItem(Function):
 
     def forward(self, x):
         self.input_shape = x.shape
-        return x[self.index]
+        try:
+            return x[self.index]
+        except IndexError as error:  # NumPy's words, with the op, the index and the shape
+            raise IndexError(f"getitem: index {self.index!r} does not fit shape {x.shape}: "
+                             f"{error}") from None
 
     def backward(self, gy):
         # each selected entry's gradient is added back where it came from (repeats add up)
@@ -94,10 +109,14 @@ class IndexAdd(Function):
     def forward(self, values):
         xp = get_array_module(values)
         out = xp.zeros(self.shape, dtype=values.dtype)
-        if _is_basic_index(self.index):
-            out[self.index] = values  # basic indexing never selects an entry twice
-        else:
-            backend.scatter_add(out, self.index, values)
+        try:
+            if _is_basic_index(self.index):
+                out[self.index] = values  # basic indexing never selects an entry twice
+            else:
+                backend.scatter_add(out, self.index, values)
+        except (IndexError, ValueError) as error:
+            raise type(error)(f"index_add: values of shape {values.shape} do not fit index "
+                              f"{self.index!r} of shape {self.shape}: {error}") from None
         return out
 
     def backward(self, gy):
@@ -174,22 +193,17 @@ class Pad(Function):
 
     def forward(self, x):
         xp = get_array_module(x)
-        return xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+        try:
+            return xp.pad(x, self.pad_width, mode="constant", constant_values=self.value)
+        except MemoryError:  # as PyTorch's allocator does: a RuntimeError naming the op
+            shape = tuple(n + b + a for n, (b, a) in zip(x.shape, self.pad_width))
+            raise RuntimeError(f"pad: not enough memory for the padded shape {shape}") from None
 
     def backward(self, gy):
         # the padding is constant: the gradient is the unpadded window
         window = tuple(slice(before, n - after)
                        for (before, after), n in zip(self.pad_width, gy.shape))
         return getitem(gy, window)
-
-
-class Clone(Function):
-    def forward(self, x):
-        return x.copy()
-
-    def backward(self, gy):
-        # a copy passes its gradient through unchanged
-        return gy
 
 
 class Flip(Function):
@@ -209,8 +223,13 @@ class Flip(Function):
 # --------------------------------------------------------------------------- public wrappers
 def reshape(x: Tensor, shape) -> Tensor:
     """x with a new shape of the same size; one entry may be -1."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if type(shape) is not tuple:
+        shape = ints("reshape", "shape", shape)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"reshape: x must be a Tensor, got {type(x).__name__}")
     known = math.prod(n for n in shape if n != -1)
+    if type(known) is not int:  # a float or a bool among the sizes
+        ints("reshape", "shape", shape)
     if shape.count(-1) > 1 or (-1 not in shape and known != x.numel()) or (
             -1 in shape and (known == 0 or x.numel() % known)):
         raise ValueError(f"reshape: cannot view shape {x.shape} ({x.numel()} elements) as {shape}")
@@ -239,7 +258,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     """Split axis ``dim`` into axes of ``sizes`` (one may be -1), the inverse of flatten."""
     axis = _axis(dim, x.ndim, "unflatten")
-    sizes = tuple(sizes)
+    sizes = ints("unflatten", "sizes", sizes, allow_int=False)
     known = math.prod(n for n in sizes if n != -1)
     length = x.shape[axis]
     if not sizes or sizes.count(-1) > 1 or (-1 not in sizes and known != length) or (
@@ -254,73 +273,17 @@ def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
 @tensor_args
 def permute(x: Tensor, axes) -> Tensor:
     """Reorder all axes: ``axes`` is a permutation of range(x.ndim)."""
-    axes = tuple(a % x.ndim for a in axes) if x.ndim else tuple(axes)
+    axes = ints("permute", "dims", axes)
+    axes = tuple(a % x.ndim for a in axes) if x.ndim else axes
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: axes must be a permutation of 0..{x.ndim - 1}, got {axes}")
     return Permute(axes).apply(x)
 
 
 @tensor_args
-def swap_last_axes(x: Tensor) -> Tensor:
-    """x with its last two axes swapped (matrix transpose of a batch), unchecked and fast."""
-    order = list(range(x.ndim))
-    order[-2], order[-1] = order[-1], order[-2]
-    return Permute(tuple(order)).apply(x)
-
-
-@tensor_args
-def transpose(x: Tensor, dim0: int | None = None, dim1: int | None = None) -> Tensor:
-    """x with axes ``dim0`` and ``dim1`` swapped, as ``torch.transpose``. Without dims, every
-    axis is reversed (NumPy's ``x.T``), a form tinygen's own layers use."""
-    if dim0 is None and dim1 is None:
-        return permute(x, tuple(reversed(range(x.ndim))))
-    if dim0 is None or dim1 is None:
-        raise TypeError(f"transpose: pass both dim0 and dim1, got dim0={dim0!r}, dim1={dim1!r}")
-    first = _axis(dim0, max(x.ndim, 1), "transpose")
-    second = _axis(dim1, max(x.ndim, 1), "transpose")
-    if x.ndim == 0 or first == second:
-        return x
-    order = list(range(x.ndim))
-    order[first], order[second] = order[second], order[first]
-    return Permute(tuple(order)).apply(x)
-
-
-@tensor_args
-def t(x: Tensor) -> Tensor:
-    """The transpose of a matrix; 0-d and 1-d tensors are returned as they are."""
-    if x.ndim > 2:
-        raise ValueError(f"t: x must have at most 2 axes, got shape {x.shape}")
-    return transpose(x, 0, 1) if x.ndim == 2 else x
-
-
-@tensor_args
-def movedim(x: Tensor, source, destination) -> Tensor:
-    """x with the axes ``source`` (an int or a tuple) moved to ``destination``; the other axes
-    keep their order."""
-    sources = (source,) if isinstance(source, int) else tuple(source)
-    targets = (destination,) if isinstance(destination, int) else tuple(destination)
-    if len(sources) != len(targets):
-        raise ValueError(f"movedim: source {source!r} and destination {destination!r} must "
-                         "name as many axes")
-    n = max(x.ndim, 1)
-    sources = tuple(_axis(a, n, "movedim") for a in sources)
-    targets = tuple(_axis(a, n, "movedim") for a in targets)
-    for name, axes in (("source", sources), ("destination", targets)):
-        if len(set(axes)) != len(axes):
-            raise ValueError(f"movedim: repeated axis in {name} {axes}")
-    if x.ndim == 0:
-        return x
-    order = [None] * x.ndim
-    for s, d in zip(sources, targets):
-        order[d] = s
-    rest = iter(a for a in range(x.ndim) if a not in sources)
-    return permute(x, tuple(next(rest) if a is None else a for a in order))
-
-
-@tensor_args
 def expand(x: Tensor, shape) -> Tensor:
     """Broadcast x to ``shape`` (NumPy broadcasting rules; -1 keeps a size)."""
-    shape = tuple(shape)
+    shape = ints("expand", "shape", shape)
     lead = len(shape) - x.ndim
     if lead < 0:
         raise ValueError(f"expand: shape {shape} has fewer axes than the input {x.shape}")
@@ -347,8 +310,7 @@ def squeeze(x: Tensor, dim=None, *, axis=None) -> Tensor:
     if dim is None:
         axes = {i for i, n in enumerate(x.shape) if n == 1}
     else:
-        named = (dim,) if isinstance(dim, int) else tuple(dim)
-        axes = {_axis(a, max(x.ndim, 1), "squeeze") for a in named}
+        axes = {_axis(a, max(x.ndim, 1), "squeeze") for a in ints("squeeze", "dim", dim)}
         axes = {a for a in axes if x.ndim and x.shape[a] == 1}
     # drop the size-1 axes: (..., 1, ...) -> (..., ...)
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
@@ -379,7 +341,7 @@ def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
     counts from the end)."""
     axis = _axis(dim, x.ndim, "narrow")
     size = x.shape[axis]
-    start, length = int(start), int(length)
+    start, length = integer("narrow", "start", start), integer("narrow", "length", length)
     if not -size <= start <= size:
         raise IndexError(f"narrow: start must be in [{-size}, {size}], got {start}")
     if start < 0:
@@ -394,30 +356,35 @@ def index_add(values: Tensor, index, shape: tuple) -> Tensor:
     """A tensor of zeros of ``shape`` with ``values`` added at ``index`` (repeats sum): the
     adjoint of x[index]. PyTorch's ``index_add(x, dim, index, source)`` is ``tinygen.index_add``
     (ops/indexing.py)."""
-    return IndexAdd(index, tuple(shape)).apply(values)
+    return IndexAdd(index, ints("index_add", "shape", shape, allow_int=False)).apply(values)
 
 
-def concatenate(tensors, dim: int = 0, *, axis=None) -> Tensor:
+def cat(tensors, dim: int = 0, *, axis=None) -> Tensor:
     """Join tensors along an existing axis ``dim``."""
     dim, _ = dim_keepdim("cat", None if axis is not None else dim, False, axis)
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat: expected at least one tensor, got none")
+    tensors = tensor_list("cat", tensors)
     # PyTorch skips 1-d empty tensors, a legacy placeholder, whatever the others' shape
     tensors = [t for t in tensors if t.shape != (0,)] or tensors
-    return Concatenate(_axis(dim, tensors[0].ndim, "cat")).apply(*tensors)
+    axis = _axis(dim, tensors[0].ndim, "cat")
+    try:
+        return Concatenate(axis).apply(*_promoted(*tensors))
+    except (ValueError, IndexError):  # NumPy's words replaced by the shapes that differ
+        raise ValueError(f"cat: the tensors must match in every dim but {dim}, got shapes "
+                         f"{[t.shape for t in tensors]}") from None
 
 
-cat = concatenate
+concatenate = cat
 
 
 def stack(tensors, dim: int = 0, *, axis=None) -> Tensor:
     """Join same-shaped tensors along a new axis ``dim``."""
     dim, _ = dim_keepdim("stack", None if axis is not None else dim, False, axis)
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack: expected at least one tensor, got none")
-    return Stack(_axis(dim, tensors[0].ndim + 1, "stack")).apply(*tensors)
+    tensors = tensor_list("stack", tensors)
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack: expects each tensor to be equal size, got shapes "
+                         f"{[t.shape for t in tensors]}")
+    return Stack(_axis(dim, tensors[0].ndim + 1, "stack")).apply(*_promoted(*tensors))
+
 
 
 @tensor_args
@@ -428,11 +395,13 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tupl
     axis = _axis(dim, x.ndim, "split")
     sizes = split_size_or_sections
     length = x.shape[axis]
-    if isinstance(sizes, int):
+    if _is_int(sizes):
         if sizes <= 0:
             raise ValueError(f"split: piece size must be positive, got {sizes}")
         sizes = [sizes] * (length // sizes) + ([length % sizes] if length % sizes else [])
-    sizes = list(sizes)
+    sizes = list(ints("split", "split_size_or_sections", sizes))
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"split: sizes must be >= 0, got {sizes}")
     if sum(sizes) != length:
         raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, "
                          f"but axis {axis} has length {length}")
@@ -463,8 +432,16 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
 @tensor_args
 def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     """Constant padding. ``pad_width``: an int, or one (before, after) pair per axis."""
-    if isinstance(pad_width, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"pad: value must be a real number, got {value!r}")
+    if x.ndim == 0:
+        raise ValueError("pad: a 0-d tensor has no axis to pad")
+    if _is_int(pad_width):
         pad_width = ((pad_width, pad_width),) * x.ndim
+    if not isinstance(pad_width, (tuple, list)) or not all(
+            len(ints("pad", "pad_width", pair)) == 2 for pair in pad_width):
+        raise ValueError(f"pad: pad_width must be an int or {x.ndim} (before, after) pairs "
+                         f"of ints, got {pad_width!r}")
     pad_width = tuple((int(before), int(after)) for before, after in pad_width)
     if len(pad_width) != x.ndim or any(b < 0 or a < 0 for b, a in pad_width):
         raise ValueError(f"pad: pad_width must be {x.ndim} non-negative (before, after) "
@@ -472,14 +449,11 @@ def pad(x: Tensor, pad_width, value: float = 0.0) -> Tensor:
     return Pad(pad_width, value).apply(x)
 
 
-def clone(x: Tensor) -> Tensor:
-    """A copy of x that shares no memory with it; differentiable."""
-    return Clone().apply(x)
-
-
 @tensor_args
 def flip(x: Tensor, dims=None, *, axis=None) -> Tensor:
     """Reverse the order of entries along ``dims`` (an int or a tuple)."""
     dims, _ = dim_keepdim("flip", dims, False, axis)
-    axes = (dims,) if isinstance(dims, int) else tuple(dims)
-    return Flip(tuple(_axis(a, x.ndim, "flip") for a in axes)).apply(x)
+    axes = tuple(_axis(a, x.ndim, "flip") for a in ints("flip", "dims", dims))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"flip: dims {dims!r} name an axis twice")
+    return Flip(axes).apply(x)

@@ -14,17 +14,19 @@ from __future__ import annotations
 import math
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import real, tensor_args
 from tinygen.autograd.ops.elementwise import (
     PowScalar,
     _as_tensor_pair,
+    _divide,
     _elementwise_pair,
+    _operand,
     div,
     exp,
     sign_array,
     where,
 )
-from tinygen.autograd.tensor import Tensor, _as_tensor
+from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
@@ -382,14 +384,14 @@ def erf(x: Tensor) -> Tensor:
 
 def logaddexp(a, b) -> Tensor:
     """log(e^a + e^b), broadcasting, without overflow."""
-    a, b = _elementwise_pair(a, b)
+    a, b = _elementwise_pair(a, b, "logaddexp")
     return LogAddExp().apply(a, b)
 
 
 def xlogy(x, y) -> Tensor:
     """x * log(y), broadcasting, with xlogy(0, y) = 0 for any y but NaN (``torch.xlogy``);
     gradients as PyTorch's (see :class:`XLogY`)."""
-    x, y = _elementwise_pair(x, y)
+    x, y = _elementwise_pair(x, y, "xlogy")
     return XLogY().apply(x, y)
 
 
@@ -422,6 +424,8 @@ def round(x: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's 
     """
     if not isinstance(decimals, int) or isinstance(decimals, bool):
         raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if abs(decimals) > 308:  # 10 ** decimals must stay a finite float64
+        raise ValueError(f"round: decimals must be in [-308, 308], got {decimals}")
     return Round(decimals).apply(x)
 
 
@@ -438,6 +442,9 @@ def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None,
     Returns:
         A tensor of x's shape and dtype; its gradient is 1 where x was finite, else 0.
     """
+    for name, value in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if value is not None or name == "nan":
+            real("nan_to_num", name, value)
     return NanToNum(nan, posinf, neginf).apply(x)
 
 
@@ -453,8 +460,9 @@ def lerp(start: Tensor, end, weight) -> Tensor:
     Returns:
         The interpolation; exactly ``end`` where weight is 1 (PyTorch's two-sided formula).
     """
-    start, end = _as_tensor_pair(start, end)
-    return Lerp().apply(start, end, _as_tensor(weight, start))
+    start, end = _as_tensor_pair(start, end, "lerp")
+    weight = weight if isinstance(weight, Tensor) else _operand("lerp", weight, start)
+    return Lerp().apply(start, end, weight)
 
 
 def floor_divide(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -467,7 +475,7 @@ def floor_divide(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
     Returns:
         The broadcast quotient, in the operands' dtype; its gradient is zero.
     """
-    return div(input, other, rounding_mode="floor")
+    return _divide("floor_divide", input, other, "floor")
 
 
 def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
@@ -481,5 +489,5 @@ def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
         The broadcast remainder; its gradient is 1 for input and -floor(input / other) for
         other.
     """
-    a, b = _elementwise_pair(input, other)
+    a, b = _elementwise_pair(input, other, "remainder")
     return Remainder().apply(a, b)

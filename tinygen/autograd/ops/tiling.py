@@ -15,7 +15,7 @@ from __future__ import annotations
 import numbers
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int, tensor_args
+from tinygen.autograd.ops.arguments import _is_int, ints, tensor_args
 from tinygen.autograd.ops.shape import Pad, concatenate, expand, flip, getitem, reshape
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.backend import get_array_module
@@ -92,7 +92,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     Returns:
         input's shape with each padded axis grown by its two amounts.
     """
-    amounts = tuple(pad)
+    amounts = ints("pad", "pad", pad, allow_int=False)
     if not all(_is_int(p) for p in amounts) or len(amounts) % 2:
         raise ValueError(f"pad: pad must be an even number of ints (pairs, last axis first), "
                          f"got {pad!r}")
@@ -154,7 +154,7 @@ def _crop(x: Tensor, sides: list) -> Tensor:
 def repeat(x: Tensor, sizes) -> Tensor:
     """x repeated ``sizes[i]`` times along each axis, as ``torch.Tensor.repeat`` (sizes may
     have more entries than x has axes: x gains leading axes)."""
-    sizes = tuple(sizes)
+    sizes = ints("repeat", "sizes", sizes)
     if not all(_is_int(r) and r >= 0 for r in sizes) or len(sizes) < x.ndim:
         raise ValueError(f"repeat: sizes must be at least {x.ndim} non-negative ints (one per "
                          f"axis of shape {x.shape}), got {sizes}")
@@ -169,7 +169,7 @@ def repeat(x: Tensor, sizes) -> Tensor:
 def tile(x: Tensor, dims) -> Tensor:
     """x repeated ``dims[i]`` times along each axis; a short ``dims`` is padded with leading
     ones (unlike repeat), as ``torch.tile``."""
-    dims = tuple(dims)
+    dims = ints("tile", "dims", dims)
     return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
 
 
@@ -178,17 +178,16 @@ def roll(x: Tensor, shifts, dims=None) -> Tensor:
     """x shifted cyclically by ``shifts`` along ``dims`` (ints or matching tuples); with dims
     None, the flattened x is shifted and the shape restored, as ``torch.roll``."""
     if dims is None:
-        flat_shift = shifts if _is_int(shifts) else tuple(shifts)
+        flat_shift = shifts if _is_int(shifts) else ints("roll", "shifts", shifts)
         if not _is_int(flat_shift) and len(flat_shift) != 1:
             raise ValueError(f"roll: without dims, shifts must be one int, got {shifts!r}")
         amount = int(flat_shift if _is_int(flat_shift) else flat_shift[0])
         return reshape(Roll((amount,), (0,)).apply(reshape(x, (-1,))), x.shape)
-    shifts = (shifts,) if _is_int(shifts) else tuple(shifts)
-    dims = (dims,) if _is_int(dims) else tuple(dims)
+    shifts, dims = ints("roll", "shifts", shifts), ints("roll", "dims", dims)
     if len(shifts) != len(dims):
         raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
     axes = tuple(_axis(d, x.ndim, "roll") for d in dims)
-    return Roll(tuple(int(s) for s in shifts), axes).apply(x)
+    return Roll(shifts, axes).apply(x)
 
 
 def _at_least(x: Tensor, ndim: int) -> Tensor:
@@ -205,17 +204,20 @@ def _tensors(op: str, tensors) -> list:
     return tensors
 
 
+@tensor_args
 def hstack(tensors) -> Tensor:
     """Join tensors column-wise: 1-d ones end to end, the others along axis 1."""
     tensors = [_at_least(t, 1) for t in _tensors("hstack", tensors)]
     return concatenate(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
+@tensor_args
 def vstack(tensors) -> Tensor:
     """Join tensors row-wise along axis 0, 0-d and 1-d ones first made rows (1, n)."""
     return concatenate([_at_least(t, 2) for t in _tensors("vstack", tensors)], 0)
 
 
+@tensor_args
 def column_stack(tensors) -> Tensor:
     """Join tensors as columns: 0-d and 1-d ones become (n, 1) columns, then hstack."""
     tensors = _tensors("column_stack", tensors)

@@ -37,6 +37,11 @@ _ANTIALIASED = ("bilinear", "bicubic")
 _CUBIC_A, _CUBIC_A_ANTIALIAS = -0.75, -0.5
 
 
+#: The largest output side interpolate makes from a scale_factor (PyTorch's int32 index
+#: limit); a larger one is a mistyped factor, not an image.
+_LARGEST_SIDE = 2**31 - 1
+
+
 def _output_sizes(input: Tensor, size, scale_factor, recompute_scale_factor):
     """The output sizes, and the scales PyTorch's kernels use (None: input / output)."""
     spatial = input.ndim - 2
@@ -48,14 +53,18 @@ def _output_sizes(input: Tensor, size, scale_factor, recompute_scale_factor):
         if len(sizes) != spatial:
             raise ValueError(f"interpolate: size must have {spatial} entries for a "
                              f"{input.ndim}-D input, got {size!r}")
-        return tuple(positive("size", s) for s in sizes), (None,) * spatial
+        return tuple(positive("size", s, op="interpolate") for s in sizes), (None,) * spatial
     scales = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (
         scale_factor,) * spatial
     if len(scales) != spatial or not all(
-            isinstance(s, Real) and not isinstance(s, bool) and s > 0 for s in scales):
+            isinstance(s, Real) and not isinstance(s, bool) and 0 < s < math.inf
+            for s in scales):
         raise ValueError(f"interpolate: scale_factor must be a positive number or {spatial} of "
                          f"them for a {input.ndim}-D input, got {scale_factor!r}")
     sizes = tuple(math.floor(float(n) * float(s)) for n, s in zip(input.shape[2:], scales))
+    if max(sizes) > _LARGEST_SIDE:
+        raise ValueError(f"interpolate: scale_factor={scale_factor!r} makes an output of "
+                         f"sides {sizes}, each must be at most {_LARGEST_SIDE}")
     if min(sizes) < 1:
         raise ValueError(f"interpolate: scale_factor={scale_factor!r} makes an empty output "
                          f"{sizes} from the input {tuple(input.shape[2:])}")
@@ -276,6 +285,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if antialias and mode not in _ANTIALIASED:
         raise ValueError(f"interpolate: antialias=True needs mode 'bilinear' or 'bicubic' (a "
                          f"4-D input), got mode={mode!r}")
+    if mode not in ("nearest", "nearest-exact") and input.dtype.kind != "f":
+        raise TypeError(f"interpolate: mode {mode!r} needs a floating input, got dtype "
+                        f"{input.dtype}")
     sizes, scales = _output_sizes(input, size, scale_factor, recompute_scale_factor)
     if mode == "area":
         return _area(input, sizes)
@@ -288,7 +300,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
 
 
 def _shuffle_factor(op: str, name: str, value, x: Tensor) -> int:
-    factor = positive(name, value)
+    factor = positive(name, value, op=op)
     if x.ndim < 3:
         raise ValueError(f"{op}: input must have at least 3 axes (*, C, H, W), got shape "
                          f"{x.shape}")

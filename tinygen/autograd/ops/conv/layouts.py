@@ -9,6 +9,8 @@ measured in docs/BENCHMARKS.md, "Convolution layouts".
 
 from __future__ import annotations
 
+import math
+
 from tinygen import backend
 from tinygen.autograd.ops.conv.windows import FlatRows, im2col, padded_batch_last
 from tinygen.backend import get_array_module
@@ -153,7 +155,9 @@ def _dense_conv2d(x, weight):
     Measured: docs/BENCHMARKS.md, "Convolution layouts", `dense`."""
     n, out_channels = x.shape[0], weight.shape[0]
     # (N, C, H, W) -> (N, C*H*W) @ (C*H*W, O) -> (N, O) -> (N, O, 1, 1)
-    return backend.matmul(x.reshape(n, -1), weight.reshape(out_channels, -1).T).reshape(
+    # sizes spelled out: -1 is ambiguous for an empty batch (PyTorch returns an empty output)
+    return backend.matmul(x.reshape(n, math.prod(x.shape[1:])),
+                          weight.reshape(out_channels, -1).T).reshape(
         n, out_channels, 1, 1)
 
 
@@ -161,7 +165,8 @@ def _dense_weight_grad(x, gy, weight_shape):
     """The weight gradient of a dense conv: one GEMM of gy and x as they lie."""
     n = gy.shape[0]
     # (N, O)^T @ (N, C*H*W) -> (O, C*H*W) -> (O, C, kh, kw)
-    return backend.matmul(gy.reshape(n, -1).T, x.reshape(n, -1)).reshape(weight_shape)
+    return backend.matmul(gy.reshape(n, math.prod(gy.shape[1:])).T,
+                          x.reshape(n, math.prod(x.shape[1:]))).reshape(weight_shape)
 
 
 def _dense_conv_transpose2d(x, weight, out_hw, pads):

@@ -85,7 +85,7 @@ def masked_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
 
     Args:
         x: (N, C_in, H, W).
-        weight: (C_out, C_in/groups, kh, kw); the mask is built for this shape.
+        weight: (C_out, C_in/groups, kh, kw), kh and kw odd; the mask is built for it.
         bias: optional (C_out,).
         mask_type: "A" (centre pixel hidden, for the first layer) or "B" (centre visible).
         stride, padding, dilation, groups: as in :func:`conv2d`.
@@ -94,6 +94,12 @@ def masked_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
     Returns:
         (N, C_out, oh, ow), each output pixel a function of raster-earlier input pixels only.
     """
+    if weight.ndim != 4:
+        raise ValueError(f"masked_conv2d: weight must be (C_out, C_in/groups, kh, kw), got "
+                         f"shape {weight.shape}")
+    if weight.shape[2] % 2 == 0 or weight.shape[3] % 2 == 0:
+        raise ValueError(f"masked_conv2d: the kernel must have odd sides (an even one has no "
+                         f"centre pixel, so the mask is not causal), got {weight.shape[2:]}")
     xp = get_array_module(weight.data)
     mask = Tensor._from_array(xp.asarray(conv_mask(weight.shape, mask_type, channel_groups),
                                          dtype=weight.dtype))

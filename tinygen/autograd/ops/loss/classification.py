@@ -9,7 +9,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.function import Function
 from tinygen.autograd.ops.activation import log_sigmoid, relu
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import real, tensor_args
 from tinygen.autograd.ops.elementwise import where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -173,8 +173,7 @@ def cross_entropy(input: Tensor, target, weight=None, size_average=None,
     op = "cross_entropy"
     reduction = resolve_reduction(op, size_average, reduce, reduction)
     check_input(op, input)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{op}: label_smoothing must be in [0.0, 1.0], got {label_smoothing}")
+    real(op, "label_smoothing", label_smoothing, 0.0, 1.0)
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have shape (C,), (N, C) or (N, C, d1, ...), got "
                          f"a 0-d tensor")

@@ -129,4 +129,8 @@ def bernoulli_nll(logits: Tensor, x, reduction: str = "mean") -> Tensor:
     resolve_reduction("bernoulli_nll", reduction=reduction)
     x = float_operand("x", x, "logits", logits, "bernoulli_nll")
     same_shape("logits", logits, "x", x, "bernoulli_nll")
+    data = x.data
+    if data.size and not bool(((data >= 0) & (data <= 1)).all()):  # NaN fails too
+        raise ValueError(f"bernoulli_nll: x must hold values in [0, 1] (a negative NLL "
+                         f"otherwise), got values in [{float(data.min())}, {float(data.max())}]")
     return per_sample(BinaryCrossEntropyWithLogits().apply(logits, x), reduction)

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from tinygen.autograd.ops.arguments import tensor_args
+from tinygen.autograd.ops.arguments import real, tensor_args
 from tinygen.autograd.ops.elementwise import abs, exp, log, where
 from tinygen.autograd.ops.loss.arguments import (
     apply_reduction,
@@ -103,8 +103,7 @@ def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
     """
     op = "smooth_l1_loss"
     reduction = resolve_reduction(op, size_average, reduce, reduction)
-    if not beta >= 0:
-        raise ValueError(f"{op}: beta must be >= 0, got {beta}")
+    real(op, "beta", beta, low=0.0)
     difference = _difference(op, input, target)
     magnitude = abs(difference)
     if beta == 0:
@@ -132,8 +131,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     """
     op = "huber_loss"
     reduction = resolve_reduction(op, reduction=reduction)
-    if not delta > 0:
-        raise ValueError(f"{op}: delta must be > 0, got {delta}")
+    real(op, "delta", delta, low=0.0, low_open=True)
     difference = _difference(op, input, target)
     magnitude = abs(difference)
     inside = Tensor._from_array(magnitude.data < delta)
