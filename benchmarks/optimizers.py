@@ -16,6 +16,7 @@ beside the same step over one tensor of the same total size, and the same for a 
 
     python benchmarks/optimizers.py                 # the table, both thread counts
     python benchmarks/optimizers.py --threads 1 --flat --repeats 30
+    python benchmarks/optimizers.py --threads 1 --clock cpu   # one thread on a busy machine
     PYTHONPATH=/work/base python benchmarks/optimizers.py   # another tinygen, for before/after
 
 Run it as a file (not ``-m``), so that PYTHONPATH picks which tinygen is timed; the header
@@ -84,11 +85,15 @@ def check_same_steps(name: str, kwargs: dict, steps: int = 3) -> None:
                                    atol=1e-6, err_msg=name)
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+
+
 def sample_ms(optimizer, number: int) -> float:
-    start = time.perf_counter()
+    start = clock()
     for _ in range(number):
         optimizer.step()
-    return (time.perf_counter() - start) / number * 1e3
+    return (clock() - start) / number * 1e3
 
 
 def measure(pairs: dict, repeats: int, number: int) -> dict[str, float]:
@@ -142,8 +147,9 @@ def render(rows: list, flat_rows: list, repeats: int, number: int) -> str:
         "",
         f"`python benchmarks/optimizers.py`: one step() over {total:,} float32 parameters "
         f"in {len(SHAPES)} tensors (a small CNN's shapes), best of {repeats} samples of "
-        f"{number} steps, tinygen and torch.optim interleaved in one process after checking "
-        "that both take the same steps.",
+        f"{number} steps ({'CPU' if clock is time.process_time else 'wall'} time), tinygen "
+        "and torch.optim interleaved in one process after checking that both take the same "
+        "steps.",
         "",
         f"- tinygen: {tinygen.__file__}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch "
@@ -172,7 +178,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="samples per optimizer")
     parser.add_argument("--number", type=int, default=5, help="steps per sample")
     parser.add_argument("--flat", action="store_true", help="also the flat-buffer probe")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time, or the process's CPU time (steady on a busy "
+                             "machine, but it adds up the threads: one thread only)")
     args = parser.parse_args()
+    global clock
+    clock = CLOCKS[args.clock]
     rows = [row for threads in dict.fromkeys(args.threads)
             for row in run_cases(threads, args.repeats, args.number)]
     flat_rows = flat_probe(args.repeats, args.number) if args.flat else []

@@ -9,6 +9,8 @@ sign is flipped before anything else.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from tinygen.backend import get_array_module
@@ -214,8 +216,8 @@ def _adamax_kernel(p, grad, exp_avg, exp_inf, work, grad_work, *, beta1, beta2, 
     bound = xp.abs(g, out=work)
     bound += eps
     xp.maximum(exp_inf, bound, out=exp_inf)
-    update = xp.divide(exp_avg, exp_inf, out=work)
-    update *= step_size
+    update = xp.multiply(exp_avg, step_size, out=work)  # (lr_t m) / u, the rule's order
+    update /= exp_inf
     p -= update
 
 
@@ -279,20 +281,23 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
         state["mu_product"] = mu_product
+        root_c2 = math.sqrt(1 - beta2 ** step)
         elementwise(_nadam_kernel, (
             p, grad, state["exp_avg"], state["exp_avg_sq"], self._scratch(p),
             self._scratch(p, "other"), self._descent_scratch(p, maximize, coupled_decay)),
             shrink=1 - lr * weight_decay if decoupled else 1.0, maximize=maximize,
             weight_decay=coupled_decay, beta1=beta1, beta2=beta2,
-            bias2=1 - beta2 ** step, eps=group["eps"],
-            grad_scale=lr * (1.0 - mu) / (1.0 - mu_product),
-            momentum_scale=lr * mu_next / (1.0 - mu_product * mu_next))
+            # s / (sqrt(v / c2) + eps) = s sqrt(c2) / (sqrt(v) + eps sqrt(c2)), c2 = 1 - b2^t
+            eps=group["eps"] * root_c2,
+            grad_scale=lr * (1.0 - mu) / (1.0 - mu_product) * root_c2,
+            momentum_scale=lr * mu_next / (1.0 - mu_product * mu_next) * root_c2)
 
 
 def _nadam_kernel(p, grad, exp_avg, exp_avg_sq, work, denominator, grad_work, *, shrink,
-                  maximize, weight_decay, beta1, beta2, bias2, eps, grad_scale,
+                  maximize, weight_decay, beta1, beta2, eps, grad_scale,
                   momentum_scale) -> None:
-    """One NAdam update of ``p`` in place (or of one block of rows of every array)."""
+    """One NAdam update of ``p`` in place (or of one block of rows of every array), with
+    the bias correction of v folded into ``eps`` and the two scales."""
     xp = get_array_module(p)
     if shrink != 1.0:  # decoupled weight decay
         p *= shrink
@@ -300,8 +305,7 @@ def _nadam_kernel(p, grad, exp_avg, exp_avg_sq, work, denominator, grad_work, *,
     _lerp_(exp_avg, g, 1 - beta1, work)
     exp_avg_sq *= beta2
     _addcmul_(exp_avg_sq, g, 1 - beta2, work)
-    xp.divide(exp_avg_sq, bias2, out=denominator)
-    xp.sqrt(denominator, out=denominator)
+    xp.sqrt(exp_avg_sq, out=denominator)
     denominator += eps
     update = xp.divide(g, denominator, out=work)
     update *= grad_scale

@@ -425,16 +425,12 @@ def _label(param, index: int) -> str:
 
 
 def _lerp_(average, target, weight: float, work) -> None:
-    """average += weight (target - average), in place, as torch's ``lerp_`` rounds it (the
-    form anchored at the nearer end); ``work`` is a scratch array."""
+    """average += weight (target - average), in place: torch's ``lerp_`` (which anchors at
+    the nearer end for weight >= 0.5; one rounding apart); ``work`` is a scratch array."""
     xp = get_array_module(average)
     xp.subtract(target, average, out=work)
-    if weight < 0.5:
-        work *= weight
-        average += work
-    else:  # target - (target - average)(1 - weight)
-        work *= weight - 1
-        xp.add(target, work, out=average)
+    work *= weight
+    average += work
 
 
 def _addcmul_(average, x, weight: float, work) -> None:

@@ -67,13 +67,14 @@ class RMSprop(Optimizer):
         elementwise(_rmsprop_kernel, (
             p, grad, state["square_avg"], state["grad_avg"] if group["centered"] else None,
             state["momentum_buffer"] if group["momentum"] else None, self._scratch(p),
+            None if group["momentum"] else self._scratch(p, "other"),
             self._descent_scratch(p, maximize, weight_decay)),
             lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
             momentum=group["momentum"], maximize=maximize, weight_decay=weight_decay)
 
 
-def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, grad_work, *, lr, alpha,
-                    eps, momentum, maximize, weight_decay) -> None:
+def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, other, grad_work, *, lr,
+                    alpha, eps, momentum, maximize, weight_decay) -> None:
     """One RMSprop update of ``p`` in place (or of one block of rows of every array)."""
     xp = get_array_module(p)
     g = _descent(p, grad, grad_work, maximize, weight_decay)
@@ -90,11 +91,11 @@ def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, grad_work, *, l
     else:
         average = xp.sqrt(square_avg, out=work)
     average += eps
-    update = xp.divide(g, average, out=work)
     if buffer is not None:
         buffer *= momentum
-        buffer += update
+        buffer += xp.divide(g, average, out=work)
         update = xp.multiply(buffer, lr, out=work)
-    else:
-        update *= lr
+    else:  # (lr g) / d, in the written rule's order: centered, d may be nearly 0
+        update = xp.multiply(g, lr, out=other)
+        update /= average
     p -= update
