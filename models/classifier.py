@@ -21,11 +21,11 @@ from tinygen.optim import Adam
 from tinygen.train import (
     RunLogger,
     add_model_flags,
+    finish_run,
     make_parser,
     open_checkpoint,
     parse_args,
     pause_point,
-    plot_metrics,
     positive_int,
     quick_notice,
     save_safetensors,
@@ -133,14 +133,14 @@ def main(argv: list[str] | None = None) -> dict:
         max_steps = min(max_steps, QUICK_STEPS)
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=max_steps, initial_step=state["step"],
-                   log_every=args.log_every) as log:
+                   log_every=args.log_every, config=args) as log:
         if args.quick:
             log.print(quick_notice("python -m models.classifier", max_steps,
                                    args.epochs * len(loader)))
         step, test_loss, accuracy = train(model, optimizer, loader, test_loader, args, log,
                                           checkpoint, max_steps, state["step"], state["epoch"])
     seconds = time.perf_counter() - started
-    plot_metrics(args.out)
+    finish_run(args.out)
     save_safetensors(model, args.out / "classifier.safetensors")
     print(f"test accuracy {accuracy:.2%} on t10k[8000:] (trained on t10k[:8000], {step} steps, "
           f"{seconds:.0f} s); metrics and plot in {args.out}")

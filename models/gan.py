@@ -31,7 +31,7 @@ import tinygen as tg
 import tinygen.nn as nn
 import tinygen.nn.functional as F
 from models import gan_metrics
-from models.gan_samples import generate, save_pictures
+from models.gan_samples import generate, progress_samples, save_pictures
 from tinygen.data import DEFAULT_TRAIN_SIZE, default_split
 from tinygen.optim import Adam, AveragedModel
 from tinygen.train import (
@@ -40,6 +40,7 @@ from tinygen.train import (
     check_multiple,
     check_needs,
     check_range,
+    finish_run,
     finite_float,
     format_summary,
     make_parser,
@@ -47,7 +48,6 @@ from tinygen.train import (
     open_checkpoint,
     parse_args,
     pause_point,
-    plot_metrics,
     positive_int,
     quick_notice,
     script,
@@ -312,6 +312,7 @@ def train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator, checkpoint
         if step % args.eval_every == 0 or step == args.steps:
             metrics = evaluator(step)
             log.write(step, split="samples", **metrics)
+            log.snapshot(step, progress_samples(G if G_average is None else G_average, args))
         pause_point(args, checkpoint, step)
     return args.steps, seconds
 
@@ -445,7 +446,7 @@ def main(argv=None) -> dict:
     classifier = gan_metrics.load_classifier(args.classifier)
     evaluator = gan_metrics.make_evaluator(G, args, classifier, real_test, generate, G_average)
     with RunLogger(args.out, total_steps=args.steps, initial_step=start_step,
-                   log_every=args.log_every, desc=args.model, disable_bar=None) as log:
+                   log_every=args.log_every, desc=args.model, config=args, units=UNITS) as log:
         if args.quick:
             log.print(quick_notice(f"python -m models.gan --model {args.model}", args.steps,
                                    args.full_steps, also="fewer samples for the metrics"))
@@ -460,7 +461,7 @@ def main(argv=None) -> dict:
         log.print(format_summary(f"{args.model} after {step} steps, "
                                  f"{args.final_samples} samples against t10k[8000:]:",
                                  metrics, UNITS, saved_in=log.path))
-    plot_metrics(args.out)
+    finish_run(args.out)
     return metrics
 
 

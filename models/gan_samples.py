@@ -35,6 +35,15 @@ def generate(G, count: int, latent: int, labels=None, z=None, batch: int = 500) 
     return (np.concatenate(images) + 1) / 2
 
 
+def progress_samples(G, args) -> np.ndarray:
+    """64 samples of the same 64 codes at every call, for the report's slider of samples over
+    training; the codes come from their own generator (seeded by ``--seed``), so drawing them
+    leaves the run's random stream alone. The cGAN's are the digits 0, 1, ..., 9, 0, ..."""
+    z = np.random.default_rng((args.seed, 2)).standard_normal((64, args.latent),
+                                                              dtype=np.float32)
+    return generate(G, 64, args.latent, gan_metrics.digit_labels(64, args.model == "cgan"), z)
+
+
 @tg.no_grad()
 def save_pictures(G, args, x_train, fixed_noise) -> dict:
     """Samples (one row per digit for the cGAN), latent interpolations, the thickness

@@ -35,10 +35,10 @@ from tinygen.optim import Adam  # noqa: E402
 from tinygen.train import (  # noqa: E402
     RunLogger,
     add_model_flags,
+    finish_run,
     format_summary,
     make_parser,
     parse_args,
-    plot_metrics,
     quick_notice,
 )
 
@@ -290,7 +290,7 @@ def main(argv=None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     save_ring_map(args.out, args.seed)
     metrics = {}
-    with RunLogger(args.out, disable_bar=True) as log:
+    with RunLogger(args.out, disable_bar=True, config=args, units=UNITS) as log:
         for name in ("ring", "mixture"):
             final = train_toy_gan(name, args.steps, args.frames, args.out, log, args.seed,
                                   args.batch_size, args.lr)
@@ -298,9 +298,9 @@ def main(argv=None) -> dict:
         metrics.update(save_bilinear_game(args.out))
         metrics.update(save_saturation_plot(args.out, args.saturation_steps))
         log.write(args.steps, split="final", **metrics)
-    plot_metrics(args.out)
     print(format_summary(f"the toy GANs after {args.steps} steps each, and the 2-D games:",
                          metrics, UNITS, saved_in=args.out / "metrics.jsonl"))
+    finish_run(args.out)
     return metrics
 
 

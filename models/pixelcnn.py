@@ -24,12 +24,12 @@ from tinygen.train import (
     RunLogger,
     add_model_flags,
     check_range,
+    finish_run,
     format_summary,
     make_parser,
     open_checkpoint,
     parse_args,
     pause_point,
-    plot_metrics,
     positive_int,
     quick_notice,
     save_captioned_grid,
@@ -231,7 +231,7 @@ def main(argv=None) -> dict:
     total = min(full, args.quick_steps) if args.quick else full
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step, desc="pixelcnn",
-                   log_every=args.log_every) as log:
+                   log_every=args.log_every, config=args, units=UNITS) as log:
         if args.quick:
             log.print(quick_notice("python -m models.pixelcnn", total, full,
                                    also="a smaller model, 16 samples"))
@@ -247,7 +247,7 @@ def main(argv=None) -> dict:
         log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
                                  metrics, UNITS, saved_in=log.path))
     save_pictures(model, x_test, args)
-    plot_metrics(args.out)
+    finish_run(args.out)
     return metrics
 
 

@@ -24,12 +24,12 @@ from tinygen.optim import Adam
 from tinygen.train import (
     RunLogger,
     add_model_flags,
+    finish_run,
     format_summary,
     make_parser,
     open_checkpoint,
     parse_args,
     pause_point,
-    plot_metrics,
     positive_int,
     quick_notice,
     script,
@@ -278,7 +278,8 @@ def main(argv=None) -> dict:
     total = min(full, args.quick_steps) if args.quick else full
     started = time.perf_counter()
     with RunLogger(args.out, total_steps=total, initial_step=start_step,
-                   desc=f"pixelrnn-{args.layer}", log_every=args.log_every) as log:
+                   desc=f"pixelrnn-{args.layer}", log_every=args.log_every, config=args,
+                   units=pixelcnn.UNITS) as log:
         if args.quick:
             log.print(quick_notice(f"python -m models.pixelrnn --layer {args.layer}", total,
                                    full, also="a smaller model, 16 samples"))
@@ -294,7 +295,7 @@ def main(argv=None) -> dict:
         log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
                                  metrics, pixelcnn.UNITS, saved_in=log.path))
     pixelcnn.save_pictures(model, x_test, args, sample_fast)
-    plot_metrics(args.out)
+    finish_run(args.out)
     return metrics
 
 

@@ -44,6 +44,7 @@ from tinygen.train import (
     check_needs,
     check_range,
     class_rows,
+    finish_run,
     format_summary,
     latent_lattice,
     latent_paths,
@@ -53,7 +54,6 @@ from tinygen.train import (
     open_checkpoint,
     parse_args,
     pause_point,
-    plot_metrics,
     positive_int,
     quick_notice,
     save_captioned_grid,
@@ -474,7 +474,7 @@ def main(argv=None) -> dict:
     full = args.epochs * len(loader)
     total = min(full, args.quick_steps) if args.quick else full  # --quick: whichever is first
     with RunLogger(args.out, total_steps=total, initial_step=step, desc=args.model,
-                   log_every=args.log_every) as log:
+                   log_every=args.log_every, config=args, units=UNITS) as log:
         if args.quick:
             log.print(quick_notice(f"python -m models.vae --model {args.model}", total,
                                    also="at most 2 epochs, IWAE bound on 100 test images"))
@@ -491,7 +491,7 @@ def main(argv=None) -> dict:
         log.print(format_summary(f"test set (t10k[8000:]), after {step} training steps:",
                                  metrics, UNITS, saved_in=log.path))
     save_pictures(model, x_test, test_labels, args.out, fixed_noise)
-    plot_metrics(args.out)
+    finish_run(args.out)
     return metrics
 
 

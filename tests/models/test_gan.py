@@ -114,7 +114,7 @@ def test_toy_demos_write_frames_gif_and_plots(tmp_path):
                              "--out", str(tmp_path)])
 
     for name in ("ring_map.png", "ring.gif", "mixture.gif", "bilinear_game.png",
-                 "saturation.png", "metrics.png", "frames/ring_00006.png"):
+                 "saturation.png", "report.html", "frames/ring_00006.png"):
         assert (tmp_path / name).is_file(), name
     assert {"ring_ring_error", "mixture_modes_covered", "bilinear_simultaneous_distance",
             "saturating_grad_norm"} <= set(metrics)
@@ -158,11 +158,13 @@ def test_quick_run_writes_pictures_and_sample_metrics(tmp_path, classifier_path,
 
     assert np.isfinite(metrics["classifier_fid"])
     assert 0 <= metrics["modes_covered"] <= 10
+    # two steps log no training losses and one evaluation: nothing for metrics.png to draw
     for name in ("samples.png", "interpolation.png", "thickness_arithmetic.png",
-                 "nearest_neighbours.png", "metrics.png", "checkpoint.npz"):
+                 "nearest_neighbours.png", "report.html", "checkpoint.npz"):
         assert (tmp_path / name).is_file(), name
     records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     assert [r["step"] for r in records if r.get("split") == "samples"][0] == 2
+    assert 'class="snapshot" data-step="2"' in (tmp_path / "report.html").read_text()
     if model == "cgan":
         assert (tmp_path / "samples_by_digit.png").is_file()
         assert 0 <= metrics["class_accuracy"] <= 1

@@ -40,10 +40,10 @@ def test_a_resumed_run_appends_to_the_same_metrics_file(tmp_path):
     assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2]
 
 
-def test_plot_metrics_writes_a_png_with_one_panel_per_metric(tmp_path):
+def test_plot_metrics_writes_a_png_with_one_panel_per_series(tmp_path):
     with RunLogger(tmp_path, log_every=1, disable_bar=True) as log:
         for step in range(1, 30):
-            log.step(step, loss=1.0 / step, kl=0.1)
+            log.step(step, loss=1.0 / step, kl=0.1 * step)
         log.write(29, split="test", loss=0.2)
     path = plot_metrics(tmp_path)
     assert path == tmp_path / "metrics.png"

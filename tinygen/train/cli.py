@@ -20,6 +20,7 @@ import argparse
 import functools
 import math
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,13 +86,16 @@ def add_model_flags(parser: argparse.ArgumentParser, title: str = "model"
 def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None = None
                ) -> argparse.Namespace:
     """Parse, validate the device and the paths, and resolve ``--resume`` to a checkpoint
-    path (or None).
+    path (or None). ``args.command`` is the command line, for the run's report (the
+    program's own when ``argv`` is None).
 
     An unknown or unusable device, an ``--out`` that is a file, or a ``--resume`` that is
     missing or a directory exits with a usage error that names the flag, what it needs and
     the value given.
     """
     args = parser.parse_args(argv)
+    args.command = (shlex.join(sys.orig_argv) if argv is None
+                    else f"{parser.prog} {shlex.join(argv)}")
     try:
         args.device = backend.check_device(args.device)
     except backend.DeviceError as error:
