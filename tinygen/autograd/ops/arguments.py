@@ -57,15 +57,15 @@ def real(op: str, name: str, value, low: float | None = None, high: float | None
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {value!r}")
-    value = float(value)
-    too_low = low is not None and (value <= low if low_open else value < low)
-    if math.isnan(value) or too_low or (high is not None and value > high):
+    number = float(value)
+    too_low = low is not None and (number <= low if low_open else number < low)
+    if math.isnan(number) or too_low or (high is not None and number > high):
         if high is None:
-            wanted = "a number" if low is None else f"{'>' if low_open else '>='} {low}"
+            wanted = "a number" if low is None else f"{'>' if low_open else '>='} {low!r}"
         else:
-            wanted = f"in {'(' if low_open else '['}{low}, {high}]"
+            wanted = f"in {'(' if low_open else '['}{low!r}, {high!r}]"
         raise ValueError(f"{op}: {name} must be {wanted}, got {value!r}")
-    return value
+    return number
 
 
 def integer(op: str, name: str, value, minimum: int | None = None) -> int:

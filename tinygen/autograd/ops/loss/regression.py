@@ -103,7 +103,7 @@ def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None,
     """
     op = "smooth_l1_loss"
     reduction = resolve_reduction(op, size_average, reduce, reduction)
-    real(op, "beta", beta, low=0.0)
+    real(op, "beta", beta, low=0)
     difference = _difference(op, input, target)
     magnitude = abs(difference)
     if beta == 0:
@@ -131,7 +131,7 @@ def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.
     """
     op = "huber_loss"
     reduction = resolve_reduction(op, reduction=reduction)
-    real(op, "delta", delta, low=0.0, low_open=True)
+    real(op, "delta", delta, low=0, low_open=True)
     difference = _difference(op, input, target)
     magnitude = abs(difference)
     inside = Tensor._from_array(magnitude.data < delta)
