@@ -8,12 +8,20 @@ the same lr. Names, arguments and the lr sequences follow ``torch.optim.lr_sched
 from __future__ import annotations
 
 import math
-import numbers
 import types
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 
-from tinygen.optim.optimizer import Optimizer
+from tinygen.optim.schedule_arguments import (
+    check_gamma,
+    check_int,
+    check_optimizer,
+    check_real,
+    check_state_dict,
+    cycle_length,
+    is_real,
+    per_group,
+)
 
 
 class LRScheduler:
@@ -31,7 +39,7 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer):
-        _check_optimizer(type(self).__name__, optimizer)
+        check_optimizer(type(self).__name__, optimizer)
         self.optimizer = optimizer
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.last_epoch = 0
@@ -61,7 +69,7 @@ class LRScheduler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the step and base rates, and set the groups' learning rates to match."""
-        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
+        check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
         if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
             raise ValueError(f"{type(self).__name__}.load_state_dict: "
                              f"{len(state_dict['base_lrs'])} base lrs for "
@@ -69,72 +77,6 @@ class LRScheduler:
         self.last_epoch = int(state_dict["last_epoch"])
         self.base_lrs = [float(lr) for lr in state_dict["base_lrs"]]
         self._apply()
-
-
-def _check_optimizer(owner: str, optimizer) -> None:
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"{owner}: optimizer must be a tinygen.optim.Optimizer, got "
-                        f"{type(optimizer).__name__}")
-
-
-def _check_state_dict(scheduler, state_dict, keys) -> None:
-    """A scheduler's saved state: a dict holding ``keys``, its counters numbers and its
-    base rates one per group."""
-    where = f"{type(scheduler).__name__}.load_state_dict"
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
-    missing = [key for key in keys if key not in state_dict]
-    if missing:
-        raise ValueError(f"{where}: the state dict lacks {missing}")
-    _check_int(where, "last_epoch", state_dict["last_epoch"], 0)
-    base_lrs = state_dict["base_lrs"]
-    if not isinstance(base_lrs, (list, tuple)) or not all(
-            _is_real(lr) for lr in base_lrs):
-        raise TypeError(f"{where}: base_lrs must be a list of numbers, got {base_lrs!r}")
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _check_real(owner: str, name: str, value) -> None:
-    if not _is_real(value):
-        raise TypeError(f"{owner}: {name} must be a real number, got "
-                        f"{type(value).__name__} {value!r}")
-
-
-def _check_int(owner: str, name: str, value, minimum: int) -> None:
-    """``value`` an int (not a bool) >= ``minimum``: TypeError, then ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an int, got {type(value).__name__} "
-                        f"{value!r}")
-    if value < minimum:
-        raise ValueError(f"{owner}: {name} must be >= {minimum}, got {value}")
-
-
-def _per_group(owner: str, name: str, value, optimizer, numbers_only: bool = True) -> list:
-    """``value`` once per parameter group: a list or tuple is checked for its length, a
-    single value is repeated (PyTorch's rule for max_lr, min_lr and the momenta); each entry
-    must be a real number unless ``numbers_only`` is False."""
-    count = len(optimizer.param_groups)
-    if isinstance(value, (list, tuple)):
-        if len(value) != count:
-            raise ValueError(f"{owner}: expected {count} values for {name}, one per "
-                             f"parameter group, got {len(value)}")
-        values = list(value)
-        names = [f"{name}[{index}]" for index in range(count)]
-    else:
-        values, names = [value] * count, [name] * count
-    if numbers_only:
-        for entry_name, entry in zip(names, values, strict=True):
-            _check_real(owner, entry_name, entry)
-    return values
-
-
-def _check_gamma(owner: str, gamma: float) -> None:
-    _check_real(owner, "gamma", gamma)
-    if not gamma >= 0:
-        raise ValueError(f"{owner}: gamma must be >= 0, got {gamma}")
 
 
 class StepLR(LRScheduler):
@@ -147,8 +89,8 @@ class StepLR(LRScheduler):
     """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1):
-        _check_int("StepLR", "step_size", step_size, 1)
-        _check_gamma("StepLR", gamma)
+        check_int("StepLR", "step_size", step_size, 1)
+        check_gamma("StepLR", gamma)
         self.step_size, self.gamma = step_size, gamma
         super().__init__(optimizer)
 
@@ -176,7 +118,7 @@ class MultiStepLR(LRScheduler):
             if isinstance(milestone, bool) or not isinstance(milestone, int):
                 raise TypeError(f"MultiStepLR: milestones[{index}] must be an int, got "
                                 f"{milestone!r}")
-        _check_gamma("MultiStepLR", gamma)
+        check_gamma("MultiStepLR", gamma)
         self.milestones, self.gamma = Counter(milestones), gamma
         super().__init__(optimizer)
 
@@ -195,7 +137,7 @@ class ExponentialLR(LRScheduler):
     """
 
     def __init__(self, optimizer, gamma: float):
-        _check_gamma("ExponentialLR", gamma)
+        check_gamma("ExponentialLR", gamma)
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -215,8 +157,8 @@ class CosineAnnealingLR(LRScheduler):
     """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch name
-        _check_int("CosineAnnealingLR", "T_max", T_max, 1)
-        _check_real("CosineAnnealingLR", "eta_min", eta_min)
+        check_int("CosineAnnealingLR", "T_max", T_max, 1)
+        check_real("CosineAnnealingLR", "eta_min", eta_min)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer)
 
@@ -236,8 +178,8 @@ class LinearWarmup(LRScheduler):
     """
 
     def __init__(self, optimizer, warmup_steps: int, start_factor: float = 0.0):
-        _check_int("LinearWarmup", "warmup_steps", warmup_steps, 1)
-        _check_real("LinearWarmup", "start_factor", start_factor)
+        check_int("LinearWarmup", "warmup_steps", warmup_steps, 1)
+        check_real("LinearWarmup", "start_factor", start_factor)
         if not 0.0 <= start_factor <= 1.0:
             raise ValueError(f"LinearWarmup: start_factor must be in [0, 1], got "
                              f"{start_factor}")
@@ -264,8 +206,8 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer, lr_lambda: Callable[[int], float]
                  | list[Callable[[int], float]]):
-        _check_optimizer("LambdaLR", optimizer)
-        lr_lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer,
+        check_optimizer("LambdaLR", optimizer)
+        lr_lambdas = per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer,
                                 numbers_only=False)
         for index, function in enumerate(lr_lambdas):
             if not callable(function):
@@ -279,7 +221,7 @@ class LambdaLR(LRScheduler):
         lrs = []
         for function, base in zip(self.lr_lambdas, self.base_lrs, strict=True):
             factor = function(self.last_epoch)
-            if not _is_real(factor):
+            if not is_real(factor):
                 raise TypeError(f"LambdaLR: lr_lambda({self.last_epoch}) must return a "
                                 f"number, got {type(factor).__name__} {factor!r}")
             lrs.append(base * factor)
@@ -293,7 +235,7 @@ class LambdaLR(LRScheduler):
         return {**super().state_dict(), "lr_lambdas": saved}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
+        check_state_dict(self, state_dict, ("last_epoch", "base_lrs"))
         saved = state_dict.get("lr_lambdas", ())
         if not isinstance(saved, (list, tuple)) or not all(
                 attributes is None or isinstance(attributes, Mapping) for attributes in saved):
@@ -337,8 +279,8 @@ class OneCycleLR(LRScheduler):
                  cycle_momentum: bool = True, base_momentum: float | list[float] = 0.85,
                  max_momentum: float | list[float] = 0.95, div_factor: float = 25.0,
                  final_div_factor: float = 1e4, three_phase: bool = False):
-        _check_optimizer("OneCycleLR", optimizer)
-        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
+        check_optimizer("OneCycleLR", optimizer)
+        self.total_steps = cycle_length(total_steps, epochs, steps_per_epoch)
         if not isinstance(pct_start, float) or not 0 <= pct_start <= 1:
             raise ValueError(f"OneCycleLR: pct_start must be a float in [0, 1], got "
                              f"{pct_start!r}")
@@ -346,7 +288,7 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"OneCycleLR: anneal_strategy must be 'cos' or 'linear', got "
                              f"{anneal_strategy!r}")
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
-            _check_real("OneCycleLR", name, value)
+            check_real("OneCycleLR", name, value)
             if not value > 0:
                 raise ValueError(f"OneCycleLR: {name} must be > 0, got {value}")
         for name, value in (("cycle_momentum", cycle_momentum), ("three_phase", three_phase)):
@@ -376,7 +318,7 @@ class OneCycleLR(LRScheduler):
                                  f"{self.total_steps} leaves phase {index + 1} of the cycle "
                                  "without steps; change pct_start or total_steps")
         for group, peak in zip(optimizer.param_groups,
-                               _per_group("OneCycleLR", "max_lr", max_lr, optimizer)):
+                               per_group("OneCycleLR", "max_lr", max_lr, optimizer)):
             group["initial_lr"] = peak / div_factor
             group["max_lr"] = peak
             group["min_lr"] = group["initial_lr"] / final_div_factor
@@ -388,8 +330,8 @@ class OneCycleLR(LRScheduler):
                                  f"'momentum' or 'betas', {type(optimizer).__name__} has "
                                  "neither (pass cycle_momentum=False)")
             self.use_beta1 = "betas" in defaults
-            highs = _per_group("OneCycleLR", "max_momentum", max_momentum, optimizer)
-            lows = _per_group("OneCycleLR", "base_momentum", base_momentum, optimizer)
+            highs = per_group("OneCycleLR", "max_momentum", max_momentum, optimizer)
+            lows = per_group("OneCycleLR", "base_momentum", base_momentum, optimizer)
             for group, high, low in zip(optimizer.param_groups, highs, lows):
                 self._set_momentum(group, high)
                 group["max_momentum"], group["base_momentum"] = high, low
@@ -429,20 +371,6 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-def _total_steps(total_steps, epochs, steps_per_epoch) -> int:
-    """OneCycleLR's cycle length, from total_steps or else epochs * steps_per_epoch."""
-    def positive_int(name, value):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"OneCycleLR: {name} must be a positive int, got {value!r}")
-        return value
-
-    if total_steps is not None:
-        return positive_int("total_steps", total_steps)
-    if epochs is None or steps_per_epoch is None:
-        raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
-    return positive_int("epochs", epochs) * positive_int("steps_per_epoch", steps_per_epoch)
-
-
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` once a metric has stopped improving for more than
     ``patience`` steps: call ``step(metric)`` after each evaluation.
@@ -468,11 +396,11 @@ class ReduceLROnPlateau(LRScheduler):
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | list[float] = 0, eps: float = 1e-8):
-        _check_optimizer("ReduceLROnPlateau", optimizer)
+        check_optimizer("ReduceLROnPlateau", optimizer)
         for name, value in (("factor", factor), ("threshold", threshold), ("eps", eps)):
-            _check_real("ReduceLROnPlateau", name, value)
-        _check_int("ReduceLROnPlateau", "patience", patience, 0)
-        _check_int("ReduceLROnPlateau", "cooldown", cooldown, 0)
+            check_real("ReduceLROnPlateau", name, value)
+        check_int("ReduceLROnPlateau", "patience", patience, 0)
+        check_int("ReduceLROnPlateau", "cooldown", cooldown, 0)
         if not factor < 1.0:
             raise ValueError(f"ReduceLROnPlateau: factor must be < 1.0, got {factor}")
         if mode not in ("min", "max"):
@@ -483,7 +411,7 @@ class ReduceLROnPlateau(LRScheduler):
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode = threshold, threshold_mode
         self.cooldown, self.eps = cooldown, eps
-        self.min_lrs = _per_group("ReduceLROnPlateau", "min_lr", min_lr, optimizer)
+        self.min_lrs = per_group("ReduceLROnPlateau", "min_lr", min_lr, optimizer)
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
@@ -544,7 +472,7 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the counters and settings; the groups' learning rates are the
         optimizer's to restore (they are in its state dict)."""
-        _check_state_dict(self, state_dict, ("last_epoch", "base_lrs", *self._STATE))
+        check_state_dict(self, state_dict, ("last_epoch", "base_lrs", *self._STATE))
         for name in self._STATE:
             value = state_dict[name]
             setattr(self, name, list(value) if name == "min_lrs" else value)
