@@ -82,7 +82,8 @@ def test_random_split_takes_counts_or_fractions_and_follows_the_seed():
 def test_bad_loader_arguments_name_themselves():
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         DataLoader(Squares(), batch_size=0)
-    with pytest.raises(ValueError, match="num_workers must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match="DataLoader: num_workers must be a non-negative int, "
+                                         "got -1"):
         DataLoader(Squares(), num_workers=-1)
     with pytest.raises(ValueError, match="arrays must have the same length"):
         DataLoader(np.zeros(3), np.zeros(4))

@@ -13,6 +13,7 @@ from tinygen.data.mnist import (
     default_split,
     download_file,
     load_mnist,
+    verify_file,
 )
 from tinygen.data.toy import gaussian_mixture, mixture_centres, moons, ring
 
@@ -21,5 +22,5 @@ __all__ = [
     "DEFAULT_TRAIN_SIZE", "ChecksumError", "CycledLoader", "DataLoader", "IDXError",
     "balanced_subset", "binarize", "binarized_split", "default_split", "download_file",
     "dynamic_binarize", "endless", "gaussian_mixture", "load_mnist", "mixture_centres",
-    "moons", "parse_idx", "random_shift", "read_idx", "ring", "write_idx",
+    "moons", "parse_idx", "random_shift", "read_idx", "ring", "verify_file", "write_idx",
 ]

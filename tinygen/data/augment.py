@@ -11,6 +11,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.creation import rand_like, randint
 from tinygen.autograd.tensor import Tensor
+from tinygen.nn.checks import check_input, count, ints
 
 
 def dynamic_binarize(intensities: Tensor) -> Tensor:
@@ -21,6 +22,7 @@ def dynamic_binarize(intensities: Tensor) -> Tensor:
     each digit every epoch (an augmentation that slows over-fitting); it is the same
     distribution a once-binarized (stochastic) test set was drawn from.
     """
+    check_input("dynamic_binarize", intensities, floating=True, name="intensities")
     return (rand_like(intensities) < intensities).astype(np.float32)
 
 
@@ -39,9 +41,14 @@ def random_shift(images: Tensor, max_shift: int, size: tuple[int, int] = (28, 28
     Returns:
         The shifted images, in the shape of ``images``.
     """
-    height, width = size
+    check_input("random_shift", images, name="images")
+    count("random_shift", "max_shift", max_shift, 0)
+    height, width = ints("random_shift", "size", size, 2)
+    n = images.shape[0] if images.ndim else 0
+    if images.ndim == 0 or images.numel() != n * height * width:
+        raise ValueError(f"random_shift: images must be (N, ...) with {height} x {width} "
+                         f"values per image (size), got shape {images.shape}")
     xp = backend.get_array_module(images)
-    n = images.shape[0]
     margin = ((0, 0), (max_shift, max_shift), (max_shift, max_shift))
     padded = xp.pad(images.data.reshape(n, height, width), margin)  # (N, H+2s, W+2s)
     offsets = randint(0, 2 * max_shift + 1, (n, 2), device=images.device).data  # (N, 2)

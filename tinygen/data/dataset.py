@@ -16,6 +16,7 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.autograd.tensor import Tensor
+from tinygen.data import arguments
 
 
 class Dataset:
@@ -37,6 +38,8 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset: expected at least one tensor, got none")
+        tensors = tuple(arguments.rows("TensorDataset", f"tensor {i}", t)
+                        for i, t in enumerate(tensors))
         lengths = [len(t) for t in tensors]
         if len(set(lengths)) != 1:
             raise ValueError(f"TensorDataset: tensors must have the same length (first "
@@ -56,10 +59,15 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The examples of ``dataset`` at ``indices``, in that order."""
+    """The examples of ``dataset`` at ``indices``, in that order (each an int in
+    [-len(dataset), len(dataset)), checked here rather than at the first bad read)."""
 
     def __init__(self, dataset, indices: Sequence[int]):
-        self.dataset, self.indices = dataset, list(indices)
+        self.dataset = arguments.dataset("Subset", "dataset", dataset)
+        if isinstance(indices, (str, bytes)) or not hasattr(indices, "__iter__"):
+            raise TypeError(f"Subset: indices must be a sequence of ints, got "
+                            f"{type(indices).__name__}")
+        self.indices = [int(i) for i in _indices("Subset", list(indices), len(dataset))]
 
     def __getitem__(self, index):
         if isinstance(index, list):
@@ -78,18 +86,27 @@ def random_split(dataset, lengths: Sequence, generator: np.random.Generator | No
     remainder goes round-robin to the first subsets, as in PyTorch). The permutation comes
     from ``generator``, or from tinygen's generator, so ``tinygen.manual_seed`` fixes it.
     """
-    total = len(dataset)
+    total = len(arguments.dataset("random_split", "dataset", dataset))
+    rng = arguments.generator("random_split", generator)
+    if isinstance(lengths, (str, bytes)) or not hasattr(lengths, "__iter__") or not all(
+            isinstance(n, numbers.Real) and not isinstance(n, bool) for n in lengths):
+        raise TypeError(f"random_split: lengths must be a sequence of counts or fractions, "
+                        f"got {lengths!r}")
+    lengths = list(lengths)
+    if not lengths or not all(math.isfinite(n) and n >= 0 for n in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative finite numbers, got "
+                         f"{lengths}")
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
         counts = [int(math.floor(total * fraction)) for fraction in lengths]
         for i in range(total - sum(counts)):
             counts[i % len(counts)] += 1
     else:
         counts = [int(n) for n in lengths]
-    if sum(counts) != total or any(n < 0 for n in counts):
+    if sum(counts) != total or (counts != lengths and not math.isclose(sum(lengths), 1)):
         raise ValueError(f"random_split: lengths must be non-negative counts adding up to "
                          f"the dataset's {total} examples (or fractions adding up to 1), got "
                          f"{list(lengths)}")
-    rng = generator if generator is not None else backend.get_generator("cpu")
+    rng = rng if rng is not None else backend.get_generator("cpu")
     order = backend.to_numpy(rng.permutation(total)).tolist()
     cuts = np.cumsum([0, *counts])
     return [Subset(dataset, order[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
@@ -100,24 +117,65 @@ def default_collate(examples: list):
 
     Tensors and arrays are stacked along a new first axis; Python ints become an int64
     tensor and floats a float64 tensor; tuples, lists and dicts are collated field by field;
-    anything else (strings) is returned as a list.
+    anything else (strings) is returned as a list. Every example must be of the first one's
+    kind (and shape, and keys).
     """
+    if not isinstance(examples, (list, tuple)):
+        raise TypeError(f"default_collate: examples must be a list, got "
+                        f"{type(examples).__name__}")
+    if not examples:
+        raise ValueError("default_collate: examples must be a non-empty list, got []")
     first = examples[0]
-    if isinstance(first, Tensor):
+    kind = _collated_kind(first)
+    if any(_collated_kind(e) is not kind for e in examples):
+        raise TypeError(f"default_collate: every example must be of the first one's kind, got "
+                        f"{sorted({type(e).__name__ for e in examples})}")
+    if kind is Tensor or kind is np.ndarray:
+        shapes = {tuple(np.shape(e)) for e in examples}
+        if len(shapes) > 1:
+            raise ValueError(f"default_collate: arrays must share a shape to stack, got "
+                             f"shapes {sorted(shapes)}")
+    if kind is Tensor:
         return Tensor(backend.get_array_module(first.data).stack([e.data for e in examples]))
-    if isinstance(first, np.ndarray) or isinstance(first, np.generic):
+    if kind is np.ndarray:
         return Tensor(np.stack(examples))
-    if isinstance(first, bool):
+    if kind is bool:
         return Tensor(np.array(examples, dtype=np.bool_))
-    if isinstance(first, numbers.Integral):
+    if kind is numbers.Integral:
         return Tensor(np.array(examples, dtype=np.int64))
-    if isinstance(first, numbers.Real):
+    if kind is numbers.Real:
         return Tensor(np.array(examples, dtype=np.float64))
-    if isinstance(first, dict):
+    if kind is dict:
+        if any(e.keys() != first.keys() for e in examples):
+            raise ValueError(f"default_collate: every dict example must have the keys "
+                             f"{sorted(first, key=str)}")
         return {key: default_collate([e[key] for e in examples]) for key in first}
-    if isinstance(first, (tuple, list)):
+    if kind is tuple:
         if any(len(e) != len(first) for e in examples):
             raise ValueError("default_collate: every example must have the same number of "
                              f"fields, got {sorted({len(e) for e in examples})}")
         return tuple(default_collate(list(fields)) for fields in zip(*examples))
     return list(examples)
+
+
+def _collated_kind(example):
+    """The collation rule an example falls under (examples of one batch must share it)."""
+    if isinstance(example, Tensor):
+        return Tensor
+    if isinstance(example, (np.ndarray, np.generic)):
+        return np.ndarray
+    for kind in (bool, numbers.Integral, numbers.Real, dict):
+        if isinstance(example, kind):
+            return kind
+    return tuple if isinstance(example, (tuple, list)) else object
+
+
+def _indices(function: str, indices: list, length: int) -> list:
+    """``indices`` checked as ints in [-length, length)."""
+    for index in indices:
+        if not isinstance(index, (int, np.integer)) or isinstance(index, (bool, np.bool_)):
+            raise TypeError(f"{function}: indices must be ints, got {index!r}")
+        if not -length <= index < length:
+            raise IndexError(f"{function}: index {index} is out of range for a dataset of "
+                             f"{length} examples")
+    return indices

@@ -43,6 +43,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         FileNotFoundError: the file does not exist.
         IDXError: the gzip stream or the IDX header/body is truncated or corrupt.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"read_idx: path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"read_idx: path {str(path)!r} is not a file")
@@ -57,6 +60,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def parse_idx(raw: bytes, source: str = "<bytes>") -> np.ndarray:
     """Parse the bytes of an uncompressed IDX file; ``source`` names it in errors."""
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise TypeError(f"parse_idx: raw must be bytes, got {type(raw).__name__}")
+    raw = bytes(raw)
     if len(raw) < 4:
         raise IDXError(f"{source}: truncated IDX header ({len(raw)} bytes, need at least 4)")
     if raw[0] != 0 or raw[1] != 0:
@@ -90,7 +96,16 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None 
         array: any array whose dtype IDX can hold (uint8, int8, int16, int32, float32/64).
         compress: force compression on or off; by default, decided by the suffix.
     """
-    array = np.asarray(array)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"write_idx: path must be a str or os.PathLike, got "
+                        f"{type(path).__name__}")
+    if compress is not None and not isinstance(compress, bool):
+        raise TypeError(f"write_idx: compress must be None or a bool, got {compress!r}")
+    try:
+        array = np.asarray(array)
+    except ValueError:  # a ragged list
+        raise TypeError("write_idx: array must be a rectangular array, got a ragged "
+                        f"{type(array).__name__}") from None
     codes = {dtype.newbyteorder("="): code for code, dtype in IDX_DTYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
     if code is None:

@@ -10,7 +10,9 @@ import numpy as np
 
 from tinygen import backend
 from tinygen.autograd.tensor import Tensor
+from tinygen.data import arguments
 from tinygen.data.dataset import TensorDataset, default_collate
+from tinygen.nn.checks import count, flag
 
 
 class DataLoader:
@@ -56,22 +58,24 @@ class DataLoader:
         if len(data) == 1 and _is_dataset(data[0]):
             self.dataset = data[0]
         else:
+            data = [arguments.rows("DataLoader", f"data[{i}] (a dataset or an array)", array)
+                    for i, array in enumerate(data)]
             lengths = [len(array) for array in data]
             if len(set(lengths)) != 1:
                 raise ValueError(f"DataLoader: arrays must have the same length, got {lengths}")
             self.dataset = TensorDataset(*data)
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or (
-                batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got "
-                             f"{batch_size!r}")
-        if not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(f"DataLoader: num_workers must be an int >= 0, got "
-                             f"{num_workers!r}")
-        self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.batch_size = count("DataLoader", "batch_size", batch_size)
+        count("DataLoader", "num_workers", num_workers, 0)
+        flag("DataLoader", "pin_memory", pin_memory)
+        self.shuffle = flag("DataLoader", "shuffle", shuffle)
+        self.drop_last = flag("DataLoader", "drop_last", drop_last)
+        if collate_fn is not None and not callable(collate_fn):
+            raise TypeError(f"DataLoader: collate_fn must be None or callable, got "
+                            f"{type(collate_fn).__name__}")
         self.collate_fn = collate_fn
-        self.device = backend.check_device(device)
+        self.device = arguments.device("DataLoader", device)
+        arguments.seed("DataLoader", seed)
+        arguments.generator("DataLoader", generator)
         if generator is None:
             if seed is None:  # follow tinygen.manual_seed, as PyTorch's loader does
                 seed = int(backend.to_numpy(backend.get_generator("cpu").integers(2**62)))
@@ -173,11 +177,16 @@ def endless(images: np.ndarray, labels: np.ndarray | None = None, batch_size: in
     Yields:
         x (batch_size, ...) when ``labels`` is None, else (x, labels (batch_size,)).
     """
-    if not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= len(images):
+    images = arguments.rows("endless", "images", images)
+    if labels is not None:
+        labels = arguments.rows("endless", "labels", labels)
+    if count("endless", "batch_size", batch_size) > len(images):
         raise ValueError(f"endless: batch_size must be an int in [1, {len(images)}], got "
                          f"{batch_size!r}")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"endless: {len(images)} images but {len(labels)} labels")
+    arguments.seed("endless", seed)
+    device = arguments.device("endless", device)
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(len(images))
@@ -201,9 +210,10 @@ class CycledLoader:
     """
 
     def __init__(self, loader: DataLoader, batches: int):
-        if not isinstance(batches, (int, np.integer)) or batches < 1:
-            raise ValueError(f"CycledLoader: batches must be a positive int, got {batches!r}")
-        self.loader, self.batches = loader, batches
+        if not hasattr(loader, "__iter__") or isinstance(loader, (str, bytes)):
+            raise TypeError(f"CycledLoader: loader must be an iterable of batches, got "
+                            f"{type(loader).__name__}")
+        self.loader, self.batches = loader, count("CycledLoader", "batches", batches)
 
     def __len__(self) -> int:
         """Batches per epoch."""
@@ -212,8 +222,12 @@ class CycledLoader:
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         produced = 0
         while produced < self.batches:
+            before = produced
             for batch in self.loader:
                 yield batch
                 produced += 1
                 if produced == self.batches:
                     return
+            if produced == before:  # an empty pass would loop forever
+                raise ValueError("CycledLoader: loader yielded no batch in a whole pass; it "
+                                 "must yield at least one")

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygen.data import arguments
 from tinygen.data.idx import IDXError, read_idx
+from tinygen.nn import checks
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "mnist"
 DEFAULT_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
@@ -101,6 +103,15 @@ def load_mnist(split: str = "test", root: str | os.PathLike | None = None,
     """
     if split not in SPLITS:
         raise ValueError(f"load_mnist: split must be one of {SPLITS}, got {split!r}")
+    arguments.path("load_mnist", "root", root, optional=True)
+    checks.flag("load_mnist", "download", download)
+    checks.flag("load_mnist", "verify", verify)
+    if not isinstance(mirror, str):
+        raise TypeError(f"load_mnist: mirror must be a URL str, got {type(mirror).__name__}")
+    if sha256 is not None and (not isinstance(sha256, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in sha256.items())):
+        raise TypeError(f"load_mnist: sha256 must be None or a dict of file name -> hex "
+                        f"digest, got {sha256!r}")
     if root is None:
         root = BUNDLED_DIR if split == "test" and not download else default_root()
     root = Path(root)
@@ -155,6 +166,9 @@ def default_split(root: str | os.PathLike | None = None,
     Returns:
         ((train images, train labels), (test images, test labels)), uint8 and int64.
     """
+    checks.count("default_split", "train_size", train_size)
+    arguments.path("default_split", "root", root, optional=True)
+    checks.flag("default_split", "verify", verify)
     images, labels = load_mnist("test", root=root, verify=verify)
     if not 0 < train_size < len(images):
         raise ValueError(f"default_split: train_size must be in (0, {len(images)}), got "
@@ -178,11 +192,20 @@ def balanced_subset(labels: np.ndarray, count: int, seed: int | None = None,
     Raises:
         ValueError: ``count`` is not a positive multiple of ``classes`` up to N.
     """
-    if count % classes or not 0 < count <= len(labels):
+    labels = arguments.rows("balanced_subset", "labels", labels, kinds="iu")
+    classes = checks.count("balanced_subset", "classes", classes)
+    if checks.integer("balanced_subset", "count", count) % classes or not (
+            0 < count <= len(labels)):
         raise ValueError(f"balanced_subset: count must be a positive multiple of {classes} up "
                          f"to {len(labels)}, got {count}")
+    arguments.seed("balanced_subset", seed)
     if count == len(labels):
         return np.arange(len(labels))  # every example (the classes need not be balanced)
+    per_class = np.bincount(np.ravel(labels), minlength=classes)[:classes]
+    if per_class.min() < count // classes:
+        raise ValueError(f"balanced_subset: {count // classes} examples of each of {classes} "
+                         f"classes are needed, class {int(per_class.argmin())} has "
+                         f"{int(per_class.min())}")
     rng = np.random.default_rng(seed)
     picks = [rng.choice(np.flatnonzero(labels == label), count // classes, replace=False)
              for label in range(classes)]
@@ -197,6 +220,9 @@ def binarized_split(method: str = "threshold", seed: int | None = None,
     Returns:
         ((train pixels, train labels), (test pixels, test labels)); pixels uint8 in {0, 1}.
     """
+    checks.choice("binarized_split", "method", method, ("threshold", "stochastic"))
+    arguments.seed("binarized_split", seed)
+    checks.count("binarized_split", "train_size", train_size)
     (train_images, train_labels), (test_images, test_labels) = default_split(
         train_size=train_size)
     binary = binarize(np.concatenate([train_images, test_images]), method, seed=seed)
@@ -215,9 +241,11 @@ def binarize(images: np.ndarray, method: str = "threshold", seed: int | None = N
         seed: required for "stochastic", so that the dataset is the same on every run.
         threshold: the cut for "threshold".
     """
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
+    images = arguments.rows("binarize", "images", images)
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
         raise TypeError(f"binarize: images must be uint8 intensities, got {images.dtype}")
+    checks.number("binarize", "threshold", threshold)
+    arguments.seed("binarize", seed)
     if method == "threshold":
         return (images > threshold).astype(np.uint8)
     if method == "stochastic":
@@ -243,7 +271,11 @@ def download_file(url: str, path: str | os.PathLike, sha256: str, timeout: float
         urllib.error.URLError: the server cannot be reached (the part file is kept).
         ConnectionError: the connection dropped mid-file (the part file is kept).
     """
-    path = Path(path)
+    if not isinstance(url, str):
+        raise TypeError(f"download_file: url must be a str, got {type(url).__name__}")
+    path = Path(arguments.path("download_file", "path", path))
+    sha256 = arguments.sha256("download_file", sha256)
+    checks.number("download_file", "timeout", timeout, 0.0, above=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -293,7 +325,8 @@ def verify_file(path: str | os.PathLike, sha256: str) -> None:
         ChecksumError: the hash differs; the message names the file, the expected and the
             actual hash.
     """
-    path = Path(path)
+    path = Path(arguments.path("verify_file", "path", path))
+    sha256 = arguments.sha256("verify_file", sha256)
     actual = _cached_sha256(path)
     if actual != sha256:
         raise ChecksumError(
