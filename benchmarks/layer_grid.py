@@ -5,14 +5,15 @@ The rows (benchmarks/layer_rows.py) are the layers people write at MNIST/CIFAR s
 of the MNIST and CIFAR examples and of the 64x64 DCGAN, pooling, normalization, dropout,
 linear, embedding, LSTM/GRU, the classification losses and three optimizer steps; batch 64,
 float32. For each row the two frameworks get the same module arguments, parameters and inputs,
-and their outputs and gradients are compared before anything is timed. Then every repeat
-times tinygen and PyTorch at each thread setting in turn (interleaved, one process), a sample
-repeating a fast step until it lasts about 20 ms. Before each sample the script sleeps 0.15 s
-(``settle``): the worker threads that the other framework's last call left spinning
-(OpenBLAS's for about 2^28 cycles, OpenMP's for its spin count) would otherwise take a core
-from this sample, and a user runs one framework, not two taking turns. Measured on the
-2-core machine (at load 6): PyTorch's layer_norm of 64x1024 at its default threads took a
-median 7.5 ms a call right after a tinygen linear layer, 1.4 ms after a 0.2 s pause.
+and their outputs and gradients are compared before anything is timed. Then, at one thread
+setting and then the next, every repeat times tinygen and PyTorch in turn (interleaved, one
+process), a sample repeating a fast step until it lasts about 20 ms. Before each sample the
+script sleeps 0.15 s (``settle``): the worker threads that the other framework's last call
+left spinning (OpenBLAS's for about 2^28 cycles, OpenMP's for its spin count) would
+otherwise take a core from this sample, and a user runs one framework, not two taking turns.
+Measured on the 2-core machine (at load 6): PyTorch's layer_norm of 64x1024 at its default
+threads took a median 7.5 ms a call right after a tinygen linear layer, 1.4 ms after a 0.2 s
+pause.
 
 "default" threads leaves NumPy's BLAS and torch as they start (what a user gets); "1" is
 ``threadpool_limits(1)`` with ``torch.set_num_threads(1)``. Conv rows also give GFLOP/s (2
@@ -128,7 +129,9 @@ def check_dropout(row: Row, builds: dict, gy: np.ndarray) -> None:
 
 
 def measure_row(row: Row, settings: list, repeats: int) -> dict:
-    """ms samples keyed by (setting, framework), all of them interleaved in every repeat."""
+    """ms samples keyed by (setting, framework): one thread setting after the other (a
+    change of torch's thread count rebuilds its OpenMP team on the next call), the frameworks
+    interleaved in every repeat."""
     arrays = row.case.make_arrays()
     frameworks = FRAMEWORKS if torch is not None else FRAMEWORKS[:1]
     builds = {name: row.case.build(name, arrays) for name in frameworks}
@@ -136,20 +139,19 @@ def measure_row(row: Row, settings: list, repeats: int) -> dict:
         check_dropout(row, builds, arrays[1])
     elif torch is not None:
         check_same_results(row.case, builds)
-    numbers = {}
-    for setting in settings:  # warm-up, and calls per sample at each setting
+    samples: dict = {}
+    for setting in settings:
         with thread_setting(setting):
-            for name, (step, _) in builds.items():
+            numbers = {}
+            for name, (step, _) in builds.items():  # warm-up, and calls per sample
                 settle()
                 step()
-                numbers[setting, name] = max(1, round(SAMPLE_SECONDS / (time_ms(step, 1) * 1e-3)))
-    samples: dict = {key: [] for key in numbers}
-    for _ in range(repeats):
-        for setting in settings:
-            with thread_setting(setting):
+                numbers[name] = max(1, round(SAMPLE_SECONDS / (time_ms(step, 1) * 1e-3)))
+            for _ in range(repeats):
                 for name, (step, _) in builds.items():
                     settle()
-                    samples[setting, name].append(time_ms(step, numbers[setting, name]))
+                    samples.setdefault((setting, name), []).append(
+                        time_ms(step, numbers[name]))
     return samples
 
 
@@ -203,8 +205,8 @@ def render(results: dict, settings: list, peaks: dict, repeats: int, stat: str) 
         "`python -m benchmarks.layer_grid`: forward + backward of each layer (or one optimizer "
         "step), batch 64, float32, the same module arguments, parameters and inputs in both "
         f"frameworks; {stat} ms of {repeats} samples, tinygen and PyTorch CPU interleaved in "
-        "one process at each thread setting in turn, 0.15 s apart (the other library's threads "
-        "stop spinning), after checking that both give the same "
+        "one process at one thread setting and then the next, 0.15 s apart (the other "
+        "library's threads stop spinning), after checking that both give the same "
         "outputs and gradients (dropout: each its own mask, checked by the rule). A model's "
         "data (image, latent, ids, targets) does not require a gradient; every other input "
         "does. % of peak: the step's GEMM-shaped products (2 flops per multiply-add; the "

@@ -1,8 +1,8 @@
 """One training step of each model beside its PyTorch twin: time, and peak memory.
 
 Step times taken inside long training runs drift with whatever else the machine is doing;
-interleaving the two implementations step by step puts them under the same conditions. Each
-repeat times both at every thread setting in turn: "default" leaves NumPy's BLAS and torch as
+interleaving the two implementations step by step puts them under the same conditions, at
+one thread setting and then the next: "default" leaves NumPy's BLAS and torch as
 they start (what a user gets), a count N is ``threadpool_limits(N)`` with
 ``torch.set_num_threads(N)``. Samples are 0.15 s apart (``benchmarks.layer_grid.settle``: the
 other library's worker threads stop spinning). Median ms per step (Adam, the models' default
@@ -115,16 +115,15 @@ def build_pair(name: str) -> tuple[Callable, Callable]:
 
 
 def time_pair(name: str, settings: list, repeats: int) -> dict:
-    """ms samples keyed by (setting, framework), interleaved in every repeat."""
+    """ms samples keyed by (setting, framework): one thread setting after the other, the two
+    frameworks interleaved in every repeat."""
     steps = dict(zip(("tinygen", "torch"), build_pair(name)))
-    for setting in settings:  # warm-up at each setting
-        with thread_setting(setting):
-            for step in steps.values():
-                step()
     samples: dict = {(s, f): [] for s in settings for f in steps}
-    for _ in range(repeats):
-        for setting in settings:
-            with thread_setting(setting):
+    for setting in settings:
+        with thread_setting(setting):
+            for step in steps.values():  # warm-up: a new thread count rebuilds torch's team
+                step()
+            for _ in range(repeats):
                 for framework, step in steps.items():
                     settle()  # the other framework's BLAS/OpenMP threads stop spinning
                     start = time.perf_counter()
@@ -160,7 +159,7 @@ def render(rows: list, settings: list, repeats: int) -> str:
         "## Training steps", "",
         "`python -m benchmarks.twins.step_times`: median ms of one Adam step of each model "
         f"over {repeats} repeats, tinygen and its PyTorch twin interleaved in one process at "
-        "each thread setting in turn, 0.15 s apart (the other library's threads stop "
+        "one thread setting and then the next, 0.15 s apart (the other library's threads stop "
         "spinning); peak MiB: the resident set's peak over the first three "
         "steps above its size after building the model and data, less the library code paged "
         "in meanwhile, in a fresh process per framework (tinygen keeping freed memory as it "
