@@ -213,3 +213,12 @@ def test_script_returns_a_paused_run_and_turns_unreadable_files_into_usage_error
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
+
+
+def test_parse_args_keeps_the_command_line_for_the_report(tmp_path, monkeypatch):
+    parser = make_parser("a", epochs=1, batch_size=2, lr=0.1, out=str(tmp_path))
+    assert parse_args(parser, ["--lr", "0.5", "--out", "my run"]).command.endswith(
+        " --lr 0.5 --out 'my run'")  # quoted as a shell would need it
+    monkeypatch.setattr("sys.argv", ["a.py", "--seed", "3"])
+    monkeypatch.setattr("sys.orig_argv", ["python", "-m", "models.a", "--seed", "3"])
+    assert parse_args(parser).command == "python -m models.a --seed 3"  # as it was typed
