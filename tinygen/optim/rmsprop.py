@@ -67,7 +67,7 @@ class RMSprop(Optimizer):
         elementwise(_rmsprop_kernel, (
             p, grad, state["square_avg"], state["grad_avg"] if group["centered"] else None,
             state["momentum_buffer"] if group["momentum"] else None, self._scratch(p),
-            None if group["momentum"] else self._scratch(p, "other"),
+            self._scratch(p, "other") if group["centered"] and not group["momentum"] else None,
             self._descent_scratch(p, maximize, weight_decay)),
             lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
             momentum=group["momentum"], maximize=maximize, weight_decay=weight_decay)
@@ -95,7 +95,10 @@ def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, other, grad_wor
         buffer *= momentum
         buffer += xp.divide(g, average, out=work)
         update = xp.multiply(buffer, lr, out=work)
-    else:  # (lr g) / d, in the written rule's order: centered, d may be nearly 0
-        update = xp.multiply(g, lr, out=other)
+    elif other is not None:  # centered: (lr g) / d in the written rule's order, for d
+        update = xp.multiply(g, lr, out=other)  # may nearly vanish (v - b^2 cancels)
         update /= average
+    else:  # (g / d) lr: one array fewer in the cache, and d is at least sqrt(v)
+        update = xp.divide(g, average, out=work)
+        update *= lr
     p -= update
