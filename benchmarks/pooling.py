@@ -2,7 +2,8 @@
 
 The pools of a PyTorch-style CNN (issue 18, item 3): max_pool2d 2x2 and 3x3 stride 2 on
 (64, 64, 24, 24), avg_pool2d 2x2 and adaptive_avg_pool2d to 1x1 and to 7x7 on
-(64, 64, 28, 28), float32, the input requiring a gradient. Each case runs in both frameworks
+(64, 64, 28, 28), and the pooling rows of benchmarks.layer_grid; float32, the input
+requiring a gradient. Each case runs in both frameworks
 interleaved in one process on the same inputs, after checking that both give the same
 outputs and gradients (benchmarks.kernels.measure_case); a row reports the best sample of
 each, since on a shared machine the minimum is the least disturbed estimate. Every case is
@@ -53,6 +54,12 @@ POOLS = [
          {"output_size": 1}),
     Pool("adaptive_avg_pool2d ->7x7", "adaptive_avg_pool2d", (64, 64, 28, 28),
          {"output_size": 7}),
+    # the pooling rows of benchmarks.layer_grid (docs/BENCHMARKS.md, "Layer grid")
+    Pool("max_pool2d 3x3 s2 p1, 64x32²", "max_pool2d", (64, 64, 32, 32),
+         {"kernel_size": 3, "stride": 2, "padding": 1}),
+    Pool("avg_pool2d 2x2, 64x32²", "avg_pool2d", (64, 64, 32, 32), {"kernel_size": 2}),
+    Pool("adaptive_avg_pool2d 512x4²->1²", "adaptive_avg_pool2d", (64, 512, 4, 4),
+         {"output_size": 1}),
 ]
 
 
