@@ -211,3 +211,111 @@ def test_data_api_refuses_malformed_arguments_by_name(table, name, choice):
     value = choice.draw(st.sampled_from(entry.bad.get(argument, GENERIC_BAD)))
     reason = _escape(entry, argument, value)
     assert reason is None, reason
+
+
+# --------------------------------------------------------------------------- one test per fix
+def _cycled_over_nothing():
+    return _first(data.CycledLoader([], 3))
+
+
+#: (id, call, error type, message pattern): each call escaped (or looped forever), or raised
+#: an error that did not name the function, before the fix it stands for.
+FIXES = [
+    ("tensordataset-0d", lambda: data.TensorDataset(np.zeros(())), ValueError,
+     r"TensorDataset: tensor 0 must have a first \(example\) axis"),
+    ("tensordataset-strings", lambda: data.TensorDataset(np.array(["a", "b"])), TypeError,
+     r"TensorDataset: tensor 0 must hold numbers"),
+    ("tensordataset-not-array", lambda: data.TensorDataset(_NotADataset()), TypeError,
+     r"TensorDataset: tensor 0 must be an array or a Tensor, got _NotADataset"),
+    ("subset-out-of-range", lambda: data.Subset(_dataset(), [6]), IndexError,
+     r"Subset: index 6 is out of range for a dataset of 6 examples"),
+    ("subset-index-type", lambda: data.Subset(_dataset(), [1.5]), TypeError,
+     r"Subset: indices must be ints, got 1.5"),
+    ("subset-not-dataset", lambda: data.Subset(3, [0]), TypeError,
+     r"Subset: dataset must be a dataset \(with __len__ and __getitem__\), got int"),
+    ("random-split-lengths-type", lambda: data.random_split(_dataset(), None), TypeError,
+     r"random_split: lengths must be a sequence of counts or fractions, got None"),
+    ("random-split-nan", lambda: data.random_split(_dataset(), [math.nan, 1.0]), ValueError,
+     r"random_split: lengths must be non-negative finite numbers"),
+    ("random-split-fractional-counts", lambda: data.random_split(_dataset(), [2.5, 4.5]),
+     ValueError, r"random_split: lengths must be non-negative counts adding up to"),
+    ("random-split-generator", lambda: data.random_split(_dataset(), [3, 3], generator=3),
+     TypeError, r"random_split: generator must be None or a np.random.Generator, got int"),
+    ("collate-empty", lambda: data.default_collate([]), ValueError,
+     r"default_collate: examples must be a non-empty list"),
+    ("collate-shapes", lambda: data.default_collate([np.zeros(3), np.zeros(4)]), ValueError,
+     r"default_collate: arrays must share a shape to stack, got shapes \[\(3,\), \(4,\)\]"),
+    ("collate-kinds", lambda: data.default_collate([1, "a"]), TypeError,
+     r"default_collate: every example must be of the first one's kind"),
+    ("collate-keys", lambda: data.default_collate([{"a": 1}, {"b": 2}]), ValueError,
+     r"default_collate: every dict example must have the keys \['a'\]"),
+    ("loader-not-dataset", lambda: data.DataLoader(None), TypeError,
+     r"DataLoader: data\[0\] \(a dataset or an array\) must be an array or a Tensor"),
+    ("loader-seed-type", lambda: data.DataLoader(_dataset(), seed="x"), TypeError,
+     r"DataLoader: seed must be None or an int, got str 'x'"),
+    ("loader-collate-type", lambda: data.DataLoader(_dataset(), collate_fn="x"), TypeError,
+     r"DataLoader: collate_fn must be None or callable, got str"),
+    ("loader-device-named", lambda: data.DataLoader(_dataset(), device="tpu"), RuntimeError,
+     r"DataLoader: device must be one of"),
+    ("loader-shuffle-type", lambda: data.DataLoader(_dataset(), shuffle="yes"), TypeError,
+     r"DataLoader: shuffle must be a bool"),
+    ("cycled-empty-pass", _cycled_over_nothing, ValueError,
+     r"CycledLoader: loader yielded no batch in a whole pass"),
+    ("cycled-not-iterable", lambda: data.CycledLoader(3, 2), TypeError,
+     r"CycledLoader: loader must be an iterable of batches, got int"),
+    ("endless-seed-type", lambda: _first(data.endless(_images(), batch_size=2, seed="x")),
+     TypeError,
+     r"endless: seed must be None or an int"),
+    ("endless-0d-images", lambda: _first(data.endless(np.zeros(()))), ValueError,
+     r"endless: images must have a first \(example\) axis"),
+    ("dynamic-binarize-ndarray", lambda: data.dynamic_binarize(np.zeros(3)), TypeError,
+     r"dynamic_binarize: intensities must be a Tensor, got ndarray"),
+    ("random-shift-size", lambda: data.random_shift(Tensor(np.zeros((2, 10))), 2), ValueError,
+     r"random_shift: images must be \(N, ...\) with 28 x 28 values per image"),
+    ("random-shift-max-shift-type",
+     lambda: data.random_shift(Tensor(np.zeros((2, 784))), 1.5), TypeError,
+     r"random_shift: max_shift must be an int, got float 1.5"),
+    ("binarize-threshold-type",
+     lambda: data.binarize(np.zeros(3, np.uint8), threshold="x"), TypeError,
+     r"binarize: threshold must be a number"),
+    ("balanced-subset-short-class",
+     lambda: data.balanced_subset(np.full(30, 1), 10), ValueError,
+     r"balanced_subset: 1 examples of each of 10 classes are needed, class 0 has 0"),
+    ("balanced-subset-classes-type",
+     lambda: data.balanced_subset(np.arange(30) % 10, 10, classes="10"), TypeError,
+     r"balanced_subset: classes must be an int"),
+    ("binarized-split-method-named", lambda: data.binarized_split(method="x"), ValueError,
+     r"binarized_split: method must be 'threshold' or 'stochastic'"),
+    ("load-mnist-download-type", lambda: data.load_mnist(download="x"), TypeError,
+     r"load_mnist: download must be a bool"),
+    ("read-idx-path-type", lambda: data.read_idx(None), TypeError,
+     r"read_idx: path must be a str or os.PathLike, got NoneType"),
+    ("parse-idx-raw-type", lambda: data.parse_idx("x"), TypeError,
+     r"parse_idx: raw must be bytes, got str"),
+    ("write-idx-compress-type",
+     lambda: data.write_idx("unused.idx", np.zeros(2, np.uint8), compress="yes"), TypeError,
+     r"write_idx: compress must be None or a bool"),
+    ("verify-file-hash", lambda: data.verify_file(__file__, "x"), ValueError,
+     r"verify_file: sha256 must be 64 hex digits, got 'x'"),
+    ("download-file-timeout",
+     lambda: data.download_file("file:///unused", "unused.bin", "0" * 64, timeout=-1),
+     ValueError, r"download_file: timeout must be > 0, got -1"),
+    ("toy-scale-type", lambda: data.ring(8, noise="x"), TypeError,
+     r"ring: noise must be a number, got str 'x'"),
+    ("toy-seed-range", lambda: data.moons(8, seed=-1), ValueError,
+     r"moons: seed must be a non-negative int, got -1"),
+    ("toy-modes-type", lambda: data.gaussian_mixture(8, modes=2.5), TypeError,
+     r"gaussian_mixture: modes must be an int"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"),
+                         [pytest.param(*fix[1:], id=fix[0]) for fix in FIXES])
+def test_each_fixed_escape_raises_its_named_error(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+def test_verify_file_is_exported_from_tinygen_data(tmp_path):
+    path, digest = _tmp_file(tmp_path)
+    data.verify_file(path, digest)
