@@ -27,6 +27,7 @@ MAX_GEOMETRIES = [
     {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2},
     {"kernel_size": (1, 3), "stride": (3, 1)},
     {"kernel_size": 2, "ceil_mode": True},
+    {"kernel_size": (1, 2), "stride": (1, 4)},
 ]
 AVG_GEOMETRIES = [
     {"kernel_size": 2},
@@ -38,6 +39,8 @@ AVG_GEOMETRIES = [
      "count_include_pad": False},
     {"kernel_size": 2, "divisor_override": 3},
     {"kernel_size": (9, 8)},
+    {"kernel_size": (1, 2), "stride": (1, 4)},
+    {"kernel_size": (3, 2), "stride": (2, 4), "padding": (1, 0), "ceil_mode": True},
 ]
 
 

@@ -57,7 +57,8 @@ class MaxPool2d(Function):
         self.input_shape = x.shape
         if not self.return_indices:
             return y
-        return y, winner_index(get_array_module(x), row_won, col_won, self.windows, x.shape[3])
+        xp = get_array_module(x)
+        return y, winner_index(xp, row_won, col_won, self.windows, x.shape[2:], y.shape[2:])
 
     def backward(self, gy, gindex=None):
         # dL/dx at each window's winner = the sum of gy over the windows it won; zero elsewhere

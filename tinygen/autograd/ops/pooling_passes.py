@@ -16,6 +16,7 @@ pooling kernels on its intra-op threads; ``threadpoolctl.threadpool_limits`` cap
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -56,78 +57,81 @@ def in_blocks(kernel, *arrays, size: int | None = None) -> tuple:
 # A window along one axis is (kernel, stride, dilation, (start pad, end pad)); its taps are
 # ``dilation`` apart, and window o's tap t reads padded position o * stride + t * dilation.
 #
-# Along the last axis a tap's view would step through memory ``stride`` entries at a time,
-# in short runs, one per row: NumPy's strided loops are scalar (about ten times slower than
-# its contiguous ones) and pay a call per run. So there the padded rows are laid end to end
-# in one flat buffer, each ``stride * q`` long (q >= the real window count), and split by
-# position modulo the stride into ``stride`` contiguous phases: one copy, after which tap t
-# of every window of every row is ONE contiguous run of a phase. Windows past the real count
-# read into the next row or the tail: their results are junk, and are cropped.
+# A tap's plain strided view steps through memory ``stride`` entries at a time, in short runs
+# (one per row of the axes before it): NumPy's strided loops are scalar, several times slower
+# than its contiguous ones, and pay a call per run. So a pass first lays the padded axis out
+# by phase: with the axes before it flattened into rows and those after it into a block, a
+# row's padded positions m * stride + p (m < q, q >= the window count) go to phase p, rows
+# end to end, plus ``extra`` windows of padding at the end. One copy; then tap t of every
+# window is ONE contiguous run of phase (t * dilation) % stride. Windows past the real count
+# read into the next row or the end padding: their results are junk, and are cropped.
 def _out(window, size: int) -> int:
+    """The number of windows along an axis of ``size``."""
     kernel, stride, dilation, (before, after) = window
     return (before + size + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _flat(window, size: int) -> tuple[int, int, int]:
-    """Along the last axis: (q windows a row, row width stride * q, extra windows a tap may
-    shift by past the last row)."""
+def _flat(window, size: int) -> tuple[int, int]:
+    """The phase layout of an axis of ``size``: (q windows a row, extra windows at the end,
+    as far as a tap may shift)."""
     kernel, stride, dilation, (before, after) = window
-    q = -(-(before + size + after) // stride)
-    return q, q * stride, (kernel - 1) * dilation // stride
+    return -(-(before + size + after) // stride), (kernel - 1) * dilation // stride
 
 
-def _pad_along(xp, a, axis, pads, value):
-    """``a`` with ``pads`` entries of ``value`` before and after it along ``axis``."""
-    if not any(pads):
-        return a
-    widths = [(0, 0)] * a.ndim
-    widths[axis] = pads
-    return xp.pad(a, widths, constant_values=value)
+def _phases(xp, a, axis, window, value):
+    """``a`` padded by ``value`` along ``axis``, in the phase layout: (stride, rows * q +
+    extra, block), rows the product of the axes before ``axis``, block of those after."""
+    _, stride, _, (before, _) = window
+    size = a.shape[axis]
+    q, extra = _flat(window, size)
+    rows, block = math.prod(a.shape[:axis]), math.prod(a.shape[axis + 1:])
+    source = a.reshape(rows, size, block)
+    phases = xp.empty((stride, rows * q + extra, block), dtype=a.dtype)
+    phases[:, rows * q:] = value
+    for phase in range(stride):
+        # padded position m * stride + phase is the input's m * stride + phase - before
+        first = min(q, max(0, -(-(before - phase) // stride)))
+        end = min(q, max(first, -(-(before + size - phase) // stride)))
+        start = first * stride + phase - before
+        # (rows * q, block) -> (rows, q, block): phase's positions of each row
+        target = phases[phase, :rows * q].reshape(rows, q, block)
+        target[:, :first] = value
+        target[:, first:end] = source[:, start:start + stride * (end - first):stride]
+        target[:, end:] = value
+    return phases
 
 
-def _phases(xp, a, window, value):
-    """``a`` padded along its last axis (by ``value``) in the flat row layout, split into
-    its phases: (stride, rows * q + extra), row p holding the positions equal to p modulo
-    the stride."""
-    (_, stride, _, (before, _)), size = window, a.shape[-1]
-    q, width, extra = _flat(window, size)
-    if width == size and not before and not extra:
-        buffer = xp.ascontiguousarray(a).reshape(-1)
-    else:
-        buffer = xp.empty(a.size // size * width + extra * stride, dtype=a.dtype)
-        rows = buffer[:buffer.size - extra * stride].reshape(a.shape[:-1] + (width,))
-        rows[..., before:before + size] = a
-        rows[..., :before] = value
-        rows[..., before + size:] = value
-        buffer[buffer.size - extra * stride:] = value
-    # (windows, stride) -> (stride, windows): one strided copy
-    return buffer.reshape(1, -1) if stride == 1 else buffer.reshape(-1, stride).T.copy()
-
-
-def _row_taps(phases, shape, window) -> list:
-    """The taps of the flat row layout, each a contiguous run of a phase shaped
-    (*shape[:-1], q): window m of a row read at m * stride + t * dilation of that row."""
+def _phase_taps(phases, shape, axis, window) -> list:
+    """The taps of the phase layout of an array of ``shape``: view t is ``shape`` with q
+    windows along ``axis``, window m reading padded position m * stride + t * dilation."""
     kernel, stride, dilation, _ = window
-    q = _flat(window, shape[-1])[0]
-    count = phases.shape[1] - _flat(window, shape[-1])[2]  # the windows of all rows
+    q, extra = _flat(window, shape[axis])
+    count = phases.shape[1] - extra  # rows * q
     views = []
     for t in range(kernel):
         shift, phase = divmod(t * dilation, stride)
-        views.append(phases[phase, shift:shift + count].reshape(shape[:-1] + (q,)))
+        # (rows * q, block) -> (*shape[:axis], q, *shape[axis + 1:])
+        views.append(phases[phase, shift:shift + count].reshape(
+            shape[:axis] + (q,) + shape[axis + 1:]))
     return views
 
 
 def _taps(xp, a, axis, window, value) -> list:
-    """One view per tap of ``a`` padded by ``value`` along ``axis``: view t holds tap t of
-    every window, the axis becoming the windows (q of them along the last axis)."""
-    if axis == a.ndim - 1:
-        return _row_taps(_phases(xp, a, window, value), a.shape, window)
+    """One contiguous view per tap of ``a`` padded by ``value`` along ``axis``: view t holds
+    tap t of every window, ``axis`` becoming q >= the number of windows."""
+    return _phase_taps(_phases(xp, a, axis, window, value), a.shape, axis, window)
+
+
+def _plain_taps(a, window) -> list | None:
+    """The taps along the last axis of a contiguous ``a`` as plain strided views, where each
+    runs as one loop over the whole array (no padding, no window reaching past its row's
+    share of ``stride``): a sum reads them once, faster than copying them into phases. None
+    where they would not."""
     kernel, stride, dilation, pads = window
-    padded = _pad_along(xp, a, axis, pads, value)
-    out = _out(window, a.shape[axis])
-    lead = (slice(None),) * axis
-    return [padded[lead + (slice(t * dilation, t * dilation + stride * (out - 1) + 1, stride),)]
-            for t in range(kernel)]
+    if any(pads) or a.shape[-1] % stride or (kernel - 1) * dilation >= stride or not (
+            a.flags.c_contiguous):
+        return None
+    return [a[..., t * dilation::stride] for t in range(kernel)]
 
 
 def _crop(a, axis, stop):
@@ -203,7 +207,8 @@ def sum_along(a, axis, window, won=None):
     kernel, _, _, (before, after) = window
     if won is None and kernel == before + a.shape[axis] + after:
         return a.sum(axis=axis, keepdims=True)  # one window over the whole axis
-    taps = _taps(xp, a, axis, window, 0)
+    taps = _plain_taps(a, window) if won is None and axis == a.ndim - 1 else None
+    taps = _taps(xp, a, axis, window, 0) if taps is None else taps
     if won is not None:
         finite = bool(xp.isfinite(a).all())
         taps = [_masked(xp, tap, won[:, t], finite) for t, tap in enumerate(taps)]
@@ -224,24 +229,26 @@ def spread_along(g, axis, window, size, won=None):
     if won is None and kernel == shape[axis]:  # one window over the whole axis
         total = xp.broadcast_to(g, tuple(shape)).copy()
         return total[(slice(None),) * axis + (slice(before, before + size),)]
-    last = axis == g.ndim - 1
-    length = _flat(window, size)[1] if last else shape[axis]
-    # every position is written when the windows tile the axis (the flat rows: all of them)
-    tiles = stride == kernel == dilation * (kernel - 1) + 1 and length % stride == 0
-    if last:
-        q, width, extra = _flat(window, size)
-        if q > g.shape[-1]:  # the junk windows of the flat layout get nothing
-            g = xp.concatenate([g, xp.zeros(g.shape[:-1] + (q - g.shape[-1],), g.dtype)], -1)
-        phases = (xp.empty if tiles else xp.zeros)((stride, g.size + extra), dtype=g.dtype)
-        views = _row_taps(phases, g.shape[:-1] + (size,), window)
-    else:
-        total = (xp.empty if tiles else xp.zeros)(shape, dtype=g.dtype)
-        out = g.shape[axis]
-        views = [total[(slice(None),) * axis + (slice(t * dilation, t * dilation + stride * (
-            out - 1) + 1, stride),)] for t in range(kernel)]
+    # every position is written when the windows tile the axis
+    tiles = stride == kernel == dilation * (kernel - 1) + 1
+    if won is None and axis == g.ndim - 1:
+        total = (xp.empty if tiles else xp.zeros)(g.shape[:-1] + (size,), dtype=g.dtype)
+        views = _plain_taps(total, window)
+        if views is not None:  # disjoint windows, each tap's positions written once
+            for view in views:
+                view[...] = g
+            return total
+    q, extra = _flat(window, size)
+    if q > g.shape[axis]:  # the junk windows of the phase layout get nothing
+        pad = list(g.shape)
+        pad[axis] = q - g.shape[axis]
+        g = xp.concatenate([g, xp.zeros(tuple(pad), dtype=g.dtype)], axis)
+    rows, block = math.prod(g.shape[:axis]), math.prod(g.shape[axis + 1:])
+    phases = (xp.empty if tiles else xp.zeros)((stride, rows * q + extra, block), g.dtype)
     disjoint = stride >= dilation * (kernel - 1) + 1  # no position in two windows
     finite = won is None or bool(xp.isfinite(g).all())
     product = xp.empty_like(g) if won is not None and finite and not disjoint else None
+    views = _phase_taps(phases, g.shape[:axis] + (size,) + g.shape[axis + 1:], axis, window)
     for t, view in enumerate(views):
         if won is not None and finite and disjoint:
             xp.multiply(g, won[:, t], out=view)  # the product straight into place
@@ -256,24 +263,24 @@ def spread_along(g, axis, window, size, won=None):
             view[...] = part
         else:
             view += part
-    if last:
-        # (stride, windows) -> (windows, stride): the phases interleaved back into rows,
-        # one long strided copy per phase
-        rows = phases[0, :g.size] if stride == 1 else xp.empty((g.size, stride), g.dtype)
-        for phase in range(stride if stride > 1 else 0):
-            rows[:, phase] = phases[phase, :g.size]
-        total = rows.reshape(g.shape[:-1] + (width,))
-    return total[(slice(None),) * axis + (slice(before, before + size),)]
+    # the phases interleaved back: (rows, q, stride, block), one copy per phase
+    total = xp.empty((rows, q, stride, block), dtype=g.dtype)
+    for phase in range(stride):
+        total[:, :, phase] = phases[phase, :rows * q].reshape(rows, q, block)
+    # (rows, q * stride, block), cropped to the input -> (*g.shape[:axis], size, ...)
+    total = total.reshape(rows, q * stride, block)[:, before:before + size]
+    return total.reshape(g.shape[:axis] + (size,) + g.shape[axis + 1:])
 
 
-def winner_index(xp, row_won, col_won, windows, width: int):
+def winner_index(xp, row_won, col_won, windows, input_size, out_size):
     """Each window's winner as its flat position row * W + column in the unpadded input
-    plane: (N, C, oh, ow) int64."""
+    plane: (N, C, oh, ow) int64. ``row_won`` and ``col_won`` are the H and W passes' masks
+    (with the phase layout's junk windows past ``out_size``), ``input_size`` is (H, W)."""
     (_, sh, dh, (top, _)), (_, sw, dw, (left, _)) = windows
-    oh, ow = row_won.shape[-2:]
-    # (N, kh, C, oh, ow) -> (N, C, oh, ow): the winning tap along H, and the row it reads
-    rows = xp.arange(oh).reshape(oh, 1) * sh + row_won.argmax(axis=1) * dh - top
+    oh, ow = out_size
+    # (N, kh, C, q, ow) -> (N, C, oh, ow): the winning tap along H, and the row it reads
+    rows = xp.arange(oh).reshape(oh, 1) * sh + row_won[..., :oh, :].argmax(axis=1) * dh - top
     # (N, kw, C, H, q) -> (N, C, H, ow), read at each window's row -> (N, C, oh, ow)
-    col_tap = xp.take_along_axis(col_won.argmax(axis=1)[..., :ow], rows, axis=2)
+    col_tap = xp.take_along_axis(col_won[..., :ow].argmax(axis=1), rows, axis=2)
     cols = xp.arange(ow).reshape(1, ow) * sw + col_tap * dw - left
-    return (rows * width + cols).astype(xp.int64, copy=False)
+    return (rows * input_size[1] + cols).astype(xp.int64, copy=False)
