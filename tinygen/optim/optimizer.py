@@ -11,12 +11,16 @@ Each update follows torch.optim's single-tensor rule term for term (the same sta
 order of operations); where fewer passes over the arrays need a constant folded differently
 (Adam's bias corrections), the result differs from PyTorch's by roundings only.
 
+A large CPU parameter is updated in blocks of rows on several threads (see
+:func:`elementwise`), bit for bit as in one piece.
+
 One contiguous buffer per group, with the parameters as views into it, was measured and not
-taken: benchmarks/optimizers.py times the same update on one flat buffer beside the
-per-parameter loop, and the per-parameter cost it removes is a few microseconds per
-parameter, while the buffer would break silently whenever a user assigns ``p.data``, loads a
-state dict or moves a parameter (and a view's base is locked whenever a graph saves any
-parameter of the group).
+taken (``python benchmarks/optimizers.py --flat``, one thread, CPU time): Adam over the 8
+tensors of a 1.2M-parameter CNN costs the same as over one flat tensor of that size (within
+4%); over 160 tensors of 7,500 it costs 4.6 ms against 2.6 ms flat, but torch.optim's
+per-tensor loop takes 6.2 ms there. The saving would be paid for with a link that breaks
+whenever a user assigns ``p.data``, loads a state dict or moves a parameter, and with locks:
+a graph that saves one parameter makes the whole buffer read-only.
 """
 
 from __future__ import annotations
