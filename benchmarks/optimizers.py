@@ -26,6 +26,7 @@ names the one imported.
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
 
@@ -107,6 +108,23 @@ def measure(pairs: dict, repeats: int, number: int) -> dict[str, float]:
     return {key: min(values) for key, values in samples.items()}
 
 
+class OnePiece:
+    """An optimizer stepped with the split across threads switched off (every parameter
+    updated in one piece), to time what the split gains."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+    def step(self):
+        from tinygen.optim import optimizer as base
+
+        limit, base.PARALLEL_MIN_SIZE = base.PARALLEL_MIN_SIZE, math.inf
+        try:
+            self.optimizer.step()
+        finally:
+            base.PARALLEL_MIN_SIZE = limit
+
+
 def run_cases(threads: int, repeats: int, number: int, cases=CASES) -> list[tuple]:
     rows = []
     torch.set_num_threads(threads)
@@ -115,11 +133,17 @@ def run_cases(threads: int, repeats: int, number: int, cases=CASES) -> list[tupl
             check_same_steps(name, kwargs)
             pairs = {framework: build(framework, name, kwargs, SHAPES)[0]
                      for framework in ("tinygen", "torch")}
+            split = threads > 1 and hasattr(toptim.optimizer, "PARALLEL_MIN_SIZE")
+            if split:
+                pairs["one piece"] = OnePiece(build("tinygen", name, kwargs, SHAPES)[0])
             best = measure(pairs, repeats, number)
-            rows.append((label, threads, best["tinygen"], best["torch"]))
+            rows.append((label, threads, best["tinygen"], best["torch"],
+                         best.get("one piece")))
             print(f"{label:18s} {threads} thread(s): tinygen {best['tinygen']:.3f} ms, "
                   f"torch {best['torch']:.3f} ms, ratio "
-                  f"{best['tinygen'] / best['torch']:.2f}", flush=True)
+                  f"{best['tinygen'] / best['torch']:.2f}"
+                  + (f"; in one piece {best['one piece']:.3f} ms" if split else ""),
+                  flush=True)
     return rows
 
 
@@ -159,12 +183,14 @@ def render(rows: list, flat_rows: list, repeats: int, number: int) -> str:
         f"- Python {platform.python_version()}, numpy {np.__version__}, torch "
         f"{torch.__version__}, {platform.machine()}",
         "",
-        "| optimizer | threads | tinygen ms | torch.optim ms | ratio |",
-        "|---|---:|---:|---:|---:|",
+        "| optimizer | threads | tinygen ms | torch.optim ms | ratio | tinygen in one piece "
+        "ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
-    for label, threads, ours, theirs in rows:
+    for label, threads, ours, theirs, one_piece in rows:
+        whole = "-" if one_piece is None else f"{one_piece:.3f}"
         lines.append(f"| {label} | {threads} | {ours:.3f} | {theirs:.3f} | "
-                     f"{ours / theirs:.2f}x |")
+                     f"{ours / theirs:.2f}x | {whole} |")
     if flat_rows:
         lines += ["", "| Adam over, 1 thread | tinygen per tensor ms | one flat tensor ms | "
                   "saved | torch.optim per tensor ms |", "|---|---:|---:|---:|---:|"]

@@ -136,3 +136,13 @@ def test_an_update_split_across_threads_equals_the_whole_update_bit_for_bit(
 
     for split, whole in zip(run(3), run(1), strict=True):
         np.testing.assert_array_equal(split, whole)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), FULL_OPTIONS, ids=IDS)
+def test_scratch_memory_is_one_largest_parameter_per_work_array(name, kwargs):
+    params = [_with_grad(np.ones(shape)) for shape in [(3, 4), (50,), (2, 5, 2), (7,), ()]]
+    optimizer = getattr(optim, name)(params, **kwargs)
+    optimizer.step()
+    largest = max(param.data.nbytes for param in params)
+    assert optimizer._scratch_arrays  # every update works through them
+    assert all(array.nbytes == largest for array in optimizer._scratch_arrays.values())

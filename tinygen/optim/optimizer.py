@@ -131,7 +131,7 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict] = []
         self.state: dict = {}
-        self._scratch_arrays: dict = {}  # (shape, dtype, device, slot) -> work array
+        self._scratch_arrays: dict = {}  # (dtype, device, slot) -> flat work array
         for group in groups:
             self.add_param_group(group)
 
@@ -261,14 +261,17 @@ class Optimizer:
                              f"{bracket}, got {value}")
 
     def _scratch(self, like, slot: str = "work"):
-        """A work array shaped like ``like``, shared by every parameter of that shape (they
-        are updated one after another) and reused across steps; ``slot`` tells apart the
-        work arrays one update needs at the same time."""
-        key = (like.shape, like.dtype.str, str(device_of(like)), slot)
-        array = self._scratch_arrays.get(key)
-        if array is None:
-            array = self._scratch_arrays[key] = get_array_module(like).empty_like(like)
-        return array
+        """A work array shaped like ``like``: a view of one flat array per (dtype, device,
+        slot), as large as the largest parameter so far, reused by every parameter (they
+        are updated one after another) and across steps, so the scratch memory is one
+        parameter's per slot; ``slot`` tells apart the work arrays one update needs at the
+        same time."""
+        key = (like.dtype.str, str(device_of(like)), slot)
+        flat = self._scratch_arrays.get(key)
+        if flat is None or flat.size < like.size:
+            flat = self._scratch_arrays[key] = get_array_module(like).empty_like(
+                like, shape=(like.size,))  # on like's device
+        return flat[:like.size].reshape(like.shape)  # a view: the slice is contiguous
 
     def _descent_scratch(self, p, maximize: bool, weight_decay: float):
         """The scratch array :func:`_descent` writes to, or None when it needs none."""
