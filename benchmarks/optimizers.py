@@ -118,11 +118,11 @@ class OnePiece:
     def step(self):
         from tinygen.optim import optimizer as base
 
-        limit, base.PARALLEL_MIN_SIZE = base.PARALLEL_MIN_SIZE, math.inf
+        limit, base.PARALLEL_BLOCK_SIZE = base.PARALLEL_BLOCK_SIZE, math.inf
         try:
             self.optimizer.step()
         finally:
-            base.PARALLEL_MIN_SIZE = limit
+            base.PARALLEL_BLOCK_SIZE = limit
 
 
 def run_cases(threads: int, repeats: int, number: int, cases=CASES) -> list[tuple]:
@@ -133,7 +133,7 @@ def run_cases(threads: int, repeats: int, number: int, cases=CASES) -> list[tupl
             check_same_steps(name, kwargs)
             pairs = {framework: build(framework, name, kwargs, SHAPES)[0]
                      for framework in ("tinygen", "torch")}
-            split = threads > 1 and hasattr(toptim.optimizer, "PARALLEL_MIN_SIZE")
+            split = threads > 1 and hasattr(toptim.optimizer, "PARALLEL_BLOCK_SIZE")
             if split:
                 pairs["one piece"] = OnePiece(build("tinygen", name, kwargs, SHAPES)[0])
             best = measure(pairs, repeats, number)

@@ -124,7 +124,7 @@ def test_an_update_split_across_threads_equals_the_whole_update_bit_for_bit(
     from tinygen.optim import optimizer as base
 
     def run(threads):
-        monkeypatch.setattr(base, "PARALLEL_MIN_SIZE", 1)
+        monkeypatch.setattr(base, "PARALLEL_BLOCK_SIZE", 1)
         monkeypatch.setattr(base, "blas_threads", lambda array: threads)
         params = [_with_grad(np.linspace(-1, 1, 35).reshape(7, 5)),
                   _with_grad(np.linspace(-2, 1, 4, dtype=np.float32)), _with_grad(

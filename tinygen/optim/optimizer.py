@@ -45,11 +45,11 @@ _SCHEDULE_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum",
 # an entry of Optimizer._RANGES: (low, high, high_inclusive)
 _NON_NEGATIVE = (0.0, math.inf, False)
 
-#: A CPU parameter of at least this many elements is updated in blocks of rows on several
-#: threads (NumPy releases the GIL inside a ufunc's loop), as many as NumPy's BLAS may use
-#: (so ``threadpoolctl.threadpool_limits`` caps both), as PyTorch runs its elementwise
-#: kernels on its intra-op threads. Below it the hand-off costs more than it saves.
-PARALLEL_MIN_SIZE = 1 << 17
+#: A large CPU parameter is updated in blocks of rows of at least this many elements on
+#: several threads (NumPy releases the GIL inside a ufunc's loop), at most as many as NumPy's
+#: BLAS may use (so ``threadpool_limits`` caps both), as PyTorch runs its elementwise kernels
+#: on its intra-op threads. A smaller block costs more in hand-offs than it saves.
+PARALLEL_BLOCK_SIZE = 1 << 16
 _pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
 
 
@@ -68,8 +68,8 @@ def elementwise(kernel: Callable, arrays: tuple, **constants) -> None:
     views of the same rows of every array."""
     first = arrays[0]
     parts = 1
-    if first.size >= PARALLEL_MIN_SIZE and first.ndim:
-        parts = min(blas_threads(first), first.shape[0])
+    if first.size >= 2 * PARALLEL_BLOCK_SIZE and first.ndim:
+        parts = min(blas_threads(first), first.shape[0], first.size // PARALLEL_BLOCK_SIZE)
     if parts < 2:
         kernel(*arrays, **constants)
         return
