@@ -263,7 +263,35 @@ def test_clip_grad_norm_refuses_a_malformed_argument_by_name(data):
                            ["clip_grad_norm_"])
 
 
+@given(decay=st.sampled_from(sorted(hyperparameter_corruptions(0.999).items())),
+       model=st.sampled_from(["net", None, 3, "a str", [1.0]]))
+def test_weight_averaging_refuses_malformed_arguments_by_name(decay, model):
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    averaged = assert_refused_by_name(lambda: optim.AveragedModel(net, decay=decay[1]),
+                                      ["AveragedModel"])
+    model = net if model == "net" else model
+    if averaged is not None:
+        assert_refused_by_name(lambda: averaged.update_parameters(model), ["AveragedModel"])
+    assert_refused_by_name(lambda: optim.update_bn([tg.ones(4, 3)], model), ["update_bn"])
+
+
+@given(batches=st.sampled_from([None, 3, 2.5, "batches"]))
+def test_update_bn_refuses_batches_that_are_not_an_iterable_by_name(batches):
+    with pytest.raises(TypeError, match="update_bn: batches must be an iterable of inputs"):
+        optim.update_bn(batches, nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2)))
+
+
 # ------------------------------------------------------------------ one test per refusal
+def test_averaged_model_refuses_a_decay_that_is_not_a_number():
+    with pytest.raises(TypeError, match="AveragedModel: decay must be a real number, got str"):
+        optim.AveragedModel(nn.Linear(2, 2), decay="0.9")
+
+
+def test_averaged_model_refuses_to_average_something_that_is_not_a_module():
+    averaged = optim.AveragedModel(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="AveragedModel.update_parameters: model must be a "
+                                        "Module, got dict"):
+        averaged.update_parameters({"weight": np.ones((2, 2))})
 def test_a_str_lr_is_a_type_error_naming_the_optimizer():
     with pytest.raises(TypeError, match="Adam: lr must be a real number, got str 'fast'"):
         optim.Adam(_params(), lr="fast")

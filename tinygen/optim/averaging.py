@@ -10,6 +10,7 @@ samples from the centre of that orbit instead, at the cost of one copy of the we
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Iterable
 
 import numpy as np
@@ -39,6 +40,9 @@ class AveragedModel(Module):
     def __init__(self, model: Module, decay: float = 0.999):
         if not isinstance(model, Module):
             raise TypeError(f"AveragedModel: model must be a Module, got {type(model).__name__}")
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real):
+            raise TypeError(f"AveragedModel: decay must be a real number, got "
+                            f"{type(decay).__name__} {decay!r}")
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"AveragedModel: decay must be in [0, 1), got {decay}")
         self.decay = decay
@@ -53,6 +57,9 @@ class AveragedModel(Module):
     @no_grad()
     def update_parameters(self, model: Module) -> None:
         """Move the average one step towards ``model``'s parameters; copy its buffers."""
+        if not isinstance(model, Module):
+            raise TypeError(f"AveragedModel.update_parameters: model must be a Module, got "
+                            f"{type(model).__name__}")
         averaged = dict(self.module.named_parameters())
         current = dict(model.named_parameters())
         if averaged.keys() != current.keys():
@@ -88,6 +95,9 @@ def update_bn(batches: Iterable, model: Module) -> None:
     """
     if not isinstance(model, Module):
         raise TypeError(f"update_bn: model must be a Module, got {type(model).__name__}")
+    if isinstance(batches, (str, bytes)) or not isinstance(batches, Iterable):
+        raise TypeError(f"update_bn: batches must be an iterable of inputs, got "
+                        f"{type(batches).__name__}")
     norms = [layer for layer in model.modules()
              if isinstance(layer, (BatchNorm1d, BatchNorm2d)) and layer.running_mean is not None]
     if not norms:
