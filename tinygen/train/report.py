@@ -47,6 +47,7 @@ th { background: #f0f3f8; font-weight: 600; }
 .config { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
   gap: 2px 14px; background: #fff; border: 1px solid #dde1e8; border-radius: 4px;
   padding: 6px 10px; }
+.config div { overflow-wrap: anywhere; }
 .config b { font-weight: 600; margin-right: 6px; }
 .unit { font-size: 12px; color: #4a5568; max-width: 420px; }
 .chart, figure { background: #fff; border: 1px solid #dde1e8; border-radius: 4px;
@@ -147,9 +148,17 @@ def _command_html(info: dict) -> str:
 
 
 def _charts_html(series: dict, units: dict) -> str:
+    """One chart per metric; a ``raw_`` metric (the model without weight averaging) is drawn
+    in its base metric's chart."""
+    merged = {key: dict(by_split) for key, by_split in series.items()
+              if not (key.startswith("raw_") and key.removeprefix("raw_") in series)}
+    for key, by_split in series.items():
+        if key not in merged:
+            merged[key.removeprefix("raw_")].update(
+                {f"{split}, raw": pair for split, pair in by_split.items()})
     charts = [f'<div class="chart">{line_chart(key, by_split)}'
               f'<div class="unit">{html.escape(_unit(key, units))}</div></div>'
-              for key, by_split in series.items()]
+              for key, by_split in merged.items()]
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
 
 
@@ -174,8 +183,10 @@ def _table_html(records: list[dict], single: dict, units: dict) -> str:
     for record in records:
         split = record.get("split", "train")
         if split != "train":
+            latest.pop(split, None)
             latest[split] = record
-    rows = [(key, value, split, record["step"]) for split, record in latest.items()
+    # the split written last first: the final figures above the last periodic evaluation
+    rows = [(key, value, split, record["step"]) for split, record in reversed(latest.items())
             for key, value in record.items() if key not in ("step", "epoch", "split")]
     shown = {(key, split) for key, _, split, _ in rows}
     rows += [(key, value, split, step) for (key, split), (step, value) in single.items()
@@ -215,7 +226,7 @@ def line_chart(title: str, by_split: dict, width: int = 420, height: int = 210) 
     Returns:
         The ``<svg>`` element as text.
     """
-    left, right, top, bottom = 58, 10, 22, 34
+    left, right, top, bottom = 58, 22, 22, 34
     points = {split: [(s, v) for s, v in zip(*pair) if math.isfinite(v)]
               for split, pair in by_split.items()}
     every = [p for pts in points.values() for p in pts]
@@ -264,8 +275,10 @@ def line_chart(title: str, by_split: dict, width: int = 420, height: int = 210) 
         if len(pts) <= 30:  # few points: mark each one
             parts.extend(f'<circle cx="{x_of(s):.1f}" cy="{y_of(v):.1f}" r="2.5" '
                          f'fill="{colour}"/>' for s, v in pts)
-        parts.append(f'<text x="{width - right - 4}" y="{top + 14 + 13 * k}" '
-                     f'text-anchor="end" fill="{colour}">{html.escape(split)}</text>')
+        # the legend: the line names side by side in the title row, right-aligned
+        legend_x = width - right - sum(7 * len(name) + 12 for name in list(points)[:k])
+        parts.append(f'<text x="{legend_x}" y="14" text-anchor="end" '
+                     f'fill="{colour}">{html.escape(split)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
