@@ -123,16 +123,15 @@ class AvgPool2d(Function):
         xp = get_array_module(x)
         self.input_shape = x.shape
         rows_window, cols_window = self.windows
-        whole = _global(self.windows, x.shape)
-
-        def passes(block):
-            if whole:  # (N, C, H, W) -> (N, C) -> (N, C, 1, 1): one plain sum
-                # (einsum's summing loop beats sum's reduction over short planes)
-                return (xp.einsum("nchw->nc", block)[:, :, None, None],)
+        if _global(self.windows, x.shape):
+            # (N, C, H, W) -> (N, C) -> (N, C, 1, 1): one pass, too quick to share out
+            # (einsum's summing loop beats sum's reduction over short planes)
+            sums = xp.einsum("nchw->nc", x)[:, :, None, None]
+        else:
             # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-            return (sum_along(sum_along(block, 3, cols_window), 2, rows_window),)
-
-        return in_blocks(passes, x)[0] / _on(xp, self.divisor, x.dtype)
+            (sums,) = in_blocks(
+                lambda block: (sum_along(sum_along(block, 3, cols_window), 2, rows_window),), x)
+        return sums / _on(xp, self.divisor, x.dtype)
 
     def backward(self, gy):
         # avg_pool2d is linear: its gradient is the adjoint, spreading gy/divisor over windows
@@ -150,11 +149,10 @@ class AvgPool2dAdjoint(Function):
         height, width = self.input_shape[2:]
         share = gy / _on(xp, self.divisor, gy.dtype)
         rows_window, cols_window = self.windows
-        whole = _global(self.windows, self.input_shape)
+        if _global(self.windows, self.input_shape):  # (N, C, 1, 1) -> (N, C, H, W)
+            return xp.broadcast_to(share, self.input_shape).copy()
 
         def passes(block):
-            if whole:  # (N, C, 1, 1) -> (N, C, H, W)
-                return (xp.broadcast_to(block, block.shape[:2] + (height, width)).copy(),)
             # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
             rows = spread_along(block, 2, rows_window, height)
             return (spread_along(rows, 3, cols_window, width),)
