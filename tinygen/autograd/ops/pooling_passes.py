@@ -2,12 +2,12 @@
 
 A pooling window is separable: its max (sum) is the max (sum) over its rows of each row's max
 (sum). So a 2-D pool is a pass along W, then one along H, and a pass is a loop over the
-kernel's taps on its axis, each tap one strided view of the whole array: ``kernel``
-vectorized operations, no window copies, no scatter. A max pass also records where each tap
-won: torch keeps a window's first maximum in raster order (a NaN counts as the maximum and a
-later NaN replaces an earlier one), which lies in the first row holding the window's maximum,
-at that row's first maximum. The backward spreads the gradient through those masks pass by
-pass (H, then W) with strided writes.
+kernel's taps on its axis, each tap one view of the whole array (laid out so that the view is
+contiguous, below): ``kernel`` vectorized operations, no window copies, no scatter. A max
+pass also records where each tap won: torch keeps a window's first maximum in raster order (a
+NaN counts as the maximum and a later NaN replaces an earlier one), which lies in the first
+row holding the window's maximum, at that row's first maximum. The backward spreads the
+gradient through those masks pass by pass (H, then W), the adjoint of the same views.
 
 :func:`in_blocks` runs a pool's passes on blocks of the batch on several threads (NumPy
 releases the GIL inside a ufunc's loop), as many as NumPy's BLAS may use, as PyTorch runs its
@@ -46,11 +46,11 @@ def in_blocks(kernel, *arrays, size: int | None = None) -> tuple:
         pool = _pools[os.getpid()] = ThreadPoolExecutor(
             max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen-pool")
     cuts = [first.shape[0] * index // parts for index in range(parts + 1)]
-    blocks = [pool.submit(kernel, *(array[low:high] for array in arrays))
-              for low, high in zip(cuts, cuts[1:])]
-    outputs = [block.result() for block in blocks]
+    blocks = [tuple(array[low:high] for array in arrays) for low, high in zip(cuts, cuts[1:])]
+    others = [pool.submit(kernel, *block) for block in blocks[1:]]
+    outputs = [kernel(*blocks[0])] + [other.result() for other in others]  # one block here
     xp = get_array_module(first)
-    return tuple(xp.concatenate(parts, axis=0) for parts in zip(*outputs))
+    return tuple(xp.concatenate(pieces, axis=0) for pieces in zip(*outputs))
 
 
 # --------------------------------------------------------------------------- one axis
