@@ -72,8 +72,10 @@ def number(layer: str, name: str, value, low: float = -math.inf, high: float = m
     if math.isnan(value) or (math.isinf(value) and not infinite):
         raise ValueError(f"{layer}: {name} must be a finite number, got {value!r}")
     if value < low or value > high or (above and value == low):
-        where = f"> {low:g}" if above and high == math.inf else (
-            f">= {low:g}" if high == math.inf else f"in {'(' if above else '['}{low:g}, {high:g}]")
+        if high == math.inf:
+            where = f"{'>' if above else '>='} {low:g}"
+        else:
+            where = f"in {'(' if above else '['}{low:g}, {high:g}]"
         raise ValueError(f"{layer}: {name} must be {where}, got {value!r}")
     return value
 
