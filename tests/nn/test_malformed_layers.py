@@ -505,3 +505,10 @@ def test_unflatten_infers_one_minus_one_size_as_pytorch():
 def test_recurrent_layer_takes_an_empty_batch():
     output, h = nn.RNN(3, 4)(_x(5, 1, 3)[:, :0])
     assert output.shape == (5, 0, 4) and h.shape == (1, 0, 4)
+
+
+@pytest.mark.gpu
+def test_layer_refuses_an_input_on_another_device_by_name():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match=r"Linear: expected input on cpu .* got one on cuda"):
+        layer(_x(2, 3).to("cuda"))

@@ -8,7 +8,7 @@ out of its range (zero, negative, NaN, inf, a tuple of the wrong length, an unkn
 wrong ndim or feature count), as PyTorch raises them.
 
 The constructor checks run once per layer. The input check of a forward is a few attribute
-reads: ``isinstance``, ``ndim`` and one dtype comparison.
+reads: ``isinstance``, ``ndim``, one array-type (device) and one dtype comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from tinygen.autograd.tensor import Tensor, tensor
+from tinygen.backend import DeviceError
 
 
 def _is_int(value) -> bool:
@@ -132,21 +133,27 @@ def weight_tensor(layer: str, name: str, value) -> Tensor | None:
 def check_input(layer: str, x, ndim: tuple | None = None, like: Tensor | None = None,
                 floating: bool = False, name: str = "input") -> None:
     """Raise unless ``x`` is a Tensor with one of the ``ndim`` numbers of axes and, given a
-    parameter ``like``, of its dtype (else, with ``floating``, of a floating dtype).
+    parameter ``like``, of its dtype and on its device (else, with ``floating``, of a
+    floating dtype).
 
     A float64 input to a float32 layer is refused, as PyTorch refuses it: the policy that no
     op's kernel sees two floating dtypes; convert one side with ``.to(dtype=...)``.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"{layer}: {name} must be a Tensor, got {type(x).__name__}")
-    if ndim is not None and x.ndim not in ndim:
+    data = x.data  # one property read; the checks below look at the raw array
+    if ndim is not None and data.ndim not in ndim:
         dims = " or ".join(f"{n}-D" for n in ndim)
         raise ValueError(f"{layer}: expected a {dims} {name}, got shape {x.shape}")
     if like is not None:
-        if x.dtype != like.dtype:
+        reference = like.data
+        if type(data) is not type(reference):  # NumPy's ndarray or CuPy's: the device
+            raise DeviceError(f"{layer}: expected {name} on {like.device} (the layer's "
+                              f"parameters' device), got one on {x.device}")
+        if data.dtype != reference.dtype:
             raise TypeError(f"{layer}: expected {name} of dtype {like.dtype} (the layer's "
                             f"parameters' dtype), got {x.dtype}")
-    elif floating and x.dtype.kind != "f":
+    elif floating and data.dtype.kind != "f":
         raise TypeError(f"{layer}: expected a floating-point {name}, got dtype {x.dtype}")
 
 
