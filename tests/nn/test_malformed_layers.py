@@ -512,3 +512,10 @@ def test_layer_refuses_an_input_on_another_device_by_name():
     layer = nn.Linear(3, 2)
     with pytest.raises(RuntimeError, match=r"Linear: expected input on cpu .* got one on cuda"):
         layer(_x(2, 3).to("cuda"))
+
+
+def test_max_pool_layers_take_integer_maps_as_pytorch():
+    x = Tensor(np.arange(32, dtype=np.int64).reshape(1, 2, 4, 4))
+    values, indices = nn.MaxPool2d(2, return_indices=True)(x)
+    assert values.dtype == np.int64 and values.numpy().max() == 31
+    assert nn.MaxUnpool2d(2)(values, indices).dtype == np.int64

@@ -21,11 +21,12 @@ from tinygen.nn.module import Module
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 
 
-def _check_map(layer: Module, x, spatial: int) -> None:
-    """Raise unless ``x`` is a floating (N, C, *spatial) or (C, *spatial) Tensor whose channel
-    and spatial axes are not empty (the batch may be), as PyTorch's pools require."""
+def _check_map(layer: Module, x, spatial: int, floating: bool = True) -> None:
+    """Raise unless ``x`` is an (N, C, *spatial) or (C, *spatial) Tensor (of a floating dtype
+    where ``floating``: averages) whose channel and spatial axes are not empty (the batch may
+    be), as PyTorch's pools require."""
     name = type(layer).__name__
-    check_input(name, x, (spatial + 1, spatial + 2), floating=True)
+    check_input(name, x, (spatial + 1, spatial + 2), floating=floating)
     if 0 in x.shape[-spatial - 1:]:
         raise ValueError(f"{name}: expected non-empty channel and spatial axes, got shape "
                          f"{x.shape}")
@@ -54,7 +55,7 @@ class _MaxPool(Module):
         self.ceil_mode = flag(type(self).__name__, "ceil_mode", ceil_mode)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_map(self, x, self.spatial)
+        _check_map(self, x, self.spatial, floating=False)  # integers pool as in PyTorch
         return type(self).function(x, self.kernel_size, self.stride, self.padding,
                                    self.dilation, self.ceil_mode, self.return_indices)
 
@@ -112,7 +113,7 @@ class _MaxUnpool(Module):
         self.padding = ints(name, "padding", padding, self.spatial, 0)
 
     def forward(self, input: Tensor, indices: Tensor, output_size=None) -> Tensor:
-        _check_map(self, input, self.spatial)
+        _check_map(self, input, self.spatial, floating=False)
         check_input(type(self).__name__, indices, name="indices")
         return type(self).function(input, indices, self.kernel_size, self.stride, self.padding,
                                    output_size)
