@@ -519,3 +519,81 @@ def test_max_pool_layers_take_integer_maps_as_pytorch():
     values, indices = nn.MaxPool2d(2, return_indices=True)(x)
     assert values.dtype == np.int64 and values.numpy().max() == 31
     assert nn.MaxUnpool2d(2)(values, indices).dtype == np.int64
+
+
+# --------------------------------------------------------------------------- nn.init
+def _weight() -> nn.Parameter:
+    return nn.Parameter(np.zeros((4, 3), np.float32))
+
+
+#: Every public initialiser: (name, a valid call's keyword arguments, as a factory).
+INIT_TABLE = {
+    "calculate_gain": lambda: {"nonlinearity": "leaky_relu", "param": 0.2},
+    "fan_in_and_fan_out": lambda: {"tensor": _weight()},
+    "uniform_": lambda: {"tensor": _weight(), "a": -1.0, "b": 1.0},
+    "normal_": lambda: {"tensor": _weight(), "mean": 0.0, "std": 1.0},
+    "constant_": lambda: {"tensor": _weight(), "value": 0.5},
+    "zeros_": lambda: {"tensor": _weight()},
+    "ones_": lambda: {"tensor": _weight()},
+    "xavier_uniform_": lambda: {"tensor": _weight(), "gain": 1.0},
+    "xavier_normal_": lambda: {"tensor": _weight(), "gain": 1.0},
+    "kaiming_uniform_": lambda: {"tensor": _weight(), "a": 0.0, "mode": "fan_in",
+                                 "nonlinearity": "leaky_relu"},
+    "kaiming_normal_": lambda: {"tensor": _weight(), "a": 0.0, "mode": "fan_out",
+                                "nonlinearity": "relu"},
+    "orthogonal_": lambda: {"tensor": _weight(), "gain": 1.0},
+    "uniform_parameter": lambda: {"shape": (4, 3), "bound": 0.5},
+}
+BAD_TENSORS = (np.zeros(3, np.int64), Tensor(np.zeros(3, np.int64)), Tensor(np.zeros(3)),
+               Tensor(np.zeros(())), [[0.0]])
+
+
+def test_every_public_initialiser_is_in_the_table():
+    public = {name for name, value in vars(nn.init).items() if callable(value)
+              and not name.startswith("_") and getattr(value, "__module__", "") ==
+              nn.init.__name__}
+    assert set(INIT_TABLE) == public
+
+
+@pytest.mark.parametrize("name", sorted(INIT_TABLE))
+@given(choice=st.data())
+def test_initialiser_refuses_malformed_arguments_by_name(name, choice):
+    kwargs = INIT_TABLE[name]()
+    getattr(nn.init, name)(**kwargs)  # the valid call runs
+    argument = choice.draw(st.sampled_from(sorted(kwargs)))
+    kwargs[argument] = choice.draw(st.sampled_from(
+        BAD_VALUES + (BAD_TENSORS if argument == "tensor" else ())))
+    try:
+        getattr(nn.init, name)(**kwargs)
+    except Exception as error:  # noqa: BLE001 - the classifier judges every exception
+        reason = internal_escape(error, (name,))
+        assert reason is None, f"{name}({argument}={kwargs[argument]!r}): {reason}"
+
+
+INIT_FIXES = [
+    ("init-tensor-type", lambda: nn.init.normal_(None), TypeError,
+     r"normal_: tensor must be a Tensor \(or its raw array\), got NoneType"),
+    ("init-integer-tensor", lambda: nn.init.uniform_(Tensor(np.zeros(3, np.int64))), TypeError,
+     r"uniform_: tensor must be floating, got dtype int64"),
+    ("init-std-negative", lambda: nn.init.normal_(_weight(), std=-1.0), ValueError,
+     r"normal_: std must be >= 0, got -1.0"),
+    ("init-bounds-order", lambda: nn.init.uniform_(_weight(), 1.0, -1.0), ValueError,
+     r"uniform_: expected a <= b, got a=1.0, b=-1.0"),
+    ("init-fans-named", lambda: nn.init.xavier_uniform_(Tensor(np.zeros(3, np.float32))),
+     ValueError, r"xavier_uniform_: needs a tensor with at least 2 axes"),
+    ("init-mode-named", lambda: nn.init.kaiming_normal_(_weight(), mode="fan"), ValueError,
+     r"kaiming_normal_: mode must be 'fan_in' or 'fan_out', got 'fan'"),
+    ("init-nonlinearity-named", lambda: nn.init.kaiming_uniform_(_weight(), nonlinearity=3),
+     TypeError, r"kaiming_uniform_: nonlinearity must be .* got int 3"),
+    ("init-gain-type", lambda: nn.init.orthogonal_(_weight(), gain="1"), TypeError,
+     r"orthogonal_: gain must be a number"),
+    ("init-value-type", lambda: nn.init.constant_(_weight(), None), TypeError,
+     r"constant_: value must be a number"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"),
+                         [pytest.param(*fix[1:], id=fix[0]) for fix in INIT_FIXES])
+def test_each_fixed_initialiser_escape_raises_its_named_error(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

@@ -14,6 +14,7 @@ import numpy as np
 from tinygen import backend
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.tensor import Tensor, _writable
+from tinygen.nn.checks import choice, ints, number
 from tinygen.nn.module import Parameter
 
 _GAINS = {
@@ -34,21 +35,36 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     Returns:
         The gain, e.g. sqrt(2) for "relu".
     """
+    choice("calculate_gain", "nonlinearity", nonlinearity, (*_GAINS, "leaky_relu"))
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else param
+        slope = 0.01 if param is None else number("calculate_gain", "param", param)
         return math.sqrt(2.0 / (1 + slope ** 2))
-    if nonlinearity not in _GAINS:
-        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; expected one "
-                         f"of {sorted([*_GAINS, 'leaky_relu'])}")
     return _GAINS[nonlinearity]
 
 
 def fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     """Fans of a weight: (in, out) for a matrix; times the kernel size for a conv weight."""
-    if tensor.ndim < 2:
-        raise ValueError(f"fan in/out needs a tensor with at least 2 axes, got {tensor.shape}")
+    return _fans("fan_in_and_fan_out", tensor)
+
+
+def _fans(function: str, tensor) -> tuple[int, int]:
+    """:func:`fan_in_and_fan_out`, its errors naming ``function``, the initialiser called."""
+    if _target(function, tensor).ndim < 2:
+        raise ValueError(f"{function}: needs a tensor with at least 2 axes, got shape "
+                         f"{tensor.shape}")
     receptive = math.prod(tensor.shape[2:])
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
+
+
+def _target(function: str, tensor):
+    """``tensor`` if it is a floating Tensor or raw array (what an initialiser fills)."""
+    if not isinstance(tensor, (Tensor, np.ndarray)) and not hasattr(
+            tensor, "__cuda_array_interface__"):
+        raise TypeError(f"{function}: tensor must be a Tensor (or its raw array), got "
+                        f"{type(tensor).__name__}")
+    if tensor.dtype.kind != "f":
+        raise TypeError(f"{function}: tensor must be floating, got dtype {tensor.dtype}")
+    return tensor
 
 
 def _fill(tensor: Tensor, values) -> Tensor:
@@ -72,16 +88,25 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 
     Every initialiser here takes the tensor first, fills it in place and returns it.
     """
+    _target("uniform_", tensor)
+    number("uniform_", "a", a)
+    if number("uniform_", "b", b) < a:
+        raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
     return _fill(tensor, _generator(tensor).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with N(mean, std^2)."""
+    _target("normal_", tensor)
+    number("normal_", "mean", mean)
+    number("normal_", "std", std, 0.0)
     return _fill(tensor, mean + std * _generator(tensor).standard_normal(tensor.shape))
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     """Fill with ``value``."""
+    _target("constant_", tensor)
+    number("constant_", "value", value, infinite=True)
     if not isinstance(tensor, Tensor):
         with _writable(tensor, "nn.init") as array:
             array.fill(value)
@@ -93,31 +118,34 @@ def constant_(tensor: Tensor, value: float) -> Tensor:
 
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with 0."""
-    return constant_(tensor, 0.0)
+    return constant_(_target("zeros_", tensor), 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
     """Fill with 1."""
-    return constant_(tensor, 1.0)
+    return constant_(_target("ones_", tensor), 1.0)
 
 
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    number("xavier_uniform_", "gain", gain, 0.0)  # a bound's factor
+    fan_in, fan_out = _fans("xavier_uniform_", tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
+    number("xavier_normal_", "gain", gain, 0.0)  # a standard deviation's factor
+    fan_in, fan_out = _fans("xavier_normal_", tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
-def _kaiming_std(tensor, a, mode, nonlinearity) -> float:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = fan_in_and_fan_out(tensor)
+def _kaiming_std(function: str, tensor, a, mode, nonlinearity) -> float:
+    choice(function, "mode", mode, ("fan_in", "fan_out"))
+    choice(function, "nonlinearity", nonlinearity, (*_GAINS, "leaky_relu"))
+    number(function, "a", a)
+    fan_in, fan_out = _fans(function, tensor)
     fan = fan_in if mode == "fan_in" else fan_out
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
@@ -133,20 +161,21 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
         mode: "fan_in" (keep the forward variance) or "fan_out" (the backward one).
         nonlinearity: as in :func:`calculate_gain`.
     """
-    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    bound = math.sqrt(3.0) * _kaiming_std("kaiming_uniform_", tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound)
 
 
 def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
                     nonlinearity: str = "leaky_relu") -> Tensor:
     """He: N(0, std^2) with std = gain / sqrt(fan)."""
-    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity))
+    return normal_(tensor, 0.0, _kaiming_std("kaiming_normal_", tensor, a, mode, nonlinearity))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian one (rows flattened
     over the trailing axes), e.g. for LSTM recurrent weights."""
-    if tensor.ndim < 2:
+    number("orthogonal_", "gain", gain)
+    if _target("orthogonal_", tensor).ndim < 2:
         raise ValueError(f"orthogonal_: needs at least 2 axes, got shape {tensor.shape}")
     rows = tensor.shape[0]
     cols = math.prod(tensor.shape) // rows
@@ -164,4 +193,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
 def uniform_parameter(shape, bound: float) -> Parameter:
     """A new float32 Parameter of ``shape`` drawn from U(-bound, bound) (the layers' default)."""
+    ints("uniform_parameter", "shape", shape, len(shape) if isinstance(shape, (tuple, list))
+         else 1, 0)
+    number("uniform_parameter", "bound", bound, 0.0)
     return uniform_(Parameter(np.empty(shape, dtype=np.float32)), -bound, bound)
