@@ -108,7 +108,8 @@ def test_fan_based_initialisers_follow_their_bounds():
 
 
 def test_bad_arguments_name_the_initialiser_and_the_value():
-    with pytest.raises(ValueError, match=r"at least 2 axes, got \(5,\)"):
+    with pytest.raises(ValueError, match=r"xavier_uniform_: needs a tensor with at least 2 axes, "
+                                         r"got shape \(5,\)"):
         nn.init.xavier_uniform_(nn.Parameter(np.zeros(5)))
     with pytest.raises(ValueError, match="orthogonal_: needs at least 2 axes"):
         nn.init.orthogonal_(np.zeros(5))
