@@ -14,7 +14,7 @@ from tinygen.optim.optimizer import (
     Optimizer,
     _addcmul_,
     _descent,
-    _lerp_,
+    _moving_average_,
     _torch_only_flags,
     elementwise,
 )
@@ -91,7 +91,7 @@ def _adam_kernel(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, grad_work, 
     if shrink != 1.0:  # AdamW: shrink the weights directly, outside the moments
         p *= shrink
     g = _descent(p, grad, grad_work, maximize, weight_decay)
-    _lerp_(exp_avg, g, 1 - beta1, work)
+    _moving_average_(exp_avg, g, beta1, work)
     exp_avg_sq *= beta2
     _addcmul_(exp_avg_sq, g, 1 - beta2, work)
     second = exp_avg_sq

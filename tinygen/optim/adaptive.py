@@ -9,8 +9,6 @@ sign is flipped before anything else.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from tinygen.backend import get_array_module
@@ -19,7 +17,7 @@ from tinygen.optim.optimizer import (
     Optimizer,
     _addcmul_,
     _descent,
-    _lerp_,
+    _moving_average_,
     _torch_only_flags,
     elementwise,
 )
@@ -211,7 +209,7 @@ def _adamax_kernel(p, grad, exp_avg, exp_inf, work, grad_work, *, beta1, beta2, 
     """One Adamax update of ``p`` in place (or of one block of rows of every array)."""
     xp = get_array_module(p)
     g = _descent(p, grad, grad_work, maximize, weight_decay)
-    _lerp_(exp_avg, g, 1 - beta1, work)
+    _moving_average_(exp_avg, g, beta1, work)
     exp_inf *= beta2
     bound = xp.abs(g, out=work)
     bound += eps
@@ -281,35 +279,31 @@ class NAdam(Optimizer):
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * group["momentum_decay"]))
         mu_product = float(np.float32(state["mu_product"]) * np.float32(mu))
         state["mu_product"] = mu_product
-        root_c2 = math.sqrt(1 - beta2 ** step)
         elementwise(_nadam_kernel, (
             p, grad, state["exp_avg"], state["exp_avg_sq"], self._scratch(p),
             self._scratch(p, "other"), self._descent_scratch(p, maximize, coupled_decay)),
             shrink=1 - lr * weight_decay if decoupled else 1.0, maximize=maximize,
-            weight_decay=coupled_decay, beta1=beta1, beta2=beta2,
-            # s / (sqrt(v / c2) + eps) = s sqrt(c2) / (sqrt(v) + eps sqrt(c2)), c2 = 1 - b2^t
-            eps=group["eps"] * root_c2,
-            grad_scale=lr * (1.0 - mu) / (1.0 - mu_product) * root_c2,
-            momentum_scale=lr * mu_next / (1.0 - mu_product * mu_next) * root_c2)
+            weight_decay=coupled_decay, beta1=beta1, beta2=beta2, bias2=1 - beta2 ** step,
+            eps=group["eps"], grad_scale=lr * (1.0 - mu) / (1.0 - mu_product),
+            momentum_scale=lr * mu_next / (1.0 - mu_product * mu_next))
 
 
 def _nadam_kernel(p, grad, exp_avg, exp_avg_sq, work, denominator, grad_work, *, shrink,
-                  maximize, weight_decay, beta1, beta2, eps, grad_scale,
+                  maximize, weight_decay, beta1, beta2, bias2, eps, grad_scale,
                   momentum_scale) -> None:
-    """One NAdam update of ``p`` in place (or of one block of rows of every array), with
-    the bias correction of v folded into ``eps`` and the two scales."""
+    """One NAdam update of ``p`` in place (or of one block of rows of every array), in the
+    rule's order of operations: its two terms may nearly cancel, so each rounding shows."""
     xp = get_array_module(p)
     if shrink != 1.0:  # decoupled weight decay
         p *= shrink
     g = _descent(p, grad, grad_work, maximize, weight_decay)
-    _lerp_(exp_avg, g, 1 - beta1, work)
+    _moving_average_(exp_avg, g, beta1, work)
     exp_avg_sq *= beta2
     _addcmul_(exp_avg_sq, g, 1 - beta2, work)
-    xp.sqrt(exp_avg_sq, out=denominator)
+    xp.divide(exp_avg_sq, bias2, out=denominator)
+    xp.sqrt(denominator, out=denominator)
     denominator += eps
-    update = xp.divide(g, denominator, out=work)
-    update *= grad_scale
-    p -= update
-    update = xp.divide(exp_avg, denominator, out=work)
-    update *= momentum_scale
-    p -= update
+    for term, scale in ((g, grad_scale), (exp_avg, momentum_scale)):
+        update = xp.multiply(term, scale, out=work)
+        update /= denominator
+        p -= update

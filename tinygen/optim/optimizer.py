@@ -431,13 +431,13 @@ def _label(param, index: int) -> str:
     return repr(param.name) if param.name else f"params[{index}] of shape {param.shape}"
 
 
-def _lerp_(average, target, weight: float, work) -> None:
-    """average += weight (target - average), in place: torch's ``lerp_`` (which anchors at
-    the nearer end for weight >= 0.5; one rounding apart); ``work`` is a scratch array."""
+def _moving_average_(average, value, beta: float, work) -> None:
+    """average = beta average + (1 - beta) value, in place, in that form (the papers' and
+    the rules'; torch's ``lerp_`` rounds one step apart) and with one read fewer than the
+    lerp form; ``work`` is a scratch array."""
     xp = get_array_module(average)
-    xp.subtract(target, average, out=work)
-    work *= weight
-    average += work
+    average *= beta
+    average += xp.multiply(value, 1 - beta, out=work)
 
 
 def _addcmul_(average, x, weight: float, work) -> None:

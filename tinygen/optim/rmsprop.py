@@ -12,6 +12,7 @@ from tinygen.optim.optimizer import (
     Optimizer,
     _addcmul_,
     _descent,
+    _moving_average_,
     _torch_only_flags,
     elementwise,
 )
@@ -81,10 +82,9 @@ def _rmsprop_kernel(p, grad, square_avg, grad_avg, buffer, work, other, grad_wor
     square_avg *= alpha
     _addcmul_(square_avg, g, 1 - alpha, work)
     if grad_avg is not None:
-        # a b + (1 - a) g as written (torch lerps): v - b^2 cancels almost entirely when a
-        # is small, and this form keeps the documented rule's roundings there
-        grad_avg *= alpha
-        grad_avg += xp.multiply(g, 1 - alpha, out=work)
+        # b = a b + (1 - a) g as written (torch lerps): v - b^2 cancels almost entirely when
+        # a is small, and this form keeps the documented rule's roundings there
+        _moving_average_(grad_avg, g, alpha, work)
         average = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=work),
                               out=work)
         average = xp.sqrt(average, out=work)
