@@ -167,8 +167,8 @@ def _lowest(dtype):
 def max_along(a, axis, window):
     """The max of each window along ``axis`` (not 0) of ``a``, and where each tap won:
     (max, won) with won[:, t] true where tap t is the window's winner (its first maximum; its
-    last NaN). ``won`` is (N, kernel, *windows) booleans, batch first as in_blocks splits it;
-    along the last axis it keeps the flat layout's q windows a row."""
+    last NaN). ``won`` is (N, kernel, *windows) booleans, batch first as in_blocks splits it,
+    with the phase layout's q windows along ``axis`` (those past the real count are junk)."""
     xp = get_array_module(a)
     taps = _taps(xp, a, axis, window, _lowest(a.dtype))
     best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
