@@ -3,12 +3,13 @@ the indices max_unpool takes), and upsample_nearest2d. The adaptive pools are in
 ``pooling_adaptive.py``, max_unpool in ``unpooling.py``; both use the geometry helpers here.
 
 Each pool is two separable 1-D passes, along W then H, each a loop over the kernel's taps
-with one strided view of the whole array per tap (``pooling_passes.py``): no window copies,
-no scatter. Max pooling keeps, per pass, where each tap won (torch's winner: a window's first
-maximum in raster order, or its last NaN), and its gradient goes back through those masks.
-Each backward is a linear map of the upstream gradient written as a differentiable op (two
-ops that are each other's adjoint), so second derivatives flow through pooling too. The 1-D
-ops are the 2-D ones on a unit height, and every op takes an unbatched input (no N axis).
+with one view of the whole array per tap (``pooling_passes.py``), on threads over blocks of
+the batch: no window copies, no scatter. Max pooling keeps, per pass, where each tap won
+(torch's winner: a window's first maximum in raster order, or its last NaN), and its
+gradient goes back through those masks. Each backward is a linear map of the upstream
+gradient written as a differentiable op (two ops that are each other's adjoint), so second
+derivatives flow through pooling too. The 1-D ops are the 2-D ones on a unit height, and
+every op takes an unbatched input (no N axis).
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ from tinygen.backend import get_array_module
 class MaxPool2d(Function):
     """Max over each window; the gradient goes to the window's winner, PyTorch's: its first
     maximum in raster order, or its last NaN. ``windows`` holds per axis (H, then W) the
-    window (kernel, stride, dilation, (start pad, end pad)); the padding is -inf and never
-    wins (a window whose input taps are all -inf sends its gradient to the first of them, as
-    torch does). With ``return_indices`` a second output holds each winner's flat position
-    in its input plane (H*W), as torch reports it; it is an integer constant that receives
-    no gradient."""
+    window (kernel, stride, dilation, (start pad, end pad)); the padding is -inf (an integer
+    type's least) and never wins (a window whose input taps are all -inf sends its gradient
+    to the first of them, as torch does). With ``return_indices`` a second output holds each
+    winner's flat position in its input plane (H*W), as torch reports it; it is an integer
+    constant that receives no gradient."""
 
     def __init__(self, windows, return_indices=False):
         self.windows, self.return_indices = windows, return_indices
