@@ -597,3 +597,88 @@ INIT_FIXES = [
 def test_each_fixed_initialiser_escape_raises_its_named_error(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+# --------------------------------------------------------------------------- Module's methods
+def _linear() -> nn.Linear:
+    return nn.Linear(3, 2)
+
+
+#: Module's public methods: (method, the argument corrupted, a call taking the bad value).
+MODULE_CALLS = {
+    "register_buffer:name": lambda v: _linear().register_buffer(v, Tensor(np.zeros(2))),
+    "register_buffer:tensor": lambda v: _linear().register_buffer("b", v),
+    "register_buffer:persistent": lambda v: _linear().register_buffer("b", None, v),
+    "register_parameter:name": lambda v: _linear().register_parameter(
+        v, nn.Parameter(np.zeros(2))),
+    "register_parameter:param": lambda v: _linear().register_parameter("q", v),
+    "add_module:name": lambda v: _linear().add_module(v, nn.ReLU()),
+    "add_module:module": lambda v: _linear().add_module("r", v),
+    "apply:fn": lambda v: _linear().apply(v),
+    "train:mode": lambda v: _linear().train(v),
+    "requires_grad_:requires_grad": lambda v: _linear().requires_grad_(v),
+    "zero_grad:set_to_none": lambda v: _linear().zero_grad(v),
+    "to:args": lambda v: _linear().to(v),
+    "to:dtype": lambda v: _linear().to(dtype=v),
+    "to:device": lambda v: _linear().to(device=v),
+    "cuda:device": lambda v: _linear().cuda(v),
+    "state_dict:prefix": lambda v: _linear().state_dict(prefix=v),
+    "state_dict:destination": lambda v: _linear().state_dict(destination=v),
+    "load_state_dict:state_dict": lambda v: _linear().load_state_dict(v),
+    "load_state_dict:value": lambda v: _linear().load_state_dict(
+        {"weight": v, "bias": np.zeros(2, np.float32)}),
+    "load_state_dict:strict": lambda v: _linear().load_state_dict(_linear().state_dict(), v),
+    "named_parameters:prefix": lambda v: list(_linear().named_parameters(prefix=v)),
+    "named_modules:prefix": lambda v: list(_linear().named_modules(prefix=v)),
+    "parameters:recurse": lambda v: list(_linear().parameters(v)),
+    "buffers:recurse": lambda v: list(_linear().buffers(v)),
+}
+BAD_MEMBERS = (np.zeros(3), Tensor(np.zeros(3)), "cuda", "a.b")
+
+
+@pytest.mark.parametrize("call", sorted(MODULE_CALLS))
+@given(choice=st.data())
+def test_module_methods_refuse_malformed_arguments_by_name(call, choice):
+    method = call.split(":")[0]
+    value = choice.draw(st.sampled_from(BAD_VALUES + BAD_MEMBERS))
+    try:
+        MODULE_CALLS[call](value)
+    except KeyError as error:  # PyTorch's error for a bad member name: kept, by name
+        assert str(error).strip("'\"").startswith(method), error
+    except Exception as error:  # noqa: BLE001 - the classifier judges every exception
+        reason = internal_escape(error, (method, "Linear"))
+        assert reason is None, f"{call}({value!r}): {reason}"
+
+
+MODULE_FIXES = [
+    ("module-persistent-type", lambda: _linear().register_buffer("b", None, "no"), TypeError,
+     r"register_buffer: persistent must be a bool"),
+    ("module-apply-callable", lambda: _linear().apply(3), TypeError,
+     r"Linear.apply: fn must be callable, got int"),
+    ("module-requires-grad-type", lambda: _linear().requires_grad_(np.zeros(3)), TypeError,
+     r"Linear.requires_grad_: requires_grad must be a bool"),
+    ("module-zero-grad-type", lambda: _linear().zero_grad(Tensor(np.zeros(3))), TypeError,
+     r"Linear.zero_grad: set_to_none must be a bool"),
+    ("module-to-not-a-dtype", lambda: _linear().to(1.5), TypeError,
+     r"Linear.to: expected a device, a floating dtype or a Tensor, got 1.5"),
+    ("module-to-device-named", lambda: _linear().to(device="tpu"), RuntimeError,
+     r"Linear.to: device must be one of"),
+    ("module-cuda-type", lambda: _linear().cuda(1.5), TypeError,
+     r"Linear.cuda: device must be None, an int or a str, got 1.5"),
+    ("module-state-dict-prefix", lambda: _linear().state_dict(prefix=None), TypeError,
+     r"Linear.state_dict: prefix must be a str, got NoneType"),
+    ("module-load-not-mapping", lambda: _linear().load_state_dict("x"), TypeError,
+     r"Linear.load_state_dict: state_dict must be a mapping of name -> array, got str"),
+    ("module-load-strict-type",
+     lambda: _linear().load_state_dict(_linear().state_dict(), strict=np.zeros(3)), TypeError,
+     r"Linear.load_state_dict: strict must be a bool"),
+    ("module-walk-recurse-type", lambda: list(_linear().parameters(np.zeros(3))), TypeError,
+     r"Linear.named_parameters: recurse must be a bool"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "pattern"),
+                         [pytest.param(*fix[1:], id=fix[0]) for fix in MODULE_FIXES])
+def test_each_fixed_module_escape_raises_its_named_error(call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call()

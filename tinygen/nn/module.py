@@ -12,7 +12,7 @@ Parameter (``requires_grad=False``) is still saved as a parameter, as in PyTorch
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +21,7 @@ from tinygen import backend
 from tinygen.autograd.grad_mode import no_grad
 from tinygen.autograd.hooks import observers
 from tinygen.autograd.tensor import Tensor
+from tinygen.nn.checks import flag
 
 
 class Parameter(Tensor):
@@ -113,6 +114,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"register_buffer: cannot assign a {type(tensor).__name__} to buffer "
                             f"{name!r} (Tensor or None required)")
+        flag("register_buffer", "persistent", persistent)
         _check_new_member(self, "register_buffer", name, Buffer)
         if tensor is not None and not isinstance(tensor, Buffer):
             tensor = Buffer(tensor)
@@ -157,6 +159,7 @@ class Module:
                       remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         """Every module in the tree (this one first) with its dotted path; a shared module
         once, under its first path, unless ``remove_duplicate`` is False."""
+        _check_walk(self, "named_modules", prefix, remove_duplicate, "remove_duplicate")
         seen: set = set()
         stack = [(prefix, self)]
         while stack:
@@ -176,6 +179,9 @@ class Module:
     def apply(self, fn: Callable[[Module], object]) -> Module:
         """Call ``fn`` on every child (recursively, children first), then on this module (the
         ``model.apply(weights_init)`` idiom); returns this module."""
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.apply: fn must be callable, got "
+                            f"{type(fn).__name__}")
         for child in self.children():
             child.apply(fn)
         fn(self)
@@ -183,6 +189,7 @@ class Module:
 
     def _named_tensors(self, kind, prefix: str = "", recurse: bool = True,
                        persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
+        _check_walk(self, f"named_{kind.__name__.lower()}s", prefix, recurse, "recurse")
         seen: set = set()
         walk = self.named_modules(prefix) if recurse else [(prefix, self)]
         for path, module in walk:
@@ -233,12 +240,14 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Switch gradient recording on or off for every parameter; returns this module."""
+        flag(f"{type(self).__name__}.requires_grad_", "requires_grad", requires_grad)
         for parameter in self.parameters():
             parameter.requires_grad_(requires_grad)
         return self
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``set_to_none``), or zero it in place."""
+        flag(f"{type(self).__name__}.zero_grad", "set_to_none", set_to_none)
         zero_grads(self.parameters(), set_to_none)
 
     def to(self, *args, device=None, dtype=None, non_blocking: bool = False) -> Module:
@@ -259,10 +268,18 @@ class Module:
                 device = f"cuda:{arg}"
             else:
                 dtype = arg
-        device = None if device is None else backend.check_device(device)
-        dtype = None if dtype is None else np.dtype(dtype)
+        method = f"{type(self).__name__}.to"
+        try:
+            device = None if device is None else backend.check_device(device)
+        except backend.DeviceError as error:
+            raise backend.DeviceError(f"{method}: {error}") from None
+        try:
+            dtype = None if dtype is None else np.dtype(dtype)
+        except TypeError:  # not a dtype at all (a float, a bool, an object)
+            raise TypeError(f"{method}: expected a device, a floating dtype or a Tensor, got "
+                            f"{dtype!r}") from None
         if dtype is not None and dtype.kind != "f":
-            raise TypeError(f"Module.to: dtype must be a floating dtype, got {dtype}")
+            raise TypeError(f"{method}: dtype must be a floating dtype, got {dtype}")
         for _, tensor in [*self.named_parameters(), *self.named_buffers()]:
             moved = _moved(tensor.data, device, dtype)
             if moved is not tensor.data:  # the setter bumps the version: only on a change
@@ -273,6 +290,10 @@ class Module:
 
     def cuda(self, device: int | str | None = None) -> Module:
         """Move everything to the GPU (``to("cuda")``); raises DeviceError without one."""
+        if device is not None and (isinstance(device, bool) or not isinstance(device, (
+                int, str, backend.device))):
+            raise TypeError(f"{type(self).__name__}.cuda: device must be None, an int or a "
+                            f"str, got {device!r}")
         return self.to("cuda" if device is None else device)
 
     def cpu(self) -> Module:
@@ -302,6 +323,13 @@ class Module:
             prefix: put before every name as it is (``"encoder."``: mind the dot).
             keep_vars: the Tensors themselves instead of their arrays.
         """
+        method = f"{type(self).__name__}.state_dict"
+        if not isinstance(prefix, str):
+            raise TypeError(f"{method}: prefix must be a str, got {type(prefix).__name__}")
+        if destination is not None and not isinstance(destination, dict):
+            raise TypeError(f"{method}: destination must be None or a dict, got "
+                            f"{type(destination).__name__}")
+        flag(method, "keep_vars", keep_vars)
         state = OrderedDict() if destination is None else destination
         for name, tensor in [*self.named_parameters(),
                              *self._named_tensors(Buffer, persistent_only=True)]:
@@ -321,6 +349,11 @@ class Module:
         Raises:
             StateDictError: listing every missing, unexpected and wrongly shaped key.
         """
+        method = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{method}: state_dict must be a mapping of name -> array, got "
+                            f"{type(state_dict).__name__}")
+        flag(method, "strict", strict)
         own = dict([*self.named_parameters(),
                     *self._named_tensors(Buffer, persistent_only=True)])
         missing = [name for name in own if name not in state_dict]
@@ -377,6 +410,14 @@ def _module_path(module: Module, stack: list) -> str:
         if value is module:
             return f"{parent_path}.{name}" if parent_path else name
     return parent_path
+
+
+def _check_walk(module: Module, method: str, prefix, switch, switch_name: str) -> None:
+    """A walk's arguments: ``prefix`` a str, its on/off argument a bool."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"{type(module).__name__}.{method}: prefix must be a str, got "
+                        f"{type(prefix).__name__}")
+    flag(f"{type(module).__name__}.{method}", switch_name, switch)
 
 
 def _check_new_member(module: Module, method: str, name, kind) -> None:
