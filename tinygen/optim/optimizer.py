@@ -62,10 +62,16 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 
 def elementwise(kernel: Callable, arrays: tuple, **constants) -> None:
-    """Run ``kernel(*arrays, **constants)``, an in-place update of same-shaped arrays (None
-    entries allowed), split into blocks of rows across threads when the first array is a
-    large CPU array and NumPy may use several threads; each block runs the same kernel on
-    views of the same rows of every array."""
+    """Run ``kernel(*arrays, **constants)``, an in-place update of same-shaped arrays, split
+    into blocks of rows across threads when the first array is a large CPU array and NumPy
+    may use several threads; each block runs the same kernel on views of the same rows of
+    every array, so the result is the same bit for bit.
+
+    Args:
+        kernel: an elementwise update, writing only into its array arguments.
+        arrays: the arrays, all of one shape (None where the kernel takes none).
+        **constants: the kernel's scalar arguments, the same for every block.
+    """
     first = arrays[0]
     parts = 1
     if first.size >= 2 * PARALLEL_BLOCK_SIZE and first.ndim:
