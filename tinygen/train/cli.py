@@ -62,7 +62,8 @@ def make_parser(description: str, *, epochs: int, batch_size: int, lr: float,
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="PATH",
                         help=f"resume from a checkpoint (no PATH: OUT/{CHECKPOINT_FILE})")
     parser.add_argument("--quick", action="store_true",
-                        help="a short smoke run (a few hundred steps) to check that it works")
+                        help="a short run (a few hundred to a few thousand steps) that shows "
+                             "the method works")
     parser.add_argument("--pause-at", type=positive_int, default=None, metavar="STEP",
                         help="save the checkpoint after this step (one past any resumed step) "
                              "and stop, without the final evaluation; --resume continues the "
