@@ -336,7 +336,11 @@ def _explain_failure(function, inputs, error):
                 f"{type(value).__name__}; wrap arrays and lists with tinygen.tensor(...)"
             ) from None
     dtypes = [t._data.dtype for t in inputs]
-    if isinstance(error, TypeError) and any(d.kind not in "fc" for d in dtypes):
+    # NumPy's casting errors (UFuncTypeError) and its refusal of arithmetic on bools
+    numpy_dtype_error = type(error).__module__.startswith("numpy") or "numpy boolean" in str(
+        error)
+    if isinstance(error, TypeError) and numpy_dtype_error and any(
+            d.kind not in "fc" for d in dtypes):
         shown = ", ".join(f"input {i}: {d}" for i, d in enumerate(dtypes))
         raise TypeError(f"{function.public_name}: expected floating tensors, got {shown}; "
                         "convert with .float() or .double() first") from error
