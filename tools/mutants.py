@@ -445,6 +445,11 @@ MUTANTS = [
            "if result is not None and not create_graph:\n            result = result.detach()",
            "if result is None and not create_graph:\n            result = result.detach()"),
     # ------------------------------------------------------------------ the op contract
+    Mutant("engine.error-path", ENGINE,
+           "backward's error path: a backward returning a raw array fails with a bare "
+           "AttributeError, not a TypeError naming the op",
+           "        _check_gradient_types(node, input_grads)\n        raise\n",
+           "        raise\n"),
     Mutant("function.version-check", FUNCTION,
            "mutation guard: a saved tensor changed in place is not detected",
            "if tensor._version[0] != version:", "if tensor._version[0] < version:"),
