@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from tinygen import backend
+from tinygen.autograd.ops.conv.parallel import batch_blocks, in_blocks
 from tinygen.autograd.ops.conv.windows import FlatRows, im2col, padded_batch_last
 from tinygen.backend import get_array_module
 
@@ -99,10 +100,63 @@ def _output_size(x_shape, weight_shape, stride, pads, dilation) -> tuple:
 
 
 # --------------------------------------------------------------------------- the three calls
+# Each runs on blocks of the batch, one thread each, when NumPy's BLAS may use several
+# threads and the conv is large enough (:mod:`.parallel`): the window copies and col2im adds
+# then run on every core, and no small GEMM waits on a BLAS thread hand-off. Inside a block
+# BLAS runs one thread, so the block picks its layout as at one thread.
 def conv2d(x, weight, stride, pads, dilation, groups):
     """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), and the cols it cut (None if it cut none
-    or did not keep them), which the weight gradient can reuse."""
+    or did not keep them), which the weight gradient can reuse: on blocks of the batch, a
+    dict of each block's cols keyed by its (low, high) image range."""
     out_hw = _output_size(x.shape, weight.shape, stride, pads, dilation)
+    blocks = batch_blocks(x, math.prod(weight.shape) * x.shape[0] * math.prod(out_hw))
+    if len(blocks) == 1:
+        return _conv2d(x, weight, out_hw, stride, pads, dilation, groups)
+    y = get_array_module(x).empty((x.shape[0], weight.shape[0]) + out_hw, dtype=x.dtype)
+
+    def block(low, high):
+        y[low:high], cols = _conv2d(x[low:high], weight, out_hw, stride, pads, dilation,
+                                    groups)
+        return (low, high), cols
+
+    return y, dict(in_blocks(block, blocks))
+
+
+def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols=None):
+    """Raw dL/dW of conv2d, (O, C/G, kh, kw): the sum over images and pixels of gy times
+    the windows of x. ``cols`` are x's windows if the forward kept them (a dict of them per
+    block of the batch if it ran on blocks); on blocks, each sums its own images."""
+    if cols is not None and not isinstance(cols, dict):  # the forward ran on one block
+        return _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols)
+    blocks = batch_blocks(x, math.prod(weight_shape) * gy.shape[0] * math.prod(gy.shape[2:]))
+    block_cols = cols or {}
+    parts = in_blocks(lambda low, high: _conv2d_weight_grad(
+        x[low:high], gy[low:high], weight_shape, stride, pads, dilation, groups,
+        block_cols.get((low, high))), blocks)
+    return sum(parts[1:], parts[0])
+
+
+def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
+    """Raw conv_transpose2d, (N, C, h, w) -> (N, O, *out_hw); weight (C, O/G, kh, kw).
+
+    ``pads`` is the padding of the conv it is the adjoint of.
+    """
+    blocks = batch_blocks(x, math.prod(weight.shape) * math.prod(x.shape[::2]) * x.shape[3])
+    if len(blocks) == 1:
+        return _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups)
+    out_channels = weight.shape[1] * groups
+    y = get_array_module(x).empty((x.shape[0], out_channels) + tuple(out_hw), dtype=x.dtype)
+
+    def block(low, high):
+        y[low:high] = _conv_transpose2d(x[low:high], weight, out_hw, stride, pads, dilation,
+                                        groups)
+
+    in_blocks(block, blocks)
+    return y
+
+
+def _conv2d(x, weight, out_hw, stride, pads, dilation, groups):
+    """:func:`conv2d` on one block: the layout :func:`choose_layout` picks, then its cols."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups)
     if layout == "dense":
         return _dense_conv2d(x, weight), None
@@ -114,9 +168,8 @@ def conv2d(x, weight, stride, pads, dilation, groups):
     return _cols_conv2d(w_groups, cols, layout, x.shape[0], out_hw), cols
 
 
-def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols=None):
-    """Raw dL/dW of conv2d, (O, C/G, kh, kw): the sum over images and pixels of gy times
-    the windows of x. ``cols`` are x's windows if the forward kept them."""
+def _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols):
+    """:func:`conv2d_weight_grad` on one block, ``cols`` its windows or None."""
     layout = choose_layout(x, weight_shape, gy.shape[2:], stride, pads, dilation, groups,
                            cols=cols)
     if layout == "dense":
@@ -131,11 +184,8 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols
     return _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps)
 
 
-def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
-    """Raw conv_transpose2d, (N, C, h, w) -> (N, O, *out_hw); weight (C, O/G, kh, kw).
-
-    ``pads`` is the padding of the conv it is the adjoint of.
-    """
+def _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
+    """:func:`conv_transpose2d` on one block, in the layout :func:`choose_layout` picks."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups,
                            transposed=True)
     if layout == "dense":
