@@ -10,6 +10,7 @@ import functools
 import inspect
 import math
 import numbers
+import operator
 import sys
 
 import numpy as np
@@ -69,9 +70,16 @@ def real(op: str, name: str, value, low: float | None = None, high: float | None
 
 
 def integer(op: str, name: str, value, minimum: int | None = None) -> int:
-    """``value`` as an int (not a bool, not a float), at least ``minimum`` if given."""
+    """``value`` as an int (not a bool, not a float; a one-element integer Tensor counts, as
+    in PyTorch), at least ``minimum`` if given."""
     if not _is_int(value):
-        raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+        try:
+            index = None if isinstance(value, bool) else operator.index(value)
+        except TypeError:
+            index = None
+        if index is None:
+            raise TypeError(f"{op}: {name} must be an int, got {value!r}")
+        value = index
     if minimum is not None and value < minimum:
         raise ValueError(f"{op}: {name} must be an int >= {minimum}, got {value!r}")
     return int(value)

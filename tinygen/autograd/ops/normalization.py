@@ -202,7 +202,8 @@ def batch_norm(x: Tensor, running_mean=None, running_var=None, weight: Tensor | 
     Returns:
         A tensor of x's shape and dtype.
     """
-    _check_hyperparameters("batch_norm", eps, momentum, training)
+    # momentum only matters where the running statistics are updated
+    _check_hyperparameters("batch_norm", eps, momentum if training else None, training)
     if x.ndim < 2 and x.numel() == 0:
         return clone(x)  # PyTorch's answer for an empty input of any shape: a copy
     if x.ndim < 2:
@@ -366,7 +367,9 @@ def instance_norm(input: Tensor, running_mean=None, running_var=None,
     Returns:
         A tensor of the input's shape.
     """
-    _check_hyperparameters("instance_norm", eps, momentum, use_input_stats)
+    updates = use_input_stats and running_mean is not None  # only then momentum is used
+    _check_hyperparameters("instance_norm", eps, momentum if updates else None,
+                           use_input_stats)
     if input.ndim < 2:
         raise ValueError(f"instance_norm: input must be (N, C, ...) with at least 2 axes, "
                          f"got shape {tuple(input.shape)}")

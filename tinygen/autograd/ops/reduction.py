@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import _is_int, dim_keepdim, integer, ints, tensor_args
+from tinygen.autograd.ops.arguments import _is_int, dim_keepdim, ints, real, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, argmax, argmin
 from tinygen.autograd.ops.conversion import cast, clone
 from tinygen.autograd.ops.elementwise import exp, log, maximum, minimum, sqrt
@@ -274,7 +274,7 @@ def _correction(op: str, unbiased, correction) -> int:
         raise TypeError(f"{op}: pass unbiased or correction, not both")
     if correction is None:
         return 1 if unbiased is None or unbiased else 0
-    return integer(op, "correction", correction)
+    return real(op, "correction", correction)  # PyTorch takes a float correction too
 
 
 @tensor_args
