@@ -3,19 +3,20 @@
 The pools of a PyTorch-style CNN (issue 18, item 3): max_pool2d 2x2 and 3x3 stride 2 on
 (64, 64, 24, 24), avg_pool2d 2x2 and adaptive_avg_pool2d to 1x1 and to 7x7 on
 (64, 64, 28, 28), and the pooling rows of benchmarks.layer_grid; float32, the input
-requiring a gradient. Each case runs in both frameworks
-interleaved in one process on the same inputs, after checking that both give the same
-outputs and gradients (benchmarks.kernels.measure_case); a row reports the best sample of
-each, since on a shared machine the minimum is the least disturbed estimate. Every case is
-timed at the default thread count (torch's, which threadpoolctl also gives NumPy's BLAS) and
-at one thread: the target is tinygen within 1.2x of PyTorch at the default, and no slower
-there than at one thread.
+requiring a gradient. Each case runs in both frameworks interleaved in one process on the
+same inputs, after checking that both give the same outputs and gradients
+(benchmarks.kernels.measure_case); a row reports the best sample of each, since on a shared
+machine the minimum is the least disturbed estimate. Every case is timed at the default
+thread count (torch's, which threadpoolctl also gives NumPy's BLAS and tinygen's pooling
+threads) and at one thread: the target is tinygen within 1.2x of PyTorch at the default, and
+no slower there than at one thread.
 
     python -m benchmarks.pooling                  # both thread counts, 15 repeats
     python -m benchmarks.pooling --threads 1 --repeats 31
 
-To compare with an older commit, run the same file from that checkout (a git worktree), so
-that ``import tinygen`` picks up its pooling. The table is printed, not written to a doc.
+To compare with an older commit, copy this file into a checkout of it (a git worktree) and
+run it there with PYTHONPATH set to that checkout, so that ``import tinygen`` takes its
+pooling. The table is printed, not written to a doc.
 """
 
 from __future__ import annotations
