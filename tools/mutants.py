@@ -61,6 +61,7 @@ RMSPROP = "tinygen/optim/rmsprop.py"
 ADAPTIVE = "tinygen/optim/adaptive.py"
 AVERAGING = "tinygen/optim/averaging.py"
 SCHEDULER = "tinygen/optim/lr_scheduler.py"
+SCHEDULE_ARGUMENTS = "tinygen/optim/schedule_arguments.py"
 CLIP = "tinygen/optim/clip.py"
 
 MUTANTS = [
@@ -295,6 +296,9 @@ MUTANTS = [
     Mutant("pooling.tiles-empty", PASSES,
            "spread: no zero fill for a dilated kernel whose taps span more than its stride",
            "tiles = stride == kernel == dilation * (kernel - 1) + 1", "tiles = stride == kernel"),
+    Mutant("pooling.end-padding-value", PASSES,
+           "phase layout: the extra end windows padded with 0, not the pool's padding value",
+           "phases[:, rows * q:] = value", "phases[:, rows * q:] = 0"),
     Mutant("pooling.tie-first", PASSES,
            "max pool: every tap tied with the maximum wins (not the first in raster order)",
            "xp.logical_and(hit, free, out=hit)", "pass"),
@@ -586,6 +590,13 @@ MUTANTS = [
     Mutant("optim.step-lr-off-by-one", SCHEDULER, "StepLR: decays one step early",
            "self.gamma ** (self.last_epoch // self.step_size)",
            "self.gamma ** ((self.last_epoch + 1) // self.step_size)"),
+    Mutant("optim.schedule-group-count", SCHEDULE_ARGUMENTS,
+           "schedules: a per-group list shorter than the groups accepted",
+           "if len(value) != count:", "if len(value) > count:"),
+    Mutant("optim.schedule-bool", SCHEDULE_ARGUMENTS,
+           "schedules: a bool accepted as a real number",
+           "return isinstance(value, numbers.Real) and not isinstance(value, bool)",
+           "return isinstance(value, numbers.Real)"),
     Mutant("optim.clip-root", CLIP, "clip_grad_norm_: the p-th root of the norm lost",
            "total = float(np.power(np.float64(powered), 1.0 / norm_type))",
            "total = float(powered)"),

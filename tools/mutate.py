@@ -45,13 +45,16 @@ from mutants import MUTANTS, Mutant  # noqa: E402 - the catalogue beside this sc
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "tests/autograd/test_ops_registry.py"
 REGISTRY_CASE = REGISTRY + "::test_op_matches_reference_and_passes_gradient_checks[{}]"
-ENGINE_TESTS = ["tests/autograd/test_engine.py", "tests/autograd/test_tensor.py",
+# two single tests first, quick: the engine's error path and apply's mixed-float refusal
+ENGINE_TESTS = ["tests/debug/test_learner_stumbles.py::"
+                "test_a_backward_that_returns_a_numpy_array_is_a_type_error_naming_the_op",
+                "tests/autograd/test_malformed_inputs.py::"
+                "test_matmul_refuses_float32_with_float64_as_pytorch_does",
+                "tests/autograd/test_engine.py", "tests/autograd/test_tensor.py",
                 "tests/autograd/test_mutation.py", "tests/autograd/test_view_writes.py",
                 "tests/autograd/test_inplace_values.py",
                 "tests/autograd/test_gradient_dtypes.py", "tests/autograd/test_gradcheck.py",
-                "tests/autograd/test_ties.py", REGISTRY, "tests/autograd/test_invariants.py",
-                "tests/debug/test_learner_stumbles.py::"  # the engine's error path
-                "test_a_backward_that_returns_a_numpy_array_is_a_type_error_naming_the_op"]
+                "tests/autograd/test_ties.py", REGISTRY, "tests/autograd/test_invariants.py"]
 KINKS = "tests/autograd/test_gradients_at_kinks.py"
 # the update rules' written forms first (quick, and they name the term that is wrong)
 OPTIMIZER_TESTS = ["tests/optim/test_update_rules.py", "tests/optim/test_step_in_place.py",
