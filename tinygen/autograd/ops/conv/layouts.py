@@ -16,6 +16,10 @@ from tinygen.autograd.ops.conv.parallel import batch_blocks, in_blocks
 from tinygen.autograd.ops.conv.windows import FlatRows, im2col, padded_batch_last
 from tinygen.backend import get_array_module
 
+#: Per-image GEMMs at least this wide (output pixels) run at OpenBLAS's full speed whatever
+#: their taps: the per-image layouts then beat one GEMM over the whole batch's cols
+WIDE_PIXELS = 256
+
 
 def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
                   transposed=False, cols=None) -> str:
@@ -27,11 +31,14 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
 
     - "dense" when the kernel covers the whole unpadded input (no groups, no dilation): one
       window, so x (N, C*H*W) is the GEMM operand as it lies, with no cols or transposes.
-    - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P and NumPy's BLAS
-      runs one thread. Outputs then land in place and a 1x1 conv needs no cols; but the
-      weight gradient writes (N, O/G, K) partial sums and each GEMM is only P wide, so
-      small maps with many taps (a DCGAN's 7x7) go channel-major instead. With more BLAS
-      threads N small GEMMs each wait on a thread hand-off, and one big GEMM wins.
+    - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P or P >= 256
+      (WIDE_PIXELS) and NumPy's BLAS runs one thread. Outputs then land in place and a 1x1
+      conv needs no cols; but the weight gradient writes (N, O/G, K) partial sums and each
+      GEMM is only P wide, so small maps with many taps (a DCGAN's 7x7, 8x8 maps of 128
+      channels) go channel-major instead; from 16x16 maps on, a P-wide GEMM runs at full
+      speed and its cols stay small. With more BLAS threads N small GEMMs each wait on a
+      thread hand-off, and one big GEMM wins; but a large conv runs on blocks of the batch,
+      one BLAS thread each (:mod:`.parallel`), so this applies only to a small one.
     - "flat_rows", the per-image GEMMs on cols cut a chunk of images at a time, when the
       conv also has stride 1, needs cols (not a 1x1 unpadded kernel) and wastes at most a
       quarter of its output grid on junk columns.
@@ -48,14 +55,21 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
     - "dense" from a 1x1 input whose taps tile the output, no groups, no dilation (a
       generator's first layer): the adjoint of a dense conv.
     - "correlation", a stride-1 conv of x with the flipped kernel, when the stride is 1 and
-      its cols (C*kh*kw per output pixel) are no larger than col2im's taps (O*kh*kw per
-      input pixel), or the kernel is 1x1 (no cols at all).
+      its cols (C*kh*kw per output pixel) are at most 4 times col2im's taps (O*kh*kw per
+      input pixel), or the kernel is 1x1 (no cols at all). Its cols are copied at memcpy
+      speed in cache-sized chunks (flat rows), where col2im's adds run over image-sized
+      taps: the input gradient of a 32 -> 64 3x3 conv on 26x26 maps, cols 2.3 times the
+      taps, took 41 ms by col2im and 24 by correlation (batch 64, one thread).
     - "phases", one stride-1 correlation per output phase on one shared im2col, when the
       stride divides the kernel, there is no dilation, those cols are no larger than
-      col2im's taps, and BLAS runs one thread (at two, its extra GEMMs wait on hand-offs).
+      col2im's taps, the m - 1 junk rows and columns of each phase's windows (m = k / s)
+      are at most an eighth of the map (on 4x4 maps a DCGAN's 512 -> 256 layer ran 10%
+      faster by col2im), and BLAS runs one thread (at two, its extra GEMMs wait on
+      hand-offs; a large conv runs on blocks of one BLAS thread each, :mod:`.parallel`).
     - otherwise a GEMM into taps and "col2im", one strided add per tap: "col2im_batch_last"
-      when the maps are narrower than the batch (each add runs along the batch), else
-      "col2im_per_image" (each add runs along image rows).
+      when the maps are at most a quarter of the batch wide (each add runs along the
+      batch), else "col2im_per_image" (each add runs along image rows; a 64 -> 3 layer on
+      32x32 maps at batch 64 ran 1.2 times faster so).
     """
     n, c, h, w = x.shape
     kh, kw = weight_shape[2:]
@@ -67,19 +81,21 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
                 out_hw[0] + top + bottom, out_hw[1] + left + right) == (kh, kw):
             return "dense"
         if stride == (1, 1) and ((kh, kw) == (1, 1)
-                                 or c * out_hw[0] * out_hw[1] <= out_channels * h * w):
+                                 or c * out_hw[0] * out_hw[1] <= 4 * out_channels * h * w):
             return "correlation"
         if dilation == (1, 1) and stride != (1, 1) and not kh % stride[0] and not kw % stride[1]:
             mh, mw = kh // stride[0], kw // stride[1]
             if (c * mh * mw * (h + mh - 1) * (w + mw - 1) <= out_channels * kh * kw * h * w
+                    and 8 * (mh - 1) <= h and 8 * (mw - 1) <= w
                     and backend.blas_threads(x) == 1):
                 return "phases"
-        return "col2im_batch_last" if w < n else "col2im_per_image"
+        return "col2im_batch_last" if 4 * w <= n else "col2im_per_image"
     if groups == 1 and dilation == (1, 1) and unpadded and (kh, kw) == (h, w):
         return "dense"
     pixels = out_hw[0] * out_hw[1]
     if cols is None:
-        per_image = c // groups * kh * kw <= 2 * pixels and backend.blas_threads(x) == 1
+        per_image = (c // groups * kh * kw <= 2 * pixels or pixels >= WIDE_PIXELS) and (
+            backend.blas_threads(x) == 1)
     else:
         per_image = cols.ndim == 4
     if not per_image:
