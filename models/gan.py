@@ -327,12 +327,14 @@ QUICK = {"steps": 600, "eval_every": 200, "eval_samples": 500, "final_samples": 
 # a conv step costs several MLP steps on a CPU, and a WGAN-GP step (k critic steps, each
 # with a double backward through the convs) several conv steps. The DCGAN's is `make run`,
 # the first run a reader sees: 500 steps at 2e-4 ended in blurred strokes (classifier-FID
-# 137, 6 of 10 digits); 2500 steps at 1e-3 draw recognizable digits (FID about 30, 9-10
-# digits, seeds 0 and 1) in about two minutes on 2 cores (docs/RESULTS.md)
+# 137, 6 of 10 digits); 2500 steps at 1e-3 draw recognizable digits (FID 27-35, 9 of 10
+# digits, seeds 0 and 1) in about two minutes on 2 cores (docs/RESULTS.md). At that rate
+# G's FID swings from one evaluation to the next (34 to 45 and back); a weight average
+# (EMA 0.995) follows a smoother path
 QUICK_CONV = {"dcgan": {"steps": 2500, "k": 2, "eval_every": 250},
               "lsgan": {"steps": 500, "k": 2, "eval_every": 100},
               "wgan-gp": {"steps": 150, "k": 2, "eval_every": 100}}
-QUICK_LR = {"dcgan": 1e-3}  # replaces the default --lr only
+QUICK_DEFAULTS = {"dcgan": {"lr": 1e-3, "ema": 0.995}}  # where the flag keeps its default
 
 
 def parse_flags(argv) -> argparse.Namespace:
@@ -406,8 +408,9 @@ def parse_flags(argv) -> argparse.Namespace:
     if args.quick:
         for name, value in {**QUICK, **QUICK_CONV.get(args.model, {})}.items():
             setattr(args, name, min(getattr(args, name), value))
-        if args.lr == parser.get_default("lr"):
-            args.lr = QUICK_LR.get(args.model, args.lr)
+        for name, value in QUICK_DEFAULTS.get(args.model, {}).items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     return args
 
 
@@ -453,8 +456,8 @@ def main(argv=None) -> dict:
                    log_every=args.log_every, desc=args.model, config=args, units=UNITS) as log:
         if args.quick:
             log.print(quick_notice(f"python -m models.gan --model {args.model}", args.steps,
-                                   args.full_steps, also=f"{args.channels} channels, lr "
-                                   f"{args.lr:g}, fewer samples for the metrics"))
+                                   args.full_steps, also=f"a smaller model, lr {args.lr:g}, "
+                                   "fewer samples for the metrics"))
         step, seconds = train(G, D, g_optimizer, d_optimizer, data, args, log, evaluator,
                               checkpoint, start_step, G_average)
         checkpoint.save(step=step)
