@@ -155,7 +155,8 @@ def input_corruptions(array: np.ndarray) -> dict:
         "one more leading axis": lambda a: Tensor(a[None].copy(), requires_grad=floating),
     }
     if floating:
-        ways["int64 tensor"] = lambda a: Tensor(a.astype(np.int64))
+        ways["int64 tensor"] = lambda a: Tensor(np.nan_to_num(a, posinf=0, neginf=0).astype(
+            np.int64))  # NaN and infinities have no int64 value: 0 instead
         ways["bool tensor"] = lambda a: Tensor(a != 0)
         ways[f"{_other_float(array.dtype)} (mixed dtypes)"] = lambda a: Tensor(
             a.astype(_other_float(a.dtype)), requires_grad=True)

@@ -218,7 +218,7 @@ def _check(op, x, weight, bias, groups, in_axis, out_axis, spatial=("H", "W")):
     if weight.ndim != 2 + len(spatial):
         raise ValueError(f"{op}: weight must have {2 + len(spatial)} axes, got shape "
                          f"{weight.shape}")
-    if not isinstance(groups, int) or groups < 1 or x.shape[1] % groups:
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or x.shape[1] % groups:
         raise ValueError(f"{op}: groups must be a positive int dividing the {x.shape[1]} input "
                          f"channels, got {groups!r}")
     expected_in = x.shape[1] // groups if in_axis == 1 else x.shape[1]
