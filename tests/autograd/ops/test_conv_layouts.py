@@ -44,11 +44,11 @@ def test_stride_one_transposed_convs_correlate_while_the_cols_are_at_most_4x_the
 
 
 @pytest.mark.parametrize("size, batch, expected", [
-    (8, 8, "phases"),  # 2-tap phases: one junk row and column on 8, an eighth
-    (7, 8, "col2im_per_image"),  # an eighth exceeded; 7 wide > a quarter of the batch
+    (16, 8, "phases"),  # 2-tap phases: maps of 16 (m - 1) or more
+    (15, 8, "col2im_per_image"),  # narrower; 15 wide > a quarter of the batch
     (4, 16, "col2im_batch_last"),  # 4 wide: a quarter of the batch
 ])
-def test_strided_transposed_convs_by_phases_only_on_maps_of_eight_or_more(size, batch,
+def test_strided_transposed_convs_by_phases_only_on_maps_of_sixteen_or_more(size, batch,
                                                                           expected):
     x = np.zeros((batch, 2, size, size))
     out = 2 * size
@@ -62,7 +62,7 @@ def test_strided_transposed_convs_by_phases_only_on_maps_of_eight_or_more(size, 
     (False, (2, 128, 16, 16), (2, 128, 3, 3), {"padding": 1}),
     (True, (2, 8, 6, 6), (8, 2, 3, 3), {"padding": 1}),
     (True, (2, 9, 6, 6), (9, 2, 3, 3), {"padding": 1}),
-    (True, (2, 2, 7, 7), (2, 3, 4, 4), {"padding": 1, "stride": 2}),
+    (True, (1, 2, 15, 15), (2, 3, 4, 4), {"padding": 1, "stride": 2}),
     (True, (16, 2, 4, 4), (2, 3, 4, 4), {"padding": 1, "stride": 2}),
 ])
 def test_the_layouts_at_the_edges_match_the_definition_and_differentiate_twice(

@@ -13,7 +13,7 @@ import math
 
 from tinygen import backend
 from tinygen.autograd.ops.conv.parallel import batch_blocks, in_blocks
-from tinygen.autograd.ops.conv.windows import FlatRows, im2col, padded_batch_last
+from tinygen.autograd.ops.conv.windows import FlatRows, im2col
 from tinygen.backend import get_array_module
 
 #: Per-image GEMMs at least this wide (output pixels) run at OpenBLAS's full speed whatever
@@ -62,10 +62,12 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
       taps, took 41 ms by col2im and 24 by correlation (batch 64, one thread).
     - "phases", one stride-1 correlation per output phase on one shared im2col, when the
       stride divides the kernel, there is no dilation, those cols are no larger than
-      col2im's taps, the m - 1 junk rows and columns of each phase's windows (m = k / s)
-      are at most an eighth of the map (on 4x4 maps a DCGAN's 512 -> 256 layer ran 10%
-      faster by col2im), and BLAS runs one thread (at two, its extra GEMMs wait on
-      hand-offs; a large conv runs on blocks of one BLAS thread each, :mod:`.parallel`).
+      col2im's taps, the maps are at least 16 (m - 1) wide and high (m = k / s; each image
+      row of its flat-row windows carries 2 (m - 1) junk columns: from 16x16 maps on a
+      DCGAN's transposed convs ran 8% faster by phases, on 8x8 ones 2% slower than by
+      col2im, on 4x4 ones 10% slower), and BLAS runs one thread (at two, its extra GEMMs
+      wait on hand-offs; a large conv runs on blocks of one BLAS thread each,
+      :mod:`.parallel`).
     - otherwise a GEMM into taps and "col2im", one strided add per tap: "col2im_batch_last"
       when the maps are at most a quarter of the batch wide (each add runs along the
       batch), else "col2im_per_image" (each add runs along image rows; a 64 -> 3 layer on
@@ -86,7 +88,7 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
         if dilation == (1, 1) and stride != (1, 1) and not kh % stride[0] and not kw % stride[1]:
             mh, mw = kh // stride[0], kw // stride[1]
             if (c * mh * mw * (h + mh - 1) * (w + mw - 1) <= out_channels * kh * kw * h * w
-                    and 8 * (mh - 1) <= h and 8 * (mw - 1) <= w
+                    and 16 * (mh - 1) <= h and 16 * (mw - 1) <= w
                     and backend.blas_threads(x) == 1):
                 return "phases"
         return "col2im_batch_last" if 4 * w <= n else "col2im_per_image"
@@ -398,8 +400,10 @@ def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
     correlation of x, zero-padded by m - 1 = k/s - 1, with an m-tap sub-kernel. All phases
     share one im2col of m x m windows (k^2/s^2 taps per pixel, s^2 times fewer than col2im's
     GEMM writes), nothing is added up tap by tap, and each phase's outputs are copied once
-    into their pixels. The windows run batch-last, the cols (G, C/G*m*m, rows, columns*N),
-    so that the phases of one row phase share one GEMM over a contiguous range of rows.
+    into their pixels. The windows are :class:`FlatRows` chunks of images, (b, C*m*m,
+    rows*Wp), so that the phases of one row phase share one GEMM per image over a
+    contiguous range of rows, and the outputs land image by image with no transpose of the
+    batch (0.8x the time of batch-last cols on a DCGAN's 128 -> 64, 16x16 -> 32x32).
     Measured: docs/BENCHMARKS.md, "Convolution layouts", `phases`.
     """
     xp = get_array_module(x)
@@ -419,28 +423,28 @@ def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
               for s, before, size in ((sh, top, out_hw[0]), (sw, left, out_hw[1]))]
     rows = max(h + mh - 1, max(q0 + count for _, q0, count in phases[0]))
     columns = max(w + mw - 1, max(q0 + count for _, q0, count in phases[1]))
-    padded = padded_batch_last(x, ((mh - 1, rows - h), (mw - 1, columns - w)))
-    # (N, C, rows, columns, mh, mw) -> (C, mh, mw, rows, columns, N) -> (G, K, rows, columns*N)
-    cols = xp.ascontiguousarray(backend.sliding_windows(padded, (mh, mw), (1, 1)).transpose(
-        1, 4, 5, 2, 3, 0)).reshape(groups, -1, rows, columns * n)
+    # rows x columns windows of m x m on x padded by m - 1 before, each row Wp wide
+    chunks = FlatRows(x, (mh, mw), ((mh - 1, rows - h), (mw - 1, columns - w)), (1, 1), rows)
+    width = chunks.row_width
     y = xp.empty((n, per_group * groups) + tuple(out_hw), dtype=x.dtype)
     y_groups = y.reshape(n, groups, per_group, *out_hw)  # (N, O, H, W) -> (N, G, O/G, H, W)
-    for rh, (th, qh, count_h) in enumerate(phases[0]):
-        if not count_h:
-            continue
-        # the phases of one row phase share their windows' rows: one GEMM for all of them,
-        # over whole rows (columns - count_w junk outputs per row, cheaper than one GEMM
-        # per phase and output row)
-        # (G, K, rows, columns*N) -> (G, K, count_h*columns*N), a view
-        block = cols[:, :, qh:qh + count_h].reshape(groups, cols.shape[1], -1)
-        # (G, sw*O/G, K) @ (G, K, count_h*columns*N) -> (G, sw, O/G, count_h, columns, N)
-        part = xp.matmul(sub_kernels[rh], block).reshape(groups, sw, per_group, count_h,
-                                                         columns, n)
-        for rw, (tw, qw, count_w) in enumerate(phases[1]):
-            if count_w:
-                # (G, O/G, count_h, count_w, N) -> (N, G, O/G, count_h, count_w)
-                y_groups[:, :, :, th::sh, tw::sw] = part[:, rw, :, :, qw:qw + count_w].transpose(
-                    4, 0, 1, 2, 3)
+    for start, stop, cols in chunks:
+        b = stop - start
+        cols = cols.reshape(b, groups, -1, rows * width)  # -> (b, G, K, rows*Wp)
+        for rh, (th, qh, count_h) in enumerate(phases[0]):
+            if not count_h:
+                continue
+            # the phases of one row phase share their windows' rows: one GEMM for all of
+            # them, over whole rows (Wp - count_w junk outputs per row, cheaper than one
+            # GEMM per phase and output row); (b, G, K, count_h*Wp), a view
+            block = cols[..., qh * width:(qh + count_h) * width]
+            # (G, sw*O/G, K) @ (b, G, K, count_h*Wp) -> (b, G, sw, O/G, count_h, Wp)
+            part = xp.matmul(sub_kernels[rh], block).reshape(b, groups, sw, per_group,
+                                                             count_h, width)
+            for rw, (tw, qw, count_w) in enumerate(phases[1]):
+                if count_w:
+                    y_groups[start:stop, :, :, th::sh, tw::sw] = part[:, :, rw, :, :,
+                                                                      qw:qw + count_w]
     return y
 
 
