@@ -204,3 +204,40 @@ def test_an_error_inside_a_composition_notes_the_function_called():
     error = _refusal(F.glu, tg.randn(2, 4), dim=1.5)
 
     assert "glu" in str(error) + " ".join(getattr(error, "__notes__", ()))
+
+
+def test_cat_promotes_float32_with_float64_as_pytorch_does():
+    low = tg.randn(2, requires_grad=True)
+    high = tg.randn(3, dtype=np.float64, requires_grad=True)
+
+    joined = tg.cat([low, high])
+    joined.sum().backward()
+
+    assert joined.dtype == np.float64 and low.grad.dtype == np.float32
+
+
+def test_a_custom_function_never_sees_two_float_dtypes():
+    class Pair(tg.autograd.Function):
+        def forward(self, a, b):
+            return a + b
+
+    with pytest.raises(TypeError, match="pair: expected tensors of one floating dtype"):
+        Pair().apply(tg.randn(2), tg.randn(2, dtype=np.float64))
+
+
+@pytest.mark.parametrize(("function", "name"), [
+    (lambda: tg.autograd.ops.recurrent.LSTMCell(), "lstm_cell"),
+    (lambda: tg.autograd.ops.activation.LeakyReLU(0.1), "leaky_relu"),
+    (lambda: tg.autograd.ops.activation.ReLU(), "relu"),
+    (lambda: tg.autograd.ops.linalg.MatMul(), "matmul"),
+])
+def test_an_op_is_named_as_users_call_it(function, name):
+    assert function().public_name == name
+
+
+def test_an_index_tensor_beside_a_float_one_is_not_a_dtype_mix():
+    weight = tg.randn(4, 3, dtype=np.float64, requires_grad=True)
+
+    rows = F.embedding(tg.tensor([0, 3]), weight)
+
+    assert rows.shape == (2, 3) and rows.dtype == np.float64
