@@ -196,6 +196,8 @@ class Function:
         except (AttributeError, TypeError, ValueError) as error:
             _explain_failure(self, inputs, error)
             raise
+        except MemoryError as error:  # as PyTorch's allocator: a RuntimeError naming the op
+            raise RuntimeError(f"{self.public_name}: out of memory: {error}") from None
         if type(raw) is tuple:
             result = tuple(Tensor._from_array(y) for y in raw)
         else:

@@ -49,8 +49,9 @@ ALLOWED_ERRORS = (TypeError, ValueError, IndexError, RuntimeError, NotImplemente
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 #: A hyperparameter value "too large for any drawn shape" (a dim, a kernel size, a
-#: padding), still small enough that an op which accepts it allocates little.
-HUGE = 1000
+#: padding), still small enough that an op which accepts it allocates little: an output
+#: size of HUGE on three spatial axes is 10**6 entries per channel.
+HUGE = 100
 
 
 @dataclass(frozen=True)

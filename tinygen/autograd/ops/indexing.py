@@ -286,7 +286,7 @@ def take_along_dim(x: Tensor, indices, dim: int | None = None) -> Tensor:
     if any(n != m and 1 not in (n, m) for n, m in others):
         raise ValueError(f"take_along_dim: shapes {x.shape} and {indices.shape} do not "
                          f"broadcast on the axes other than dim {axis}")
-    sides = [max(n, m) for n, m in zip(x.shape, indices.shape)]
+    sides = [m if n == 1 else n for n, m in zip(x.shape, indices.shape)]  # 1 stretches to 0
     x_shape = tuple(sides[:axis]) + (x.shape[axis],) + tuple(sides[axis + 1:])
     index_shape = tuple(sides[:axis]) + (indices.shape[axis],) + tuple(sides[axis + 1:])
     xp = get_array_module(indices.data)
