@@ -36,7 +36,7 @@ def main(steps: int = 1000, hidden: int = 32, lr: float = 1.0) -> None:
     x, y = tg.tensor(x_values), tg.tensor(y_values)
     w1 = tg.tensor(tg.randn(2, hidden).numpy() * 1.5, requires_grad=True)
     b1 = tg.zeros(hidden, requires_grad=True)
-    w2 = tg.tensor(tg.randn(hidden, 1).numpy() / np.sqrt(hidden), requires_grad=True)
+    w2 = tg.tensor(tg.randn(hidden, 1).numpy() / np.float32(np.sqrt(hidden)), requires_grad=True)
     b2 = tg.zeros(1, requires_grad=True)
     parameters = [w1, b1, w2, b2]
 
