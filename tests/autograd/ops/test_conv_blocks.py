@@ -18,6 +18,8 @@ from tinygen.autograd.ops.conv import layouts, parallel
 from tinygen.autograd.ops.conv.reference import reference_conv2d, reference_conv_transpose2d
 from tinygen.testing import arrays
 
+NO_PADS = ((0, 0), (0, 0))
+
 
 @st.composite
 def block_problem(draw):
@@ -149,3 +151,22 @@ def test_a_failing_block_raises_and_still_restores_the_blas_threads():
         with pytest.raises(RuntimeError, match="block 0:2"):
             parallel.in_blocks(work, parallel.batch_blocks(x, parallel.PARALLEL_MIN_MACS))
         assert tg.backend.blas_threads(x) == 2
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_a_dense_conv_stays_one_gemm_on_blas_threads(transposed):
+    """A conv whose kernel covers its input (and its adjoint from a 1x1 input) is one GEMM
+    with no copies: blocks would only split it, so it never runs on them."""
+    x = np.ones((4, 3, 1, 1) if transposed else (4, 3, 2, 2))
+    weight = np.ones((3, 5, 2, 2) if transposed else (5, 3, 2, 2))
+    with _on_blocks(2), mock.patch.object(layouts, "in_blocks",
+                                          wraps=parallel.in_blocks) as spy:
+        if transposed:
+            y = layouts.conv_transpose2d(x, weight, (2, 2), (1, 1), NO_PADS, (1, 1), 1)
+        else:
+            y, cols = layouts.conv2d(x, weight, (1, 1), NO_PADS, (1, 1), 1)
+            assert cols is None
+            layouts.conv2d_weight_grad(x, np.ones((4, 5, 1, 1)), weight.shape, (1, 1), NO_PADS,
+                                       (1, 1), 1)
+    assert all(len(call.args[1]) == 1 for call in spy.call_args_list)
+    assert y.shape == ((4, 5, 2, 2) if transposed else (4, 5, 1, 1))
