@@ -52,7 +52,8 @@ th { background: #f0f3f8; font-weight: 600; }
 .unit { font-size: 12px; color: #4a5568; max-width: 420px; }
 .chart, figure { background: #fff; border: 1px solid #dde1e8; border-radius: 4px;
   margin: 0; padding: 6px; }
-figure img, .snapshot img { image-rendering: pixelated; display: block; }
+figure img, .snapshot img { image-rendering: pixelated; display: block; max-width: 100%;
+  height: auto; }
 figcaption { font-size: 12px; color: #4a5568; margin-top: 4px; }
 svg text { font: 11px system-ui, Helvetica, Arial, sans-serif; fill: #333c4c; }
 svg .axis { stroke: #b4bdcc; fill: none; }
@@ -364,6 +365,7 @@ def _width(path: Path) -> int:
 
 
 def _display_width(path: Path) -> int:
-    """Small pictures (MNIST grids) at twice their size, large ones as they are."""
+    """Grids of small images (MNIST's: 242 to 302 pixels wide) at twice their size, pixel
+    for pixel; plots and animations as they are."""
     width = _width(path)
-    return 2 * width if width < 400 else width
+    return 2 * width if width <= 320 and path.suffix == ".png" else width
