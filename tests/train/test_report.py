@@ -168,3 +168,9 @@ def test_line_chart_draws_one_line_per_split_and_skips_non_finite_points():
     lines = re.findall(r'<polyline [^>]*points="([^"]*)"', svg)
     assert [len(points.split()) for points in lines] == [2, 2]
     assert ">samples</text>" in svg and ">raw</text>" in svg
+
+
+def test_a_run_without_training_steps_prints_no_progress_line(tmp_path, capsys):
+    with RunLogger(tmp_path, total_steps=300, initial_step=300) as log:  # --eval-only
+        log.write(300, split="test", loss=1.0)
+    assert capsys.readouterr().out == ""

@@ -133,7 +133,7 @@ class RunLogger:
 
     def close(self, failed: BaseException | None = None) -> None:
         """Close the bar and the metrics file; the report says where training ended."""
-        if self.plain and self.n != self._line_step:
+        if self.plain and self.n not in (self._line_step, self._start_step):
             self._plain_line(force=True)
         self.bar.close()
         self._file.close()

@@ -6,8 +6,10 @@ the run saved.
 Everything is inline: PNGs and GIFs as base64 data URLs, the charts as SVG drawn here, the
 slider as a few lines of script; the page loads nothing from anywhere, so it can be mailed,
 archived or opened offline. :class:`tinygen.train.RunLogger` rewrites it (atomically) at each
-evaluation, each sample grid and at the end of training; ``finish_run`` there writes the
-last version once the final pictures exist and prints the line that says where it is.
+evaluation, each sample grid and at the end of training; :func:`tinygen.train.finish_run`
+writes the last version once the final pictures exist and prints the line that says where
+it is. This module only draws: it reads nothing but the run directory's pictures and
+``run.json``, and is given the metric records.
 """
 
 from __future__ import annotations
