@@ -296,9 +296,17 @@ MUTANTS = [
     Mutant("pooling.tiles-empty", PASSES,
            "spread: no zero fill for a dilated kernel whose taps span more than its stride",
            "tiles = stride == kernel == dilation * (kernel - 1) + 1", "tiles = stride == kernel"),
+    Mutant("pooling.row-end-padding", PASSES,
+           "phase layout: each row's end padding 0, not the pool's padding value (-inf)",
+           "target[:, end:] = value", "target[:, end:] = 0"),
     Mutant("pooling.end-padding-value", PASSES,
            "phase layout: the extra end windows padded with 0, not the pool's padding value",
-           "phases[:, rows * q:] = value", "phases[:, rows * q:] = 0"),
+           "phases[:, rows * q:] = value", "phases[:, rows * q:] = 0",
+           equivalent="only the phase layout's junk windows read the extra windows past the "
+           "last row: a real window's last tap reads padded position (out - 1) * stride + "
+           "(kernel - 1) * dilation < q * stride, inside its own row, and the junk windows "
+           "are cropped from the max and get a zero upstream gradient, so the value there "
+           "never reaches an output, an index or a gradient"),
     Mutant("pooling.tie-first", PASSES,
            "max pool: every tap tied with the maximum wins (not the first in raster order)",
            "xp.logical_and(hit, free, out=hit)", "pass"),
