@@ -24,21 +24,8 @@ from tinygen.testing.malformed import harness_failure, internal_escape, malforme
 
 SPECS = all_specs()
 
-#: TEMPORARY: specs whose escapes are in files another helper owns (ops/pooling.py:
-#: upsample_nearest2d's scale_factor message does not name it, a list input reaches
-#: ``.ndim``). Strict, so each entry fails once fixed; remove the entries with the fix.
-POOLING_ESCAPES = {"upsample_nearest2d"}
 
-
-def _marks(spec):
-    if spec.name in POOLING_ESCAPES:
-        return [pytest.mark.xfail(reason="pooling.py escape, owned by another change",
-                                  strict=True)]
-    return []
-
-
-@pytest.mark.parametrize("spec", [pytest.param(spec, marks=_marks(spec)) for spec in SPECS],
-                         ids=[spec.name for spec in SPECS])
+@pytest.mark.parametrize("spec", SPECS, ids=[spec.name for spec in SPECS])
 def test_malformed_input_raises_a_named_tinygen_error(spec):
     @given(call=malformed_calls(spec))
     def check(call):

@@ -84,14 +84,15 @@ def test_data_is_the_raw_array_and_init_accepts_it():
     assert not hasattr(layer.weight.data, "normal_")
 
 
-def test_dtypes_are_numpys_and_promotion_is_numpys():
+def test_dtypes_are_numpys_and_elementwise_promotion_is_pytorchs():
     x = tg.ones(2)
 
     assert tg.float32 is np.float32 and tg.float is np.float32 and tg.long is np.int64
     assert x.dtype == tg.float32 and str(x.dtype) == "float32"
     assert not any(hasattr(tg, name) for name in ["set_default_dtype", "bfloat16", "complex64"])
     assert (tg.tensor([1, 2]) / 2).dtype == np.float64
-    assert (tg.tensor([1, 2]) * x).dtype == np.float64
+    assert (tg.tensor([1, 2]) * x).dtype == np.float32  # an int tensor with a float32 one
+    assert (x * tg.ones(2, dtype=tg.float64)).dtype == np.float64
 
 
 @pytest.mark.parametrize("change", [

@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from tinygen.autograd.function import Function
-from tinygen.autograd.ops.arguments import pair, positive
+from tinygen.autograd.ops.arguments import pair, positive, tensor_args
 from tinygen.autograd.ops.conv.functions import single
 from tinygen.autograd.ops.pooling_passes import (
     in_blocks,
@@ -389,12 +389,13 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 
 # --------------------------------------------------------------------------- upsampling
+@tensor_args
 def upsample_nearest2d(x: Tensor, scale_factor: int) -> Tensor:
     """Repeat every pixel of (N, C, H, W) scale_factor times along H and W.
 
     Built from reshape and expand, so its gradient (the sum over each block) comes free.
     """
-    s = positive("scale_factor", scale_factor)
+    s = positive("scale_factor", scale_factor, op="upsample_nearest2d")
     if x.ndim != 4:
         raise ValueError(f"upsample_nearest2d: x must be (N, C, H, W), got shape {x.shape}")
     n, c, h, w = x.shape
