@@ -130,15 +130,35 @@ def test_batch_blocks_cut_the_batch_into_contiguous_runs_one_per_thread(n, threa
     assert small == [(0, n)]
 
 
-def test_blocks_run_blas_on_one_thread_and_restore_it_after():
+@pytest.mark.parametrize("macs, blocks", [(parallel.PARALLEL_MIN_MACS, 2),
+                                           (parallel.PARALLEL_MIN_MACS - 1, 1)])
+def test_blocks_run_blas_on_one_thread_and_restore_it_after(macs, blocks):
+    """Two blocks on two threads, or a conv too small to split on one: BLAS on one thread
+    inside either way."""
     x = np.zeros((4, 1, 1, 1))
     seen = []
     with threadpool_limits(2):
         parallel.in_blocks(lambda low, high: seen.append(tg.backend.blas_threads(x)),
-                           parallel.batch_blocks(x, parallel.PARALLEL_MIN_MACS))
+                           parallel.batch_blocks(x, macs))
         after = tg.backend.blas_threads(x)
-    assert seen == [1, 1]
+    assert seen == [1] * blocks
     assert after == 2
+
+
+def test_a_dense_conv_runs_whole_on_blas_threads_only_when_large():
+    x, weight = np.ones((4, 3, 2, 2)), np.ones((5, 3, 2, 2))
+    seen = []
+    real = layouts.dense_conv2d
+
+    def spy(*args):
+        seen.append(tg.backend.blas_threads(x))
+        return real(*args)
+
+    with threadpool_limits(2), mock.patch.object(layouts, "dense_conv2d", spy):
+        for whole_min_macs in (1 << 40, 0):
+            with mock.patch.object(parallel, "WHOLE_MIN_MACS", whole_min_macs):
+                layouts.conv2d(x, weight, (1, 1), NO_PADS, (1, 1), 1)
+    assert seen == [1, 2]
 
 
 def test_a_failing_block_raises_and_still_restores_the_blas_threads():
@@ -154,9 +174,9 @@ def test_a_failing_block_raises_and_still_restores_the_blas_threads():
 
 
 @pytest.mark.parametrize("transposed", [False, True])
-def test_a_dense_conv_stays_one_gemm_on_blas_threads(transposed):
+def test_a_dense_conv_stays_one_block(transposed):
     """A conv whose kernel covers its input (and its adjoint from a 1x1 input) is one GEMM
-    with no copies: blocks would only split it, so it never runs on them."""
+    with no copies: blocks would only split it, so it runs as one."""
     x = np.ones((4, 3, 1, 1) if transposed else (4, 3, 2, 2))
     weight = np.ones((3, 5, 2, 2) if transposed else (5, 3, 2, 2))
     with _on_blocks(2), mock.patch.object(layouts, "in_blocks",
@@ -165,7 +185,7 @@ def test_a_dense_conv_stays_one_gemm_on_blas_threads(transposed):
             y = layouts.conv_transpose2d(x, weight, (2, 2), (1, 1), NO_PADS, (1, 1), 1)
         else:
             y, cols = layouts.conv2d(x, weight, (1, 1), NO_PADS, (1, 1), 1)
-            assert cols is None
+            assert cols == {(0, 4): None}
             layouts.conv2d_weight_grad(x, np.ones((4, 5, 1, 1)), weight.shape, (1, 1), NO_PADS,
                                        (1, 1), 1)
     assert all(len(call.args[1]) == 1 for call in spy.call_args_list)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 
 from tinygen import backend
+from tinygen.autograd.ops.conv import parallel
+from tinygen.autograd.ops.conv.dense import dense_conv2d, dense_conv_transpose2d, dense_weight_grad
 from tinygen.autograd.ops.conv.parallel import batch_blocks, in_blocks
 from tinygen.autograd.ops.conv.windows import FlatRows, im2col
 from tinygen.backend import get_array_module
@@ -121,15 +123,17 @@ def _output_size(x_shape, weight_shape, stride, pads, dilation) -> tuple:
 # Each runs on blocks of the batch, one thread each, when NumPy's BLAS may use several
 # threads and the conv is large enough (:mod:`.parallel`): the window copies and col2im adds
 # then run on every core, and no small GEMM waits on a BLAS thread hand-off. Inside a block
-# BLAS runs one thread, so the block picks its layout as at one thread.
+# (a small conv is one) BLAS runs one thread, so the block picks its layout as at one
+# thread; only a large dense conv, one GEMM, runs whole on BLAS's threads.
 def conv2d(x, weight, stride, pads, dilation, groups):
-    """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), and the cols it cut (None if it cut none
-    or did not keep them), which the weight gradient can reuse: on blocks of the batch, a
-    dict of each block's cols keyed by its (low, high) image range."""
+    """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), and the cols it cut, which the weight
+    gradient can reuse: a dict of each block's cols (None where it cut none or did not keep
+    them) keyed by the block's (low, high) image range, or None for a dense conv."""
     out_hw = _output_size(x.shape, weight.shape, stride, pads, dilation)
     # multiply-adds: each of the N*oh*ow output pixels times the O*C/G*kh*kw weights
-    blocks = batch_blocks(x, math.prod(weight.shape) * x.shape[0] * math.prod(out_hw))
-    if len(blocks) == 1 or _dense(x, weight.shape, out_hw, stride, pads, dilation, groups):
+    macs = math.prod(weight.shape) * x.shape[0] * math.prod(out_hw)
+    blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups)
+    if blocks is None:
         return _conv2d(x, weight, out_hw, stride, pads, dilation, groups)
     y = get_array_module(x).empty((x.shape[0], weight.shape[0]) + out_hw, dtype=x.dtype)
 
@@ -143,13 +147,12 @@ def conv2d(x, weight, stride, pads, dilation, groups):
 
 def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols=None):
     """Raw dL/dW of conv2d, (O, C/G, kh, kw): the sum over images and pixels of gy times
-    the windows of x. ``cols`` are x's windows if the forward kept them (a dict of them per
-    block of the batch if it ran on blocks); on blocks, each sums its own images."""
-    if cols is not None and not isinstance(cols, dict):  # the forward ran on one block
-        return _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols)
-    blocks = batch_blocks(x, math.prod(weight_shape) * gy.shape[0] * math.prod(gy.shape[2:]))
-    if _dense(x, weight_shape, gy.shape[2:], stride, pads, dilation, groups):
-        blocks = [(0, x.shape[0])]
+    the windows of x. ``cols`` are the dict of x's windows per block of the batch that the
+    forward kept (or None); each block sums its own images."""
+    macs = math.prod(weight_shape) * gy.shape[0] * math.prod(gy.shape[2:])
+    blocks = _blocks(x, macs, weight_shape, gy.shape[2:], stride, pads, dilation, groups)
+    if blocks is None:
+        return _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, None)
     block_cols = cols or {}
     parts = in_blocks(lambda low, high: _conv2d_weight_grad(
         x[low:high], gy[low:high], weight_shape, stride, pads, dilation, groups,
@@ -163,9 +166,10 @@ def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
     ``pads`` is the padding of the conv it is the adjoint of.
     """
     # multiply-adds: each of the N*h*w input pixels times the C*O/G*kh*kw weights
-    blocks = batch_blocks(x, math.prod(weight.shape) * x.shape[0] * x.shape[2] * x.shape[3])
-    if len(blocks) == 1 or _dense(x, weight.shape, out_hw, stride, pads, dilation, groups,
-                                  transposed=True):
+    macs = math.prod(weight.shape) * x.shape[0] * x.shape[2] * x.shape[3]
+    blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups,
+                     transposed=True)
+    if blocks is None:
         return _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups)
     out_channels = weight.shape[1] * groups
     y = get_array_module(x).empty((x.shape[0], out_channels) + tuple(out_hw), dtype=x.dtype)
@@ -178,19 +182,22 @@ def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
     return y
 
 
-def _dense(x, weight_shape, out_hw, stride, pads, dilation, groups, transposed=False) -> bool:
-    """Whether the conv is one GEMM with no copies ("dense"): blocks would only split that
-    GEMM, which BLAS's own threads share better (a generator's first layer, 1x1 -> 4x4 at
-    batch 64, took 9 ms on blocks against 2.7 on BLAS's two threads, on a loaded machine)."""
-    return choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups,
-                         transposed=transposed) == "dense"
+def _blocks(x, macs, weight_shape, out_hw, stride, pads, dilation, groups,
+            transposed=False):
+    """The blocks of the batch a conv runs on (:func:`.parallel.batch_blocks`): a dense one
+    (one GEMM, no copies) as one block, which blocks would only split; or None, to run it
+    whole on BLAS's own threads, when it is at least WHOLE_MIN_MACS multiply-adds."""
+    if choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups,
+                     transposed=transposed) != "dense":
+        return batch_blocks(x, macs)
+    return None if macs >= parallel.WHOLE_MIN_MACS else [(0, x.shape[0])]
 
 
 def _conv2d(x, weight, out_hw, stride, pads, dilation, groups):
     """:func:`conv2d` on one block: the layout :func:`choose_layout` picks, then its cols."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups)
     if layout == "dense":
-        return _dense_conv2d(x, weight), None
+        return dense_conv2d(x, weight), None
     # (O, C/G, kh, kw) -> (G, O/G, K)
     w_groups = weight.reshape(groups, weight.shape[0] // groups, -1)
     if layout == "flat_rows":
@@ -204,7 +211,7 @@ def _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, col
     layout = choose_layout(x, weight_shape, gy.shape[2:], stride, pads, dilation, groups,
                            cols=cols)
     if layout == "dense":
-        return _dense_weight_grad(x, gy, weight_shape)
+        return dense_weight_grad(x, gy, weight_shape)
     # K > O/G: see _weight_product
     wide_taps = x.shape[1] // groups * weight_shape[2] * weight_shape[3] > gy.shape[1] // groups
     if layout == "flat_rows":
@@ -220,47 +227,13 @@ def _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups,
                            transposed=True)
     if layout == "dense":
-        return _dense_conv_transpose2d(x, weight, out_hw, pads)
+        return dense_conv_transpose2d(x, weight, out_hw, pads)
     if layout == "correlation":
         return _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups)
     if layout == "phases":
         return _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups)
     return _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups,
                                     batch_last=layout == "col2im_batch_last")
-
-
-# --------------------------------------------------------------------------- dense
-def _dense_conv2d(x, weight):
-    """A conv whose kernel covers its whole unpadded input (a DCGAN critic's last 7x7 conv)
-    is a dense layer: x times the weight as they lie, with no cols and no transposes.
-    Measured: docs/BENCHMARKS.md, "Convolution layouts", `dense`."""
-    n, out_channels = x.shape[0], weight.shape[0]
-    # (N, C, H, W) -> (N, C*H*W) @ (C*H*W, O) -> (N, O) -> (N, O, 1, 1)
-    # sizes spelled out: -1 is ambiguous for an empty batch (PyTorch returns an empty output)
-    return backend.matmul(x.reshape(n, math.prod(x.shape[1:])),
-                          weight.reshape(out_channels, -1).T).reshape(
-        n, out_channels, 1, 1)
-
-
-def _dense_weight_grad(x, gy, weight_shape):
-    """The weight gradient of a dense conv: one GEMM of gy and x as they lie."""
-    n = gy.shape[0]
-    # (N, O)^T @ (N, C*H*W) -> (O, C*H*W) -> (O, C, kh, kw)
-    return backend.matmul(gy.reshape(n, math.prod(gy.shape[1:])).T,
-                          x.reshape(n, math.prod(x.shape[1:]))).reshape(weight_shape)
-
-
-def _dense_conv_transpose2d(x, weight, out_hw, pads):
-    """The adjoint of a dense conv, a transposed conv from a 1x1 input (a generator's first
-    layer): each image's taps tile its output, so it is one GEMM with no col2im."""
-    xp = get_array_module(x)
-    n, c = x.shape[:2]
-    out_channels, kh, kw = weight.shape[1:]
-    top, left = pads[0][0], pads[1][0]
-    # (N, C) @ (C, O*kh*kw) -> (N, O, kh, kw), dropping the padding
-    image = backend.matmul(x.reshape(n, c), weight.reshape(c, -1)).reshape(
-        n, out_channels, kh, kw)
-    return xp.ascontiguousarray(image[:, :, top:top + out_hw[0], left:left + out_hw[1]])
 
 
 # --------------------------------------------------------------------------- GEMMs on cols
