@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -291,7 +292,25 @@ def matmul(a, b):
     return a @ b
 
 
+# ----------------------------------------------------------------------------- threads
+# NumPy releases the GIL inside a ufunc's loop, a copy and a matmul, so kernels that split a
+# large array into blocks (pooling's passes, the optimizers' updates, a conv's per-image
+# GEMMs) run the blocks on worker threads: as many as NumPy's BLAS may use, so that
+# ``threadpool_limits`` caps them all, as PyTorch's intra-op threads do.
 _numpy_blas: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
+_pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
+
+
+def _blas_controllers() -> list:
+    """The threadpoolctl controllers of the BLAS that NumPy's matmul calls."""
+    if not _numpy_blas:
+        from threadpoolctl import ThreadpoolController
+
+        blas = ThreadpoolController().select(user_api="blas").lib_controllers
+        # NumPy's own BLAS (wheels ship it in numpy.libs); another library's (torch's, say)
+        # is not the one np.matmul calls
+        _numpy_blas.append([lib for lib in blas if "numpy" in lib.filepath] or blas)
+    return _numpy_blas[0]
 
 
 def blas_threads(array) -> int:
@@ -301,14 +320,47 @@ def blas_threads(array) -> int:
     multi-threaded BLAS call pays a thread hand-off that small products cannot repay."""
     if device_of(array) == "cuda":
         return 1
-    if not _numpy_blas:
-        from threadpoolctl import ThreadpoolController
+    return max((lib.num_threads for lib in _blas_controllers()), default=1)
 
-        blas = ThreadpoolController().select(user_api="blas").lib_controllers
-        # NumPy's own BLAS (wheels ship it in numpy.libs); another library's (torch's, say)
-        # is not the one np.matmul calls
-        _numpy_blas.append([lib for lib in blas if "numpy" in lib.filepath] or blas)
-    return max((lib.num_threads for lib in _numpy_blas[0]), default=1)
+
+def even_blocks(length: int, parts: int) -> list[tuple[int, int]]:
+    """``range(length)`` cut into ``parts`` contiguous (low, high) blocks whose sizes differ
+    by at most one."""
+    cuts = [length * index // parts for index in range(parts + 1)]
+    return list(zip(cuts, cuts[1:]))
+
+
+def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> list:
+    """``work(low, high)`` for each of ``blocks``: the first on the calling thread, the others
+    on the process's worker threads; the results in the order of ``blocks``.
+
+    Args:
+        work: a function of a block, safe to run on blocks concurrently (it writes only its
+            own block's outputs, or returns its partial result).
+        blocks: the (low, high) ranges, e.g. from :func:`even_blocks`.
+        single_threaded_blas: hold NumPy's BLAS to one thread while the blocks run, also a
+            single block (each block's GEMMs then run on its own thread instead of waiting on
+            BLAS's hand-offs).
+            The limit is process-wide, as ``threadpool_limits`` sets it: a matmul on another
+            user thread at the same moment also runs on one thread.
+    """
+    libs = [lib for lib in _blas_controllers() if lib.num_threads != 1] \
+        if single_threaded_blas else []
+    saved = [lib.num_threads for lib in libs]
+    for lib in libs:
+        lib.set_num_threads(1)
+    try:
+        if len(blocks) < 2:
+            return [work(*block) for block in blocks]
+        pool = _pools.get(os.getpid())
+        if pool is None:
+            pool = _pools[os.getpid()] = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen")
+        others = [pool.submit(work, *block) for block in blocks[1:]]
+        return [work(*blocks[0])] + [other.result() for other in others]
+    finally:
+        for lib, threads in zip(libs, saved):
+            lib.set_num_threads(threads)
 
 
 # ----------------------------------------------------------------------------- seeding

@@ -63,6 +63,7 @@ AVERAGING = "tinygen/optim/averaging.py"
 SCHEDULER = "tinygen/optim/lr_scheduler.py"
 SCHEDULE_ARGUMENTS = "tinygen/optim/schedule_arguments.py"
 CLIP = "tinygen/optim/clip.py"
+BACKEND = "tinygen/backend.py"
 
 MUTANTS = [
     # ------------------------------------------------------------------ elementwise
@@ -317,11 +318,8 @@ MUTANTS = [
            "hit[lead + (slice(None, first),)] = False", "pass"),
     Mutant("pooling.block-boundary", PASSES,
            "in_blocks: each batch block runs one sample past its end (a boundary off by one)",
-           "tuple(array[low:high] for array in arrays)",
-           "tuple(array[low:high + 1] for array in arrays)"),
-    Mutant("pooling.own-block", PASSES,
-           "in_blocks: the calling thread's block (the batch's first) left out",
-           "outputs = [kernel(*blocks[0])] + [", "outputs = ["),
+           "kernel(*(array[low:high] for array in arrays))",
+           "kernel(*(array[low:high + 1] for array in arrays))"),
     Mutant("pooling.avg-divisor", POOLING, "avg_pool2d's adjoint: the divisor lost",
            "share = gy / _on(xp, self.divisor, gy.dtype)", "share = gy"),
     Mutant("pooling.padding-side", POOLING, "pooling: the height's padding used for both axes",
@@ -543,10 +541,15 @@ MUTANTS = [
            "thread split: each block of rows ends one row early (a boundary off by one)",
            "else array[low:high] for array in arrays)",
            "else array[low:high - 1] for array in arrays)"),
-    Mutant("optim.own-block", OPTIMIZER,
-           "thread split: the calling thread's block (the first rows) never updated",
-           "    kernel(*blocks[0], **constants)  # this thread",
-           "    pass  # this thread"),
+    Mutant("threads.own-block", BACKEND,
+           "run_blocks: the calling thread's block (the first) never runs",
+           "return [work(*blocks[0])] + [other.result() for other in others]",
+           "return [other.result() for other in others]"),
+    Mutant("threads.even-blocks", BACKEND, "even_blocks: the last block dropped",
+           "for index in range(parts + 1)]", "for index in range(parts)]"),
+    Mutant("threads.blas-restore", BACKEND,
+           "run_blocks: BLAS left at one thread after the blocks",
+           "            lib.set_num_threads(threads)", "            pass"),
     Mutant("optim.adam-bias1", ADAM, "Adam: no 1/(1 - b1^t) bias correction",
            "step_size=lr * root_c2 / (1 - beta1 ** step)", "step_size=lr * root_c2"),
     Mutant("optim.adam-bias2-sqrt", ADAM, "Adam: 1/(1 - b2^t) without its square root",

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from tinygen.autograd.grad_mode import enable_grad, no_grad
 from tinygen.autograd.tensor import Tensor, _is_float, _writable
-from tinygen.backend import blas_threads, device_of, get_array_module
+from tinygen.backend import blas_threads, device_of, even_blocks, get_array_module, run_blocks
 from tinygen.nn.module import Parameter, zero_grads
 
 # Group keys that lr schedulers add (OneCycleLR, and PyTorch's schedulers through a loaded
@@ -50,15 +48,6 @@ _NON_NEGATIVE = (0.0, math.inf, False)
 #: BLAS may use (so ``threadpool_limits`` caps both), as PyTorch runs its elementwise kernels
 #: on its intra-op threads. A smaller block costs more in hand-offs than it saves.
 PARALLEL_BLOCK_SIZE = 1 << 16
-_pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    pool = _pools.get(os.getpid())
-    if pool is None:
-        pool = _pools[os.getpid()] = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen-optim")
-    return pool
 
 
 def elementwise(kernel: Callable, arrays: tuple, **constants) -> None:
@@ -79,14 +68,9 @@ def elementwise(kernel: Callable, arrays: tuple, **constants) -> None:
     if parts < 2:
         kernel(*arrays, **constants)
         return
-    cuts = [first.shape[0] * index // parts for index in range(parts + 1)]
-    blocks = [tuple(None if array is None else array[low:high] for array in arrays)
-              for low, high in zip(cuts, cuts[1:])]
-    pool = _thread_pool()
-    futures = [pool.submit(kernel, *block, **constants) for block in blocks[1:]]
-    kernel(*blocks[0], **constants)  # this thread takes the first block itself
-    for future in futures:
-        future.result()
+    run_blocks(lambda low, high: kernel(
+        *(None if array is None else array[low:high] for array in arrays), **constants),
+        even_blocks(first.shape[0], parts))
 
 
 def _descent(p, grad, out, maximize: bool, weight_decay: float):

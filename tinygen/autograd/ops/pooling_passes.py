@@ -17,17 +17,14 @@ pooling kernels on its intra-op threads; ``threadpoolctl.threadpool_limits`` cap
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from tinygen.backend import blas_threads, get_array_module
+from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blocks
 
 #: A pool whose input has at least this many elements runs on blocks of the batch on several
 #: threads; below it the hand-off costs more than it saves.
 PARALLEL_MIN_SIZE = 1 << 17
-_pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
 
 
 def in_blocks(kernel, *arrays, size: int | None = None) -> tuple:
@@ -41,14 +38,8 @@ def in_blocks(kernel, *arrays, size: int | None = None) -> tuple:
         parts = min(blas_threads(first), first.shape[0])
     if parts < 2:
         return kernel(*arrays)
-    pool = _pools.get(os.getpid())
-    if pool is None:
-        pool = _pools[os.getpid()] = ThreadPoolExecutor(
-            max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen-pool")
-    cuts = [first.shape[0] * index // parts for index in range(parts + 1)]
-    blocks = [tuple(array[low:high] for array in arrays) for low, high in zip(cuts, cuts[1:])]
-    others = [pool.submit(kernel, *block) for block in blocks[1:]]
-    outputs = [kernel(*blocks[0])] + [other.result() for other in others]  # one block here
+    outputs = run_blocks(lambda low, high: kernel(*(array[low:high] for array in arrays)),
+                         even_blocks(first.shape[0], parts))
     xp = get_array_module(first)
     return tuple(xp.concatenate(pieces, axis=0) for pieces in zip(*outputs))
 

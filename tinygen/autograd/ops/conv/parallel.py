@@ -13,10 +13,7 @@ would set it: a matmul on another user thread at the same moment also runs on on
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-from tinygen.backend import blas_threads
+from tinygen.backend import blas_threads, even_blocks, run_blocks
 
 #: A conv of at least this many multiply-adds runs on blocks of the batch across threads;
 #: below it the hand-off costs more than it saves
@@ -26,19 +23,6 @@ PARALLEL_MIN_MACS = 1 << 22
 #: layer, 52M multiply-adds at batch 64: median 64 ms on two BLAS threads, 16 on one, on a
 #: loaded 2-core machine, from thread wake-ups it cannot repay)
 WHOLE_MIN_MACS = 1 << 27
-_pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
-_blas_libs: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
-
-
-def _numpy_blas() -> list:
-    """The threadpoolctl controllers of the BLAS that NumPy's matmul calls."""
-    if not _blas_libs:
-        from threadpoolctl import ThreadpoolController
-
-        libs = ThreadpoolController().select(user_api="blas").lib_controllers
-        # NumPy's own BLAS (wheels ship it in numpy.libs), not another library's
-        _blas_libs.append([lib for lib in libs if "numpy" in lib.filepath] or libs)
-    return _blas_libs[0]
 
 
 def batch_blocks(x, macs: int) -> list:
@@ -48,8 +32,7 @@ def batch_blocks(x, macs: int) -> list:
     stream)."""
     n = x.shape[0]
     parts = max(1, min(blas_threads(x), n)) if macs >= PARALLEL_MIN_MACS else 1
-    cuts = [n * index // parts for index in range(parts + 1)]
-    return list(zip(cuts, cuts[1:]))
+    return even_blocks(n, parts)
 
 
 def in_blocks(work, blocks: list) -> list:
@@ -65,22 +48,4 @@ def in_blocks(work, blocks: list) -> list:
     Returns:
         ``work``'s results in the order of ``blocks``.
     """
-    libs = _numpy_blas()
-    saved = [lib.num_threads for lib in libs]
-    if max(saved, default=1) == 1:  # one BLAS thread (or CuPy's one block): nothing to hold
-        return [work(*block) for block in blocks]
-    for lib in libs:
-        lib.set_num_threads(1)
-    try:
-        if len(blocks) < 2:
-            return [work(*block) for block in blocks]
-        pool = _pools.get(os.getpid())
-        if pool is None:
-            pool = _pools[os.getpid()] = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="tinygen-conv")
-        others = [pool.submit(work, *block) for block in blocks[1:]]
-        # the first block runs here, the others on the pool
-        return [work(*blocks[0])] + [other.result() for other in others]
-    finally:
-        for lib, threads in zip(libs, saved):
-            lib.set_num_threads(threads)
+    return run_blocks(work, blocks, single_threaded_blas=True)
