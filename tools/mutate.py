@@ -114,7 +114,8 @@ TESTS = {
     "tinygen/optim/lr_scheduler.py": ["tests/optim/test_lr_scheduler.py",
                                       "tests/optim/test_lr_schedule_formulas.py"],
     "tinygen/optim/schedule_arguments.py": ["tests/optim/test_lr_scheduler.py",
-                                            "tests/optim/test_malformed_optim.py"],
+                                            "tests/optim/test_malformed_optim.py",
+                                            "tests/optim/test_mutant_kills.py"],
     "tinygen/optim/clip.py": ["tests/optim/test_optimizers.py"],
 }
 # a file of passes whose registry cases are those of the ops built on it
