@@ -174,3 +174,15 @@ def test_a_run_without_training_steps_prints_no_progress_line(tmp_path, capsys):
     with RunLogger(tmp_path, total_steps=300, initial_step=300) as log:  # --eval-only
         log.write(300, split="test", loss=1.0)
     assert capsys.readouterr().out == ""
+
+
+def test_a_fraction_in_percent_is_charted_as_the_table_shows_it(tmp_path):
+    with RunLogger(tmp_path, total_steps=2, log_every=1, disable_bar=True, config=CONFIG,
+                   units=UNITS) as log:
+        log.write(1, split="samples", accuracy=0.25)
+        log.write(2, split="samples", accuracy=0.75)
+    page = finish_run(tmp_path).read_text()
+
+    chart = re.search(r'<svg [^>]*aria-label="accuracy".*?</svg>', page, re.S).group(0)
+    labels = [float(text) for text in re.findall(r">(-?[0-9.]+)</text>", chart)]
+    assert max(labels) > 70 and min(labels) < 30  # 25 % to 75 %, not 0.25 to 0.75

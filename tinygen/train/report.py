@@ -159,10 +159,18 @@ def _charts_html(series: dict, units: dict) -> str:
         if key not in merged:
             merged[key.removeprefix("raw_")].update(
                 {f"{split}, raw": pair for split, pair in by_split.items()})
-    charts = [f'<div class="chart">{line_chart(key, by_split)}'
+    charts = [f'<div class="chart">{line_chart(key, _as_shown(by_split, _unit(key, units)))}'
               f'<div class="unit">{html.escape(_unit(key, units))}</div></div>'
               for key, by_split in merged.items()]
     return f'<div class="charts">{"".join(charts)}</div>' if charts else ""
+
+
+def _as_shown(by_split: dict, unit: str) -> dict:
+    """The series as the table shows them: a fraction in "%" drawn as a percentage."""
+    if unit != "%":
+        return by_split
+    return {split: (steps, [100 * value for value in values])
+            for split, (steps, values) in by_split.items()}
 
 
 def _slider_html(progress: Path) -> str:
