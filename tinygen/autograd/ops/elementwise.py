@@ -49,6 +49,11 @@ def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     """The operands of add, sub, mul or div: two Python numbers become 0-d tensors of
     PyTorch's result dtype (bool, int64, or float32 when either is a float), as
     ``torch.add(2.0, 3)`` gives ``tensor(5.)``; otherwise as :func:`_as_tensor_pair`."""
+    # the common case, checked first because every backward's arithmetic comes this way:
+    # two Tensors of one dtype and the default alpha need no promotion and no checks
+    if (type(alpha) is int and alpha == 1 and isinstance(a, Tensor) and isinstance(b, Tensor)
+            and a._data.dtype is b._data.dtype):
+        return a, b
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = _elementwise_pair(a, b, op)
     elif all(isinstance(v, numbers.Real) for v in (a, b)):
@@ -58,6 +63,8 @@ def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     else:
         raise TypeError(f"{op}: expected Tensors or real numbers, got {type(a).__name__} "
                         f"and {type(b).__name__}")
+    if type(alpha) is int and alpha == 1:  # the default: nothing to check
+        return a, b
     if not isinstance(alpha, numbers.Number):
         raise TypeError(f"{op}: alpha must be a number, got {alpha!r}")
     if isinstance(alpha, float) and a.dtype.kind != "f" and b.dtype.kind != "f":
