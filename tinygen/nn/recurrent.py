@@ -270,7 +270,7 @@ class _Recurrent(Module):
         projected = F.linear(reshape(x, (steps * batch, x.shape[2])), w_ih, b_ih)
         # (T*N, G H) -> T pieces of (N, G H): one split, whose backward is one concatenate
         # (a getitem per step would scatter into a full (T*N, G H) zero array each time)
-        per_step = split(projected, batch, axis=0)
+        per_step = split(projected, [batch] * steps, axis=0)  # sizes: an empty batch too
         outputs = [None] * steps
         for step in (reversed(range(steps)) if reverse else range(steps)):
             state = self._step(per_step[step], state, w_hh, b_hh)

@@ -175,3 +175,12 @@ def test_pad_errors_name_the_argument_and_the_mode():
         F.pad(tg.zeros(3), (1, 1), mode="replicate")
     with pytest.raises(ValueError, match=r"pad: cropping \(-4, 0\) is more than the size 3"):
         F.pad(x, (-4, 0))
+
+
+def test_split_of_an_empty_axis_is_one_empty_piece_as_torch():
+    pieces = tg.split(tg.zeros(0, 3), 2)
+
+    assert [piece.shape for piece in pieces] == [(0, 3)]
+    assert [piece.shape for piece in tg.split(tg.zeros(0, 3), 0)] == [(0, 3)]
+    with pytest.raises(ValueError, match=r"split: piece size must be positive .* got 0"):
+        tg.split(tg.zeros(4, 3), 0)

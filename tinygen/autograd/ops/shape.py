@@ -392,9 +392,12 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0, *, axis=None) -> tupl
     sizes = split_size_or_sections
     length = x.shape[axis]
     if _is_int(sizes):
-        if sizes <= 0:
-            raise ValueError(f"split: piece size must be positive, got {sizes}")
-        sizes = [sizes] * (length // sizes) + ([length % sizes] if length % sizes else [])
+        if sizes < 0 or (sizes == 0 and length):
+            raise ValueError(f"split: piece size must be positive (0 only for an empty axis), "
+                             f"got {sizes} for an axis of length {length}")
+        # an empty axis is one empty piece, as torch.split gives
+        sizes = [0] if length == 0 else (
+            [sizes] * (length // sizes) + ([length % sizes] if length % sizes else []))
     sizes = list(ints("split", "split_size_or_sections", sizes))
     if any(n < 0 for n in sizes):
         raise ValueError(f"split: sizes must be >= 0, got {sizes}")
