@@ -15,6 +15,7 @@ from tinygen.optim.optimizer import (
     _addcmul_,
     _descent,
     _moving_average_,
+    _rms_step_,
     _torch_only_flags,
     elementwise,
 )
@@ -97,11 +98,7 @@ def _adam_kernel(p, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, work, grad_work, 
     second = exp_avg_sq
     if max_exp_avg_sq is not None:
         second = xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-    denominator = xp.sqrt(second, out=work)
-    denominator += eps
-    update = xp.divide(exp_avg, denominator, out=work)
-    update *= step_size
-    p -= update
+    _rms_step_(p, exp_avg, second, eps, step_size, work)
 
 
 class AdamW(Adam):

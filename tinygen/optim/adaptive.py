@@ -18,6 +18,7 @@ from tinygen.optim.optimizer import (
     _addcmul_,
     _descent,
     _moving_average_,
+    _rms_step_,
     _torch_only_flags,
     elementwise,
 )
@@ -86,11 +87,7 @@ def _adagrad_kernel(p, grad, total, work, grad_work, *, lr, eps, maximize,
     xp = get_array_module(p)
     g = _descent(p, grad, grad_work, maximize, weight_decay)
     total += xp.multiply(g, g, out=work)
-    denominator = xp.sqrt(total, out=work)
-    denominator += eps
-    update = xp.divide(g, denominator, out=work)
-    update *= lr
-    p -= update
+    _rms_step_(p, g, total, eps, lr, work)
 
 
 class Adadelta(Optimizer):

@@ -439,6 +439,17 @@ def _addcmul_(average, x, weight: float, work) -> None:
     average += work
 
 
+def _rms_step_(p, numerator, second, eps: float, scale: float, work) -> None:
+    """p -= scale numerator / (sqrt(second) + eps) in place, through the scratch ``work``:
+    the step Adam and Adagrad share (in torch's order of rounding)."""
+    xp = get_array_module(p)
+    update = xp.sqrt(second, out=work)
+    update += eps
+    xp.divide(numerator, update, out=update)
+    update *= scale
+    p -= update
+
+
 def _torch_only_flags(optimizer, differentiable: bool) -> None:
     """PyTorch's implementation switches (foreach, fused, capturable) choose between
     kernels that compute the same update: tinygen has one, so they are accepted and
