@@ -184,3 +184,7 @@ def test_split_of_an_empty_axis_is_one_empty_piece_as_torch():
     assert [piece.shape for piece in tg.split(tg.zeros(0, 3), 0)] == [(0, 3)]
     with pytest.raises(ValueError, match=r"split: piece size must be positive .* got 0"):
         tg.split(tg.zeros(4, 3), 0)
+
+
+def test_glu_of_an_empty_axis_is_empty_as_torch():
+    assert tg.nn.functional.glu(tg.zeros(2, 0), -1).shape == (2, 0)

@@ -60,5 +60,5 @@ def glu(input: Tensor, dim: int = -1) -> Tensor:
     if length % 2:
         raise ValueError(f"glu: the halved axis must have an even length, but axis {axis} "
                          f"has length {length}")
-    a, b = split(input, length // 2, axis)
+    a, b = split(input, [length // 2] * 2, axis)  # two halves, also of an empty axis
     return a * sigmoid(b)
