@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 import tinygen.nn.functional as F
-from tinygen.autograd.ops import flatten, getitem, reshape
+from tinygen.autograd.ops import flatten, reshape
 from tinygen.autograd.tensor import Tensor, _axis
 from tinygen.nn import init
 from tinygen.nn.checks import check_features, check_input, count, flag, integer, number
@@ -122,7 +122,7 @@ class Embedding(Module):
         if raw.size and (raw.min() < 0 or raw.max() >= self.num_embeddings):
             raise ValueError(f"Embedding: indices must be in [0, {self.num_embeddings}), got "
                              f"range [{raw.min()}, {raw.max()}]")
-        return getitem(self.weight, raw)
+        return F.embedding(Tensor._from_array(raw), self.weight)
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"

@@ -1,5 +1,6 @@
 """Indexing ops: gather and its adjoint scatter_add, scatter, index_select, index_add,
-take_along_dim, masked_fill, tril/triu, sort/argsort/topk, one_hot and embedding.
+take_along_dim, masked_fill, tril/triu, sort/argsort/topk, one_hot and embedding (whose
+kernels are in ops/embedding.py).
 
 An index argument is an integer Tensor (PyTorch's LongTensor): it is checked against the
 shape it addresses (an index out of range raises, it never wraps around as NumPy's would) and
@@ -16,6 +17,7 @@ from tinygen.autograd.ops.arguments import _is_int, tensor_args
 from tinygen.autograd.ops.comparison import ValuesIndices, _cut
 from tinygen.autograd.ops.conversion import cast, clone
 from tinygen.autograd.ops.elementwise import where
+from tinygen.autograd.ops.embedding import Embedding
 from tinygen.autograd.ops.shape import expand, getitem, reshape
 from tinygen.autograd.ops.shape import index_add as index_add_into_zeros
 from tinygen.autograd.tensor import Tensor, _axis
@@ -118,28 +120,6 @@ class Triangle(Function):
     def backward(self, gy):
         # keeping a triangle is a projection, its own adjoint
         return Triangle(self.diagonal, self.upper).apply(gy)
-
-
-class Embedding(Function):
-    """Rows of ``weight`` looked up by integer ``indices``: weight[indices]."""
-
-    def __init__(self, padding_idx: int | None):
-        self.padding_idx = padding_idx
-
-    def forward(self, weight, indices):
-        self.weight_shape = weight.shape
-        self.save_for_backward(indices)
-        # (*indices.shape) -> (*indices.shape, embedding_dim)
-        return get_array_module(weight).take(weight, indices, axis=0)
-
-    def backward(self, gy):
-        # each looked-up row's gradient is added to that row of weight (repeats add up); the
-        # padding row gets none, as in PyTorch
-        (indices,) = self.saved_tensors
-        if self.padding_idx is not None:
-            gy = gy * Tensor._from_array((indices.data != self.padding_idx)[..., None]
-                                         .astype(gy.dtype))
-        return index_add_into_zeros(gy, indices.data, self.weight_shape), None
 
 
 # --------------------------------------------------------------------------- argument checks
