@@ -13,10 +13,8 @@ identity. Everything runs in float32, as the programs do, so losses agree to rto
 
 import argparse
 import io
-import re
 import tokenize
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,13 +23,11 @@ import tinygen
 
 torch = pytest.importorskip("torch")
 
+from benchmarks.twins.example_steps import EXAMPLES, load  # noqa: E402 (needs torch)
+
 pytestmark = pytest.mark.parity
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pytorch_style"
 PROGRAMS = ["mnist_cnn", "vae", "dcgan", "lstm_rows", "autoencoder"]
-# "import tinygen as torch" -> "import torch", "from tinygen import optim" -> "from torch
-# import optim", ...; "from tinygen.data import ..." (the data source) is left alone.
-_TINYGEN_IMPORT = re.compile(r"^((?:import|from) )tinygen(?!\.data\b)", re.MULTILINE)
 # Quiet training: a log line only on step 0.
 ARGS = argparse.Namespace(steps=3, log_interval=10**9)
 
@@ -50,18 +46,6 @@ def _missing_features() -> list[str]:
 MISSING = _missing_features()
 needs_features = pytest.mark.xfail(bool(MISSING), strict=True,
                                    reason="needs " + "; ".join(MISSING))
-
-
-def load(name: str, framework: str) -> types.ModuleType:
-    """The program ``name`` as a fresh module whose imports name ``framework``."""
-    path = EXAMPLES / f"{name}.py"
-    source = path.read_text()
-    if framework == "torch":
-        source = _TINYGEN_IMPORT.sub(r"\1torch", source)
-    module = types.ModuleType(f"{name}_on_{framework}")
-    module.__file__ = str(path)
-    exec(compile(source, str(path), "exec"), module.__dict__)
-    return module
 
 
 def both(name: str) -> list[types.ModuleType]:
