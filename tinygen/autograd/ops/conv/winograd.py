@@ -1,0 +1,154 @@
+"""The "winograd" layout of :func:`.layouts.choose_layout`: a 3x3 stride-1 conv by Winograd's
+minimal filtering F(2x2, 3x3), 16 multiplies per 2x2 output tile where the direct sum takes 36.
+
+One axis at a time, two outputs y of a 3-tap correlation over four inputs d are
+y = A^T [(G g) * (B^T d)], with
+
+    B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+    G   = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
+    A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+and in 2-D Y = A^T [(G g G^T) * (B^T d B)] A for each 4x4 input tile d (tiles 2 apart) and
+3x3 kernel g. Summed over the C input channels, the elementwise product of each of the 16
+transformed positions becomes one GEMM, (tiles, C) @ (C, O): 16 GEMMs with 16/36 of the
+direct conv's multiply-adds. The transforms are only adds and subtracts (G's halves are exact
+in binary), done as whole-array passes on strided views of a chunk of images laid out
+channels-last, so that every pass runs along C contiguous values and stays in cache.
+
+The float32 error is that of the im2col GEMM's (docs/BENCHMARKS.md, "Convolution layouts",
+`winograd`): the transforms add at most four terms each, with coefficients 1/2 and 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tinygen.autograd.ops.conv.windows import crop_negative
+from tinygen.backend import get_array_module
+
+#: The layout rule's thresholds (:func:`.layouts.choose_layout`): at least this many input
+#: and output channels, and output maps at least this many pixels high and wide
+MIN_CHANNELS = 64
+MIN_SIDE = 8
+#: bytes of the transformed input per chunk of images: 1 MiB (half of a core's 2 MiB L2)
+#: and 2 MiB took the same time, 512 KiB 1.1-1.15x longer (128 -> 128 on 16x16 and 8x8
+#: maps, batch 64, one thread)
+CHUNK_BYTES = 1 << 20
+
+# G, the kernel transform of F(2, 3): (4 tile positions, 3 taps)
+_KERNEL_TRANSFORM = ((1.0, 0.0, 0.0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.0, 0.0, 1.0))
+
+
+def fits(weight_shape, stride, dilation, groups) -> bool:
+    """Whether a conv can run as F(2x2, 3x3): a 3x3 kernel, stride 1, no dilation, no groups."""
+    return (tuple(weight_shape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and groups == 1)
+
+
+def winograd_conv2d(x, weight, pads):
+    """conv2d of x (N, C, H, W) with a 3x3 kernel (O, C, 3, 3), stride 1: (N, O, oh, ow).
+
+    ``pads`` is ((top, bottom), (left, right)); a negative side crops.
+    """
+    xp = get_array_module(x)
+    x, ((top, bottom), (left, right)) = crop_negative(x, *pads)
+    n, c, h, w = x.shape
+    out_channels = weight.shape[0]
+    oh, ow = h + top + bottom - 2, w + left + right - 2
+    # th x tw output tiles of 2x2 (the last row or column of tiles half junk when odd)
+    th, tw = -(-oh // 2), -(-ow // 2)
+    u = _transformed_kernel(weight)
+    tile_bytes = 16 * max(c, out_channels) * th * tw * x.itemsize
+    images = max(1, min(n, CHUNK_BYTES // tile_bytes))
+    # each chunk's input, zero-padded, channels-last: its border and tail rows stay zero
+    padded = xp.zeros((images, 2 * th + 2, 2 * tw + 2, c), dtype=x.dtype)
+    # A plane of a whole number of KiB puts x's C values of one pixel in one cache set, and
+    # the transposing copy thrashes: such a chunk is zero-padded as (b, C, Hp, Wp) first
+    # and then transposed whole (64 channels on 32x32 maps, batch 64: 12 -> 2.6 ms), other
+    # planes go straight (26x26 and 8x8 maps: 1.9 and 3 times faster so)
+    staged = (xp.zeros((images, c) + padded.shape[1:3], dtype=x.dtype)
+              if h * w * x.itemsize % 1024 == 0 else None)
+    # flat scratch buffers, viewed at each chunk's size so that a short last chunk stays
+    # contiguous too; each is written whole before it is read
+    rows = xp.empty(4 * images * th * (2 * tw + 2) * c, dtype=x.dtype)
+    tiles = xp.empty(16 * images * th * tw * c, dtype=x.dtype)
+    products = xp.empty(16 * images * th * tw * out_channels, dtype=x.dtype)
+    half = xp.empty(8 * images * th * tw * out_channels, dtype=x.dtype)
+    out = xp.empty(4 * images * th * tw * out_channels, dtype=x.dtype)
+    y = xp.empty((n, out_channels, oh, ow), dtype=x.dtype)
+    for start in range(0, n, images):
+        b = min(n, start + images) - start
+        if staged is None:
+            # (b, C, H, W) -> (b, H, W, C), into the padded chunk's interior
+            padded[:b, top:top + h, left:left + w] = x[start:start + b].transpose(0, 2, 3, 1)
+        else:
+            staged[:b, :, top:top + h, left:left + w] = x[start:start + b]
+            padded[:b] = staged[:b].transpose(0, 2, 3, 1)  # (b, C, Hp, Wp) -> (b, Hp, Wp, C)
+        v = _transformed_input(padded[:b], th, tw, rows, tiles)
+        # (16, b*th*tw, C) @ (16, C, O) -> (16, b*th*tw, O), one GEMM per tile position
+        m = products[:16 * b * th * tw * out_channels].reshape(16, b * th * tw, out_channels)
+        xp.matmul(v, u, out=m)
+        tiles_out = _transformed_output(m.reshape(4, 4, b, th, tw, out_channels), half, out)
+        # (b, th, 2, tw, 2, O) -> (b, 2th, 2tw, O) -> crop -> (b, O, oh, ow)
+        y[start:start + b] = tiles_out.reshape(b, 2 * th, 2 * tw, out_channels)[
+            :, :oh, :ow].transpose(0, 3, 1, 2)
+    return y
+
+
+def _transformed_kernel(weight):
+    """G g G^T for every (O, C) kernel, laid out as the GEMMs' right operand (16, C, O)."""
+    xp = get_array_module(weight)
+    out_channels, c = weight.shape[:2]
+    transform = xp.asarray(_KERNEL_TRANSFORM, dtype=weight.dtype)  # (4, 3)
+    # (4, 3) @ (O, C, 3, 3) @ (3, 4) -> (O, C, 4, 4)
+    u = xp.matmul(xp.matmul(transform, weight), transform.T)
+    # (O, C, 4, 4) -> (4, 4, C, O) -> (16, C, O)
+    return xp.ascontiguousarray(u.transpose(2, 3, 1, 0)).reshape(16, c, out_channels)
+
+
+def _transformed_input(padded, th, tw, rows, tiles):
+    """B^T d B of every 4x4 tile of ``padded`` (b, 2th+2, 2tw+2, C), tiles 2 apart: rows
+    first (along H, views 2 rows apart), then columns; (16, b*th*tw, C) in ``tiles``."""
+    xp = get_array_module(padded)
+    b, _, width, c = padded.shape
+    # r[k] = (B^T d)[k] over rows: tile row t reads padded rows 2t .. 2t + 3
+    r = rows[:4 * b * th * width * c].reshape(4, b, th, width, c)
+    _b_transform(xp, [padded[:, j:j + 2 * th - 1:2] for j in range(4)], r)
+    # v[k, l] = (B^T d B)[k, l]: the same along the columns of each r[k]
+    v = tiles[:16 * b * th * tw * c].reshape(4, 4, b, th, tw, c)
+    for k in range(4):
+        _b_transform(xp, [r[k, :, :, j:j + 2 * tw - 1:2] for j in range(4)], v[k])
+    return v.reshape(16, b * th * tw, c)  # (4, 4, b, th, tw, C) -> (16, b*th*tw, C)
+
+
+def _b_transform(xp, d, out):
+    """out[k] = (B^T d)[k] for the four views d[0..3]: d0 - d2, d1 + d2, d2 - d1, d1 - d3."""
+    xp.subtract(d[0], d[2], out=out[0])
+    xp.add(d[1], d[2], out=out[1])
+    xp.subtract(d[2], d[1], out=out[2])
+    xp.subtract(d[1], d[3], out=out[3])
+
+
+def _transformed_output(m, half, out):
+    """A^T m A of every tile's products m (4, 4, b, th, tw, O): the 2x2 outputs, as
+    (b, th, 2, tw, 2, O) in ``out``."""
+    xp = get_array_module(m)
+    shape = m.shape[2:]
+    count = math.prod(shape)
+    # z[k] = (A^T m)[k] over rows: m0 + m1 + m2 and m1 - m2 - m3, each (4, b, th, tw, O)
+    z = half[:8 * count].reshape((2, 4) + shape)
+    _a_transform(xp, m, z)
+    b, th, tw, out_channels = shape
+    tiles_out = out[:4 * count].reshape(b, th, 2, tw, 2, out_channels)
+    for k in range(2):
+        # the same along the columns of z[k], into output rows 2t + k: (b, th, 2, tw, O) views
+        _a_transform(xp, z[k], tiles_out[:, :, k].transpose(3, 0, 1, 2, 4))
+    return tiles_out
+
+
+def _a_transform(xp, m, out):
+    """out[0] = m0 + m1 + m2, out[1] = m1 - m2 - m3 (A^T m along m's first axis)."""
+    xp.add(m[1], m[2], out=out[0])
+    xp.subtract(m[1], m[2], out=out[1])
+    xp.add(out[0], m[0], out=out[0])
+    xp.subtract(out[1], m[3], out=out[1])
