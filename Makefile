@@ -59,6 +59,11 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.host_memory
 	$(BIN)/python -m benchmarks.anomaly_overhead
 	$(BIN)/python -m benchmarks.samplers
+	$(BIN)/python -m benchmarks.pooling
+	$(BIN)/python -m benchmarks.optimizers
+	$(BIN)/python -m benchmarks.layer_grid
+	$(BIN)/python -m benchmarks.twins.step_times
+	$(BIN)/python -m benchmarks.twins.example_steps
 
 # mutation testing (not in CI): tools/mutants.py's bugs applied one at a time to a copy of
 # the committed tree under /tmp, each mutated file's tests run; rewrites docs/MUTATION.md
