@@ -35,9 +35,9 @@ class Conv2d(Function):
         self.stride, self.pads, self.dilation, self.groups = stride, pads, dilation, groups
 
     def forward(self, x, weight, bias=None):
-        y, cols = layouts.conv2d(x, weight, self.stride, self.pads, self.dilation, self.groups)
-        if bias is not None:
-            y += bias.reshape(1, -1, 1, 1)
+        # the bias is added in the pass that writes each block's outputs
+        y, cols = layouts.conv2d(x, weight, self.stride, self.pads, self.dilation, self.groups,
+                                 bias)
         # x's windows, reused by the weight gradient: this op's, or that of a transposed
         # conv whose backward ran this op for its input gradient
         self.cache_for_backward(cols=cols)

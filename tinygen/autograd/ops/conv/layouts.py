@@ -18,6 +18,10 @@ from tinygen.autograd.ops.conv.parallel import batch_blocks, in_blocks
 from tinygen.autograd.ops.conv.windows import FlatRows, im2col
 from tinygen.backend import get_array_module
 
+#: Bytes of partial weight products (images x O/G x K) that one batched GEMM call of a
+#: weight gradient may write before they are summed (:func:`_image_summed_weight_product`)
+STACK_BYTES = 1 << 18
+
 #: Per-image GEMMs at least this wide (output pixels) run at OpenBLAS's full speed whatever
 #: their taps: the per-image layouts then beat one GEMM over the whole batch's cols
 WIDE_PIXELS = 256
@@ -137,24 +141,42 @@ def _output_size(x_shape, weight_shape, stride, pads, dilation) -> tuple:
 # then run on every core, and no small GEMM waits on a BLAS thread hand-off. Inside a block
 # (a small conv is one) BLAS runs one thread, so the block picks its layout as at one
 # thread; only a large dense conv, one GEMM, runs whole on BLAS's threads.
-def conv2d(x, weight, stride, pads, dilation, groups):
-    """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), and the cols it cut, which the weight
-    gradient can reuse: a dict of each block's cols (None where it cut none or did not keep
-    them) keyed by the block's (low, high) image range, or None for a dense conv."""
+def conv2d(x, weight, stride, pads, dilation, groups, bias=None, out=None):
+    """Raw conv2d, (N, C, H, W) -> (N, O, oh, ow), plus ``bias`` (O,) when given, and the
+    cols it cut, which the weight gradient can reuse: a dict of each block's cols (None
+    where it cut none or did not keep them) keyed by the block's (low, high) image range, or
+    None for a dense conv. Each block writes its images' outputs straight into ``out`` (or
+    a new array), the bias added in the same pass where its layout copies them anyway."""
     out_hw = _output_size(x.shape, weight.shape, stride, pads, dilation)
     # multiply-adds: each of the N*oh*ow output pixels times the O*C/G*kh*kw weights
     macs = math.prod(weight.shape) * x.shape[0] * math.prod(out_hw)
     blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups)
     if blocks is None:
-        return _conv2d(x, weight, out_hw, stride, pads, dilation, groups)
-    y = get_array_module(x).empty((x.shape[0], weight.shape[0]) + out_hw, dtype=x.dtype)
+        y, cols = _conv2d(x, weight, out_hw, stride, pads, dilation, groups)
+        return _biased(y, bias, out), cols
+    y = out if out is not None else get_array_module(x).empty(
+        (x.shape[0], weight.shape[0]) + out_hw, dtype=x.dtype)
 
     def block(low, high):
-        y[low:high], cols = _conv2d(x[low:high], weight, out_hw, stride, pads, dilation,
-                                    groups)
+        target = y[low:high]
+        part, cols = _conv2d(x[low:high], weight, out_hw, stride, pads, dilation, groups,
+                             bias=bias, out=target)
+        if part is not target:  # a layout with its own output array, without the bias
+            _biased(part, bias, target)
         return (low, high), cols
 
     return y, dict(in_blocks(block, blocks))
+
+
+def _biased(y, bias, out=None):
+    """y (N, O, oh, ow) plus ``bias`` (O,) if any, written to ``out`` (else to y): one pass."""
+    if out is None:
+        out = y
+    if bias is None:
+        if out is not y:
+            out[...] = y
+        return out
+    return get_array_module(y).add(y, bias.reshape(1, -1, 1, 1), out=out)
 
 
 def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols=None):
@@ -182,13 +204,16 @@ def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
     blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups,
                      transposed=True)
     if blocks is None:
-        return _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups)
+        return _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, None)
     out_channels = weight.shape[1] * groups
     y = get_array_module(x).empty((x.shape[0], out_channels) + tuple(out_hw), dtype=x.dtype)
 
     def block(low, high):
-        y[low:high] = _conv_transpose2d(x[low:high], weight, out_hw, stride, pads, dilation,
-                                        groups)
+        target = y[low:high]
+        part = _conv_transpose2d(x[low:high], weight, out_hw, stride, pads, dilation, groups,
+                                 target)
+        if part is not target:  # a layout with its own output array
+            target[...] = part
 
     in_blocks(block, blocks)
     return y
@@ -205,8 +230,10 @@ def _blocks(x, macs, weight_shape, out_hw, stride, pads, dilation, groups,
     return None if macs >= parallel.WHOLE_MIN_MACS else [(0, x.shape[0])]
 
 
-def _conv2d(x, weight, out_hw, stride, pads, dilation, groups):
-    """:func:`conv2d` on one block: the layout :func:`choose_layout` picks, then its cols."""
+def _conv2d(x, weight, out_hw, stride, pads, dilation, groups, bias=None, out=None):
+    """:func:`conv2d` on one block: the layout :func:`choose_layout` picks, then its cols.
+    The layouts on cols and flat rows write into ``out`` with the bias added and return it;
+    the others return their own array, without the bias."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups)
     if layout == "dense":
         return dense_conv2d(x, weight), None
@@ -215,9 +242,10 @@ def _conv2d(x, weight, out_hw, stride, pads, dilation, groups):
     # (O, C/G, kh, kw) -> (G, O/G, K)
     w_groups = weight.reshape(groups, weight.shape[0] // groups, -1)
     if layout == "flat_rows":
-        return _flat_rows_conv2d(x, w_groups, weight.shape[2:], pads, dilation, out_hw), None
+        return _flat_rows_conv2d(x, w_groups, weight.shape[2:], pads, dilation, out_hw, bias,
+                                 out), None
     cols = im2col(x, layout, weight.shape[2:], stride, pads, dilation, groups, out_hw)
-    return _cols_conv2d(w_groups, cols, layout, x.shape[0], out_hw), cols
+    return _cols_conv2d(w_groups, cols, layout, x.shape[0], out_hw, bias, out), cols
 
 
 def _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols):
@@ -236,38 +264,41 @@ def _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, col
     return _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps)
 
 
-def _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
-    """:func:`conv_transpose2d` on one block, in the layout :func:`choose_layout` picks."""
+def _conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, out):
+    """:func:`conv_transpose2d` on one block, in the layout :func:`choose_layout` picks:
+    into ``out``, except a dense one, which returns its own array."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups,
                            transposed=True)
     if layout == "dense":
         return dense_conv_transpose2d(x, weight, out_hw, pads)
     if layout == "correlation":
-        return _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups)
+        return _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups, out)
     if layout == "phases":
-        return _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups)
+        return _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups, out)
     return _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups,
-                                    batch_last=layout == "col2im_batch_last")
+                                    layout == "col2im_batch_last", out)
 
 
 # --------------------------------------------------------------------------- GEMMs on cols
-def _cols_conv2d(w_groups, cols, layout, n, out_hw):
-    """conv2d as GEMMs of the weight (G, O/G, K) on x's cols. Per image, a batch of N GEMMs
-    lands directly in (N, O, oh, ow); channel-major, one GEMM per group is wide, at the
-    price of transposing its output back to (N, O, oh, ow). Measured: docs/BENCHMARKS.md,
+def _cols_conv2d(w_groups, cols, layout, n, out_hw, bias, out):
+    """conv2d as GEMMs of the weight (G, O/G, K) on x's cols, plus ``bias`` if any, into
+    ``out`` (N, O, oh, ow). Per image, a batch of N GEMMs lands directly in ``out``;
+    channel-major, one GEMM per group is wide, at the price of transposing its output back
+    to (N, O, oh, ow), a copy that adds the bias on the way. Measured: docs/BENCHMARKS.md,
     "Convolution layouts", `per_image`, `channel_major`, `batch_last`."""
     xp = get_array_module(cols)
-    out_channels = w_groups.shape[0] * w_groups.shape[1]
+    groups, per_group = w_groups.shape[:2]
     oh, ow = out_hw
     if layout == "per_image":
-        # (G, O/G, K) @ (N, G, K, P) -> (N, G, O/G, P) -> (N, O, oh, ow), a view
-        return xp.matmul(w_groups, cols).reshape(n, out_channels, oh, ow)
+        # (G, O/G, K) @ (N, G, K, P) -> (N, G, O/G, P), a view of (N, O, oh, ow)
+        xp.matmul(w_groups, cols, out=out.reshape(n, groups, per_group, oh * ow))
+        return _biased(out, bias)
     y = xp.matmul(w_groups, cols)  # (G, O/G, K) @ (G, K, N*P) -> (G, O/G, N*P)
     if layout == "batch_last":
-        y = y.reshape(out_channels, oh, ow, n).transpose(3, 0, 1, 2)  # -> (N, O, oh, ow)
+        y = y.reshape(groups * per_group, oh, ow, n).transpose(3, 0, 1, 2)  # -> (N, O, oh, ow)
     else:
-        y = y.reshape(out_channels, n, oh, ow).transpose(1, 0, 2, 3)  # -> (N, O, oh, ow)
-    return xp.ascontiguousarray(y)
+        y = y.reshape(groups * per_group, n, oh, ow).transpose(1, 0, 2, 3)  # -> (N, O, oh, ow)
+    return _biased(y, bias, out)
 
 
 def _weight_product(rows, cols, wide_taps: bool):
@@ -289,9 +320,13 @@ def _image_summed_weight_product(rows, cols, wide_taps: bool):
     """rows (N, ..., O/G, P) times cols (N, ..., K, P) summed over the pixels and the N
     images: (..., O/G, K), as :func:`_weight_product` orients it.
 
-    Image by image into one accumulator, so the (N, ..., O/G, K) stack of partial products
-    is never written and read back: 10-15% faster on a DCGAN's 128 -> 64 and a 128 -> 128
-    3x3 conv's weight gradient (K = 1024-2048 taps, batch 64, one thread).
+    A few images per batched GEMM call into one accumulator, as many as keep their stack of
+    partial products within STACK_BYTES, so a large stack (N, ..., O/G, K) is never written
+    and read back: image by image, 10-15% faster on a DCGAN's 128 -> 64 and a 128 -> 128
+    3x3 conv's weight gradient (K = 1024-2048 taps, batch 64, one thread). Small products
+    (few taps or channels) go many images to a call: MNIST's 1 -> 32 3x3 (32 x 9 per image)
+    0.42 -> 0.30 ms at batch 64, one thread, and no Python loop holds the GIL between tiny
+    GEMMs while another block of the batch runs (:mod:`.parallel`).
     """
     xp = get_array_module(rows)
     if wide_taps:  # (..., K, P) @ (..., P, O/G) -> (..., K, O/G), see _weight_product
@@ -299,10 +334,13 @@ def _image_summed_weight_product(rows, cols, wide_taps: bool):
     else:  # (..., O/G, P) @ (..., P, K) -> (..., O/G, K)
         left, right = rows, cols.swapaxes(-1, -2)
     total = xp.zeros(left.shape[1:-1] + right.shape[-1:], dtype=rows.dtype)
-    part = xp.empty_like(total)
-    for image in range(left.shape[0]):
-        xp.matmul(left[image], right[image], out=part)
-        total += part
+    images = max(1, STACK_BYTES // (total.size * total.itemsize or 1))
+    stack = xp.empty((min(images, left.shape[0]),) + total.shape, dtype=rows.dtype)
+    for start in range(0, left.shape[0], images):
+        part = stack[:min(images, left.shape[0] - start)]
+        # (b, ..., O/G, P) @ (b, ..., P, K) -> (b, ..., O/G, K), or (b, ..., K, O/G)
+        xp.matmul(left[start:start + images], right[start:start + images], out=part)
+        total += part[0] if len(part) == 1 else part.sum(axis=0)
     # (..., K, O/G) -> a view (..., O/G, K)
     return total.swapaxes(-1, -2) if wide_taps else total
 
@@ -330,24 +368,23 @@ def _cols_weight_grad(gy, cols, layout, weight_shape, groups, wide_taps):
 
 
 # --------------------------------------------------------------------------- flat rows
-def _flat_rows_conv2d(x, w_groups, kernel, pads, dilation, out_hw):
-    """A stride-1 per-image conv on :class:`FlatRows` chunks: each chunk's cols are copied
-    at memcpy speed into a small buffer that stays in cache, and no image-sized cols are
-    allocated or kept for the backward (its weight gradient cuts its chunks again).
+def _flat_rows_conv2d(x, w_groups, kernel, pads, dilation, out_hw, bias, out):
+    """A stride-1 per-image conv on :class:`FlatRows` chunks, plus ``bias`` if any, into
+    ``out``: each chunk's cols are copied at memcpy speed into a small buffer that stays in
+    cache, and no image-sized cols are allocated or kept for the backward (its weight
+    gradient cuts its chunks again). The copy that drops the junk columns adds the bias.
     Measured: docs/BENCHMARKS.md, "Convolution layouts", `flat_rows`."""
     xp = get_array_module(x)
-    n = x.shape[0]
     groups, out_channels = w_groups.shape[0], w_groups.shape[0] * w_groups.shape[1]
     oh, ow = out_hw
     chunks = FlatRows(x, kernel, pads, dilation, oh)
-    y = xp.empty((n, out_channels, oh, ow), dtype=x.dtype)
     wide = xp.empty((chunks.images, out_channels, oh, chunks.row_width), dtype=x.dtype)
     for start, stop, cols in chunks:
         # (G, O/G, K) @ (b, G, K, oh*Wp) -> (b, G, O/G, oh*Wp), a view of (b, O, oh, Wp)
         xp.matmul(w_groups, cols.reshape(stop - start, groups, w_groups.shape[2], -1),
                   out=wide[:stop - start].reshape(stop - start, groups, -1, cols.shape[2]))
-        y[start:stop] = wide[:stop - start, :, :, :ow]
-    return y
+        _biased(wide[:stop - start, :, :, :ow], bias, out[start:stop])
+    return out
 
 
 def _flat_rows_weight_grad(x, gy, weight_shape, pads, dilation, groups, wide_taps):
@@ -374,9 +411,10 @@ def _flat_rows_weight_grad(x, gy, weight_shape, pads, dilation, groups, wide_tap
 
 
 # --------------------------------------------------------------------------- transposed
-def _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups):
+def _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups, out):
     """A stride-1 transposed conv is a correlation of the padded input with the flipped
-    kernel, channels swapped: one more conv2d (in whatever layout it picks), no scatter."""
+    kernel, channels swapped: one more conv2d (in whatever layout it picks) into ``out``,
+    no scatter."""
     xp = get_array_module(x)
     c = x.shape[1]
     _, per_group, kh, kw = weight.shape
@@ -389,11 +427,12 @@ def _correlation_conv_transpose2d(x, weight, out_hw, pads, dilation, groups):
         before = dilation[a] * (k - 1) - pads[a][0]
         correlation_pads.append(
             (before, out_hw[a] - x.shape[2 + a] - before + dilation[a] * (k - 1)))
-    return conv2d(x, flipped, (1, 1), tuple(correlation_pads), dilation, groups)[0]
+    return conv2d(x, flipped, (1, 1), tuple(correlation_pads), dilation, groups, out=out)[0]
 
 
-def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
-    """A transposed conv whose stride s divides the kernel, one output phase at a time.
+def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups, out):
+    """A transposed conv whose stride s divides the kernel, one output phase at a time, into
+    ``out``.
 
     Output pixel t (along one axis) takes taps i = t + top - s h of input pixels h; those of
     one phase r = (t + top) mod s are the taps r, r + s, ..., so each phase is a stride-1
@@ -426,7 +465,7 @@ def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
     # rows x columns windows of m x m on x padded by m - 1 before, each row Wp wide
     chunks = FlatRows(x, (mh, mw), ((mh - 1, rows - h), (mw - 1, columns - w)), (1, 1), rows)
     width = chunks.row_width
-    y = xp.empty((n, per_group * groups) + tuple(out_hw), dtype=x.dtype)
+    y = out
     y_groups = y.reshape(n, groups, per_group, *out_hw)  # (N, O, H, W) -> (N, G, O/G, H, W)
     for start, stop, cols in chunks:
         b = stop - start
@@ -448,9 +487,11 @@ def _phases_conv_transpose2d(x, weight, out_hw, stride, pads, groups):
     return y
 
 
-def _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, batch_last):
-    """The general transposed conv: a GEMM into taps, then "col2im", one strided slice-add
-    per kernel tap (one vectorized add each, never a scatter per entry). Each add runs along
+def _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, batch_last,
+                             out):
+    """The general transposed conv into ``out``: a GEMM into taps, then "col2im", one
+    strided slice-add per kernel tap (one vectorized add each, never a scatter per entry),
+    and one copy into ``out`` that drops the padding. Each add runs along
     a long contiguous axis: the batch when the maps are narrower than it (``batch_last``),
     else the image rows (moving a large x to batch-last would cost more than it saves).
     Measured: docs/BENCHMARKS.md, "Convolution layouts", `col2im_batch_last`."""
@@ -483,5 +524,5 @@ def _col2im_conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups, 
             target = image[:, rows, j * dw:j * dw + sw * (w - 1) + 1:sw]
             xp.add(target, taps[:, i, j], out=target)
     # (O, Hp, Wp, N) -> (N, O, H, W), dropping the padding
-    image = image[:, top:top + out_hw[0], left:left + out_hw[1]].transpose(3, 0, 1, 2)
-    return xp.ascontiguousarray(image)
+    out[...] = image[:, top:top + out_hw[0], left:left + out_hw[1]].transpose(3, 0, 1, 2)
+    return out
