@@ -5,7 +5,9 @@ inputs.
 
 The steps are compositions of differentiable ops (linear, sigmoid, tanh), except the LSTM's,
 which is the fused ``F.lstm_cell``. A sequence layer projects every step's input in one
-matmul before the loop, so only the recurrent product runs per step.
+matmul before the loop, so only the recurrent product runs per step; GRU and LSTM then run
+each layer direction's loop as one op (ops/recurrent_sequence.py, the same steps on raw
+arrays, with one weight-gradient GEMM over all steps).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tinygen.autograd.ops import (
     transpose,
     unsqueeze,
 )
+from tinygen.autograd.ops.recurrent_sequence import gru_sequence, lstm_sequence
 from tinygen.autograd.tensor import Tensor
 from tinygen.nn import init
 from tinygen.nn.checks import check_features, check_input, choice, count, flag, integer, number
@@ -268,6 +271,11 @@ class _Recurrent(Module):
             b_ih, b_hh = b_ih + b_hh, None
         # every step's input projection in one matmul: (T*N, in) @ (in, G H)
         projected = F.linear(reshape(x, (steps * batch, x.shape[2])), w_ih, b_ih)
+        return self._run(projected, steps, batch, state, w_hh, b_hh, reverse)
+
+    def _run(self, projected, steps: int, batch: int, state, w_hh, b_hh, reverse: bool):
+        """The steps over the projected inputs (T*N, G H), each composed from differentiable
+        ops: the (T, N, H) outputs and the last state."""
         # (T*N, G H) -> T pieces of (N, G H): one split, whose backward is one concatenate
         # (a getitem per step would scatter into a full (T*N, G H) zero array each time)
         per_step = split(projected, [batch] * steps, axis=0)  # sizes: an empty batch too
@@ -365,8 +373,13 @@ class GRU(_Recurrent):
 
     gates = 3
 
-    def _step(self, projected, h, w_hh, b_hh):
-        return _gru_step(projected, h, w_hh, b_hh)
+    def _run(self, projected, steps: int, batch: int, state, w_hh, b_hh, reverse: bool):
+        # the whole direction as one op (ops/recurrent_sequence.py), the steps of _gru_step
+        if b_hh is None:
+            b_hh = w_hh.new_zeros((w_hh.shape[0],))
+        # (T*N, 3H) -> (T, N, 3H)
+        return gru_sequence(reshape(projected, (steps, batch, w_hh.shape[0])), state, w_hh,
+                            b_hh, reverse=reverse)
 
 
 class LSTM(_Recurrent):
@@ -394,5 +407,11 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional)
 
-    def _step(self, projected, state, w_hh, b_hh):
-        return _lstm_step(projected, state, w_hh, b_hh)
+    def _run(self, projected, steps: int, batch: int, state, w_hh, b_hh, reverse: bool):
+        # the whole direction as one op (ops/recurrent_sequence.py), the steps of _lstm_step;
+        # b_hh is None here: _direction folded it into the input projection's bias
+        h0, c0 = state
+        # (T*N, 4H) -> (T, N, 4H)
+        out, h, c = lstm_sequence(reshape(projected, (steps, batch, w_hh.shape[0])), h0, c0,
+                                  w_hh, reverse=reverse)
+        return out, (h, c)

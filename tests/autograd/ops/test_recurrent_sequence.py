@@ -1,0 +1,111 @@
+"""The sequence ops under nn.LSTM and nn.GRU (ops/recurrent_sequence.py): the raw-array loop
+against the per-step composition (outputs, last states and every gradient, both directions,
+at one and two pinned BLAS threads, and with the loop's GEMMs on BLAS's threads), and
+gradcheck / gradgradcheck in float64 (the recorded backward)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
+
+import tinygen as tg
+from tinygen.autograd import grad, gradcheck, gradgradcheck
+from tinygen.autograd.ops import recurrent_sequence
+from tinygen.autograd.ops.recurrent_sequence import (
+    gru_sequence,
+    gru_sequence_composite,
+    lstm_sequence,
+    lstm_sequence_composite,
+)
+
+# (fused op, composite oracle, gates, states in the input besides projected, h0)
+KINDS = {
+    "lstm": (lstm_sequence, lstm_sequence_composite, 4),
+    "gru": (gru_sequence, gru_sequence_composite, 3),
+}
+
+
+def _inputs(kind, steps, batch, hidden, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    gates = KINDS[kind][2]
+
+    def leaf(*shape):
+        return tg.tensor(rng.standard_normal(shape).astype(dtype), requires_grad=True)
+
+    projected, h0 = leaf(steps, batch, gates * hidden), leaf(batch, hidden)
+    w_hh = leaf(gates * hidden, hidden)
+    if kind == "lstm":
+        return [projected, h0, leaf(batch, hidden), w_hh]
+    return [projected, h0, w_hh, leaf(gates * hidden)]
+
+
+def _outputs_and_grads(function, inputs, reverse, seed=1):
+    outputs = function(*inputs, reverse=reverse)
+    rng = np.random.default_rng(seed)
+    upstream = [tg.tensor(rng.standard_normal(y.shape)) for y in outputs]
+    return [y.numpy() for y in outputs], [g.numpy() for g in grad(list(outputs), inputs,
+                                                                  upstream)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@given(kind=st.sampled_from(sorted(KINDS)), steps=st.integers(1, 4), batch=st.integers(0, 3),
+       hidden=st.integers(1, 3), reverse=st.booleans())
+def test_sequence_op_matches_the_per_step_composition(threads, kind, steps, batch, hidden,
+                                                      reverse):
+    fused, composite, _ = KINDS[kind]
+    inputs = _inputs(kind, steps, batch, hidden)
+
+    with threadpool_limits(threads):
+        got_y, got_g = _outputs_and_grads(fused, inputs, reverse)
+    want_y, want_g = _outputs_and_grads(composite, inputs, reverse)
+
+    for got, want in zip(got_y + got_g, want_y + want_g):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_sequence_op_with_threaded_step_gemms_matches_the_composition(kind, monkeypatch):
+    # every step's GEMM counted as large: the loop keeps BLAS's threads
+    monkeypatch.setattr(recurrent_sequence, "_THREADED_STEP_MACS", 0)
+    fused, composite, _ = KINDS[kind]
+    inputs = _inputs(kind, 3, 2, 2)
+
+    with threadpool_limits(2):
+        got_y, got_g = _outputs_and_grads(fused, inputs, reverse=False)
+    want_y, want_g = _outputs_and_grads(composite, inputs, reverse=False)
+
+    for got, want in zip(got_y + got_g, want_y + want_g):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_sequence_op_passes_gradcheck_and_gradgradcheck(kind, reverse):
+    fused = KINDS[kind][0]
+    inputs = _inputs(kind, 3, 2, 2, seed=2)
+
+    def run(*tensors):
+        return fused(*tensors, reverse=reverse)
+
+    assert gradcheck(run, inputs)
+    assert gradgradcheck(run, inputs)
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_layer_in_float32_matches_its_float64_run(layer):
+    # the float32 raw loop (the grid's dtype) against the same layer in float64
+    tg.manual_seed(0)
+    module = getattr(tg.nn, layer)(3, 4, batch_first=True, bidirectional=True)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))
+    results = {}
+    for dtype in (np.float32, np.float64):
+        for p in module.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = None
+        out, _ = module(tg.tensor(x.astype(dtype)))
+        out.sum().backward()
+        results[dtype] = [out.numpy()] + [p.grad.numpy() for p in module.parameters()]
+
+    for got, want in zip(results[np.float32], results[np.float64]):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
