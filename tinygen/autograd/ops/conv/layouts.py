@@ -28,7 +28,7 @@ WIDE_PIXELS = 256
 
 
 def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
-                  transposed=False, cols=None, weight_grad=False) -> str:
+                  transposed=False, cols=None) -> str:
     """The layout of a conv of x (N, C, H, W) onto ``out_hw`` outputs: the one rule. What
     each choice was measured against: docs/BENCHMARKS.md, "Convolution layouts".
 
@@ -39,12 +39,12 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
       window, so x (N, C*H*W) is the GEMM operand as it lies, with no cols or transposes.
     - "winograd" (:mod:`.winograd`, F(2x2, 3x3): 16/36 of the multiplies, in 16 GEMMs) for
       a 3x3 stride-1 conv with no dilation or groups, at least 64 (MIN_CHANNELS) input and
-      output channels and maps at least 8x8 (MIN_SIDE); never for a weight gradient
-      (``weight_grad``), which stays on GEMMs of the cols it cuts. Forward, batch 64, one
-      thread, against the layout it displaced (min of 21 interleaved, load 4-5): 128 -> 128
-      on 16x16 maps 0.68x, on 8x8 0.75x, 64 -> 64 on 32x32 0.85x; not 32 -> 64 on 26x26
-      (1.06x) nor 4x4 maps (1.1-1.3x). At any thread count it runs on one BLAS thread, the
-      whole conv or one block of its batch (:mod:`.parallel`).
+      output channels and maps at least 8x8 (MIN_SIDE), and its weight gradient. Batch 64,
+      one thread, against the layouts it displaced (min of 9-21 interleaved, load 4-5):
+      forward 128 -> 128 on 16x16 maps 0.65-0.68x, on 8x8 0.70-0.75x, 64 -> 64 on 32x32
+      0.85-0.89x; weight gradient 0.65x, 0.75x, 1.0x; not 32 -> 64 on 26x26 (1.02-1.06x)
+      nor 4x4 maps (1.1-1.3x). At any thread count it runs on one BLAS thread, the whole
+      conv or one block of its batch (:mod:`.parallel`).
     - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P or P >= 256
       (WIDE_PIXELS) and NumPy's BLAS runs one thread. Outputs then land in place and a 1x1
       conv needs no cols; but the weight gradient writes (N, O/G, K) partial sums and each
@@ -108,7 +108,7 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
         return "col2im_batch_last" if 4 * w <= n else "col2im_per_image"
     if groups == 1 and dilation == (1, 1) and unpadded and (kh, kw) == (h, w):
         return "dense"
-    if (not weight_grad and winograd.fits(weight_shape, stride, dilation, groups)
+    if (winograd.fits(weight_shape, stride, dilation, groups)
             and min(c, weight_shape[0]) >= winograd.MIN_CHANNELS
             and min(out_hw) >= winograd.MIN_SIDE):
         return "winograd"
@@ -232,13 +232,13 @@ def _blocks(x, macs, weight_shape, out_hw, stride, pads, dilation, groups,
 
 def _conv2d(x, weight, out_hw, stride, pads, dilation, groups, bias=None, out=None):
     """:func:`conv2d` on one block: the layout :func:`choose_layout` picks, then its cols.
-    The layouts on cols and flat rows write into ``out`` with the bias added and return it;
-    the others return their own array, without the bias."""
+    The layouts on cols, flat rows and winograd write into ``out`` with the bias added and
+    return it; the others return their own array, without the bias."""
     layout = choose_layout(x, weight.shape, out_hw, stride, pads, dilation, groups)
     if layout == "dense":
         return dense_conv2d(x, weight), None
     if layout == "winograd":
-        return winograd.winograd_conv2d(x, weight, pads), None
+        return winograd.winograd_conv2d(x, weight, pads, bias, out), None
     # (O, C/G, kh, kw) -> (G, O/G, K)
     w_groups = weight.reshape(groups, weight.shape[0] // groups, -1)
     if layout == "flat_rows":
@@ -251,9 +251,11 @@ def _conv2d(x, weight, out_hw, stride, pads, dilation, groups, bias=None, out=No
 def _conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols):
     """:func:`conv2d_weight_grad` on one block, ``cols`` its windows or None."""
     layout = choose_layout(x, weight_shape, gy.shape[2:], stride, pads, dilation, groups,
-                           cols=cols, weight_grad=True)
+                           cols=cols)
     if layout == "dense":
         return dense_weight_grad(x, gy, weight_shape)
+    if layout == "winograd":
+        return winograd.winograd_weight_grad(x, gy, pads)
     # K > O/G: see _weight_product
     wide_taps = x.shape[1] // groups * weight_shape[2] * weight_shape[3] > gy.shape[1] // groups
     if layout == "flat_rows":

@@ -45,54 +45,123 @@ def fits(weight_shape, stride, dilation, groups) -> bool:
             and tuple(dilation) == (1, 1) and groups == 1)
 
 
-def winograd_conv2d(x, weight, pads):
-    """conv2d of x (N, C, H, W) with a 3x3 kernel (O, C, 3, 3), stride 1: (N, O, oh, ow).
+def winograd_conv2d(x, weight, pads, bias=None, out=None):
+    """conv2d of x (N, C, H, W) with a 3x3 kernel (O, C, 3, 3), stride 1: (N, O, oh, ow),
+    plus ``bias`` (O,) when given, written into ``out`` (or a new array).
 
     ``pads`` is ((top, bottom), (left, right)); a negative side crops.
     """
     xp = get_array_module(x)
-    x, ((top, bottom), (left, right)) = crop_negative(x, *pads)
-    n, c, h, w = x.shape
     out_channels = weight.shape[0]
-    oh, ow = h + top + bottom - 2, w + left + right - 2
-    # th x tw output tiles of 2x2 (the last row or column of tiles half junk when odd)
-    th, tw = -(-oh // 2), -(-ow // 2)
+    tiles = _InputTiles(x, pads, _output_size(x, pads), out_channels)
+    (oh, ow), th, tw = tiles.out_hw, tiles.th, tiles.tw
     u = _transformed_kernel(weight)
-    tile_bytes = 16 * max(c, out_channels) * th * tw * x.itemsize
-    images = max(1, min(n, CHUNK_BYTES // tile_bytes))
-    # each chunk's input, zero-padded, channels-last: its border and tail rows stay zero
-    padded = xp.zeros((images, 2 * th + 2, 2 * tw + 2, c), dtype=x.dtype)
-    # A plane of a whole number of KiB puts x's C values of one pixel in one cache set, and
-    # the transposing copy thrashes: such a chunk is zero-padded as (b, C, Hp, Wp) first
-    # and then transposed whole (64 channels on 32x32 maps, batch 64: 12 -> 2.6 ms), other
-    # planes go straight (26x26 and 8x8 maps: 1.9 and 3 times faster so)
-    staged = (xp.zeros((images, c) + padded.shape[1:3], dtype=x.dtype)
-              if h * w * x.itemsize % 1024 == 0 else None)
-    # flat scratch buffers, viewed at each chunk's size so that a short last chunk stays
-    # contiguous too; each is written whole before it is read
-    rows = xp.empty(4 * images * th * (2 * tw + 2) * c, dtype=x.dtype)
-    tiles = xp.empty(16 * images * th * tw * c, dtype=x.dtype)
-    products = xp.empty(16 * images * th * tw * out_channels, dtype=x.dtype)
-    half = xp.empty(8 * images * th * tw * out_channels, dtype=x.dtype)
-    out = xp.empty(4 * images * th * tw * out_channels, dtype=x.dtype)
-    y = xp.empty((n, out_channels, oh, ow), dtype=x.dtype)
-    for start in range(0, n, images):
-        b = min(n, start + images) - start
-        if staged is None:
-            # (b, C, H, W) -> (b, H, W, C), into the padded chunk's interior
-            padded[:b, top:top + h, left:left + w] = x[start:start + b].transpose(0, 2, 3, 1)
-        else:
-            staged[:b, :, top:top + h, left:left + w] = x[start:start + b]
-            padded[:b] = staged[:b].transpose(0, 2, 3, 1)  # (b, C, Hp, Wp) -> (b, Hp, Wp, C)
-        v = _transformed_input(padded[:b], th, tw, rows, tiles)
+    products = xp.empty(16 * tiles.images * th * tw * out_channels, dtype=x.dtype)
+    half = xp.empty(8 * tiles.images * th * tw * out_channels, dtype=x.dtype)
+    corners = xp.empty(4 * tiles.images * th * tw * out_channels, dtype=x.dtype)
+    y = out if out is not None else xp.empty((x.shape[0], out_channels, oh, ow), x.dtype)
+    for start, b, v in tiles:
         # (16, b*th*tw, C) @ (16, C, O) -> (16, b*th*tw, O), one GEMM per tile position
         m = products[:16 * b * th * tw * out_channels].reshape(16, b * th * tw, out_channels)
         xp.matmul(v, u, out=m)
-        tiles_out = _transformed_output(m.reshape(4, 4, b, th, tw, out_channels), half, out)
+        tiles_out = _transformed_output(m.reshape(4, 4, b, th, tw, out_channels), half,
+                                        corners)
         # (b, th, 2, tw, 2, O) -> (b, 2th, 2tw, O) -> crop -> (b, O, oh, ow)
-        y[start:start + b] = tiles_out.reshape(b, 2 * th, 2 * tw, out_channels)[
-            :, :oh, :ow].transpose(0, 3, 1, 2)
+        tiles_out = tiles_out.reshape(b, 2 * th, 2 * tw, out_channels)[:, :oh, :ow].transpose(
+            0, 3, 1, 2)
+        if bias is None:
+            y[start:start + b] = tiles_out
+        else:  # the bias in the pass that writes the outputs anyway
+            xp.add(tiles_out, bias.reshape(1, -1, 1, 1), out=y[start:start + b])
     return y
+
+
+def winograd_weight_grad(x, gy, pads):
+    """dL/dW (O, C, 3, 3) of that conv, gy (N, O, oh, ow), by the adjoint of its F(2x2, 3x3):
+    dL/dg = G^T [sum over tiles of (A gy A^T) * (B^T d B)] G, 16 GEMMs (O, tiles) @
+    (tiles, C) over the same transformed input tiles as the forward."""
+    xp = get_array_module(x)
+    n, out_channels, oh, ow = gy.shape
+    tiles = _InputTiles(x, pads, (oh, ow), out_channels)
+    th, tw = tiles.th, tiles.tw
+    # gy zero-padded to whole tiles, channels-last: (b, 2th, 2tw, O)
+    padded = xp.zeros((tiles.images, 2 * th, 2 * tw, out_channels), dtype=gy.dtype)
+    rows = xp.empty(4 * tiles.images * th * 2 * tw * out_channels, dtype=gy.dtype)
+    spread = xp.empty(16 * tiles.images * th * tw * out_channels, dtype=gy.dtype)
+    total = xp.zeros((16, out_channels, x.shape[1]), dtype=x.dtype)
+    part = xp.empty_like(total)
+    for start, b, v in tiles:
+        # (b, O, oh, ow) -> (b, oh, ow, O)
+        padded[:b, :oh, :ow] = gy[start:start + b].transpose(0, 2, 3, 1)
+        r = rows[:4 * b * th * 2 * tw * out_channels].reshape(4, b, th, 2 * tw, out_channels)
+        _a_adjoint(xp, [padded[:b, j::2] for j in range(2)], r)
+        dm = spread[:16 * b * th * tw * out_channels].reshape(4, 4, b, th, tw, out_channels)
+        for k in range(4):
+            _a_adjoint(xp, [r[k, :, :, j::2] for j in range(2)], dm[k])
+        # (16, b*th*tw, O)^T @ (16, b*th*tw, C) -> (16, O, C), summed over the tiles
+        xp.matmul(dm.reshape(16, b * th * tw, out_channels).transpose(0, 2, 1), v, out=part)
+        total += part
+    transform = xp.asarray(_KERNEL_TRANSFORM, dtype=x.dtype)  # G (4, 3)
+    # (16, O, C) -> (4, 4, O, C) -> (O, C, 4, 4); G^T (3, 4) @ . @ G (4, 3) -> (O, C, 3, 3)
+    total = total.reshape(4, 4, out_channels, x.shape[1]).transpose(2, 3, 0, 1)
+    return xp.matmul(xp.matmul(transform.T, total), transform)
+
+
+def _output_size(x, pads):
+    """(oh, ow) of a 3x3 stride-1 conv of x (N, C, H, W) padded by ``pads``."""
+    return tuple(x.shape[2 + a] + sum(pads[a]) - 2 for a in range(2))
+
+
+class _InputTiles:
+    """B^T d B of the 4x4 input tiles d (2 apart) under the 2x2 output tiles of ``out_hw``,
+    a chunk of images at a time: iterating yields (start, b, v), v (16, b*th*tw, C) for
+    images start .. start + b, in a buffer that the next chunk overwrites.
+
+    Each chunk is zero-padded channels-last, (b, 2th+2, 2tw+2, C), so that every transform
+    pass runs along C contiguous values; chunks hold about ``CHUNK_BYTES`` of transformed
+    tiles (or of the ``out_channels`` products beside them), so the passes stay in cache.
+    """
+
+    def __init__(self, x, pads, out_hw, out_channels):
+        xp = get_array_module(x)
+        x, ((top, _), (left, _)) = crop_negative(x, *pads)
+        self.out_hw = tuple(out_hw)
+        self.th, self.tw = -(-out_hw[0] // 2), -(-out_hw[1] // 2)
+        # the rows and columns of x under the tiles (fewer when out_hw drops trailing ones)
+        self.x = x[:, :, :2 * self.th + 2 - top, :2 * self.tw + 2 - left]
+        self.top, self.left = top, left
+        n, c, h, w = self.x.shape
+        tile_bytes = 16 * max(c, out_channels) * self.th * self.tw * x.itemsize
+        self.images = max(1, min(n, CHUNK_BYTES // tile_bytes))
+        # its border and tail rows stay zero: only the interior is written
+        self.padded = xp.zeros((self.images, 2 * self.th + 2, 2 * self.tw + 2, c),
+                               dtype=x.dtype)
+        # A plane of a whole number of KiB puts x's C values of one pixel in one cache set,
+        # and the transposing copy thrashes: such a chunk is zero-padded as (b, C, Hp, Wp)
+        # first and then transposed whole (64 channels on 32x32 maps, batch 64: 12 -> 2.6
+        # ms), other planes go straight (26x26 and 8x8 maps: 1.9 and 3 times faster so)
+        self.staged = (xp.zeros((self.images, c) + self.padded.shape[1:3], dtype=x.dtype)
+                       if h * w * x.itemsize % 1024 == 0 else None)
+        # flat scratch buffers, viewed at each chunk's size so that a short last chunk stays
+        # contiguous too; each is written whole before it is read
+        self.rows = xp.empty(4 * self.images * self.th * (2 * self.tw + 2) * c, dtype=x.dtype)
+        self.tiles = xp.empty(16 * self.images * self.th * self.tw * c, dtype=x.dtype)
+
+    def __iter__(self):
+        n, _, h, w = self.x.shape
+        top, left = self.top, self.left
+        for start in range(0, n, self.images):
+            b = min(n, start + self.images) - start
+            if self.staged is None:
+                # (b, C, H, W) -> (b, H, W, C), into the padded chunk's interior
+                self.padded[:b, top:top + h, left:left + w] = self.x[start:start + b].transpose(
+                    0, 2, 3, 1)
+            else:
+                self.staged[:b, :, top:top + h, left:left + w] = self.x[start:start + b]
+                # (b, C, Hp, Wp) -> (b, Hp, Wp, C)
+                self.padded[:b] = self.staged[:b].transpose(0, 2, 3, 1)
+            yield start, b, _transformed_input(self.padded[:b], self.th, self.tw, self.rows,
+                                               self.tiles)
 
 
 def _transformed_kernel(weight):
@@ -144,6 +213,14 @@ def _transformed_output(m, half, out):
         # the same along the columns of z[k], into output rows 2t + k: (b, th, 2, tw, O) views
         _a_transform(xp, z[k], tiles_out[:, :, k].transpose(3, 0, 1, 2, 4))
     return tiles_out
+
+
+def _a_adjoint(xp, g, out):
+    """out[k] = (A g)[k] for the two views g[0..1]: g0, g0 + g1, g0 - g1, -g1."""
+    out[0][...] = g[0]
+    xp.add(g[0], g[1], out=out[1])
+    xp.subtract(g[0], g[1], out=out[2])
+    xp.negative(g[1], out=out[3])
 
 
 def _a_transform(xp, m, out):
