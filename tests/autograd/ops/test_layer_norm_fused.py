@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen.autograd import grad, gradcheck, gradgradcheck
-from tinygen.autograd.ops import normalization_layer
+from tinygen.autograd.ops import normalization_passes
 from tinygen.testing import arrays, distinct_arrays
 
 AFFINE = [(True, True), (True, False), (False, True), (False, False)]
@@ -57,7 +57,7 @@ def _reference(x, shape, weight, bias, eps=1e-5):
 def _on_two_blocks(threads: int):
     """``threadpool_limits(threads)`` with every layer norm cut into two blocks of rows,
     however small."""
-    with mock.patch.object(normalization_layer, "PARALLEL_MIN_SIZE", 0), \
+    with mock.patch.object(normalization_passes, "PARALLEL_MIN_SIZE", 0), \
             threadpool_limits(threads):
         yield
 
@@ -120,7 +120,7 @@ def test_two_row_blocks_give_the_same_bits_at_one_and_two_threads():
     rng = np.random.default_rng(0)
     x_values = rng.standard_normal((64, 32, 256)).astype(np.float32)
     upstream = rng.standard_normal(x_values.shape).astype(np.float32)
-    assert x_values.size >= normalization_layer.PARALLEL_MIN_SIZE
+    assert x_values.size >= normalization_passes.PARALLEL_MIN_SIZE
     layer = tg.nn.LayerNorm(256)
     layer.weight.data[...] = rng.uniform(0.5, 2.0, 256)
     layer.bias.data[...] = rng.standard_normal(256)

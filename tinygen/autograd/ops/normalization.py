@@ -8,10 +8,11 @@ the running variance uses the unbiased batch variance). Evaluation normalizes wi
 statistics.
 
 Batch norm's backward is the closed form, twice: on raw arrays when it is not recorded (the
-common case: three passes over the data into one reused buffer), and written with
+common case: two passes, one for the sums and one for the input gradient), and written with
 differentiable ops when it is (``create_graph=True``), so that second derivatives (gradient
 penalties, gradgradcheck) are exact. Both evaluate the same formula; the gradient checks test
-both.
+both. The raw passes (the forward's too) run on two threads over blocks of the batch, in
+cache-sized runs of samples (``normalization_passes.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,15 @@ from tinygen.autograd.ops.arguments import flag, ints, positive, real, tensor_ar
 from tinygen.autograd.ops.conversion import clone
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.normalization_layer import LayerNorm
+from tinygen.autograd.ops.normalization_passes import (
+    block_sum,
+    by_channel,
+    by_position,
+    cache_runs,
+    channel_dot,
+    channel_sum,
+    in_blocks,
+)
 from tinygen.autograd.ops.reduction import amax, amin, mean, sum
 from tinygen.autograd.ops.shape import expand, reshape
 from tinygen.autograd.tensor import Tensor, _writable
@@ -34,22 +44,6 @@ def _layout(x_shape: tuple) -> tuple[tuple, tuple]:
     """(reduced axes, broadcast shape of per-channel values) for (N, C, ...)."""
     spatial = len(x_shape) - 2
     return (0, *range(2, 2 + spatial)), (1, x_shape[1]) + (1,) * spatial
-
-
-def _by_channel(array):
-    """A (N, C, L) view with every value of a channel in axes 0 and 2."""
-    # (N, C, *spatial) -> (N, C, prod(spatial)); (N, C) -> (N, C, 1)
-    return array.reshape(array.shape[0], array.shape[1], math.prod(array.shape[2:]))
-
-
-def _channel_sum(xp, a3):
-    """(N, C, L) -> (C,): per-row sums first, so float32 accumulates over short runs."""
-    return xp.einsum("ncl->nc", a3).sum(axis=0)
-
-
-def _channel_dot(xp, a3, b3):
-    """(N, C, L) x (N, C, L) -> (C,): sum of a*b per channel, without a product array."""
-    return xp.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
 
 
 class BatchNorm(Function):
@@ -74,25 +68,49 @@ class BatchNorm(Function):
     def forward(self, x, *params):
         xp = get_array_module(x)
         weight, bias = self._params(params)
-        x3 = _by_channel(x)
-        count = x3.shape[0] * x3.shape[2]
+        x3 = by_channel(x)
+        batch, channels, positions = x3.shape
+        count = batch * positions
+
+        def passes(work):  # work(low, high) on blocks of the batch, in cache-sized runs
+            return in_blocks(lambda low, high: [
+                work(start, stop) for start, stop in cache_runs(low, high, channels * positions)],
+                batch, x3.size, x3)
+
         if self.training:
             # an empty batch: zero statistics instead of 0/0, and the running ones left as
             # they are (as PyTorch); the output is empty anyway
-            batch_mean = _channel_sum(xp, x3) / max(count, 1)
-            y3 = x3 - batch_mean[:, None]  # the centred input; normalized in place below
-            batch_var = _channel_dot(xp, y3, y3) / max(count, 1)
+            batch_mean = block_sum(in_blocks(lambda low, high: channel_sum(
+                xp, x3[low:high]), batch, x3.size, x3)) / max(count, 1)
+            mean_rows = by_position(xp, batch_mean, positions)
+
+            def squares(start, stop):  # sum((x - mean)^2), x - mean in a scratch run
+                centered = xp.subtract(x3[start:stop], mean_rows)
+                return channel_dot(xp, centered, centered)
+
+            squared = [part for block in passes(squares) for part in block]
+            batch_var = (block_sum(squared) if squared else xp.zeros_like(batch_mean)) \
+                / max(count, 1)
             if self.running_mean is not None and count:
                 self._update_running_stats(batch_mean, batch_var, count)
         else:
             # copies in x's dtype: a later training step changes the running stats in place
             batch_mean = self.running_mean.astype(x.dtype)
             batch_var = self.running_var.astype(x.dtype)
-            y3 = x3 - batch_mean[:, None]
+            mean_rows = by_position(xp, batch_mean, positions)
         inv_std = 1.0 / xp.sqrt(batch_var + self.eps)
-        y3 *= (inv_std if weight is None else inv_std * weight)[:, None]
-        if bias is not None:
-            y3 += bias[:, None]
+        scale_rows = by_position(xp, inv_std if weight is None else inv_std * weight,
+                                 positions)
+        bias_rows = None if bias is None else by_position(xp, bias, positions)
+        y3 = xp.empty_like(x3)
+
+        def normalize(start, stop):  # (x - mean) * weight * inv_std + bias, in cache
+            yb = xp.subtract(x3[start:stop], mean_rows, out=y3[start:stop])
+            yb *= scale_rows
+            if bias_rows is not None:
+                yb += bias_rows
+
+        passes(normalize)
         self.cache_for_backward(mean=batch_mean, inv_std=inv_std)  # per channel: cheap
         self.save_for_backward(x, weight)
         # the module's buffers serve the forward only; the graph need not keep them
@@ -134,26 +152,52 @@ class BatchNorm(Function):
     def _array_backward(self, g, x, weight):
         xp = get_array_module(g)
         wants_x, wants_weight, wants_bias = self._wanted()
-        g3, x3 = _by_channel(g), _by_channel(x)
-        count = max(g3.shape[0] * g3.shape[2], 1)  # an empty batch: empty gx, zero sums
+        g3, x3 = by_channel(g), by_channel(x)
+        batch, channels, positions = g3.shape
+        count = max(batch * positions, 1)  # an empty batch: empty gx, zero sums
         inv_std = self.cached("inv_std")
-        g_bias = _channel_sum(xp, g3)
-        gx = g_weight = None
-        if wants_weight or (wants_x and self.training):
-            centered = x3 - self.cached("mean")[:, None]  # becomes the gx buffer in training
-            g_weight = _channel_dot(xp, g3, centered) * inv_std
+        mean_rows = by_position(xp, self.cached("mean"), positions)
+        needs_dot = wants_weight or (wants_x and self.training)
+
+        def passes(work):  # work(low, high) on blocks of the batch, in cache-sized runs
+            return in_blocks(lambda low, high: [
+                work(start, stop) for start, stop in cache_runs(low, high, channels * positions)],
+                batch, g3.size, g3)
+
+        def sums(start, stop):  # sum(gy) and sum(gy (x - mean)), x - mean in a scratch run
+            gb = g3[start:stop]
+            centered = xp.subtract(x3[start:stop], mean_rows) if needs_dot else None
+            return (channel_sum(xp, gb),
+                    None if centered is None else channel_dot(xp, gb, centered))
+
+        partial = [part for block in passes(sums) for part in block]
+        zeros = xp.zeros(channels, dtype=g.dtype)
+        g_bias = block_sum([part[0] for part in partial]) if partial else zeros
+        g_weight = None
+        if needs_dot:
+            g_weight = (block_sum([part[1] for part in partial]) if partial else zeros) * inv_std
+        gx = None
         if wants_x:
             scale = inv_std if weight is None else inv_std * weight.data
+            scale_rows = by_position(xp, scale, positions)
+            gx3 = xp.empty_like(g3)
             if self.training:
-                # gy - mean(gy) - x̂ mean(gy x̂), with x̂ = centered * inv_std, into centered
-                centered *= (inv_std * g_weight / count)[:, None]
-                centered += (g_bias / count)[:, None]
-                xp.subtract(g3, centered, out=centered)
-                centered *= scale[:, None]
-                gx = centered
+                slope_rows = by_position(xp, inv_std * g_weight / count, positions)
+                shift_rows = by_position(xp, g_bias / count, positions)
+
+                def input_grad(start, stop):
+                    # gy - mean(gy) - x̂ mean(gy x̂), with x̂ = (x - mean) * inv_std, in cache
+                    gxb = xp.subtract(x3[start:stop], mean_rows, out=gx3[start:stop])
+                    gxb *= slope_rows
+                    gxb += shift_rows
+                    xp.subtract(g3[start:stop], gxb, out=gxb)
+                    gxb *= scale_rows
             else:
-                gx = g3 * scale[:, None]
-            gx = Tensor._from_array(gx.reshape(x.shape))  # (N, C, L) -> x's shape
+                def input_grad(start, stop):
+                    xp.multiply(g3[start:stop], scale_rows, out=gx3[start:stop])
+
+            passes(input_grad)
+            gx = Tensor._from_array(gx3.reshape(x.shape))  # (N, C, L) -> x's shape
         return (gx, None if g_weight is None else Tensor._from_array(g_weight),
                 Tensor._from_array(g_bias) if wants_bias else None)
 

@@ -5,11 +5,8 @@ Like batch norm, the backward is the closed form twice: on raw arrays when it is
 (the common case), and written with differentiable ops when it is (``create_graph=True``), so
 that second derivatives stay exact; the gradient checks test both.
 
-The raw passes run on blocks of rows: two blocks for a large input, on two threads where
-NumPy may use two (NumPy releases the GIL inside the einsum reductions and the ufuncs that
-make up a pass), as PyTorch runs its layer norm kernel on its intra-op threads. The blocks
-depend on the input's size only, never on the thread count, so that one and two threads give
-the same result bit for bit.
+The raw passes run on blocks of rows, on two threads for a large input
+(``normalization_passes.in_blocks``: the same bits at one and two threads).
 """
 
 from __future__ import annotations
@@ -19,32 +16,10 @@ import math
 from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.elementwise import sqrt
+from tinygen.autograd.ops.normalization_passes import block_sum, in_blocks
 from tinygen.autograd.ops.reduction import mean, sum
 from tinygen.autograd.tensor import Tensor
-from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blocks
-
-#: An input of at least this many elements runs as two blocks of rows. Below it a second
-#: thread's hand-off (tens of µs) costs more than it saves: a (64, 1024) float32 layer norm
-#: takes about 0.2 ms forward and backward on one thread.
-PARALLEL_MIN_SIZE = 1 << 17
-
-
-def _in_row_blocks(work, rows: int, size: int, array) -> list:
-    """``work(low, high)`` over blocks of ``rows``: two blocks when ``size`` is at least
-    PARALLEL_MIN_SIZE (on two threads when NumPy may use two), else one. The results in the
-    order of the blocks."""
-    blocks = even_blocks(rows, 2 if size >= PARALLEL_MIN_SIZE and rows > 1 else 1)
-    if len(blocks) > 1 and blas_threads(array) > 1:
-        return run_blocks(work, blocks)
-    return [work(*block) for block in blocks]
-
-
-def _added(parts):
-    """The sum of the blocks' partial sums, in block order."""
-    total = parts[0]
-    for part in parts[1:]:
-        total = total + part
-    return total
+from tinygen.backend import get_array_module
 
 
 class LayerNorm(Function):
@@ -91,7 +66,7 @@ class LayerNorm(Function):
             else:
                 yb[...] = hb  # a copy: the output may be written in place, x̂ must not be
 
-        _in_row_blocks(standardize, rows, x2.size, x2)
+        in_blocks(standardize, rows, x2.size, x2)
         # x̂ kept (one array of x's size) saves the backward two passes that rebuild it
         self.cache_for_backward(x_hat=x_hat, inv_std=inv_std)
         self.save_for_backward(x, weight)
@@ -141,9 +116,9 @@ class LayerNorm(Function):
                 gxb *= inv_std[low:high, None]
             return sums
 
-        partial = _in_row_blocks(rows_backward, rows, g2.size, g2)
+        partial = in_blocks(rows_backward, rows, g2.size, g2)
         g_weight, g_bias = (None if part[0] is None else Tensor._from_array(
-            _added(part).reshape(self.normalized_shape))  # (run,) -> normalized_shape
+            block_sum(part).reshape(self.normalized_shape))  # (run,) -> normalized_shape
             for part in zip(*partial))
         if gx is not None:
             gx = Tensor._from_array(gx.reshape(g.shape))  # (rows, run) -> gy's shape
