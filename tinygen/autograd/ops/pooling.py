@@ -3,18 +3,16 @@ the indices max_unpool takes), and upsample_nearest2d. The adaptive pools are in
 ``pooling_adaptive.py``, max_unpool in ``unpooling.py``; both use the geometry helpers here.
 
 Each pool is two separable 1-D passes, along W then H, each a loop over the kernel's taps
-with one view of the whole array per tap (``pooling_passes.py``), on threads over blocks of
-the batch: no window copies, no scatter. Max pooling keeps, per pass, where each tap won
-(torch's winner: a window's first maximum in raster order, or its last NaN), and its
-gradient goes back through those masks. Each backward is a linear map of the upstream
-gradient written as a differentiable op (two ops that are each other's adjoint), so second
-derivatives flow through pooling too. The 1-D ops are the 2-D ones on a unit height, and
-every op takes an unbatched input (no N axis).
+with one view of the whole array per tap (``pooling_passes.py``), on cache-sized chunks of
+the planes (N * C), on threads: no window copies, no scatter. Max pooling keeps, per pass,
+where each tap won (torch's winner: a window's first maximum in raster order, or its last
+NaN), and its gradient goes back through those masks. Each backward is a linear map of the
+upstream gradient written as a differentiable op (two ops that are each other's adjoint), so
+second derivatives flow through pooling too. The 1-D ops are the 2-D ones on a unit height,
+and every op takes an unbatched input (no N axis).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -22,8 +20,9 @@ from tinygen.autograd.function import Function
 from tinygen.autograd.ops.arguments import pair, positive, tensor_args
 from tinygen.autograd.ops.conv.functions import single
 from tinygen.autograd.ops.pooling_passes import (
-    in_blocks,
+    in_chunks,
     max_along,
+    planes,
     spread_along,
     sum_along,
     winner_index,
@@ -53,13 +52,16 @@ class MaxPool2d(Function):
             row_max, col_won = max_along(block, 3, cols_window)
             return max_along(row_max, 2, rows_window) + (col_won,)
 
-        y, row_won, col_won = in_blocks(passes, x)
+        y, row_won, col_won = in_chunks(passes, planes(x))
         self.save_for_backward(row_won, col_won)  # boolean masks: constants to the graph
         self.input_shape = x.shape
+        # (N * C, 1, oh, ow) -> (N, C, oh, ow)
+        y = y.reshape(x.shape[:2] + y.shape[2:])
         if not self.return_indices:
             return y
         xp = get_array_module(x)
-        return y, winner_index(xp, row_won, col_won, self.windows, x.shape[2:], y.shape[2:])
+        index = winner_index(xp, row_won, col_won, self.windows, x.shape[2:], y.shape[2:])
+        return y, index.reshape(y.shape)  # (N * C, 1, oh, ow) -> (N, C, oh, ow)
 
     def backward(self, gy, gindex=None):
         # dL/dx at each window's winner = the sum of gy over the windows it won; zero elsewhere
@@ -69,7 +71,8 @@ class MaxPool2d(Function):
 
 class MaxPool2dScatter(Function):
     """max_pool2d's gradient as an op: each window's value of gy (N, C, oh, ow) added at its
-    winning tap of a zero (N, C, H, W), through the winner masks of the two passes."""
+    winning tap of a zero (N, C, H, W), through the winner masks of the two passes (over the
+    planes, as MaxPool2d keeps them)."""
 
     def __init__(self, windows, input_shape):
         self.windows, self.input_shape = windows, input_shape
@@ -78,12 +81,14 @@ class MaxPool2dScatter(Function):
         self.save_for_backward(row_won, col_won)
         (rows_window, cols_window), (height, width) = self.windows, self.input_shape[2:]
 
-        def passes(block, rows_won, cols_won):
+        def passes(block, rows_won, cols_won, out):
             # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
             rows = spread_along(block, 2, rows_window, height, rows_won)
-            return (spread_along(rows, 3, cols_window, width, cols_won),)
+            return (spread_along(rows, 3, cols_window, width, cols_won, out),)
 
-        return in_blocks(passes, gy, row_won, col_won, size=math.prod(self.input_shape))[0]
+        gx = get_array_module(gy).empty(self.input_shape, dtype=gy.dtype)
+        in_chunks(passes, planes(gy), row_won, col_won, size=gx.size, out=planes(gx))
+        return gx
 
     def backward(self, ggx):
         # a scatter is linear: its gradient is its adjoint, the gather at the same winners
@@ -101,9 +106,15 @@ class MaxPool2dGather(Function):
     def forward(self, x, row_won, col_won):
         self.save_for_backward(row_won, col_won)
         self.input_shape = x.shape
-        # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-        rows = sum_along(x, 3, self.windows[1], col_won)
-        return sum_along(rows, 2, self.windows[0], row_won)
+        rows_window, cols_window = self.windows
+
+        def passes(block, rows_won, cols_won):
+            # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
+            rows = sum_along(block, 3, cols_window, cols_won)
+            return (sum_along(rows, 2, rows_window, rows_won),)
+
+        (y,) = in_chunks(passes, planes(x), row_won, col_won)
+        return y.reshape(x.shape[:2] + y.shape[2:])  # (N * C, 1, oh, ow) -> (N, C, oh, ow)
 
     def backward(self, gy):
         # the adjoint of the gather is the scatter
@@ -130,8 +141,10 @@ class AvgPool2d(Function):
             sums = xp.einsum("nchw->nc", x)[:, :, None, None]
         else:
             # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-            (sums,) = in_blocks(
-                lambda block: (sum_along(sum_along(block, 3, cols_window), 2, rows_window),), x)
+            (sums,) = in_chunks(
+                lambda block: (sum_along(sum_along(block, 3, cols_window), 2, rows_window),),
+                planes(x))
+            sums = sums.reshape(x.shape[:2] + sums.shape[2:])  # (N * C, 1, oh, ow) -> (N, C, ..)
         return sums / _on(xp, self.divisor, x.dtype)
 
     def backward(self, gy):
@@ -153,12 +166,14 @@ class AvgPool2dAdjoint(Function):
         if _global(self.windows, self.input_shape):  # (N, C, 1, 1) -> (N, C, H, W)
             return xp.broadcast_to(share, self.input_shape).copy()
 
-        def passes(block):
+        def passes(block, out):
             # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
             rows = spread_along(block, 2, rows_window, height)
-            return (spread_along(rows, 3, cols_window, width),)
+            return (spread_along(rows, 3, cols_window, width, out=out),)
 
-        return in_blocks(passes, share, size=math.prod(self.input_shape))[0]
+        gx = xp.empty(self.input_shape, dtype=share.dtype)
+        in_chunks(passes, planes(share), size=gx.size, out=planes(gx))
+        return gx
 
     def backward(self, ggx):
         # the adjoint of the adjoint is avg_pool2d itself
