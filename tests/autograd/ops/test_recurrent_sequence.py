@@ -1,7 +1,10 @@
 """The sequence ops under nn.LSTM and nn.GRU (ops/recurrent_sequence.py): the raw-array loop
 against the per-step composition (outputs, last states and every gradient, both directions,
-at one and two pinned BLAS threads, and with the loop's GEMMs on BLAS's threads), and
-gradcheck / gradgradcheck in float64 (the recorded backward)."""
+at one and two pinned BLAS threads, so in one block or in blocks of the batch on threads,
+and with the loop's GEMMs on BLAS's threads), and gradcheck / gradgradcheck in float64 (the
+recorded backward)."""
+
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -51,12 +54,14 @@ def _outputs_and_grads(function, inputs, reverse, seed=1):
 @pytest.mark.parametrize("threads", [1, 2])
 @given(kind=st.sampled_from(sorted(KINDS)), steps=st.integers(1, 4), batch=st.integers(0, 3),
        hidden=st.integers(1, 3), reverse=st.booleans())
-def test_sequence_op_matches_the_per_step_composition(threads, kind, steps, batch, hidden,
+def test_sequence_op_in_blocks_matches_the_per_step_composition(threads, kind, steps, batch, hidden,
                                                       reverse):
     fused, composite, _ = KINDS[kind]
     inputs = _inputs(kind, steps, batch, hidden)
 
-    with threadpool_limits(threads):
+    # blocks of one row: at two threads any batch of two or more runs in two blocks
+    with threadpool_limits(threads), mock.patch.object(recurrent_sequence,
+                                                       "_MIN_BLOCK_ROWS", 1):
         got_y, got_g = _outputs_and_grads(fused, inputs, reverse)
     want_y, want_g = _outputs_and_grads(composite, inputs, reverse)
 
@@ -109,3 +114,13 @@ def test_layer_in_float32_matches_its_float64_run(layer):
 
     for got, want in zip(results[np.float32], results[np.float64]):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("threads, blocks", [(1, 1), (2, 2)])
+def test_sequence_op_cuts_the_batch_into_one_block_per_thread(threads, blocks):
+    inputs = _inputs("lstm", 2, 2 * recurrent_sequence._MIN_BLOCK_ROWS, 2)
+
+    with threadpool_limits(threads):
+        out = lstm_sequence(*inputs)[0]
+
+    assert len(out.grad_fn.blocks) == blocks

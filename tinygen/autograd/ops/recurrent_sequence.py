@@ -6,9 +6,11 @@ way back one small weight-gradient GEMM per step, summed by the engine. Here eac
 one GEMM (h W_hh^T) and the cell's NumPy kernel forward, the cell's kernel and one GEMM
 (g W_hh) backward; the weight gradient is (G H, T N) @ (T N, H) once. The per-step GEMMs are
 small (64 x 128 x 512: ~0.1 ms), and at two BLAS threads their hand-offs cost what the second
-thread saves (the GRU row was slower at two threads than at one), so below
-``_THREADED_STEP_MACS`` the loop runs on one BLAS thread, and the big GEMMs (the input
-projection before, the weight gradient after) on all of them.
+thread saves (the GRU row was slower at two threads than at one). So with several threads the
+batch is cut into blocks of rows, each running the whole recurrence on its own thread with
+NumPy's BLAS held to one thread (the sequences of a batch are independent); with one block,
+the loop's GEMMs keep BLAS's threads only from ``_THREADED_STEP_MACS``. The big GEMMs (the
+input projection before, the weight gradient after) run on all of BLAS's threads.
 
 A recorded backward (``create_graph=True``) differentiates the same steps composed from
 differentiable ops (``linear`` and ``lstm_cell``, or the GRU's gates), so second derivatives
@@ -26,23 +28,28 @@ from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.recurrent import lstm_backward_numpy, lstm_cell, lstm_forward_numpy
 from tinygen.autograd.ops.shape import reshape, split, stack
 from tinygen.autograd.tensor import Tensor
-from tinygen.backend import get_array_module, run_blocks
+from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blocks
 
 #: Multiply-adds of one step's recurrent GEMM (N x H x G H) from which the loop keeps NumPy's
 #: BLAS threads: measured at two threads on this 2-core machine (loaded), 64 x 128 x 512 (4M)
 #: ran 0.10 ms at both counts, 64 x 256 x 1024 (17M) 0.46 ms at one and 0.29 at two.
 _THREADED_STEP_MACS = 1 << 23
+#: A block of the batch gets a thread of its own from this many rows: below it the per-step
+#: Python work, which holds the GIL, outweighs the halved GEMM and cell.
+_MIN_BLOCK_ROWS = 16
 
 
 def _steps(count: int, reverse: bool):
     return reversed(range(count)) if reverse else range(count)
 
 
-def _run_loop(loop, macs: int):
-    """``loop()`` with NumPy's BLAS held to one thread when each step's GEMM is small."""
-    if macs >= _THREADED_STEP_MACS:
-        return loop()
-    return run_blocks(lambda low, high: loop(), [(0, 1)], single_threaded_blas=True)[0]
+def _plan(like, batch: int, macs: int) -> tuple[list, bool]:
+    """The (low, high) blocks of the batch the loop runs on, one per thread, and whether
+    NumPy's BLAS is held to one thread while they run."""
+    parts = min(blas_threads(like), batch // _MIN_BLOCK_ROWS)
+    if parts >= 2:
+        return even_blocks(batch, parts), True
+    return [(0, batch)], macs < _THREADED_STEP_MACS
 
 
 def _recorded(function, composite, inputs, grads):
@@ -69,22 +76,26 @@ class LSTMSequence(Function):
         h_prev = xp.empty((steps, batch, hidden), dtype=projected.dtype)  # state before t
         c_prev = xp.empty_like(h_prev)
         out = xp.empty_like(h_prev)
-        activations = [None] * steps
+        h_last, c_last = xp.empty_like(h0), xp.empty_like(c0)
+        activations = {}  # block's low row -> per step the cell's (t, gates, tanh_c)
         w_t = w_hh.T  # (4H, H) -> (H, 4H)
 
-        def loop():
-            h, c = h0, c0
+        def loop(low, high):
+            h, c = h0[low:high], c0[low:high]
+            cells = activations[low] = [None] * steps
             for t in _steps(steps, self.reverse):
-                h_prev[t], c_prev[t] = h, c
-                h, c, activations[t] = lstm_forward_numpy(projected[t] + h @ w_t, c)
-                out[t] = h
-            return h, c
+                h_prev[t, low:high], c_prev[t, low:high] = h, c
+                h, c, cells[t] = lstm_forward_numpy(projected[t, low:high] + h @ w_t, c)
+                out[t, low:high] = h
+            h_last[low:high], c_last[low:high] = h, c
 
-        h, c = _run_loop(loop, batch * hidden * 4 * hidden)
-        # per step the cell's (t, gates, tanh_c), as LSTMCell keeps them
+        # the backward runs on the same blocks (the cached cells are per block)
+        self.blocks, self.single_threaded = _plan(projected, batch,
+                                                  batch * hidden * 4 * hidden)
+        run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         self.cache_for_backward(h_prev=h_prev, c_prev=c_prev, activations=activations)
         self.save_for_backward(projected, h0, c0, w_hh)
-        return out, h, c
+        return out, h_last, c_last
 
     def backward(self, g_out, g_h, g_c):
         # per step, reversed: gh = g_out[t] + g_h; (ga_t, g_c) = the cell's VJP; g_h = ga_t
@@ -97,17 +108,19 @@ class LSTMSequence(Function):
         h_prev, c_prev = self.cached("h_prev"), self.cached("c_prev")
         activations = self.cached("activations")
         steps, batch, hidden = h_prev.shape
-        ga = get_array_module(g_out).empty((steps, batch, 4 * hidden), dtype=g_out.dtype)
+        xp = get_array_module(g_out)
+        ga = xp.empty((steps, batch, 4 * hidden), dtype=g_out.dtype)
+        gh0, gc0 = xp.empty_like(g_h.data), xp.empty_like(g_c.data)
 
-        def loop():
-            gh, gc = g_h.data, g_c.data
+        def loop(low, high):
+            gh, gc, cells = g_h.data[low:high], g_c.data[low:high], activations[low]
             for t in _steps(steps, not self.reverse):
-                ga[t], gc = lstm_backward_numpy(activations[t], c_prev[t], g_out[t] + gh,
-                                                gc)
-                gh = ga[t] @ w_hh  # (N, 4H) @ (4H, H) -> (N, H)
-            return gh, gc
+                ga[t, low:high], gc = lstm_backward_numpy(
+                    cells[t], c_prev[t, low:high], g_out[t, low:high] + gh, gc)
+                gh = ga[t, low:high] @ w_hh  # (n, 4H) @ (4H, H) -> (n, H)
+            gh0[low:high], gc0[low:high] = gh, gc
 
-        gh0, gc0 = _run_loop(loop, batch * hidden * 4 * hidden)
+        run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         # (T*N, 4H)^T @ (T*N, H) -> (4H, H)
         gw = ga.reshape(-1, 4 * hidden).T @ h_prev.reshape(-1, hidden)
         return tuple(Tensor._from_array(g) if needed else None
@@ -128,37 +141,42 @@ class GRUSequence(Function):
         # per step r, z, n and h_n = (h W_hn^T + b_hn): what the backward needs
         gates = xp.empty((steps, batch, 4 * hidden), dtype=projected.dtype)
         out = xp.empty_like(h_prev)
+        h_last = xp.empty_like(h0)
         w_t = w_hh.T  # (3H, H) -> (H, 3H)
 
-        def loop():
-            h = h0
+        def loop(low, high):
+            h = h0[low:high]
             for t in _steps(steps, self.reverse):
-                h_prev[t] = h
+                h_prev[t, low:high] = h
                 recurrent = h @ w_t
                 recurrent += b_hh
-                rz, n, h_n = gates[t, :, :2 * hidden], gates[t, :, 2 * hidden:3 * hidden], \
-                    gates[t, :, 3 * hidden:]
+                step, x = gates[t, low:high], projected[t, low:high]
+                rz, n, h_n = step[:, :2 * hidden], step[:, 2 * hidden:3 * hidden], \
+                    step[:, 3 * hidden:]
                 h_n[...] = recurrent[:, 2 * hidden:]
                 # sigmoid(a) = (1 + tanh(a / 2)) / 2: stable at any |a|
-                xp.add(projected[t, :, :2 * hidden], recurrent[:, :2 * hidden], out=rz)
+                xp.add(x[:, :2 * hidden], recurrent[:, :2 * hidden], out=rz)
                 rz *= 0.5
                 xp.tanh(rz, out=rz)
                 rz += 1
                 rz *= 0.5
                 xp.multiply(rz[:, :hidden], h_n, out=n)
-                n += projected[t, :, 2 * hidden:]
+                n += x[:, 2 * hidden:]
                 xp.tanh(n, out=n)
                 # h' = n + z (h - n)
                 h = h - n
                 h *= rz[:, hidden:]
                 h += n
-                out[t] = h
-            return h
+                out[t, low:high] = h
+            h_last[low:high] = h
 
-        h = _run_loop(loop, batch * hidden * 3 * hidden)
+        # the backward runs on the same blocks (the cached cells are per block)
+        self.blocks, self.single_threaded = _plan(projected, batch,
+                                                  batch * hidden * 3 * hidden)
+        run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         self.cache_for_backward(h_prev=h_prev, gates=gates)
         self.save_for_backward(projected, h0, w_hh, b_hh)
-        return out, h
+        return out, h_last
 
     def backward(self, g_out, g_h):
         # per step, reversed, from gh = g_out[t] + g_h: ga_n = gh (1 - z)(1 - n^2); ga_z = gh
@@ -173,29 +191,31 @@ class GRUSequence(Function):
         steps, batch, hidden = h_prev.shape
         g_projected = xp.empty((steps, batch, 3 * hidden), dtype=g_out.dtype)
         g_recurrent = xp.empty_like(g_projected)
+        gh0 = xp.empty_like(g_h.data)
 
-        def loop():
-            gh = g_h.data
+        def loop(low, high):
+            gh = g_h.data[low:high]
             for t in _steps(steps, not self.reverse):
-                r, z = gates[t, :, :hidden], gates[t, :, hidden:2 * hidden]
-                n, h_n = gates[t, :, 2 * hidden:3 * hidden], gates[t, :, 3 * hidden:]
-                ga_r, ga_z, ga_n = (g_projected[t, :, k * hidden:(k + 1) * hidden]
-                                    for k in range(3))
-                gh = g_out[t] + gh
+                step, g_step = gates[t, low:high], g_projected[t, low:high]
+                r, z = step[:, :hidden], step[:, hidden:2 * hidden]
+                n, h_n = step[:, 2 * hidden:3 * hidden], step[:, 3 * hidden:]
+                ga_r, ga_z, ga_n = (g_step[:, k * hidden:(k + 1) * hidden] for k in range(3))
+                g_rec = g_recurrent[t, low:high]
+                gh = g_out[t, low:high] + gh
                 xp.multiply(gh, 1 - z, out=ga_n)
                 ga_n *= 1 - n * n
-                xp.subtract(h_prev[t], n, out=ga_z)
+                xp.subtract(h_prev[t, low:high], n, out=ga_z)
                 ga_z *= gh
                 ga_z *= z * (1 - z)
                 xp.multiply(ga_n, h_n, out=ga_r)
                 ga_r *= r * (1 - r)
-                g_recurrent[t, :, :2 * hidden] = g_projected[t, :, :2 * hidden]
-                xp.multiply(ga_n, r, out=g_recurrent[t, :, 2 * hidden:])
-                # (N, 3H) @ (3H, H) -> (N, H)
-                gh = gh * z + g_recurrent[t] @ w_hh
-            return gh
+                g_rec[:, :2 * hidden] = g_step[:, :2 * hidden]
+                xp.multiply(ga_n, r, out=g_rec[:, 2 * hidden:])
+                # (n, 3H) @ (3H, H) -> (n, H)
+                gh = gh * z + g_rec @ w_hh
+            gh0[low:high] = gh
 
-        gh0 = _run_loop(loop, batch * hidden * 3 * hidden)
+        run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         flat = g_recurrent.reshape(-1, 3 * hidden)  # (T, N, 3H) -> (T*N, 3H)
         gw = flat.T @ h_prev.reshape(-1, hidden)  # (3H, T*N) @ (T*N, H) -> (3H, H)
         gb = flat.sum(axis=0)
