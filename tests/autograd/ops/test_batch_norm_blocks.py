@@ -1,7 +1,8 @@
-"""Batch norm's passes on blocks of the batch across threads and in cache-sized runs of samples
-(tinygen/autograd/ops/normalization_passes.py): the outputs, gradients and running statistics
-of one block, forced on small inputs at one and two pinned threads; the same bits at one and
-two threads on a large input; first and second order on blocks."""
+"""Batch norm's passes on blocks of the batch across threads, with per-channel values laid out
+at every position (tinygen/autograd/ops/normalization_passes.py): the outputs, gradients and
+running statistics of one block and of the (C, 1) operands, forced on small inputs at one and
+two pinned threads; the same bits at one and two threads on a large input; first and second
+order on blocks."""
 
 import contextlib
 from unittest import mock
@@ -34,9 +35,9 @@ def batch_norm_problem(draw):
 @contextlib.contextmanager
 def _on_blocks(threads: int):
     """``threadpool_limits(threads)`` with every pass cut into two blocks of the batch and
-    runs of one sample, however small the input."""
+    per-channel values laid out at every position, however small the input."""
     with mock.patch.object(normalization_passes, "PARALLEL_MIN_SIZE", 0), \
-            mock.patch.object(normalization_passes, "CACHE_BLOCK_SIZE", 1), \
+            mock.patch.object(normalization_passes, "EXPAND_MIN_BATCH", 1), \
             threadpool_limits(threads):
         yield
 
@@ -55,11 +56,11 @@ def _results(x_values, upstream, training):
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("training", [True, False])
 @given(problem=batch_norm_problem())
-def test_blocks_and_runs_give_the_one_pass_result_at_one_and_two_threads(problem, training,
-                                                                       threads):
+def test_blocks_and_laid_out_operands_give_the_one_pass_result_at_one_and_two_threads(
+        problem, training, threads):
     x_values, upstream = problem
-
-    whole = _results(x_values, upstream, training)
+    with mock.patch.object(normalization_passes, "EXPAND_MIN_BATCH", 10 ** 9):
+        whole = _results(x_values, upstream, training)  # one block, (C, 1) operands
     with _on_blocks(threads):
         blocks = _results(x_values, upstream, training)
 
@@ -81,7 +82,7 @@ def test_batch_norm_on_blocks_has_gradients_of_both_orders(threads):
 
 
 def test_blocks_give_the_same_bits_at_one_and_two_threads():
-    # the blocks and runs depend on the size only: the thread count cannot change a sum
+    # the blocks depend on the size only: the thread count cannot change a sum
     rng = np.random.default_rng(0)
     x_values = rng.standard_normal((64, 32, 8, 8)).astype(np.float32)
     upstream = rng.standard_normal(x_values.shape).astype(np.float32)
@@ -110,12 +111,3 @@ def test_an_empty_batch_on_blocks_gives_zero_parameter_gradients():
     assert y.shape == (0, 3, 2, 2) and gx.shape == (0, 3, 2, 2)
     np.testing.assert_array_equal(g_weight.numpy(), np.zeros(3))
     np.testing.assert_array_equal(g_bias.numpy(), np.zeros(3))
-
-
-def test_cache_runs_cut_a_block_into_whole_samples_of_about_the_cache_size():
-    item = normalization_passes.CACHE_BLOCK_SIZE // 4
-
-    runs = normalization_passes.cache_runs(2, 13, item)
-
-    assert runs == [(2, 6), (6, 10), (10, 13)]
-    assert normalization_passes.cache_runs(0, 3, 10 * item) == [(0, 1), (1, 2), (2, 3)]

@@ -11,8 +11,8 @@ Batch norm's backward is the closed form, twice: on raw arrays when it is not re
 common case: two passes, one for the sums and one for the input gradient), and written with
 differentiable ops when it is (``create_graph=True``), so that second derivatives (gradient
 penalties, gradgradcheck) are exact. Both evaluate the same formula; the gradient checks test
-both. The raw passes (the forward's too) run on two threads over blocks of the batch, in
-cache-sized runs of samples (``normalization_passes.py``).
+both. The raw passes (the forward's too) run on two threads over blocks of the batch
+(``normalization_passes.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from tinygen.autograd.ops.normalization_passes import (
     block_sum,
     by_channel,
     by_position,
-    cache_runs,
     channel_dot,
     channel_sum,
     in_blocks,
@@ -69,43 +68,40 @@ class BatchNorm(Function):
         xp = get_array_module(x)
         weight, bias = self._params(params)
         x3 = by_channel(x)
-        batch, channels, positions = x3.shape
+        batch, _, positions = x3.shape
         count = batch * positions
+        y3 = xp.empty_like(x3)
 
-        def passes(work):  # work(low, high) on blocks of the batch, in cache-sized runs
-            return in_blocks(lambda low, high: [
-                work(start, stop) for start, stop in cache_runs(low, high, channels * positions)],
-                batch, x3.size, x3)
+        def passes(work):  # work(low, high) on blocks of the batch
+            return in_blocks(work, batch, x3.size, x3)
 
         if self.training:
             # an empty batch: zero statistics instead of 0/0, and the running ones left as
             # they are (as PyTorch); the output is empty anyway
-            batch_mean = block_sum(in_blocks(lambda low, high: channel_sum(
-                xp, x3[low:high]), batch, x3.size, x3)) / max(count, 1)
-            mean_rows = by_position(xp, batch_mean, positions)
+            batch_mean = block_sum(passes(lambda low, high: channel_sum(
+                xp, x3[low:high]))) / max(count, 1)
+            mean_rows = by_position(xp, batch_mean, batch, positions)
 
-            def squares(start, stop):  # sum((x - mean)^2), x - mean in a scratch run
-                centered = xp.subtract(x3[start:stop], mean_rows)
+            def squares(low, high):  # sum((x - mean)^2), x - mean into y
+                centered = xp.subtract(x3[low:high], mean_rows, out=y3[low:high])
                 return channel_dot(xp, centered, centered)
 
-            squared = [part for block in passes(squares) for part in block]
-            batch_var = (block_sum(squared) if squared else xp.zeros_like(batch_mean)) \
-                / max(count, 1)
+            batch_var = block_sum(passes(squares)) / max(count, 1)
             if self.running_mean is not None and count:
                 self._update_running_stats(batch_mean, batch_var, count)
         else:
             # copies in x's dtype: a later training step changes the running stats in place
             batch_mean = self.running_mean.astype(x.dtype)
             batch_var = self.running_var.astype(x.dtype)
-            mean_rows = by_position(xp, batch_mean, positions)
+            mean_rows = by_position(xp, batch_mean, batch, positions)
+            passes(lambda low, high: xp.subtract(x3[low:high], mean_rows, out=y3[low:high]))
         inv_std = 1.0 / xp.sqrt(batch_var + self.eps)
         scale_rows = by_position(xp, inv_std if weight is None else inv_std * weight,
-                                 positions)
-        bias_rows = None if bias is None else by_position(xp, bias, positions)
-        y3 = xp.empty_like(x3)
+                                 batch, positions)
+        bias_rows = None if bias is None else by_position(xp, bias, batch, positions)
 
-        def normalize(start, stop):  # (x - mean) * weight * inv_std + bias, in cache
-            yb = xp.subtract(x3[start:stop], mean_rows, out=y3[start:stop])
+        def normalize(low, high):  # (x - mean) * weight * inv_std + bias
+            yb = y3[low:high]
             yb *= scale_rows
             if bias_rows is not None:
                 yb += bias_rows
@@ -153,48 +149,47 @@ class BatchNorm(Function):
         xp = get_array_module(g)
         wants_x, wants_weight, wants_bias = self._wanted()
         g3, x3 = by_channel(g), by_channel(x)
-        batch, channels, positions = g3.shape
+        batch, _, positions = g3.shape
         count = max(batch * positions, 1)  # an empty batch: empty gx, zero sums
         inv_std = self.cached("inv_std")
-        mean_rows = by_position(xp, self.cached("mean"), positions)
+        mean_rows = by_position(xp, self.cached("mean"), batch, positions)
         needs_dot = wants_weight or (wants_x and self.training)
 
-        def passes(work):  # work(low, high) on blocks of the batch, in cache-sized runs
-            return in_blocks(lambda low, high: [
-                work(start, stop) for start, stop in cache_runs(low, high, channels * positions)],
-                batch, g3.size, g3)
+        def passes(work):  # work(low, high) on blocks of the batch
+            return in_blocks(work, batch, g3.size, g3)
 
-        def sums(start, stop):  # sum(gy) and sum(gy (x - mean)), x - mean in a scratch run
-            gb = g3[start:stop]
-            centered = xp.subtract(x3[start:stop], mean_rows) if needs_dot else None
+        gx3 = xp.empty_like(g3) if wants_x or needs_dot else None
+
+        def sums(low, high):  # sum(gy) and sum(gy (x - mean)), x - mean into gx
+            gb = g3[low:high]
+            centered = xp.subtract(x3[low:high], mean_rows, out=gx3[low:high]) \
+                if needs_dot else None
             return (channel_sum(xp, gb),
                     None if centered is None else channel_dot(xp, gb, centered))
 
-        partial = [part for block in passes(sums) for part in block]
-        zeros = xp.zeros(channels, dtype=g.dtype)
-        g_bias = block_sum([part[0] for part in partial]) if partial else zeros
+        partial = passes(sums)
+        g_bias = block_sum([part[0] for part in partial])
         g_weight = None
         if needs_dot:
-            g_weight = (block_sum([part[1] for part in partial]) if partial else zeros) * inv_std
+            g_weight = block_sum([part[1] for part in partial]) * inv_std
         gx = None
         if wants_x:
             scale = inv_std if weight is None else inv_std * weight.data
-            scale_rows = by_position(xp, scale, positions)
-            gx3 = xp.empty_like(g3)
+            scale_rows = by_position(xp, scale, batch, positions)
             if self.training:
-                slope_rows = by_position(xp, inv_std * g_weight / count, positions)
-                shift_rows = by_position(xp, g_bias / count, positions)
+                slope_rows = by_position(xp, inv_std * g_weight / count, batch, positions)
+                shift_rows = by_position(xp, g_bias / count, batch, positions)
 
-                def input_grad(start, stop):
-                    # gy - mean(gy) - x̂ mean(gy x̂), with x̂ = (x - mean) * inv_std, in cache
-                    gxb = xp.subtract(x3[start:stop], mean_rows, out=gx3[start:stop])
+                def input_grad(low, high):
+                    # gy - mean(gy) - x̂ mean(gy x̂), with x̂ = (x - mean) * inv_std
+                    gxb = gx3[low:high]  # x - mean, from the sums' pass
                     gxb *= slope_rows
                     gxb += shift_rows
-                    xp.subtract(g3[start:stop], gxb, out=gxb)
+                    xp.subtract(g3[low:high], gxb, out=gxb)
                     gxb *= scale_rows
             else:
-                def input_grad(start, stop):
-                    xp.multiply(g3[start:stop], scale_rows, out=gx3[start:stop])
+                def input_grad(low, high):
+                    xp.multiply(g3[low:high], scale_rows, out=gx3[low:high])
 
             passes(input_grad)
             gx = Tensor._from_array(gx3.reshape(x.shape))  # (N, C, L) -> x's shape

@@ -1,18 +1,13 @@
 """The raw-array passes that batch norm (``normalization.py``) and layer norm
-(``normalization_layer.py``) are made of: blocks across threads, cache-sized runs inside a
-block, and per-channel reductions.
+(``normalization_layer.py``) are made of: blocks across threads, per-channel operands laid
+out for NumPy's contiguous loops, and per-channel reductions.
 
 A normalization is memory-bound: a handful of elementwise passes and reductions over arrays
-of x's size. Two things make it fast in NumPy:
-
-- **Threads.** A large pass runs as two blocks (of the batch, or of layer norm's rows), on
-  two threads where NumPy may use two: NumPy releases the GIL inside einsum and ufunc loops,
-  as PyTorch runs these kernels on its intra-op threads. The blocks depend on the input's
-  size only, never on the thread count, so that a sum adds its partial sums in the same order
-  and one and two threads give the same bits.
-- **Cache-sized runs.** Inside a block, batch norm's passes go over runs of samples of about
-  CACHE_BLOCK_SIZE elements: the four or five operations of a pass (x - mean, scale, shift,
-  ...) then reread their operands from the core's cache instead of memory.
+of x's size. A large pass runs as two blocks (of the batch, or of layer norm's rows), on two
+threads where NumPy may use two: NumPy releases the GIL inside einsum and ufunc loops, as
+PyTorch runs these kernels on its intra-op threads. The blocks depend on the input's size
+only, never on the thread count, so that a sum adds its partial sums in the same order and one
+and two threads give the same bits.
 """
 
 from __future__ import annotations
@@ -26,11 +21,9 @@ from tinygen.backend import blas_threads, even_blocks, run_blocks
 #: about 0.2 ms forward and backward on one thread.
 PARALLEL_MIN_SIZE = 1 << 17
 
-#: Batch norm's passes work on runs of whole samples of about this many elements (1 MiB of
-#: float32, the L2 cache of a core of the 2-core EPYC measured). The input gradient's five
-#: operations on (64, 64, 1024) float32, one thread: 3.9 ms in runs of 4 samples, 5.5 ms on
-#: the whole array; (64, 256, 64): 0.86 against 1.01 (runs of 16 samples).
-CACHE_BLOCK_SIZE = 1 << 18
+#: Per-channel values are laid out at every position (:func:`by_position`) for a batch of at
+#: least this many samples; each costs 1/N of a pass to make.
+EXPAND_MIN_BATCH = 8
 
 
 def in_blocks(work, length: int, size: int, array) -> list:
@@ -51,25 +44,22 @@ def block_sum(parts: list):
     return total
 
 
-def cache_runs(low: int, high: int, item_size: int) -> list[tuple[int, int]]:
-    """``range(low, high)`` cut into runs of whole items (samples) of about
-    CACHE_BLOCK_SIZE elements in all, each item ``item_size`` elements; at least one item a
-    run."""
-    step = max(1, CACHE_BLOCK_SIZE // max(item_size, 1))
-    return [(start, min(start + step, high)) for start in range(low, high, step)]
-
-
 def by_channel(array):
     """A (N, C, L) view with every value of a channel in axes 0 and 2."""
     # (N, C, *spatial) -> (N, C, prod(spatial)); (N, C) -> (N, C, 1)
     return array.reshape(array.shape[0], array.shape[1], math.prod(array.shape[2:]))
 
 
-def by_position(xp, values, positions: int):
-    """(C,) -> (C, L): each channel's value at each of its positions, contiguous. An operation
-    of a (n, C, L) run with it is one contiguous loop a sample (NumPy's fast path), where a
-    (C, 1) operand makes n*C loops of L: the input gradient's five operations on (64, 64, 1024)
-    float32 take 5.5 ms against 8.8, one thread, and short L loses more."""
+def by_position(xp, values, batch: int, positions: int):
+    """(C,) -> an operand of (n, C, L) runs, one value a channel. With a batch of at least
+    EXPAND_MIN_BATCH samples, (C, L): each channel's value at each of its positions,
+    contiguous, so that an operation with it is one contiguous loop a sample (NumPy's fast
+    path), where a (C, 1) operand makes n*C loops of L: BatchNorm2d forward and backward,
+    float32, one thread, 11.2 ms against 13.5 on (64, 64, 32, 32) and 2.3 against 3.2 on
+    (64, 256, 8, 8). Laying it out costs 1/N of a pass, so a smaller batch (instance and
+    group norm's single sample of many channels) gets the (C, 1) view."""
+    if batch < EXPAND_MIN_BATCH or positions == 1:
+        return values[:, None]  # (C,) -> (C, 1)
     return xp.repeat(values, positions).reshape(values.shape[0], positions)
 
 
