@@ -25,6 +25,7 @@ from tinygen.autograd.ops.pooling_passes import (
     planes,
     spread_along,
     sum_along,
+    window_count,
     winner_index,
 )
 from tinygen.autograd.ops.shape import expand, reshape, squeeze, unsqueeze
@@ -139,13 +140,19 @@ class AvgPool2d(Function):
             # (N, C, H, W) -> (N, C) -> (N, C, 1, 1): one pass, too quick to share out
             # (einsum's summing loop beats sum's reduction over short planes)
             sums = xp.einsum("nchw->nc", x)[:, :, None, None]
-        else:
+            return sums / _on(xp, self.divisor, x.dtype)
+        divisor = _on(xp, self.divisor, x.dtype)
+        out_size = tuple(window_count(window, size)
+                         for window, size in zip(self.windows, x.shape[2:]))
+        y = xp.empty(x.shape[:2] + out_size, dtype=x.dtype if x.dtype.kind == "f" else float)
+
+        def passes(block, out):
             # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-            (sums,) = in_chunks(
-                lambda block: (sum_along(sum_along(block, 3, cols_window), 2, rows_window),),
-                planes(x))
-            sums = sums.reshape(x.shape[:2] + sums.shape[2:])  # (N * C, 1, oh, ow) -> (N, C, ..)
-        return sums / _on(xp, self.divisor, x.dtype)
+            sums = sum_along(sum_along(block, 3, cols_window), 2, rows_window, out=out)
+            return (xp.divide(sums, divisor, out=sums),)  # while the chunk is in cache
+
+        in_chunks(passes, planes(x), out=planes(y))
+        return y
 
     def backward(self, gy):
         # avg_pool2d is linear: its gradient is the adjoint, spreading gy/divisor over windows

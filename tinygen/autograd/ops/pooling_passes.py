@@ -96,7 +96,7 @@ def planes(a):
 # end to end, plus ``extra`` windows of padding at the end. One copy; then tap t of every
 # window is ONE contiguous run of phase (t * dilation) % stride. Windows past the real count
 # read into the next row or the end padding: their results are junk, and are cropped.
-def _out(window, size: int) -> int:
+def window_count(window, size: int) -> int:
     """The number of windows along an axis of ``size``."""
     kernel, stride, dilation, (before, after) = window
     return (before + size + after - dilation * (kernel - 1) - 1) // stride + 1
@@ -161,16 +161,17 @@ def _taps(xp, a, axis, window, value) -> list:
     return _phase_taps(_phases(xp, a, axis, window, value), a.shape, axis, window)
 
 
-def _plain_taps(a, window) -> list | None:
-    """The taps along the last axis of a contiguous ``a`` as plain strided views, where each
-    runs as one loop over the whole array (no padding, no window reaching past its row's
-    share of ``stride``): a sum reads them once, faster than copying them into phases. None
-    where they would not."""
+def _plain_taps(a, axis, window) -> list | None:
+    """The taps along ``axis`` of a contiguous ``a`` as plain strided views, where each runs
+    as one loop over the whole array (no padding, no window reaching past its row's share of
+    ``stride``): a sum reads them once, faster than copying them into phases. None where
+    they would not."""
     kernel, stride, dilation, pads = window
-    if any(pads) or a.shape[-1] % stride or (kernel - 1) * dilation >= stride or not (
+    if any(pads) or a.shape[axis] % stride or (kernel - 1) * dilation >= stride or not (
             a.flags.c_contiguous):
         return None
-    return [a[..., t * dilation::stride] for t in range(kernel)]
+    lead = (slice(None),) * axis
+    return [a[lead + (slice(t * dilation, None, stride),)] for t in range(kernel)]
 
 
 def _crop(a, axis, stop):
@@ -215,46 +216,64 @@ def max_along(a, axis, window):
         xp.maximum(best, tap, out=best)
     won = xp.empty(best.shape[:1] + (len(taps),) + best.shape[1:], dtype=bool)
     lead = (slice(None),) * axis
-    free = None  # the windows no earlier tap has won
-    for t, tap in enumerate(taps):
+    # the windows no earlier tap has won; in the end the last tap's mask, since outside NaN
+    # windows (fixed below) the maximum no earlier tap equals is the last tap's
+    free = won[:, -1]
+    free[...] = True
+    for t in range(len(taps)):
         hit = won[:, t]
-        xp.equal(tap, best, out=hit)
+        if t < len(taps) - 1:
+            xp.equal(taps[t], best, out=hit)
         # the padding never wins: torch's kernel reads only the input's taps
         first, end = _inside(t, window, a.shape[axis], best.shape[axis])
-        hit[lead + (slice(None, first),)] = False
-        hit[lead + (slice(end, None),)] = False
-        if free is None:
-            free = ~hit
-            continue
-        xp.logical_and(hit, free, out=hit)
-        if t < len(taps) - 1:
-            xp.logical_xor(free, hit, out=free)
-    nan = xp.isnan(best)
-    if bool(nan.any()):
-        # a NaN compares unequal to itself, so NaN windows have no winner yet: their last NaN
+        if first > 0:
+            hit[lead + (slice(None, first),)] = False
+        if end < best.shape[axis]:
+            hit[lead + (slice(end, None),)] = False
+        if t == len(taps) - 1:
+            break
+        if t > 0:
+            xp.logical_and(hit, free, out=hit)
+        xp.logical_xor(free, hit, out=free)
+    if best.dtype.kind == "f" and best.size and bool(xp.isnan(best.max())):
+        # a NaN compares unequal to itself, so NaN windows have no winner yet (but the last
+        # tap's mask, all that is left free): their last NaN wins
+        nan = xp.isnan(best)
+        xp.logical_and(won[:, -1], ~nan, out=won[:, -1])
         for t in reversed(range(len(taps))):
             hit = xp.logical_and(xp.isnan(taps[t]), nan)
             xp.logical_or(won[:, t], hit, out=won[:, t])
             xp.logical_xor(nan, hit, out=nan)
-    return _crop(best, axis, _out(window, a.shape[axis])), won
+    return _crop(best, axis, window_count(window, a.shape[axis])), won
 
 
-def sum_along(a, axis, window, won=None):
+def sum_along(a, axis, window, won=None, out=None):
     """The sum of each window's taps along ``axis`` of ``a`` (zero padded), or with ``won``
-    (from :func:`max_along`) the value of each window's winning tap."""
+    (from :func:`max_along`) the value of each window's winning tap; written into ``out``
+    (that shape) if given."""
     xp = get_array_module(a)
     kernel, _, _, (before, after) = window
     if won is None and kernel == before + a.shape[axis] + after:
-        return a.sum(axis=axis, keepdims=True)  # one window over the whole axis
-    taps = _plain_taps(a, window) if won is None and axis == a.ndim - 1 else None
+        # one window over the whole axis
+        return a.sum(axis=axis, keepdims=True, out=out)
+    taps = _plain_taps(a, axis, window) if won is None else None
     taps = _taps(xp, a, axis, window, 0) if taps is None else taps
     if won is not None:
         finite = bool(xp.isfinite(a).all())
         taps = [_masked(xp, tap, won[:, t], finite) for t, tap in enumerate(taps)]
-    total = taps[0] + taps[1] if len(taps) > 1 else taps[0].copy()
+    count = window_count(window, a.shape[axis])
+    if out is not None and taps[0].shape[axis] != count:  # phases' junk windows to crop
+        out[...] = sum_along(a, axis, window, won)
+        return out
+    if len(taps) == 1:
+        if out is None:
+            return taps[0].copy()
+        out[...] = taps[0]
+        return out
+    total = xp.add(taps[0], taps[1], out=out)
     for tap in taps[2:]:
         xp.add(total, tap, out=total)
-    return _crop(total, axis, _out(window, a.shape[axis]))
+    return _crop(total, axis, count)
 
 
 def spread_along(g, axis, window, size, won=None, out=None):
@@ -272,7 +291,7 @@ def spread_along(g, axis, window, size, won=None, out=None):
     # every position is written when the windows tile the axis
     tiles = stride == kernel == dilation * (kernel - 1) + 1
     if won is None and axis == g.ndim - 1:
-        views = _plain_taps(out, window)
+        views = _plain_taps(out, axis, window)
         if views is not None:  # disjoint windows, each tap's positions written once
             if not tiles:
                 out[...] = 0
@@ -280,11 +299,21 @@ def spread_along(g, axis, window, size, won=None, out=None):
                 view[...] = g
             return out
     q, extra = _flat(window, size)
+    rows, block = math.prod(g.shape[:axis]), math.prod(g.shape[axis + 1:])
+    if won is None and tiles and before == after == 0 and q * stride == size:
+        # windows that tile the axis exactly: g copied straight into each tap's strided view
+        # of ``out`` (a copy into phases and one back would be two passes a tap). Not with
+        # ``won``: a product of a bool mask into a strided view runs NumPy's buffered loop,
+        # twice as slow as the product into phases and its copy back (max_pool2d 2x2)
+        # (*shape[:axis], size, ...) -> (*shape[:axis], q, stride, ...)
+        target = out.reshape(g.shape[:axis] + (q, stride) + g.shape[axis + 1:])
+        for t in range(kernel):
+            target[(slice(None),) * (axis + 1) + (t,)] = g
+        return out
     if q > g.shape[axis]:  # the junk windows of the phase layout get nothing
         pad = list(g.shape)
         pad[axis] = q - g.shape[axis]
         g = xp.concatenate([g, xp.zeros(tuple(pad), dtype=g.dtype)], axis)
-    rows, block = math.prod(g.shape[:axis]), math.prod(g.shape[axis + 1:])
     phases = (xp.empty if tiles else xp.zeros)((stride, rows * q + extra, block), g.dtype)
     finite = won is None or bool(xp.isfinite(g).all())
     product, written = None, set()  # one temporary for all taps; the phases written so far
