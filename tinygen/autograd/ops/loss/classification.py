@@ -112,7 +112,10 @@ class PickedNLL(Function):
         if self.from_logits:
             shift = scores.max(axis=1)
             # log_softmax(x)[t] = x[t] - max - log(sum(exp(x - max)))
-            picked = picked - shift - xp.log(xp.exp(scores - shift[:, None]).sum(axis=1))
+            exp = xp.exp(scores - shift[:, None])
+            total = exp.sum(axis=1)
+            picked = picked - shift - xp.log(total)
+            self.cache_for_backward(exp=exp, total=total)  # softmax, for the raw backward
         losses = -picked * self.kept
         self.save_for_backward(scores)
         if self.reduction == "none":
@@ -141,8 +144,7 @@ class PickedNLL(Function):
         xp = get_array_module(scores)
         rows = scores.shape[0]
         if self.from_logits:
-            gx = xp.exp(scores - scores.max(axis=1, keepdims=True))
-            gx /= gx.sum(axis=1, keepdims=True)  # softmax
+            gx = self.cached("exp") / self.cached("total")[:, None]  # softmax
         else:
             gx = xp.zeros_like(scores)
         gx[xp.arange(rows), self.index] -= 1
