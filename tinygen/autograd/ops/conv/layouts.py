@@ -37,14 +37,10 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
 
     - "dense" when the kernel covers the whole unpadded input (no groups, no dilation): one
       window, so x (N, C*H*W) is the GEMM operand as it lies, with no cols or transposes.
-    - "winograd" (:mod:`.winograd`, F(2x2, 3x3): 16/36 of the multiplies, in 16 GEMMs) for
-      a 3x3 stride-1 conv with no dilation or groups, at least 64 (MIN_CHANNELS) input and
-      output channels and maps at least 8x8 (MIN_SIDE), and its weight gradient. Batch 64,
-      one thread, against the layouts it displaced (min of 9-21 interleaved, load 4-5):
-      forward 128 -> 128 on 16x16 maps 0.65-0.68x, on 8x8 0.70-0.75x, 64 -> 64 on 32x32
-      0.85-0.89x; weight gradient 0.65x, 0.75x, 1.0x; not 32 -> 64 on 26x26 (1.02-1.06x)
-      nor 4x4 maps (1.1-1.3x). At any thread count it runs on one BLAS thread, the whole
-      conv or one block of its batch (:mod:`.parallel`).
+    - "winograd" (F(2x2, 3x3), 16/36 of the multiplies) for a 3x3 stride-1 conv with no
+      dilation or groups, at least 64 channels in and out, maps at least 8x8, and its weight
+      gradient, at any thread count (one BLAS thread per block); measured at
+      :data:`.winograd.MIN_CHANNELS`.
     - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P or P >= 256
       (WIDE_PIXELS) and NumPy's BLAS runs one thread. Outputs then land in place and a 1x1
       conv needs no cols; but the weight gradient writes (N, O/G, K) partial sums and each
@@ -108,9 +104,8 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
         return "col2im_batch_last" if 4 * w <= n else "col2im_per_image"
     if groups == 1 and dilation == (1, 1) and unpadded and (kh, kw) == (h, w):
         return "dense"
-    if (winograd.fits(weight_shape, stride, dilation, groups)
-            and min(c, weight_shape[0]) >= winograd.MIN_CHANNELS
-            and min(out_hw) >= winograd.MIN_SIDE):
+    if winograd.fits(weight_shape, stride, dilation, groups) and min(
+            c, weight_shape[0]) >= winograd.MIN_CHANNELS and min(out_hw) >= winograd.MIN_SIDE:
         return "winograd"
     pixels = out_hw[0] * out_hw[1]
     if cols is None:

@@ -27,7 +27,13 @@ from tinygen.autograd.ops.conv.windows import crop_negative
 from tinygen.backend import get_array_module
 
 #: The layout rule's thresholds (:func:`.layouts.choose_layout`): at least this many input
-#: and output channels, and output maps at least this many pixels high and wide
+#: and output channels, and output maps at least this many pixels high and wide. Batch 64,
+#: one thread, against the layouts it displaced (min of 9-21 interleaved runs, load 4-5):
+#: forward 128 -> 128 on 16x16 maps 0.64-0.68x, on 8x8 0.70-0.75x, 64 -> 64 on 32x32
+#: 0.83-0.89x; weight gradient 0.65x, 0.75x, 1.0x; not 32 -> 64 on 26x26 (1.02-1.06x) nor
+#: 4x4 maps (128 and 256 channels: 1.1-1.3x, too few tiles for the GEMMs). Inside a conv's
+#: blocks BLAS runs one thread whatever the thread count (:mod:`.parallel`), so the rule
+#: does not depend on it.
 MIN_CHANNELS = 64
 MIN_SIDE = 8
 #: bytes of the transformed input per chunk of images: 1 MiB (half of a core's 2 MiB L2)
@@ -64,15 +70,16 @@ def winograd_conv2d(x, weight, pads, bias=None, out=None):
         # (16, b*th*tw, C) @ (16, C, O) -> (16, b*th*tw, O), one GEMM per tile position
         m = products[:16 * b * th * tw * out_channels].reshape(16, b * th * tw, out_channels)
         xp.matmul(v, u, out=m)
+        if bias is not None:
+            # A^T e A = ones(2, 2) for e the unit at tile position (1, 1): a bias added there
+            # reaches all four outputs, in one contiguous pass over 1/16 of the products
+            xp.add(m[5], bias, out=m[5])
         tiles_out = _transformed_output(m.reshape(4, 4, b, th, tw, out_channels), half,
                                         corners)
         # (b, th, 2, tw, 2, O) -> (b, 2th, 2tw, O) -> crop -> (b, O, oh, ow)
         tiles_out = tiles_out.reshape(b, 2 * th, 2 * tw, out_channels)[:, :oh, :ow].transpose(
             0, 3, 1, 2)
-        if bias is None:
-            y[start:start + b] = tiles_out
-        else:  # the bias in the pass that writes the outputs anyway
-            xp.add(tiles_out, bias.reshape(1, -1, 1, 1), out=y[start:start + b])
+        y[start:start + b] = tiles_out
     return y
 
 
