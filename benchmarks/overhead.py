@@ -1,8 +1,9 @@
-"""Per-op overhead of tinygen beside PyTorch CPU, on tensors so small that the arithmetic is
-free and only the framework's bookkeeping is timed.
+"""Per-op overhead of tinygen beside PyTorch CPU and MyGrad, on tensors so small that the
+arithmetic is free and only the framework's bookkeeping is timed.
 
-Two measurements, both on (4, 4) float32 tensors that require grad, tinygen and PyTorch
-interleaved in one process so that both see the same machine state:
+Two measurements, both on (4, 4) float32 tensors that require grad, tinygen, PyTorch and
+MyGrad (a NumPy autograd library written in Python, as tinygen is) interleaved in one process
+so that all see the same machine state:
 
 - a mixed chain of 65 ops (add, mul, matmul, tanh, relu, reshape, getitem, reshape; x8; sum),
   the headline figure, since a model's graph mixes ops like this;
@@ -46,12 +47,19 @@ try:
     import torch
 except ImportError:  # the comparison needs the `bench` extra; tinygen alone still runs
     torch = None
+try:
+    import mygrad
+    from mygrad.nnet.activations import relu as mygrad_relu
+    from mygrad.nnet.activations import sigmoid as mygrad_sigmoid
+except ImportError:  # as torch: the `bench` extra
+    mygrad = None
 
 TARGET_US = 5.0
 BLOCKS = 8
 SINGLE_OP_LENGTH = 16
 MODES = ("forward", "forward+backward")
 UNLOCKED = "tinygen, locks off"  # tinygen without the read-only locks on saved arrays
+MYGRAD = "mygrad"
 
 
 def mixed_block(h, w, b):
@@ -73,6 +81,18 @@ def _sum_rows(h):
     return h.sum(axis=1, keepdims=True)
 
 
+def mygrad_mixed_block(h, w, b):
+    """:func:`mixed_block` in MyGrad's spelling (its tensors have no tanh/relu methods)."""
+    h = h + b
+    h = h * w
+    h = h @ w
+    h = mygrad.tanh(h)
+    h = mygrad_relu(h)
+    h = h.reshape(16)  # (4, 4) -> (16,)
+    h = h[:16]
+    return h.reshape(4, 4)  # (16,) -> (4, 4)
+
+
 # name -> (ops per call, the call); each call keeps the chain's tensor at a fixed shape
 CASES: dict[str, tuple[int, Callable]] = {
     "mixed chain": (8, mixed_block),
@@ -86,6 +106,14 @@ CASES: dict[str, tuple[int, Callable]] = {
     "reshape": (2, lambda h, w, b: h.reshape(16).reshape(4, 4)),  # (4, 4) -> (16,) -> (4, 4)
     "permute": (1, lambda h, w, b: h.permute(1, 0)),
     "getitem": (1, lambda h, w, b: h[:4]),  # a basic slice that keeps the shape
+}
+# the same cases for MyGrad, where its spelling differs from tinygen's and PyTorch's
+MYGRAD_CALLS: dict[str, Callable] = {
+    "mixed chain": mygrad_mixed_block,
+    "tanh": lambda h, w, b: mygrad.tanh(h),
+    "relu": lambda h, w, b: mygrad_relu(h),
+    "sigmoid": lambda h, w, b: mygrad_sigmoid(h),
+    "permute": lambda h, w, b: h.transpose(1, 0),
 }
 
 
@@ -104,11 +132,19 @@ def make_inputs(framework: str):
     arrays.append(rng.standard_normal(4).astype(np.float32))
     if framework in ("tinygen", UNLOCKED):
         return [tg.tensor(a, requires_grad=True) for a in arrays]
+    if framework == MYGRAD:
+        return [mygrad.tensor(a.copy()) for a in arrays]
     return [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+
+
+def _is_mygrad(inputs) -> bool:
+    return mygrad is not None and isinstance(inputs[0], mygrad.Tensor)
 
 
 def run_chain(case: str, inputs):
     _, call = CASES[case]
+    if _is_mygrad(inputs):
+        call = MYGRAD_CALLS.get(case, call)
     x, w, b = inputs
     h = x
     for _ in range(chain_length(case)):
@@ -121,8 +157,9 @@ def step_function(case: str, mode: str) -> Callable:
         return lambda inputs: run_chain(case, inputs)
 
     def forward_backward(inputs):
-        for t in inputs:
-            t.grad = None
+        if not _is_mygrad(inputs):  # MyGrad's backward replaces .grad (it has no setter)
+            for t in inputs:
+                t.grad = None
         run_chain(case, inputs).sum().backward()
 
     return forward_backward
@@ -187,20 +224,21 @@ def measure_steps(repeats: int, steps: int = 5) -> dict[bool, list[float]]:
 
 
 def check_same_results(inputs) -> None:
-    """The two frameworks must compute the same thing, or the timing compares nothing."""
+    """The frameworks must compute the same thing, or the timing compares nothing."""
     for case in CASES:
         ours = run_chain(case, inputs["tinygen"]).sum().item()
-        theirs = run_chain(case, inputs["torch"]).sum().item()
-        if not np.isclose(ours, theirs, rtol=1e-4, atol=1e-6):
-            raise AssertionError(f"{case}: tinygen gives {ours}, PyTorch gives {theirs}")
+        for name in inputs.keys() - {"tinygen", UNLOCKED}:
+            theirs = run_chain(case, inputs[name]).sum().item()
+            if not np.isclose(ours, theirs, rtol=1e-4, atol=1e-6):
+                raise AssertionError(f"{case}: tinygen gives {ours}, {name} gives {theirs}")
 
 
 def measure(repeats: int, iterations: int) -> dict[tuple[str, str, str], list[float]]:
     """µs/op samples per (case, mode, framework), the frameworks interleaved in every repeat."""
-    frameworks = ["tinygen", UNLOCKED] + (["torch"] if torch is not None else [])
+    frameworks = ["tinygen", UNLOCKED] + (["torch"] if torch is not None else []) + (
+        [MYGRAD] if mygrad is not None else [])
     inputs = {name: make_inputs(name) for name in frameworks}
-    if torch is not None:
-        check_same_results(inputs)
+    check_same_results(inputs)
     for case in CASES:  # warm-up: first calls pay for imports and caches
         for mode in MODES:
             for name in frameworks:
@@ -221,18 +259,26 @@ def _cell(values: list[float] | None) -> str:
     return f"{min(values):.2f} / {statistics.median(values):.2f}"
 
 
+def _ratio(ours: list[float], theirs: list[float] | None) -> str:
+    return f"{statistics.median(ours) / statistics.median(theirs):.2f}" if theirs else "-"
+
+
 def render(samples, steps, repeats: int, iterations: int, load: float) -> str:
     torch_version = torch.__version__ if torch is not None else "not installed"
+    mygrad_version = mygrad.__version__ if mygrad is not None else (
+        "not installed (its columns are empty: pip install mygrad, or the bench extra)")
     mixed_ops = ops_per_chain("mixed chain", "forward+backward")
     lines = [
         "## Overhead",
         "",
         "`python -m benchmarks.overhead`: µs per op on (4, 4) float32 tensors that require "
-        f"grad, min / median of {repeats} repeats of {iterations} chains, tinygen and PyTorch "
-        f"interleaved in one process. The mixed chain is {mixed_ops} ops (add, mul, matmul, "
+        f"grad, min / median of {repeats} repeats of {iterations} chains, tinygen, PyTorch and "
+        "MyGrad (a NumPy autograd library in Python, as tinygen is) interleaved in one process. "
+        f"The mixed chain is {mixed_ops} ops (add, mul, matmul, "
         f"tanh, relu, reshape, getitem, reshape; x{BLOCKS}; sum); each other row chains one "
         f"op {SINGLE_OP_LENGTH} times. Forward+backward adds `.sum().backward()`, counted as "
-        f"one op. Target: ≤ {TARGET_US:g} µs/op. *Locks off*: tinygen without the read-only "
+        f"one op. Targets (issue 18): the mixed chain ≤ 1.5× PyTorch, and below MyGrad; ≤ "
+        f"{TARGET_US:g} µs/op. *Locks off*: tinygen without the read-only "
         "locks on saved arrays (docs/ARCHITECTURE.md, \"Mutation safety\"), interleaved "
         "with the rest; *locks' cost* is the difference of the minimums (the figure other "
         "work on the machine disturbs least).",
@@ -240,23 +286,25 @@ def render(samples, steps, repeats: int, iterations: int, load: float) -> str:
         # other work on the machine inflates the medians first; the mins resist it longer
         f"- Machine: {machine()}; 1-minute load average {load:.1f} at the start; "
         f"{datetime.date.today().isoformat()}",
-        f"- Python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}",
+        f"- Python {platform.python_version()}, numpy {np.__version__}, torch {torch_version}, "
+        f"mygrad {mygrad_version}",
         "",
-        "| op | mode | tinygen µs/op | PyTorch CPU µs/op | tinygen / PyTorch (median) "
+        "| op | mode | tinygen µs/op | PyTorch CPU µs/op | MyGrad µs/op "
+        "| tinygen / PyTorch (median) | tinygen / MyGrad (median) "
         "| tinygen, locks off µs/op | locks' cost µs/op |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in CASES:
         for mode in MODES:
             ours = samples[(case, mode, "tinygen")]
             theirs = samples.get((case, mode, "torch"))
+            mygrads = samples.get((case, mode, MYGRAD))
             unlocked = samples[(case, mode, UNLOCKED)]
-            ratio = (f"{statistics.median(ours) / statistics.median(theirs):.2f}"
-                     if theirs else "-")
             cost = min(ours) - min(unlocked)
             label = f"**{case}**" if case == "mixed chain" else case
-            lines.append(f"| {label} | {mode} | {_cell(ours)} | {_cell(theirs)} | {ratio} "
-                         f"| {_cell(unlocked)} | {cost:+.2f} |")
+            lines.append(f"| {label} | {mode} | {_cell(ours)} | {_cell(theirs)} "
+                         f"| {_cell(mygrads)} | {_ratio(ours, theirs)} "
+                         f"| {_ratio(ours, mygrads)} | {_cell(unlocked)} | {cost:+.2f} |")
     lines += [
         "",
         "The locks in a training step (an MLP 784-400-400-10, batch 128, Adam; CPU ms per step "

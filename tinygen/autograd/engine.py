@@ -14,6 +14,12 @@ the node that produced it (``grad_fn``). Backward is four steps, read in ``_run_
 Everything else is a named step outside that loop: ``_Capture.prune`` (autograd.grad runs
 only the nodes that lead to its inputs), ``_Router.collect`` (retain_grad and captured
 intermediates get their finished gradients there) and the observers (hooks for debug tools).
+
+Without ``create_graph`` nothing the backward computes is recorded, so the gradients travel
+as raw arrays ("arrays mode"): a node whose op sets ``backward_on_arrays`` runs its one
+formula on arrays, any other gets its output gradients wrapped as Tensors and hands back its
+results' arrays; leaves' ``.grad`` and autograd.grad's results are Tensors again. With a
+debug observer installed, or with ``create_graph``, every gradient is a Tensor throughout.
 """
 
 from __future__ import annotations
@@ -52,35 +58,31 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
     """The core loop: accumulate into leaves' .grad, or into ``capture`` when it is given."""
     retain_graph = create_graph if retain_graph is None else retain_graph
     _check_outputs(outputs)
-    router = _Router(capture, create_graph)
+    # arrays mode (see the module docstring); the observers see Tensors, as users write them
+    arrays = not create_graph and observers.forward is None and observers.backward is None
+    router = _Router(capture, create_graph, arrays)
     send, collect = router.send, router.collect
     for output, grad in zip(outputs, _initial_gradients(outputs, grad_outputs)):
-        send(output, grad)
+        send(output, grad._data if arrays else grad)
     order = topological_order(outputs)
     if capture is not None:
         order = capture.prune(order)
     observers.in_backward = True
-    node, input_grads = None, ()  # named for the error path, should the first node fail
     try:
         with set_grad_enabled(create_graph):
             for node in reversed(order):
                 output_grads = collect(node)
                 if output_grads is None:
                     continue  # no gradient reached it, or it only produces a captured tensor
-                input_grads = _call_backward(node, output_grads)
+                input_grads = _call_backward(node, output_grads, arrays)
                 for index, tensor in enumerate(node.inputs):
                     grad = input_grads[index]
                     if grad is not None and tensor.requires_grad:
-                        if grad._data.shape != tensor._data.shape:
+                        if grad.shape != tensor._data.shape:
                             grad = _fit_to_input(node, index, grad, tensor)
                         send(tensor, grad)
                 if not retain_graph:
                     node.release()
-    except AttributeError:
-        # only here, off the happy path: a backward that returned a raw array or a number
-        # fails at ``grad._data`` above; name the op and what it returned instead
-        _check_gradient_types(node, input_grads)
-        raise
     finally:
         observers.in_backward = False
 
@@ -88,8 +90,6 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
 def _check_gradient_types(node, input_grads) -> None:
     """Raise a TypeError naming the op if its backward returned a gradient that is not a
     Tensor (or None) for an input that requires grad."""
-    if node is None:
-        return
     for index, (tensor, grad) in enumerate(zip(node.inputs, input_grads)):
         if grad is not None and tensor.requires_grad and not isinstance(grad, Tensor):
             raise TypeError(
@@ -98,10 +98,24 @@ def _check_gradient_types(node, input_grads) -> None:
             ) from None
 
 
-def _call_backward(node, output_grads) -> tuple:
-    """Run one node's backward and check that it returned one gradient per input."""
+def _call_backward(node, output_grads, arrays: bool) -> tuple:
+    """Run one node's backward and check that it returned one gradient per input: arrays in
+    and out in arrays mode, Tensors otherwise."""
     node.check_not_released()
-    input_grads = node.backward(*output_grads)
+    on_arrays = arrays and node.backward_on_arrays
+    if on_arrays:
+        node._on_arrays = True  # its saved_tensors hand out arrays for this call
+        try:
+            input_grads = node.backward(*output_grads)
+        finally:
+            node._on_arrays = False
+    elif arrays:
+        if len(output_grads) == 1:
+            input_grads = node.backward(Tensor._from_array(output_grads[0]))
+        else:
+            input_grads = node.backward(*[Tensor._from_array(g) for g in output_grads])
+    else:
+        input_grads = node.backward(*output_grads)
     if type(input_grads) is not tuple:
         input_grads = tuple(input_grads) if type(input_grads) is list else (input_grads,)
     if observers.backward is not None:
@@ -111,7 +125,18 @@ def _call_backward(node, output_grads) -> tuple:
             f"op {node.name}.backward returned {len(input_grads)} gradients for "
             f"{len(node.inputs)} inputs"
         )
-    return input_grads
+    if on_arrays:
+        return input_grads
+    try:  # a backward written in Tensor ops must return Tensors (or None)
+        if len(input_grads) == 1:
+            (grad,) = input_grads
+            unwrapped = (None if grad is None else grad._data,)
+        else:
+            unwrapped = tuple([None if g is None else g._data for g in input_grads])
+    except AttributeError:
+        _check_gradient_types(node, input_grads)  # raises for an input that requires grad
+        unwrapped = tuple([g._data if isinstance(g, Tensor) else None for g in input_grads])
+    return unwrapped if arrays else input_grads
 
 
 _reduction_axes: dict = {}  # (broadcast shape, input shape) -> axes to sum; shapes repeat
@@ -145,8 +170,8 @@ class _Router:
     routed to that output, and the node's backward runs once its slots are complete.
     """
 
-    def __init__(self, capture, create_graph):
-        self.capture, self.create_graph = capture, create_graph
+    def __init__(self, capture, create_graph, arrays):
+        self.capture, self.create_graph, self.arrays = capture, create_graph, arrays
         self.pending: dict = {}
 
     def send(self, tensor, grad) -> None:
@@ -171,7 +196,7 @@ class _Router:
         if output_grads is None:
             return None
         if node._n_outputs > 1:
-            output_grads = _fill_missing(node, output_grads)
+            output_grads = _fill_missing(node, output_grads, self.arrays)
         if node._retained:
             _retain(node, output_grads)
         capture = self.capture
@@ -182,13 +207,14 @@ class _Router:
         return output_grads
 
 
-def _fill_missing(node, output_grads):
+def _fill_missing(node, output_grads, arrays: bool):
     """An output that received no gradient contributes zero (e.g. an unused LSTM state)."""
     if not any(g is None for g in output_grads):
         return output_grads
-    xp = get_array_module(*(g._data for g in output_grads if g is not None))
+    xp = get_array_module(*(g if arrays else g._data for g in output_grads if g is not None))
+    wrap = (lambda array: array) if arrays else Tensor._from_array
     return [
-        Tensor._from_array(xp.zeros(shape, dtype=dtype)) if grad is None else grad
+        wrap(xp.zeros(shape, dtype=dtype)) if grad is None else grad
         for grad, (shape, dtype) in zip(output_grads, node._output_meta)
     ]
 
@@ -197,6 +223,8 @@ def _retain(node, output_grads) -> None:
     """Hand finished gradients to the node's outputs that called retain_grad()."""
     for index, tensor in node._retained.items():
         grad = output_grads[index]
+        if type(grad) is not Tensor:  # arrays mode: .grad owns its memory, as a leaf's
+            grad = Tensor._from_array(grad.copy())
         if tensor.grad is not None:
             grad = tensor.grad + grad
         tensor.grad = grad if grad.requires_grad else grad.detach()
@@ -207,6 +235,10 @@ def _deliver(leaf, grad, capture, create_graph):
     if capture is not None:
         if id(leaf) in capture:
             capture.add(id(leaf), grad)
+        return
+    if type(grad) is not Tensor:  # arrays mode: a new .grad that owns its memory
+        leaf.grad = Tensor._from_array(
+            grad.copy() if leaf.grad is None else leaf.grad._data + grad)
         return
     if leaf.grad is not None:
         leaf.grad = leaf.grad + grad
@@ -335,7 +367,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 "outputs; pass allow_unused=True to get None for it"
             )
         if result is not None and not create_graph:
-            result = result.detach()
+            result = result.detach() if type(result) is Tensor else Tensor._from_array(result)
         results.append(result)
     return tuple(results)
 

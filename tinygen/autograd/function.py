@@ -57,6 +57,11 @@ class Function:
     #: this: the outputs then share the input's version counter, so changing the input in
     #: place is caught even when only a view of it was saved for backward.
     returns_view = False
+    #: Ops whose backward formula uses only what NumPy/CuPy arrays and Tensors share (``+``,
+    #: ``-``, ``*``, ``/``, ``.reshape``) set this: without ``create_graph`` the engine runs
+    #: that one formula on raw arrays (``gy``, ``saved_tensors`` and the returned gradients
+    #: are arrays; docs/ARCHITECTURE.md, "The engine loop"). Kept to the hottest ops.
+    backward_on_arrays = False
 
     # Filled by apply() when the call is recorded.
     inputs: tuple = ()
@@ -70,6 +75,7 @@ class Function:
     _released = False
     _recording = False
     _held = None  # the read-only locks on the saved arrays, from _apply_recorded
+    _on_arrays = False  # set by the engine while a backward_on_arrays backward runs on arrays
 
     def forward(self, *arrays):
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
@@ -103,9 +109,13 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple:
-        """The saved values as Tensors, after checking that none was changed in place."""
+        """The saved values as Tensors, after checking that none was changed in place (their
+        arrays while the engine runs a ``backward_on_arrays`` backward on arrays)."""
         self.check_not_released()
-        return tuple(self._resolve(entry) for entry in self._saved_entries)
+        saved = tuple([self._resolve(entry) for entry in self._saved_entries])
+        if self._on_arrays:  # the engine runs this backward on arrays: hand it theirs
+            return tuple([None if tensor is None else tensor._data for tensor in saved])
+        return saved
 
     def check_not_released(self) -> None:
         """Raise a clear error if backward already ran through this node and freed it."""
@@ -199,7 +209,7 @@ class Function:
         except MemoryError as error:  # as PyTorch's allocator: a RuntimeError naming the op
             raise RuntimeError(f"{self.public_name}: out of memory: {error}") from None
         if type(raw) is tuple:
-            result = tuple(Tensor._from_array(y) for y in raw)
+            result = tuple([Tensor._from_array(y) for y in raw])
         else:
             result = Tensor._from_array(raw)
         if self.returns_view:
@@ -210,10 +220,21 @@ class Function:
 
     def _apply_recorded(self, inputs):
         self._recording = True
-        arrays = [t._data for t in inputs]
+        # spelled out for one and two inputs, the common calls: a comprehension costs a
+        # function call of its own (Python 3.11)
+        count = len(inputs)
+        if count == 1:
+            arrays = (inputs[0]._data,)
+            self.needs_input_grad = (inputs[0].requires_grad,)
+        elif count == 2:
+            first, second = inputs
+            arrays = (first._data, second._data)
+            self.needs_input_grad = (first.requires_grad, second.requires_grad)
+        else:
+            arrays = tuple([t._data for t in inputs])
+            self.needs_input_grad = tuple([t.requires_grad for t in inputs])
         raw = self.forward(*arrays)
         self.inputs = inputs
-        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
         if type(raw) is tuple:
             outputs = tuple([Tensor._from_op(y, self, i) for i, y in enumerate(raw)])
             self._n_outputs = len(outputs)

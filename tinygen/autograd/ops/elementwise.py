@@ -14,6 +14,7 @@ import numbers
 import numpy as np
 
 from tinygen.autograd.function import Function
+from tinygen.autograd.ops.arguments import weak_operand
 from tinygen.autograd.ops.conversion import _promoted
 from tinygen.autograd.tensor import DEFAULT_FLOAT, Tensor, _as_tensor
 from tinygen.backend import get_array_module
@@ -49,11 +50,15 @@ def _arithmetic_pair(op: str, a, b, alpha=1) -> tuple[Tensor, Tensor]:
     """The operands of add, sub, mul or div: two Python numbers become 0-d tensors of
     PyTorch's result dtype (bool, int64, or float32 when either is a float), as
     ``torch.add(2.0, 3)`` gives ``tensor(5.)``; otherwise as :func:`_as_tensor_pair`."""
-    # the common case, checked first because every backward's arithmetic comes this way:
-    # two Tensors of one dtype and the default alpha need no promotion and no checks
-    if (type(alpha) is int and alpha == 1 and isinstance(a, Tensor) and isinstance(b, Tensor)
-            and a._data.dtype is b._data.dtype):
-        return a, b
+    # first the cases every backward's arithmetic takes (gy * b, 1 - y * y, gy * mask), which
+    # need no promotion and no checks: two Tensors of one dtype, or a weak_operand beside one
+    if type(alpha) is int and alpha == 1:
+        if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype is b._data.dtype:
+            return a, b
+        if isinstance(a, Tensor) and (weak := weak_operand(a, b)) is not None:
+            return a, weak
+        if isinstance(b, Tensor) and (weak := weak_operand(b, a)) is not None:
+            return weak, b
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         a, b = _elementwise_pair(a, b, op)
     elif all(isinstance(v, numbers.Real) for v in (a, b)):
@@ -76,6 +81,7 @@ class Add(Function):
     """a + alpha * b."""
 
     broadcasts = True
+    backward_on_arrays = True
 
     def __init__(self, alpha=1):
         self.alpha = alpha
@@ -92,6 +98,7 @@ class Sub(Function):
     """a - alpha * b."""
 
     broadcasts = True
+    backward_on_arrays = True
 
     def __init__(self, alpha=1):
         self.alpha = alpha
@@ -106,6 +113,7 @@ class Sub(Function):
 
 class Mul(Function):
     broadcasts = True
+    backward_on_arrays = True
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -121,6 +129,7 @@ class Mul(Function):
 
 class Div(Function):
     broadcasts = True
+    backward_on_arrays = True
 
     def forward(self, a, b):
         self.save_for_backward(a, b)

@@ -30,6 +30,7 @@ from tinygen.backend import get_array_module
 
 class Reshape(Function):
     returns_view = True
+    backward_on_arrays = True  # its formula runs on Tensors and on arrays alike
 
     def __init__(self, shape: tuple):
         self.shape = shape
@@ -39,9 +40,8 @@ class Reshape(Function):
         return x.reshape(self.shape)
 
     def backward(self, gy):
-        # reshape moves no values: the gradient is reshaped back (the shape is known valid,
-        # so the op is applied directly, skipping the wrapper's checks on this hot path)
-        return Reshape(self.input_shape).apply(gy)
+        # reshape moves no values: the gradient is reshaped back
+        return gy.reshape(self.input_shape)
 
 
 class Permute(Function):
@@ -84,7 +84,8 @@ class GetItem(Function):
 
     def __init__(self, index):
         self.index = index
-        self.returns_view = _is_basic_index(index)  # advanced indexing copies
+        # advanced indexing copies; a lone slice (the common x[a:b]) is basic
+        self.returns_view = type(index) is slice or _is_basic_index(index)
 
     def forward(self, x):
         self.input_shape = x.shape
@@ -223,13 +224,15 @@ def reshape(x: Tensor, shape) -> Tensor:
         shape = ints("reshape", "shape", shape)
     if not isinstance(x, Tensor):
         raise TypeError(f"reshape: x must be a Tensor, got {type(x).__name__}")
-    known = math.prod(n for n in shape if n != -1)
+    inferred = -1 in shape
+    known = math.prod(n for n in shape if n != -1) if inferred else math.prod(shape)
     if type(known) is not int:  # a float or a bool among the sizes
         ints("reshape", "shape", shape)
-    if shape.count(-1) > 1 or (-1 not in shape and known != x.numel()) or (
-            -1 in shape and (known == 0 or x.numel() % known)):
-        raise ValueError(f"reshape: cannot view shape {x.shape} ({x.numel()} elements) as {shape}")
-    if x.shape == shape:
+    numel = x._data.size
+    if (known != numel if not inferred else (
+            shape.count(-1) > 1 or known == 0 or numel % known)):
+        raise ValueError(f"reshape: cannot view shape {x.shape} ({numel} elements) as {shape}")
+    if x._data.shape == shape:
         return x
     return Reshape(shape).apply(x)
 
@@ -322,6 +325,8 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 def getitem(x: Tensor, index) -> Tensor:
     """x[index]. Integer/bool Tensors in the index are used as arrays."""
+    if type(index) is slice:  # the common x[a:b]: nothing to unwrap
+        return GetItem(index).apply(x)
     if isinstance(index, tuple):
         index = tuple(_raw(i) for i in index)
     else:
