@@ -43,9 +43,9 @@ from tinygen.backend import get_array_module
 #: does not depend on it.
 MIN_CHANNELS = 64
 MIN_SIDE = 8
-#: bytes of the transformed input per chunk of images: 1 MiB (half of a core's 2 MiB L2)
-#: and 2 MiB took the same time, 512 KiB 1.1-1.15x longer (128 -> 128 on 16x16 and 8x8
-#: maps, batch 64, one thread)
+#: bytes of the transformed input (or products) per chunk of images: 1 MiB, half of a
+#: core's 2 MiB L2. On 128 -> 128 at 16x16 and 8x8 maps (batch 64, one thread) 2 MiB took
+#: the same time, 512 KiB 1.04-1.13x longer; 64 -> 64 on 32x32 maps took 1.07x at 2 MiB
 CHUNK_BYTES = 1 << 20
 
 # G, the kernel transform of F(2, 3): (4 tile positions, 3 taps)
