@@ -224,7 +224,8 @@ def _transformed_output(m, half, out):
     b, th, tw, out_channels = shape
     tiles_out = out[:4 * count].reshape(b, th, 2, tw, 2, out_channels)
     for k in range(2):
-        # the same along the columns of z[k], into output rows 2t + k: (b, th, 2, tw, O) views
+        # the same along the columns of z[k], into output rows 2t + k:
+        # (b, th, tw, 2, O) -> a view (2, b, th, tw, O), one output column phase each
         _a_transform(xp, z[k], tiles_out[:, :, k].transpose(3, 0, 1, 2, 4))
     return tiles_out
 
