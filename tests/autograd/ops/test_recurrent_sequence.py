@@ -124,3 +124,24 @@ def test_sequence_op_cuts_the_batch_into_one_block_per_thread(threads, blocks):
         out = lstm_sequence(*inputs)[0]
 
     assert len(out.grad_fn.blocks) == blocks
+
+
+@pytest.mark.parametrize("layer", ["LSTM", "GRU"])
+def test_layer_gives_the_same_at_one_and_two_pinned_threads(layer):
+    # a batch of two blocks' rows: two blocks on two threads, one block on one
+    tg.manual_seed(0)
+    module = getattr(tg.nn, layer)(3, 4, bidirectional=True)
+    for p in module.parameters():
+        p.data = p.data.astype(np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 2 * recurrent_sequence._MIN_BLOCK_ROWS, 3))
+    results = []
+    for threads in (1, 2):
+        for p in module.parameters():
+            p.grad = None
+        with threadpool_limits(threads):
+            out, _ = module(tg.tensor(x))
+            out.sum().backward()
+        results.append([out.numpy()] + [p.grad.numpy() for p in module.parameters()])
+
+    for one, two in zip(*results):
+        np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
