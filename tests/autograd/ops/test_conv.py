@@ -244,7 +244,9 @@ def test_stride_one_convs_on_flat_row_chunks_match_the_definition_and_differenti
     expected = reference_conv2d(x_values, w_values, **config)
     pads = ((config["padding"],) * 2,) * 2
     dilation = (config["dilation"],) * 2
-    with threadpool_limits(1), mock.patch.object(windows, "CHUNK_BYTES", chunk_bytes):
+    # the drawn convs are small: flat rows from one tap on, not only from FLAT_MIN_TAPS
+    with threadpool_limits(1), mock.patch.object(windows, "CHUNK_BYTES", chunk_bytes), \
+            mock.patch.object(layouts, "FLAT_MIN_TAPS", 1):
         assume(layouts.choose_layout(x_values, w_values.shape, expected.shape[2:], (1, 1),
                                      pads, dilation, config["groups"]) == "flat_rows")
         inputs = [tg.tensor(x_values, requires_grad=True), tg.tensor(w_values, requires_grad=True)]

@@ -29,6 +29,18 @@ def test_per_image_layouts_take_wide_maps_whatever_their_taps(x_shape, weight_sh
     assert layout == expected
 
 
+@pytest.mark.parametrize("in_channels, expected", [
+    (3, "flat_rows"),  # 3*3*3 = 27 taps: FLAT_MIN_TAPS
+    (2, "per_image"),  # 18 taps: plain per-image GEMMs, no output-sized copies
+])
+def test_stride_one_convs_cut_flat_rows_only_from_27_taps(in_channels, expected):
+    x = np.zeros((2, in_channels, 8, 8), np.float32)
+    with threadpool_limits(1):
+        layout = layouts.choose_layout(x, (4, in_channels, 3, 3), (8, 8), (1, 1), PAD_ONE,
+                                       (1, 1), 1)
+    assert layout == expected
+
+
 @pytest.mark.parametrize("in_channels, out_channels, expected", [
     (8, 2, "correlation"),  # cols C*kh*kw per output pixel: 4x col2im's taps O*kh*kw
     (9, 2, "col2im_per_image"),  # more than 4x: col2im
@@ -60,6 +72,8 @@ def test_strided_transposed_convs_by_phases_only_on_maps_of_sixteen_or_more(size
 
 @pytest.mark.parametrize("transposed, x_shape, weight_shape, config", [
     (False, (2, 128, 16, 16), (2, 128, 3, 3), {"padding": 1}),
+    (False, (2, 3, 8, 8), (2, 3, 3, 3), {"padding": 1}),
+    (False, (2, 2, 8, 8), (2, 2, 3, 3), {"padding": 1}),
     (True, (2, 8, 6, 6), (8, 2, 3, 3), {"padding": 1}),
     (True, (2, 9, 6, 6), (9, 2, 3, 3), {"padding": 1}),
     (True, (1, 2, 15, 15), (2, 3, 4, 4), {"padding": 1, "stride": 2}),

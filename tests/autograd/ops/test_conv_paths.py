@@ -12,7 +12,7 @@ from threadpoolctl import threadpool_limits
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen.autograd import gradcheck, gradgradcheck
-from tinygen.autograd.ops.conv import layouts, parallel
+from tinygen.autograd.ops.conv import gemms, layouts, parallel
 from tinygen.autograd.ops.conv.reference import reference_conv2d
 
 #: conv2d layouts that any stride-1 conv may take
@@ -82,7 +82,7 @@ def test_weight_products_of_any_images_per_call_sum_to_the_definition(stack_byte
         unit[index] = 1.0
         expected[index] = (reference_conv2d(x_values, unit, padding=1, groups=2) * probe).sum()
 
-    with forced("per_image", threads), mock.patch.object(layouts, "STACK_BYTES", stack_bytes):
+    with forced("per_image", threads), mock.patch.object(gemms, "STACK_BYTES", stack_bytes):
         # act
         (F.conv2d(x, w, padding=1, groups=2) * tg.tensor(probe)).sum().backward()
         second = gradgradcheck(lambda x, w: F.conv2d(x, w, padding=1, groups=2),
