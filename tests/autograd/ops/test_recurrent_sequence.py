@@ -22,7 +22,7 @@ from tinygen.autograd.ops.recurrent_sequence import (
     lstm_sequence_composite,
 )
 
-# (fused op, composite oracle, gates, states in the input besides projected, h0)
+# (the fused op, the per-step composition it is checked against, gates per step)
 KINDS = {
     "lstm": (lstm_sequence, lstm_sequence_composite, 4),
     "gru": (gru_sequence, gru_sequence_composite, 3),
@@ -54,8 +54,8 @@ def _outputs_and_grads(function, inputs, reverse, seed=1):
 @pytest.mark.parametrize("threads", [1, 2])
 @given(kind=st.sampled_from(sorted(KINDS)), steps=st.integers(1, 4), batch=st.integers(0, 3),
        hidden=st.integers(1, 3), reverse=st.booleans())
-def test_sequence_op_in_blocks_matches_the_per_step_composition(threads, kind, steps, batch, hidden,
-                                                      reverse):
+def test_sequence_op_in_blocks_matches_the_per_step_composition(threads, kind, steps, batch,
+                                                                hidden, reverse):
     fused, composite, _ = KINDS[kind]
     inputs = _inputs(kind, steps, batch, hidden)
 
