@@ -22,6 +22,7 @@ from tinygen.autograd.ops.conv.functions import single
 from tinygen.autograd.ops.pooling_passes import (
     in_chunks,
     max_along,
+    phase_count,
     planes,
     spread_along,
     sum_along,
@@ -46,21 +47,29 @@ class MaxPool2d(Function):
         self.windows, self.return_indices = windows, return_indices
 
     def forward(self, x):
-        rows_window, cols_window = self.windows
+        xp = get_array_module(x)
+        (rows_window, cols_window), (n, c, height, width) = self.windows, x.shape
+        oh, ow = window_count(rows_window, height), window_count(cols_window, width)
+        y = xp.empty((n, c, oh, ow), dtype=x.dtype)
+        # the passes' winner masks over the planes: (N * C, taps, 1, ...), the phase
+        # layout's q >= ow (oh) windows along the pass's axis; stored tap-major, so that a
+        # chunk's mask of one tap is one contiguous run (a run per plane took 20% longer)
+        col_won = xp.moveaxis(xp.empty(
+            (cols_window[0], n * c, 1, height, phase_count(cols_window, width)), bool), 0, 1)
+        row_won = xp.moveaxis(xp.empty(
+            (rows_window[0], n * c, 1, phase_count(rows_window, height), ow), bool), 0, 1)
 
-        def passes(block):
+        def passes(block, out, rows_won, cols_won):
             # along W: (N, C, H, W) -> (N, C, H, ow); then along H: -> (N, C, oh, ow)
-            row_max, col_won = max_along(block, 3, cols_window)
-            return max_along(row_max, 2, rows_window) + (col_won,)
+            row_max, _ = max_along(block, 3, cols_window, won=cols_won)
+            max_along(row_max, 2, rows_window, out=out, won=rows_won)
+            return ()  # each chunk's outputs written in place
 
-        y, row_won, col_won = in_chunks(passes, planes(x))
+        in_chunks(passes, planes(x), planes(y), row_won, col_won)
         self.save_for_backward(row_won, col_won)  # boolean masks: constants to the graph
         self.input_shape = x.shape
-        # (N * C, 1, oh, ow) -> (N, C, oh, ow)
-        y = y.reshape(x.shape[:2] + y.shape[2:])
         if not self.return_indices:
             return y
-        xp = get_array_module(x)
         index = winner_index(xp, row_won, col_won, self.windows, x.shape[2:], y.shape[2:])
         return y, index.reshape(y.shape)  # (N * C, 1, oh, ow) -> (N, C, oh, ow)
 

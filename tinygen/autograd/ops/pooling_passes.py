@@ -113,6 +113,12 @@ def _flat(window, size: int) -> tuple[int, int]:
     return -(-(before + size + after) // stride), (kernel - 1) * dilation // stride
 
 
+def phase_count(window, size: int) -> int:
+    """The q >= window_count windows a row of the phase layout has along an axis of ``size``:
+    the length of that axis in :func:`max_along`'s masks."""
+    return _flat(window, size)[0]
+
+
 def _phases(xp, a, axis, window, value):
     """``a`` padded by ``value`` along ``axis``, in the phase layout: (stride, rows * q +
     extra, block), rows the product of the axes before ``axis``, block of those after."""
@@ -208,17 +214,27 @@ def _lowest(dtype):
     return False if dtype.kind == "b" else np.iinfo(dtype).min
 
 
-def max_along(a, axis, window):
+def max_along(a, axis, window, out=None, won=None):
     """The max of each window along ``axis`` (not 0) of ``a``, and where each tap won:
     (max, won) with won[:, t] true where tap t is the window's winner (its first maximum; its
     last NaN). ``won`` is (N, kernel, *windows) booleans, batch first as in_chunks cuts it,
-    with the phase layout's q windows along ``axis`` (those past the real count are junk)."""
+    with the phase layout's q windows along ``axis`` (:func:`phase_count`; those past the
+    real count are junk). Written into ``out`` (contiguous) and ``won`` where given."""
     xp = get_array_module(a)
     taps = _taps(xp, a, axis, window, _lowest(a.dtype))
-    best = taps[0].copy() if len(taps) == 1 else xp.maximum(taps[0], taps[1])
+    count = window_count(window, a.shape[axis])
+    # the max straight into ``out`` when the phase layout has no junk windows to crop
+    best = out if out is not None and taps[0].shape[axis] == count else None
+    if len(taps) > 1:
+        best = xp.maximum(taps[0], taps[1], out=best)
+    elif best is None:
+        best = taps[0].copy()
+    else:
+        best[...] = taps[0]
     for tap in taps[2:]:
         xp.maximum(best, tap, out=best)
-    won = xp.empty(best.shape[:1] + (len(taps),) + best.shape[1:], dtype=bool)
+    if won is None:  # tap-major, so that each tap's mask won[:, t] is one contiguous run
+        won = xp.moveaxis(xp.empty((len(taps),) + best.shape, dtype=bool), 0, 1)
     lead = (slice(None),) * axis
     # the windows no earlier tap has won; in the end the last tap's mask, since outside NaN
     # windows (fixed below) the maximum no earlier tap equals is the last tap's
@@ -248,7 +264,10 @@ def max_along(a, axis, window):
             hit = xp.logical_and(xp.isnan(taps[t]), nan)
             xp.logical_or(won[:, t], hit, out=won[:, t])
             xp.logical_xor(nan, hit, out=nan)
-    return _crop(best, axis, window_count(window, a.shape[axis])), won
+    if out is not None and best is not out:
+        out[...] = _crop(best, axis, count)
+        return out, won
+    return _crop(best, axis, count), won
 
 
 def sum_along(a, axis, window, won=None, out=None):
