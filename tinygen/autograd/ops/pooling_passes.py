@@ -28,10 +28,11 @@ from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blo
 #: A chunk of planes holds about this much of the pool's input (bytes): the passes over it
 #: then stay in cache (1 MiB of L2 a core, 32 MiB of L3 shared, on the 2-core EPYC measured)
 #: instead of streaming each of their arrays through memory. Forward + backward at one
-#: thread, CPU ms, whole batch -> chunks of 256 KiB / 1 MiB / 2 MiB / 4 MiB: max_pool2d 3x3
-#: s2 p1 on (64, 64, 32, 32) 39.4 -> 28.1 / 23.4 / 23.6 / 25.6; max_pool2d 2x2 on
-#: (64, 64, 24, 24) 8.9 -> 10.8 / 8.7 / 8.3 / 8.5; avg_pool2d 2x2 on (64, 64, 32, 32)
-#: 7.7 -> 9.4 / 8.0 / 7.4 / 6.7 (smaller chunks pay more Python per pass than they save).
+#: thread, CPU ms, whole batch -> chunks of 256 KiB / 1 MiB / 2 MiB / 4 MiB (min of 30,
+#: interleaved, load ~5): max_pool2d 3x3 s2 p1 on (64, 64, 32, 32) 22.6 -> 22.3 / 17.4 /
+#: 16.6 / 16.8; max_pool2d 2x2 on (64, 64, 24, 24) 6.7 -> 8.9 / 6.8 / 6.4 / 6.2; avg_pool2d
+#: 2x2 on (64, 64, 32, 32) 6.9 -> 8.5 / 7.0 / 6.9 / 6.8 (small chunks pay more Python per
+#: pass than the cache saves; 2 MiB leaves two threads several chunks each).
 CHUNK_BYTES = 1 << 21
 #: A pool whose input has at least this many elements runs its chunks on several threads;
 #: below it the hand-off costs about what it saves. A second chunk and the hand-off to the
