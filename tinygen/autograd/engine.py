@@ -101,7 +101,8 @@ def _check_gradient_types(node, input_grads) -> None:
 def _call_backward(node, output_grads, arrays: bool) -> tuple:
     """Run one node's backward and check that it returned one gradient per input: arrays in
     and out in arrays mode, Tensors otherwise."""
-    node.check_not_released()
+    if node._released:
+        node.check_not_released()  # raises, naming the op
     on_arrays = arrays and node.backward_on_arrays
     if on_arrays:
         node._on_arrays = True  # its saved_tensors hand out arrays for this call

@@ -96,8 +96,9 @@ class GetItem(Function):
                              f"{error}") from None
 
     def backward(self, gy):
-        # each selected entry's gradient is added back where it came from (repeats add up)
-        return index_add(gy, self.index, self.input_shape)
+        # each selected entry's gradient is added back where it came from (repeats add up);
+        # the index and shape are known valid, so the op is applied without the wrapper
+        return IndexAdd(self.index, self.input_shape).apply(gy)
 
 
 class IndexAdd(Function):
@@ -111,7 +112,7 @@ class IndexAdd(Function):
         xp = get_array_module(values)
         out = xp.zeros(self.shape, dtype=values.dtype)
         try:
-            if _is_basic_index(self.index):
+            if type(self.index) is slice or _is_basic_index(self.index):
                 out[self.index] = values  # basic indexing never selects an entry twice
             else:
                 backend.scatter_add(out, self.index, values)
