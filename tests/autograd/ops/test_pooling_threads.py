@@ -93,3 +93,21 @@ def test_in_chunks_runs_every_plane_once_in_as_many_blocks_as_threads(threads, m
     assert sorted(plane for chunk in seen for plane in chunk) == list(range(10))
     # as many chunks on each thread: 5 on one, 6 (of 1 or 2 planes) on two
     assert len(seen) == (5 if threads == 1 else 6) and blocks == [threads]
+
+
+@pytest.mark.parametrize(("pool", "kwargs"), [
+    (F.max_pool2d, {"kernel_size": 3, "stride": 2, "padding": 1}),
+    (F.avg_pool2d, {"kernel_size": 2}),
+])
+def test_pooling_at_its_own_chunk_size_gives_the_same_bits_at_two_threads_as_at_one(
+        pool, kwargs):
+    # (8, 64, 32, 32) float32: 2 MiB, one chunk at one thread and two chunks at two
+    x_values = np.random.default_rng(3).standard_normal((8, 64, 32, 32)).astype(np.float32)
+    results = {}
+
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            results[threads] = _pooled_and_gradient(pool, kwargs, x_values)
+
+    for on_two, on_one in zip(results[2], results[1]):
+        np.testing.assert_array_equal(on_two, on_one)
