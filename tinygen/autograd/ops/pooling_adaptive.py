@@ -1,5 +1,7 @@
 """Adaptive pooling: average and max pooling to a fixed output size, as compositions of
-slicing, means, reshapes and gathers (their gradients come free, second order included).
+slicing, means, reshapes and gathers (their gradients come free, second order included);
+where the output size divides the input's, the windows tile it and the ordinary average or
+max pool runs them.
 
 PyTorch's adaptive windows along an axis of length L pooled to ``out`` are
 [floor(i L / out), ceil((i + 1) L / out)): they tile the input when ``out`` divides L and
@@ -12,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from tinygen.autograd.ops.arguments import positive
-from tinygen.autograd.ops.pooling import avg_pool1d, avg_pool2d, batched
+from tinygen.autograd.ops.pooling import (
+    avg_pool1d,
+    avg_pool2d,
+    batched,
+    max_pool1d,
+    max_pool2d,
+)
 from tinygen.autograd.ops.reduction import mean
 from tinygen.autograd.ops.shape import concatenate, getitem, reshape, unsqueeze
 from tinygen.autograd.tensor import Tensor
@@ -143,10 +151,18 @@ def _adaptive_max_index(x, outs):
 
 def _adaptive_max(op, x, spatial, output_size, return_indices):
     def pool(x_batched):
+        sizes = x_batched.shape[2:]
+        outs = _adaptive_sizes(op, output_size, sizes)
+        if all(size > 0 and size % out == 0 for size, out in zip(sizes, outs)):
+            # equal windows that tile the input: an ordinary max pool, whose winners are the
+            # same (the first maximum in raster order, or the last NaN), on its fast passes
+            kernel = tuple(size // out for size, out in zip(sizes, outs))
+            if spatial == 1:
+                return max_pool1d(x_batched, kernel[0], return_indices=return_indices)
+            return max_pool2d(x_batched, kernel, return_indices=return_indices)
         if spatial == 1:  # (N, C, L) -> (N, C, 1, L)
             x_batched = unsqueeze(x_batched, 2)
         n, c, h, w = x_batched.shape
-        outs = _adaptive_sizes(op, output_size, (h, w)[2 - spatial:])
         outs = (1,) * (2 - spatial) + outs
         index = _adaptive_max_index(x_batched.data, outs)
         xp = get_array_module(index)
