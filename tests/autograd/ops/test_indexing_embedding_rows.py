@@ -83,3 +83,15 @@ def test_embedding_second_order_gives_looked_up_padding_positions_zero():
     (ggy,) = grad(gw, [gy], [tg.tensor(np.array([[1.0, 2.0], [3.0, 4.0]]))])
 
     np.testing.assert_array_equal(ggy.numpy(), [[0, 0], [1, 2], [0, 0]])
+
+
+def test_embedding_row_sum_skips_padding_positions_however_many():
+    # a padded batch: the padding id far more often than there are layers
+    ids = np.array([[1, 2, 1] + [0] * (3 * _ROW_SUM_LAYERS)] * 2, dtype=np.int64)
+    gy = np.random.default_rng(0).standard_normal(ids.shape + (2,))
+    weight = tg.tensor(np.zeros((3, 2)), requires_grad=True)
+
+    (gw,) = grad(F.embedding(tg.tensor(ids), weight, padding_idx=0), [weight],
+                 [tg.tensor(gy)])
+
+    np.testing.assert_allclose(gw.numpy(), _reference_row_sum(3, ids, gy, 0), rtol=1e-12)

@@ -58,7 +58,11 @@ class EmbeddingRowSum(Function):
         ids = indices.reshape(-1)
         values = values.reshape(ids.size, width)
         out = xp.zeros((self.num_rows, width), dtype=values.dtype)
-        left = xp.arange(ids.size)  # the positions not yet added
+        # the positions not yet added; the padding row's (often most of a padded batch) never
+        if self.padding_idx is None:
+            left = xp.arange(ids.size)
+        else:
+            left = xp.flatnonzero(ids != self.padding_idx)
         slot = xp.empty(self.num_rows, dtype=left.dtype)
         for layer in range(_ROW_SUM_LAYERS):
             if not left.size:
@@ -74,8 +78,6 @@ class EmbeddingRowSum(Function):
             left = left[~chosen]
         if left.size:
             backend.scatter_add(out, ids[left], xp.take(values, left, axis=0))
-        if self.padding_idx is not None:
-            out[self.padding_idx] = 0
         return out
 
     def backward(self, gg):
