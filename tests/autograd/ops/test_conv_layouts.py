@@ -29,15 +29,17 @@ def test_per_image_layouts_take_wide_maps_whatever_their_taps(x_shape, weight_sh
     assert layout == expected
 
 
-@pytest.mark.parametrize("in_channels, expected", [
-    (3, "flat_rows"),  # 3*3*3 = 27 taps: FLAT_MIN_TAPS
-    (2, "per_image"),  # 18 taps: plain per-image GEMMs, no output-sized copies
+@pytest.mark.parametrize("in_channels, groups, expected", [
+    (3, 1, "flat_rows"),  # 3*3*3 = 27 cols per output pixel: FLAT_MIN_TAPS
+    (2, 1, "per_image"),  # 18: plain per-image GEMMs, no output-sized copies
+    (4, 4, "flat_rows"),  # depthwise: 9 taps per group but 36 cols per pixel in all
 ])
-def test_stride_one_convs_cut_flat_rows_only_from_27_taps(in_channels, expected):
+def test_stride_one_convs_cut_flat_rows_only_from_27_cols_per_pixel(in_channels, groups,
+                                                                    expected):
     x = np.zeros((2, in_channels, 8, 8), np.float32)
     with threadpool_limits(1):
-        layout = layouts.choose_layout(x, (4, in_channels, 3, 3), (8, 8), (1, 1), PAD_ONE,
-                                       (1, 1), 1)
+        layout = layouts.choose_layout(x, (4, in_channels // groups, 3, 3), (8, 8), (1, 1),
+                                       PAD_ONE, (1, 1), groups)
     assert layout == expected
 
 

@@ -22,9 +22,10 @@ from tinygen.backend import get_array_module
 #: their taps: the per-image layouts then beat one GEMM over the whole batch's cols
 WIDE_PIXELS = 256
 
-#: A stride-1 per-image conv cuts its cols as flat rows from this many taps (C/G*kh*kw):
-#: with fewer, its cols are cheap to cut as they are, and plain per-image GEMMs spare the
-#: output-sized copies of flat rows (cropping the products, widening gy)
+#: A stride-1 per-image conv cuts its cols as flat rows from this many cols per output
+#: pixel (C*kh*kw, all groups): with fewer, its whole cols are small and cheap to cut as
+#: they are, and plain per-image GEMMs spare the output-sized copies of flat rows
+#: (cropping the products, widening gy)
 FLAT_MIN_TAPS = 27
 
 
@@ -51,13 +52,14 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
       thread hand-off, and one big GEMM wins; but a large conv runs on blocks of the batch,
       one BLAS thread each (:mod:`.parallel`), so this applies only to a small one.
     - "flat_rows", the per-image GEMMs on cols cut a chunk of images at a time, when the
-      conv also has stride 1, needs cols (not a 1x1 unpadded kernel), has at least 27 taps
-      (FLAT_MIN_TAPS) and wastes at most a quarter of its output grid on junk columns.
-      With fewer taps (an image's 1 or 2 channels in) plain per-image GEMMs write straight
-      into the output and reuse the forward's cols: MNIST's 1 -> 32 3x3 on 28x28 ran
-      forward + backward in 0.66-0.74x the time, a 5x5 LeNet conv 0.68x; at 27 taps the
-      two are even (3 -> 64 3x3 on 32x32: 1.05x padded, 0.95x unpadded; batch 64, one
-      thread).
+      conv also has stride 1, needs cols (not a 1x1 unpadded kernel), has at least 27
+      cols per output pixel (C*kh*kw over all groups, FLAT_MIN_TAPS) and wastes at most a
+      quarter of its output grid on junk columns. With fewer (an image's 1 or 2 channels
+      in) plain per-image GEMMs write straight into the output and reuse the forward's
+      cols: MNIST's 1 -> 32 3x3 on 28x28 ran forward + backward in 0.66-0.74x the time, a
+      5x5 LeNet conv 0.68x; at 27 the two are even (3 -> 64 3x3 on 32x32: 1.05x padded,
+      0.95x unpadded; batch 64, one thread). Counted over all groups: a depthwise 3x3 of
+      64 channels (9 taps per group) took 3x as long per image, its whole cols 151 MB.
     - otherwise one GEMM per group on (G, K, N*P) cols: "batch_last", pixels ordered
       (oh, ow, N), when the batch is at least twice the output width and the cols hold each
       input pixel at least twice (then the copy runs along the batch), else
@@ -125,7 +127,7 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
         return "channel_major"
     junk_columns = w + left + right - out_hw[1]
     if (cols is None and stride == (1, 1) and not ((kh, kw) == (1, 1) and unpadded)
-            and c // groups * kh * kw >= FLAT_MIN_TAPS and 4 * junk_columns <= out_hw[1]):
+            and c * kh * kw >= FLAT_MIN_TAPS and 4 * junk_columns <= out_hw[1]):
         return "flat_rows"
     return "per_image"
 
