@@ -227,3 +227,22 @@ def test_max_unpool_names_the_bad_argument():
     with pytest.raises(ValueError, match=r"max_unpool2d: indices must have the input's shape "
                                          r"\(1, 1, 2, 2\), got \(1, 1, 2, 1\)"):
         F.max_unpool2d(y, indices[..., :1], 2)
+
+
+def test_max_pool2d_gradient_overflowing_in_overlapping_windows_stays_inf_not_nan():
+    # overlapping windows add their huge upstream values at a shared winner: inf there (as
+    # in float32 arithmetic), and 0, never NaN (inf * 0), at every entry no window chose
+    x_values = np.random.default_rng(0).standard_normal((1, 1, 5, 5)).astype(np.float32)
+    upstream = np.full((1, 1, 3, 3), 3e38, dtype=np.float32)
+    expected = np.zeros((5, 5))
+    for i in range(3):
+        for j in range(3):
+            row, col = np.unravel_index(x_values[0, 0, i:i + 3, j:j + 3].argmax(), (3, 3))
+            expected[i + row, j + col] += 3e38
+    x = tg.tensor(x_values, requires_grad=True)
+
+    with np.errstate(over="ignore"):
+        (gx,) = grad(F.max_pool2d(x, 3, stride=1), [x], [upstream])
+        expected = expected.astype(np.float32)  # 6e38 and 9e38 -> inf
+
+    np.testing.assert_array_equal(gx.numpy()[0, 0], expected)

@@ -91,12 +91,20 @@ class MaxPool2dScatter(Function):
         self.save_for_backward(row_won, col_won)
         (rows_window, cols_window), (height, width) = self.windows, self.input_shape[2:]
 
+        xp = get_array_module(gy)
+        # one look for inf and NaN in gy serves both passes where the H windows are
+        # disjoint: each value the H pass leaves is then one of gy's times a mask, or 0
+        # (overlapping windows add, and a sum of finite values may overflow)
+        finite = bool(xp.isfinite(gy).all())
+        _, stride, dilation, _ = rows_window
+        rows_finite = finite if stride >= dilation * (rows_window[0] - 1) + 1 else None
+
         def passes(block, rows_won, cols_won, out):
             # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
-            rows = spread_along(block, 2, rows_window, height, rows_won)
-            return (spread_along(rows, 3, cols_window, width, cols_won, out),)
+            rows = spread_along(block, 2, rows_window, height, rows_won, finite=finite)
+            return (spread_along(rows, 3, cols_window, width, cols_won, out, rows_finite),)
 
-        gx = get_array_module(gy).empty(self.input_shape, dtype=gy.dtype)
+        gx = xp.empty(self.input_shape, dtype=gy.dtype)
         in_chunks(passes, planes(gy), row_won, col_won, size=gx.size, out=planes(gx))
         return gx
 

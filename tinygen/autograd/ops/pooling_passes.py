@@ -300,10 +300,12 @@ def sum_along(a, axis, window, won=None, out=None):
     return _crop(total, axis, count)
 
 
-def spread_along(g, axis, window, size, won=None, out=None):
+def spread_along(g, axis, window, size, won=None, out=None, finite=None):
     """The adjoint of :func:`sum_along`: each window's value of ``g`` added to each of its
     taps (with ``won``: to its winning tap only) along ``axis``, which becomes ``size`` long
-    once the padding is cut off; written into ``out`` (contiguous, that shape) if given."""
+    once the padding is cut off; written into ``out`` (contiguous, that shape) if given.
+    ``finite``: whether every value of ``g`` is finite, if the caller knows (masking with
+    ``won`` is then a product)."""
     xp = get_array_module(g)
     kernel, stride, dilation, (before, after) = window
     shape = g.shape[:axis] + (size,) + g.shape[axis + 1:]
@@ -339,7 +341,8 @@ def spread_along(g, axis, window, size, won=None, out=None):
         pad[axis] = q - g.shape[axis]
         g = xp.concatenate([g, xp.zeros(tuple(pad), dtype=g.dtype)], axis)
     phases = (xp.empty if tiles else xp.zeros)((stride, rows * q + extra, block), g.dtype)
-    finite = won is None or bool(xp.isfinite(g).all())
+    if finite is None:
+        finite = won is None or bool(xp.isfinite(g).all())
     product, written = None, set()  # one temporary for all taps; the phases written so far
     for t, view in enumerate(_phase_taps(phases, shape, axis, window)):
         phase = t * dilation % stride
