@@ -98,6 +98,22 @@ def test_max_pool2d_values_indices_and_gradient_follow_pytorchs_scan(case):
     np.testing.assert_array_equal(gx.numpy(), expected_gx)
 
 
+@given(_pooling_cases())
+def test_max_pool2d_without_a_graph_gives_the_recorded_values(case):
+    # under no_grad (and on an input needing no gradient) only the values are computed;
+    # the recorded forward's values are checked against the scan above
+    x_values, kwargs = case
+    x = tg.tensor(x_values, requires_grad=True)
+    recorded = F.max_pool2d(x, **kwargs)
+
+    with tg.no_grad():
+        unrecorded = F.max_pool2d(x, **kwargs)
+    constant = F.max_pool2d(tg.tensor(x_values), **kwargs)
+
+    np.testing.assert_array_equal(unrecorded.numpy(), recorded.numpy())
+    np.testing.assert_array_equal(constant.numpy(), recorded.numpy())
+
+
 def test_max_pool2d_sends_a_window_of_nans_gradient_to_its_last_nan():
     nan = math.nan
     x = tg.tensor(np.array([[[[nan, 1.0], [nan, 2.0]]]]), requires_grad=True)

@@ -215,12 +215,13 @@ def _lowest(dtype):
     return False if dtype.kind == "b" else np.iinfo(dtype).min
 
 
-def max_along(a, axis, window, out=None, won=None):
+def max_along(a, axis, window, out=None, won=None, winners: bool = True):
     """The max of each window along ``axis`` (not 0) of ``a``, and where each tap won:
     (max, won) with won[:, t] true where tap t is the window's winner (its first maximum; its
     last NaN). ``won`` is (N, kernel, *windows) booleans, batch first as in_chunks cuts it,
     with the phase layout's q windows along ``axis`` (:func:`phase_count`; those past the
-    real count are junk). Written into ``out`` (contiguous) and ``won`` where given."""
+    real count are junk). Written into ``out`` (contiguous) and ``won`` where given; without
+    ``winners``, the max alone (won None: no backward will ask where)."""
     xp = get_array_module(a)
     taps = _taps(xp, a, axis, window, _lowest(a.dtype))
     count = window_count(window, a.shape[axis])
@@ -234,8 +235,19 @@ def max_along(a, axis, window, out=None, won=None):
         best[...] = taps[0]
     for tap in taps[2:]:
         xp.maximum(best, tap, out=best)
-    if won is None:  # tap-major, so that each tap's mask won[:, t] is one contiguous run
-        won = xp.moveaxis(xp.empty((len(taps),) + best.shape, dtype=bool), 0, 1)
+    if winners:
+        if won is None:  # tap-major, so that each tap's mask won[:, t] is one contiguous run
+            won = xp.moveaxis(xp.empty((len(taps),) + best.shape, dtype=bool), 0, 1)
+        _mark_winners(xp, taps, best, won, axis, window, a.shape[axis])
+    if out is not None and best is not out:
+        out[...] = _crop(best, axis, count)
+        return out, won
+    return _crop(best, axis, count), won
+
+
+def _mark_winners(xp, taps, best, won, axis, window, size: int) -> None:
+    """won[:, t] = where tap t is its window's winner: its first maximum, its last NaN;
+    never a tap that reads the padding."""
     lead = (slice(None),) * axis
     # the windows no earlier tap has won; in the end the last tap's mask, since outside NaN
     # windows (fixed below) the maximum no earlier tap equals is the last tap's
@@ -246,7 +258,7 @@ def max_along(a, axis, window, out=None, won=None):
         if t < len(taps) - 1:
             xp.equal(taps[t], best, out=hit)
         # the padding never wins: torch's kernel reads only the input's taps
-        first, end = _inside(t, window, a.shape[axis], best.shape[axis])
+        first, end = _inside(t, window, size, best.shape[axis])
         if first > 0:
             hit[lead + (slice(None, first),)] = False
         if end < best.shape[axis]:
@@ -265,10 +277,6 @@ def max_along(a, axis, window, out=None, won=None):
             hit = xp.logical_and(xp.isnan(taps[t]), nan)
             xp.logical_or(won[:, t], hit, out=won[:, t])
             xp.logical_xor(nan, hit, out=nan)
-    if out is not None and best is not out:
-        out[...] = _crop(best, axis, count)
-        return out, won
-    return _crop(best, axis, count), won
 
 
 def sum_along(a, axis, window, won=None, out=None):
