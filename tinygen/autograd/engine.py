@@ -38,19 +38,23 @@ def topological_order(outputs) -> list:
     """
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     order, visited = [], set()
-    stack = [(t.grad_fn, False) for t in outputs if t.grad_fn is not None]
+    # a node is pushed again under a None marker when first met, so it is appended once
+    # everything pushed above the marker (its inputs' producers) is: no tuple per push
+    stack = [t._ctx for t in outputs if t._ctx is not None]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
+        node = stack.pop()
+        if node is None:
+            order.append(stack.pop())
             continue
         if node in visited:
             continue
         visited.add(node)
-        stack.append((node, True))
+        stack.append(node)
+        stack.append(None)
         for parent in node.inputs:
-            if parent._ctx is not None and parent._ctx not in visited:
-                stack.append((parent._ctx, False))
+            producer = parent._ctx
+            if producer is not None and producer not in visited:
+                stack.append(producer)
     return order
 
 

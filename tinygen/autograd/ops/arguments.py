@@ -181,16 +181,17 @@ def dim_keepdim(op: str, dim, keepdim, axis=None, keepdims=None) -> tuple:
 
 
 def weak_operand(tensor: Tensor, other) -> Tensor | None:
-    """``other`` as an operand that needs no type promotion beside ``tensor`` (a floating
-    NumPy tensor), or None when it may: a Python int or float becomes a 0-d tensor of
-    ``tensor``'s dtype (a Python number never widens a floating tensor, as in PyTorch), and a
-    bool mask (array or Tensor) stays bool (float with bool is float, without a cast). The
-    arithmetic wrappers' fast path: the dtype is the one promotion would give."""
+    """``other`` as a constant of ``tensor``'s dtype where promotion gives that dtype, or None
+    to take the general path. ``tensor`` must be a floating NumPy tensor, and ``other`` a
+    Python int or float (a Python number never widens a floating tensor, as in PyTorch) or a
+    bool mask, array or Tensor (float with bool is float). The arithmetic wrappers' fast path:
+    the mask is cast here, as promotion would, because NumPy's float-with-bool loop and the
+    dtype check of two dtypes cost more than the cast (1.75 against 0.5 + 0.5 µs, (4, 4))."""
     data = tensor._data
     if type(data) is np.ndarray and data.dtype.kind == "f":
         if type(other) is float or type(other) is int:
             return Tensor._from_array(np.asarray(other, dtype=data.dtype))
         mask = other._data if type(other) is Tensor else other
         if type(mask) is np.ndarray and mask.dtype.kind == "b":
-            return other if type(other) is Tensor else Tensor._from_array(other)
+            return Tensor._from_array(mask.astype(data.dtype))
     return None
