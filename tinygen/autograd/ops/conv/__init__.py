@@ -4,9 +4,9 @@ PixelCNN's masked convs.
 Read in this order: :mod:`.functions`, the ops as math (each gradient an adjoint convolution);
 :mod:`.reference`, the same sums as plain loops; :mod:`.layouts`, how the arrays are laid
 out for BLAS (one rule, :func:`.layouts.choose_layout`), with :mod:`.gemms` for the GEMMs
-on cut windows, :mod:`.dense` for a kernel covering its input, :mod:`.winograd` for heavy 3x3 stride-1
-convs (F(2x2, 3x3): 2.25 times fewer multiplies), :mod:`.windows` cutting the input windows
-and :mod:`.parallel` running blocks of the batch on their own threads;
+on cut windows, :mod:`.dense` for a kernel covering its input, :mod:`.winograd` for heavy
+3x3 stride-1 convs (F(2x2, 3x3): 2.25 times fewer multiplies), :mod:`.windows` cutting the
+input windows and :mod:`.parallel` running blocks of the batch on their own threads;
 :mod:`.masked`, PixelCNN's causal masks.
 """
 
