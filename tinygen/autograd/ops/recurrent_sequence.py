@@ -6,10 +6,10 @@ way back one small weight-gradient GEMM per step, summed by the engine. Here eac
 one GEMM (h W_hh^T) and the cell's NumPy kernel forward, the cell's kernel and one GEMM
 (g W_hh) backward; the weight gradient is (G H, T N) @ (T N, H) once. The per-step GEMMs are
 small (64 x 128 x 512: ~0.1 ms), and at two BLAS threads their hand-offs cost what the second
-thread saves (the GRU row was slower at two threads than at one). So with several threads the
-batch is cut into blocks of rows, each running the whole recurrence on its own thread with
-NumPy's BLAS held to one thread (the sequences of a batch are independent); with one block,
-the loop's GEMMs keep BLAS's threads only from ``_THREADED_STEP_MACS``. The big GEMMs (the
+thread saves (the GRU row was slower at two threads than at one). So with several threads a
+large batch is cut into blocks of rows, each running the whole recurrence on its own thread
+with NumPy's BLAS held to one thread (the sequences of a batch are independent); with one
+block, the loop's GEMMs keep BLAS's threads only from ``_THREADED_STEP_MACS``. The big GEMMs (the
 input projection before, the weight gradient after) run on all of BLAS's threads.
 
 A recorded backward (``create_graph=True``) differentiates the same steps composed from
@@ -35,8 +35,11 @@ from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blo
 #: ran 0.10 ms at both counts, 64 x 256 x 1024 (17M) 0.46 ms at one and 0.29 at two.
 _THREADED_STEP_MACS = 1 << 23
 #: A block of the batch gets a thread of its own from this many rows: below it the per-step
-#: Python work, which holds the GIL, outweighs the halved GEMM and cell.
-_MIN_BLOCK_ROWS = 16
+#: Python work, which holds the GIL, outweighs the halved GEMM and cell. GRU 28 -> 128 over
+#: 28 steps at two threads, min ms (loaded, 2 cores): batch 64 one block 13.1, two blocks
+#: 15.8 (one thread 14.4); batch 128 66 against 73 (LSTM 133 against 84); batch 256 161
+#: against 94 (LSTM 150 against 117).
+_MIN_BLOCK_ROWS = 64
 
 
 def _steps(count: int, reverse: bool):
