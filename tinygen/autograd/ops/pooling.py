@@ -196,18 +196,20 @@ class AvgPool2dAdjoint(Function):
     def forward(self, gy):
         xp = get_array_module(gy)
         height, width = self.input_shape[2:]
-        share = gy / _on(xp, self.divisor, gy.dtype)
         rows_window, cols_window = self.windows
         if _global(self.windows, self.input_shape):  # (N, C, 1, 1) -> (N, C, H, W)
-            return xp.broadcast_to(share, self.input_shape).copy()
+            divisor = _on(xp, self.divisor, gy.dtype)
+            return xp.broadcast_to(gy / divisor, self.input_shape).copy()
 
-        def passes(block, out):
-            # back along H: (N, C, oh, ow) -> (N, C, H, ow); then along W: -> (N, C, H, W)
-            rows = spread_along(block, 2, rows_window, height)
+        def passes(gy, out):
+            # each window's share, while the chunk is in cache; then back along H:
+            # (N, C, oh, ow) -> (N, C, H, ow), and along W: -> (N, C, H, W)
+            share = gy / _on(xp, self.divisor, gy.dtype)
+            rows = spread_along(share, 2, rows_window, height)
             return (spread_along(rows, 3, cols_window, width, out=out),)
 
-        gx = xp.empty(self.input_shape, dtype=share.dtype)
-        in_chunks(passes, planes(share), size=gx.size, out=planes(gx))
+        gx = xp.empty(self.input_shape, dtype=gy.dtype if gy.dtype.kind == "f" else float)
+        in_chunks(passes, planes(gy), size=gx.size, out=planes(gx))
         return gx
 
     def backward(self, ggx):
