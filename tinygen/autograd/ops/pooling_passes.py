@@ -50,7 +50,9 @@ def in_chunks(kernel, *arrays, size: int | None = None, out=None) -> tuple:
     when the pool touches at least PARALLEL_MIN_SIZE elements of a CPU array and NumPy may
     use several threads. Each chunk's outputs are written into the joined outputs; with
     ``out`` (the joined first output, contiguous) the kernel gets its chunk of it as ``out=``
-    and writes it there itself (no copy of the largest output)."""
+    and writes it there itself (no copy of the largest output). Preallocated outputs may
+    also come among ``arrays``: cut into the same chunks, the kernel writes its chunk of
+    them in place (and returns ``()`` when that is all it writes)."""
     first = arrays[0]
     planes = first.shape[0]
     size = first.size if size is None else size
