@@ -444,7 +444,11 @@ class _Held(list):
                     _reopen_views(entry[1])
         self.clear()
 
-    __del__ = release  # a graph dropped without backward frees its locks with it
+    def __del__(self):
+        # a graph dropped without backward frees its locks with it; a released node's list
+        # is empty, and most are (the engine releases them), so the test saves a call
+        if self:
+            self.release()
 
 
 def _ours(array) -> bool:

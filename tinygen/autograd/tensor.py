@@ -64,29 +64,25 @@ class Tensor(TensorMethods):
         self.name = name
         self._retains_grad = False
 
-    # Fast constructors used by Function.apply; they skip argument validation.
+    # Fast constructors used by Function.apply; they skip argument validation. One body for
+    # both, as every op output comes this way: ``_from_op(array, function, index)`` is the
+    # output ``index`` of a recorded op, ``_from_array(array)`` a constant.
     @classmethod
-    def _from_array(cls, array) -> Tensor:
+    def _from_array(cls, array, function=None, index: int = 0) -> Tensor:
         tensor = cls.__new__(cls)
         if type(array) is not np.ndarray and not hasattr(array, "__cuda_array_interface__"):
             array = np.asarray(array)  # NumPy reductions return scalars; keep arrays only
         tensor._data = array
         tensor.grad = None
-        tensor.requires_grad = False
-        tensor._ctx = None
-        tensor._out_index = 0
+        tensor.requires_grad = function is not None
+        tensor._ctx = function
+        tensor._out_index = index
         tensor._version = [0]
         tensor.name = None
         tensor._retains_grad = False
         return tensor
 
-    @classmethod
-    def _from_op(cls, array, function, index: int) -> Tensor:
-        tensor = cls._from_array(array)
-        tensor.requires_grad = True
-        tensor._ctx = function
-        tensor._out_index = index
-        return tensor
+    _from_op = _from_array
 
     # ------------------------------------------------------------------ attributes
     @property
