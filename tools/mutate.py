@@ -68,6 +68,8 @@ NORMALIZATION_TESTS = ["tests/autograd/ops/test_normalization.py",
                        "tests/autograd/ops/test_layer_norm_fused.py",
                        "tests/autograd/ops/test_batch_norm_running_stats.py",
                        "tests/nn/test_normalization_layers.py"]
+# kills of mutants in the kernels rewritten for speed that the other tests let survive
+SPEED_KILLS = "tests/autograd/ops/test_mutation_kills_speed_paths.py"
 # The tests each mutated file is checked with, fastest-failing first; an ops file also gets
 # the registry cases of the ops its module defines (found by importing the registry).
 TESTS = {
@@ -107,8 +109,8 @@ TESTS = {
     "tinygen/autograd/ops/embedding.py": ["tests/autograd/ops/test_indexing_embedding_rows.py",
                                           "tests/autograd/ops/test_indexing.py"],
     "tinygen/autograd/ops/loss/classification.py": [
-        "tests/autograd/ops/test_loss_picked_nll.py", "tests/autograd/ops/test_loss.py",
-        "tests/nn/test_loss_modules.py"],
+        "tests/autograd/ops/test_loss_picked_nll.py", SPEED_KILLS,
+        "tests/autograd/ops/test_loss.py", "tests/nn/test_loss_modules.py"],
     "tinygen/autograd/ops/loss/": ["tests/autograd/ops/test_loss.py",
                                    "tests/nn/test_loss_modules.py"],
     "tinygen/autograd/ops/recurrent.py": ["tests/autograd/ops/test_recurrent.py"],
