@@ -34,6 +34,8 @@ _GELU_KAPPA = 0.044715  # the cubic term of GELU's tanh approximation
 
 
 class ReLU(Function):
+    backward_on_arrays = True  # the mask is taken from the raw array either way
+
     def forward(self, x):
         # one pass, and the output doubles as the mask: no separate mask array to keep
         y = get_array_module(x).maximum(x, 0)
@@ -44,7 +46,7 @@ class ReLU(Function):
         # d relu(x)/dx = [x > 0] = not [relu(x) <= 0], which passes the gradient at NaN (as
         # PyTorch's threshold_backward)
         (y,) = self.saved_tensors
-        return gy * ~(y.data <= 0)
+        return gy * ~((y.data if isinstance(y, Tensor) else y) <= 0)
 
 
 class LeakyReLU(Function):
@@ -181,6 +183,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    backward_on_arrays = True  # 1 - y * y means the same on Tensors and on arrays
+
     def forward(self, x):
         y = get_array_module(x).tanh(x)
         self.save_for_backward(y)

@@ -23,16 +23,17 @@ class MatMul(Function):
     op_name = "matmul"
 
     broadcasts = True  # batch axes broadcast: the engine sums gradients back to each shape
+    backward_on_arrays = True  # .mT and @ mean the same on Tensors and on arrays
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return backend.matmul(a, b)
 
     def backward(self, gy):
-        # d(a @ b)/da = gy @ b^T, d(a @ b)/db = a^T @ gy  (transposing the last two axes)
+        # d(a @ b)/da = gy @ b^T, d(a @ b)/db = a^T @ gy  (.mT: the last two axes swapped)
         a, b = self.saved_tensors
-        ga = gy @ swap_last_axes(b) if self.needs_input_grad[0] else None
-        gb = swap_last_axes(a) @ gy if self.needs_input_grad[1] else None
+        ga = gy @ b.mT if self.needs_input_grad[0] else None
+        gb = a.mT @ gy if self.needs_input_grad[1] else None
         return ga, gb
 
 
