@@ -308,3 +308,20 @@ def test_importing_tinygen_keeps_freed_memory_for_reuse_on_glibc():
 ])
 def test_the_allocator_is_left_alone_when_asked(env, reason):
     assert _host_memory_in_fresh_process(**env) == reason
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_work_threads_is_the_users_thread_count_also_inside_blocks_holding_blas_to_one(threads):
+    from threadpoolctl import threadpool_limits
+
+    array = np.zeros(4)
+    with threadpool_limits(threads):
+        users = backend.blas_threads(array)  # `threads`, unless the machine caps BLAS lower
+        outside = backend.work_threads(array)
+        inside = backend.run_blocks(
+            lambda low, high: (backend.work_threads(array), backend.blas_threads(array)),
+            [(0, 2), (2, 4)], single_threaded_blas=True)
+        after = backend.work_threads(array)
+
+    assert outside == after == users
+    assert inside == [(users, 1)] * 2

@@ -299,6 +299,9 @@ def matmul(a, b):
 # ``threadpool_limits`` caps them all, as PyTorch's intra-op threads do.
 _numpy_blas: list = []  # threadpoolctl's controllers of NumPy's own BLAS, found once
 _pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its own)
+# NumPy's BLAS threads as they were before run_blocks held them to one, while it holds them
+# (process-wide, as the hold itself): what work_threads reports inside the blocks
+_held_threads: list = [None]
 
 
 def _blas_controllers() -> list:
@@ -321,6 +324,16 @@ def blas_threads(array) -> int:
     if device_of(array) == "cuda":
         return 1
     return max((lib.num_threads for lib in _blas_controllers()), default=1)
+
+
+def work_threads(array) -> int:
+    """How many threads tinygen's work on ``array`` may use: NumPy's BLAS threads as the
+    user left them (``threadpool_limits`` honoured), also inside :func:`run_blocks`, which
+    holds BLAS itself to one thread while its blocks run on that many threads; 1 for CuPy.
+    A layout whose memory-bound passes do not scale to several cores asks this."""
+    if device_of(array) == "cuda":
+        return 1
+    return _held_threads[0] or blas_threads(array)
 
 
 def even_blocks(length: int, parts: int) -> list[tuple[int, int]]:
@@ -349,6 +362,8 @@ def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> lis
     saved = [lib.num_threads for lib in libs]
     for lib in libs:
         lib.set_num_threads(1)
+    if saved:
+        _held_threads[0] = max(saved)
     try:
         if len(blocks) < 2:
             return [work(*block) for block in blocks]
@@ -361,6 +376,8 @@ def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> lis
     finally:
         for lib, threads in zip(libs, saved):
             lib.set_num_threads(threads)
+        if saved:
+            _held_threads[0] = None
 
 
 # ----------------------------------------------------------------------------- seeding

@@ -27,6 +27,7 @@ def _forced(threads: int):
     ``threads`` pinned BLAS threads, and on blocks of the batch (one per thread)."""
     with mock.patch.object(winograd, "MIN_CHANNELS", 1), \
             mock.patch.object(winograd, "MIN_SIDE", 1), \
+            mock.patch.object(winograd, "MAX_THREADS", threads), \
             mock.patch.object(parallel, "PARALLEL_MIN_MACS", 0), threadpool_limits(threads):
         yield
 
@@ -41,6 +42,27 @@ def winograd_problem(draw):
     x = draw(arrays((draw(st.integers(1, 4)), c_in, h, w)))
     weight = draw(arrays((c_out, c_in, 3, 3)))
     return x, weight, padding
+
+
+def test_winograd_is_left_to_the_gemm_layouts_when_tinygen_may_use_two_threads():
+    x = np.zeros((64, 64, 8, 8), np.float32)
+    weight_shape = (64, 64, 3, 3)
+    layouts_by_threads = {}
+
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            layouts_by_threads[threads] = layouts.choose_layout(
+                x, weight_shape, (8, 8), (1, 1), PAD_ONE, (1, 1), 1)
+            # inside a conv's blocks BLAS is held to one thread, but the rule still sees two
+            layouts_by_threads[threads, "block"] = parallel.in_blocks(
+                lambda low, high: layouts.choose_layout(
+                    x[low:high], weight_shape, (8, 8), (1, 1), PAD_ONE, (1, 1), 1),
+                [(0, 32), (32, 64)])
+
+    assert layouts_by_threads[1] == "winograd"
+    assert layouts_by_threads[1, "block"] == ["winograd"] * 2
+    assert layouts_by_threads[2] != "winograd"
+    assert "winograd" not in layouts_by_threads[2, "block"]
 
 
 @pytest.mark.parametrize("in_channels, out_channels, side, expected", [

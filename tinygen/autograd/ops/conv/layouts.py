@@ -41,8 +41,9 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
       window, so x (N, C*H*W) is the GEMM operand as it lies, with no cols or transposes.
     - "winograd" (F(2x2, 3x3), 16/36 of the multiplies) for a 3x3 stride-1 conv with no
       dilation or groups, at least 64 channels in and out, maps at least 8x8, and its weight
-      gradient, at any thread count (one BLAS thread per block); measured at
-      :data:`.winograd.MIN_CHANNELS`.
+      gradient, when tinygen may use one thread (``backend.work_threads``): its transforms
+      are memory-bound passes, and on two cores the GEMM layouts' blocks scale, its do not
+      (measured at :data:`.winograd.MAX_THREADS`).
     - "per_image", GEMMs image by image on (N, G, K, P) cols, when K <= 2P or P >= 256
       (WIDE_PIXELS) and NumPy's BLAS runs one thread. Outputs then land in place and a 1x1
       conv needs no cols; but the weight gradient writes (N, O/G, K) partial sums and each
@@ -113,7 +114,8 @@ def choose_layout(x, weight_shape, out_hw, stride, pads, dilation, groups, *,
     if groups == 1 and dilation == (1, 1) and unpadded and (kh, kw) == (h, w):
         return "dense"
     if winograd.fits(weight_shape, stride, dilation, groups) and min(
-            c, weight_shape[0]) >= winograd.MIN_CHANNELS and min(out_hw) >= winograd.MIN_SIDE:
+            c, weight_shape[0]) >= winograd.MIN_CHANNELS and min(out_hw) >= winograd.MIN_SIDE \
+            and backend.work_threads(x) <= winograd.MAX_THREADS:
         return "winograd"
     pixels = out_hw[0] * out_hw[1]
     if cols is None:

@@ -38,11 +38,16 @@ from tinygen.backend import get_array_module
 #: one thread, against the layouts it displaced (min of 9-21 interleaved runs, load 4-5):
 #: forward 128 -> 128 on 16x16 maps 0.64-0.68x, on 8x8 0.70-0.75x, 64 -> 64 on 32x32
 #: 0.83-0.89x; weight gradient 0.65x, 0.75x, 1.0x; not 32 -> 64 on 26x26 (1.02-1.06x) nor
-#: 4x4 maps (128 and 256 channels: 1.1-1.3x, too few tiles for the GEMMs). Inside a conv's
-#: blocks BLAS runs one thread whatever the thread count (:mod:`.parallel`), so the rule
-#: does not depend on it.
+#: 4x4 maps (128 and 256 channels: 1.1-1.3x, too few tiles for the GEMMs).
 MIN_CHANNELS = 64
 MIN_SIDE = 8
+#: ...and only when tinygen may use at most this many threads (``backend.work_threads``):
+#: the transforms are memory-bound passes that the two cores' blocks share, where the
+#: GEMM layouts' blocks scale. Forward + backward at batch 64 on the quiet 2-core machine,
+#: winograd against the GEMM layouts, min of 5 interleaved: at one thread 164.6 / 184.6 ms
+#: (64 -> 64, 32x32), 120.4 / 182.7 (128 -> 128, 16x16), 35.1 / 50.8 (8x8); at two threads
+#: 118.4 / 95.8, 100.7 / 99.0 and 44.4 / 31.1 (larger chunks of 4 and 16 MiB no better)
+MAX_THREADS = 1
 #: bytes of the transformed input (or products) per chunk of images: 1 MiB, half of a
 #: core's 2 MiB L2. On 128 -> 128 at 16x16 and 8x8 maps (batch 64, one thread) 2 MiB took
 #: the same time, 512 KiB 1.04-1.13x longer; 64 -> 64 on 32x32 maps took 1.07x at 2 MiB
