@@ -13,7 +13,8 @@ left spinning (OpenBLAS's for about 2^28 cycles, OpenMP's for its spin count) wo
 otherwise take a core from this sample, and a user runs one framework, not two taking turns.
 Measured on the 2-core machine (at load 6): PyTorch's layer_norm of 64x1024 at its default
 threads took a median 7.5 ms a call right after a tinygen linear layer, 1.4 ms after a 0.2 s
-pause.
+pause. After the pause one untimed call warms the sampled framework up, as a training loop's
+back-to-back steps are (``settle``'s docstring gives the cold-start figures).
 
 "default" threads leaves NumPy's BLAS and torch as they start (what a user gets); "1" is
 ``threadpool_limits(1)`` with ``torch.set_num_threads(1)``. Conv rows also give GFLOP/s (2
@@ -106,9 +107,19 @@ def default_threads() -> str:
 
 
 # --------------------------------------------------------------------------- measuring
-def settle() -> None:
-    """Let the worker threads of both libraries stop spinning before the next sample."""
+def settle(step=None) -> None:
+    """Let the worker threads of both libraries stop spinning before the next sample, then
+    warm the sampled framework up with one untimed call of ``step``.
+
+    A training loop runs its steps back to back, but a sample taken right after 0.15 s idle
+    runs cold: on the quiet 2-core VM the conv1d row's first two calls after the pause took
+    19-23 ms against 11-14 for the calls after them, and two blocks of a 16 MiB copy and
+    multiply on two threads 1.8-2.4 ms against 0.56 back to back (caches and idle cores of
+    the VM waking up). The warm-up call puts every sample in the state a training loop is in.
+    """
     time.sleep(SETTLE_SECONDS)
+    if step is not None:
+        step()
 
 
 def check_dropout(row: Row, builds: dict, gy: np.ndarray) -> None:
@@ -144,12 +155,11 @@ def measure_row(row: Row, settings: list, repeats: int) -> dict:
         with thread_setting(setting):
             numbers = {}
             for name, (step, _) in builds.items():  # warm-up, and calls per sample
-                settle()
-                step()
+                settle(step)
                 numbers[name] = max(1, round(SAMPLE_SECONDS / (time_ms(step, 1) * 1e-3)))
             for _ in range(repeats):
                 for name, (step, _) in builds.items():
-                    settle()
+                    settle(step)
                     samples.setdefault((setting, name), []).append(
                         time_ms(step, numbers[name]))
     return samples
@@ -205,7 +215,8 @@ def render(results: dict, settings: list, peaks: dict, repeats: int, stat: str) 
         "`python -m benchmarks.layer_grid`: forward + backward of each layer (or one optimizer "
         "step), batch 64, float32, the same module arguments, parameters and inputs in both "
         f"frameworks; {stat} ms of {repeats} samples, tinygen and PyTorch CPU interleaved in "
-        "one process at one thread setting and then the next, 0.15 s apart (the other "
+        "one process at one thread setting and then the next, 0.15 s apart and after one "
+        "untimed call (the other "
         "library's threads stop spinning), after checking that both give the same "
         "outputs and gradients (dropout: each its own mask, checked by the rule). A model's "
         "data (image, latent, ids, targets) does not require a gradient; every other input "

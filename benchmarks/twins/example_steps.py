@@ -7,7 +7,8 @@ model at its default sizes, with its optimizer, loss and DataLoader at its defau
 (shuffled, as the program runs), and a sample is one call of the program's own ``train``
 for a few batches: the data loading, ``zero_grad``, forward, loss, ``backward``, ``step`` and
 the ``loss.item()`` it logs, exactly what a user's epoch runs. The two frameworks take turns
-(interleaved, one process), 0.15 s apart (the other library's threads stop spinning), at the
+(interleaved, one process), 0.15 s apart (the other library's threads stop spinning) and
+after one untimed batch (a sample then runs warm, as an epoch does), at the
 default thread count and then at one thread. Median ms per batch and the ratio go to the
 "PyTorch programs" section of docs/BENCHMARKS.md.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import io
 import os
 import re
@@ -124,6 +126,13 @@ def _timed(train: Callable, args: argparse.Namespace) -> float:
         return (time.perf_counter() - start) * 1e3 / args.steps
 
 
+def _warm_up(train: Callable, args: argparse.Namespace) -> None:
+    """One untimed batch of ``train``."""
+    steps, args.steps = args.steps, 1
+    _timed(train, args)
+    args.steps = steps
+
+
 def time_program(row: str, settings: list, repeats: int) -> dict:
     """ms-per-batch samples keyed by (setting, framework), the frameworks interleaved."""
     name, build = PROGRAMS[row]
@@ -133,12 +142,12 @@ def time_program(row: str, settings: list, repeats: int) -> dict:
     for setting in settings:
         with thread_setting(setting):
             for train, args in runs.values():  # warm-up, and batches per sample
-                settle()
+                settle(functools.partial(_warm_up, train, args))
                 args.steps = 1
                 args.steps = max(1, round(SAMPLE_SECONDS / (_timed(train, args) * 1e-3)))
             for _ in range(repeats):
                 for framework, (train, args) in runs.items():
-                    settle()
+                    settle(functools.partial(_warm_up, train, args))
                     samples[setting, framework].append(_timed(train, args))
     return samples
 
@@ -155,7 +164,8 @@ def render(rows: list, settings: list, repeats: int) -> str:
         "`train` (data loading, forward, loss, backward, optimizer step, the logged "
         "`loss.item()`), once as written on tinygen and once with its imports renamed to "
         "torch, interleaved in one process at one thread setting and then the next, 0.15 s "
-        "apart. Target (issue 18): at most 1.2× PyTorch at the default threads.", "",
+        "apart and after one untimed batch. Target (issue 18): at most 1.2× PyTorch at the "
+        "default threads.", "",
         f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end; "
         f"{datetime.date.today().isoformat()}",
         f"- Threads: default = {default_threads()}; a count N = threadpool_limits(N) and "

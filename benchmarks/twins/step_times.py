@@ -4,8 +4,9 @@ Step times taken inside long training runs drift with whatever else the machine 
 interleaving the two implementations step by step puts them under the same conditions, at
 one thread setting and then the next: "default" leaves NumPy's BLAS and torch as
 they start (what a user gets), a count N is ``threadpool_limits(N)`` with
-``torch.set_num_threads(N)``. Samples are 0.15 s apart (``benchmarks.layer_grid.settle``: the
-other library's worker threads stop spinning). Median ms per step (Adam, the models' default
+``torch.set_num_threads(N)``. Samples are 0.15 s apart, each after one untimed step
+(``benchmarks.layer_grid.settle``: the other library's worker threads stop spinning; the
+sample then runs warm, as a training loop's steps do). Median ms per step (Adam, the models' default
 batch sizes) and the ratio.
 
 Peak memory: each model's first three steps in a fresh process per framework, the peak
@@ -125,7 +126,7 @@ def time_pair(name: str, settings: list, repeats: int) -> dict:
                 step()
             for _ in range(repeats):
                 for framework, step in steps.items():
-                    settle()  # the other framework's BLAS/OpenMP threads stop spinning
+                    settle(step)  # the other's threads stop spinning; one untimed step
                     start = time.perf_counter()
                     step()
                     samples[setting, framework].append((time.perf_counter() - start) * 1e3)
@@ -159,11 +160,11 @@ def render(rows: list, settings: list, repeats: int) -> str:
         "## Training steps", "",
         "`python -m benchmarks.twins.step_times`: median ms of one Adam step of each model "
         f"over {repeats} repeats, tinygen and its PyTorch twin interleaved in one process at "
-        "one thread setting and then the next, 0.15 s apart (the other library's threads stop "
-        "spinning); peak MiB: the resident set's peak over the first three "
-        "steps above its size after building the model and data, less the library code paged "
-        "in meanwhile, in a fresh process per framework (tinygen keeping freed memory as it "
-        "does by default, PyTorch's allocator left alone).", "",
+        "one thread setting and then the next, 0.15 s apart and after one untimed step (the "
+        "other library's threads stop spinning); peak MiB: the resident set's peak over the "
+        "first three steps above its size after building the model and data, less the library "
+        "code paged in meanwhile, in a fresh process per framework (tinygen keeping freed "
+        "memory as it does by default, PyTorch's allocator left alone).", "",
         f"- Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end; "
         f"{datetime.date.today().isoformat()}",
         f"- Threads: default = {default_threads()}; a count N = threadpool_limits(N) and "

@@ -32,7 +32,7 @@ def test_load_names_a_bad_framework_or_program(framework, name):
 
 def test_a_row_times_both_frameworks_and_renders_their_ratio(monkeypatch):
     monkeypatch.setattr(example_steps, "SAMPLE_SECONDS", 0.01)
-    monkeypatch.setattr(example_steps, "settle", lambda: None)
+    monkeypatch.setattr(example_steps, "settle", lambda warm_up: warm_up())
     row = next(row for row in example_steps.PROGRAMS if row.startswith("autoencoder"))
 
     samples = example_steps.time_program(row, [1], repeats=2)
