@@ -325,3 +325,22 @@ def test_work_threads_is_the_users_thread_count_also_inside_blocks_holding_blas_
 
     assert outside == after == users
     assert inside == [(users, 1)] * 2
+
+
+def test_a_run_nested_in_a_hold_keeps_the_record_and_the_outer_run_restores_blas():
+    from threadpoolctl import threadpool_limits
+
+    array = np.zeros(4)
+    with threadpool_limits(2):
+        users = backend.blas_threads(array)
+
+        def outer_block(low, high):
+            inner = backend.run_blocks(lambda lo, hi: backend.work_threads(array), [(0, 1)],
+                                       single_threaded_blas=True)
+            return inner[0], backend.work_threads(array), backend.blas_threads(array)
+
+        inside = backend.run_blocks(outer_block, [(0, 2), (2, 4)], single_threaded_blas=True)
+        after = backend.blas_threads(array), backend.work_threads(array)
+
+    assert inside == [(users, users, 1)] * 2
+    assert after == (users, users)

@@ -321,8 +321,9 @@ def blas_threads(array) -> int:
     threadpoolctl sees it (so ``threadpool_limits`` is honoured), 1 if it cannot tell, and 1
     for CuPy (one GPU stream). Kernels that issue many small GEMMs ask this, because each
     multi-threaded BLAS call pays a thread hand-off that small products cannot repay."""
-    if device_of(array) == "cuda":
-        return 1
+    if device_of(array) == "cuda" or _held_threads[0] is not None:
+        return 1  # inside run_blocks' hold: asking OpenBLAS (a ctypes call) would release
+        # the GIL, and taking it back waits on the other blocks' Python
     return max((lib.num_threads for lib in _blas_controllers()), default=1)
 
 
@@ -357,13 +358,16 @@ def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> lis
             The limit is process-wide, as ``threadpool_limits`` sets it: a matmul on another
             user thread at the same moment also runs on one thread.
     """
-    libs = [lib for lib in _blas_controllers() if lib.num_threads != 1] \
-        if single_threaded_blas else []
+    # the outermost hold asks BLAS and records its threads; a run nested in a block (BLAS
+    # already held to one) leaves the record alone
+    holding = single_threaded_blas and _held_threads[0] is None
+    libs = _blas_controllers() if holding else []
     saved = [lib.num_threads for lib in libs]
-    for lib in libs:
-        lib.set_num_threads(1)
-    if saved:
-        _held_threads[0] = max(saved)
+    for lib, threads in zip(libs, saved):
+        if threads != 1:
+            lib.set_num_threads(1)
+    if holding:
+        _held_threads[0] = max(saved, default=1)
     try:
         if len(blocks) < 2:
             return [work(*block) for block in blocks]
@@ -375,8 +379,9 @@ def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> lis
         return [work(*blocks[0])] + [other.result() for other in others]
     finally:
         for lib, threads in zip(libs, saved):
-            lib.set_num_threads(threads)
-        if saved:
+            if threads != 1:
+                lib.set_num_threads(threads)
+        if holding:
             _held_threads[0] = None
 
 
