@@ -7,7 +7,7 @@ linear, embedding, LSTM/GRU, the classification losses and three optimizer steps
 float32. For each row the two frameworks get the same module arguments, parameters and inputs,
 and their outputs and gradients are compared before anything is timed. Then, at one thread
 setting and then the next, every repeat times tinygen and PyTorch in turn (interleaved, one
-process), a sample repeating a fast step until it lasts about 20 ms. Before each sample the
+process), a sample repeating the step back to back for about 0.2 s. Before each sample the
 script sleeps 0.15 s (``settle``): the worker threads that the other framework's last call
 left spinning (OpenBLAS's for about 2^28 cycles, OpenMP's for its spin count) would
 otherwise take a core from this sample, and a user runs one framework, not two taking turns.
@@ -42,7 +42,6 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from benchmarks.kernels import (
-    SAMPLE_SECONDS,
     _numpy,
     _unpinned_blas,
     blas,
@@ -58,6 +57,10 @@ HEADING = "## Layer grid"
 PEAK_SIZE = 2048
 FRAMEWORKS = ("tinygen", "torch")
 SETTLE_SECONDS = 0.15  # > OpenBLAS's 2^28-cycle spin at 2 GHz; OpenMP spins for less
+# a sample repeats its step back to back for about this long: a few calls after an idle
+# pause still run cold on the VM (the conv1d row, after the pause and one warm-up call:
+# 14-15 ms a call over 3 calls, 10.2 over 20 back to back), where a training loop has none
+SAMPLE_SECONDS = 0.2
 
 
 # --------------------------------------------------------------------------- threads
