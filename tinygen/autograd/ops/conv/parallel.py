@@ -16,8 +16,10 @@ from __future__ import annotations
 from tinygen.backend import blas_threads, even_blocks, run_blocks
 
 #: A conv of at least this many multiply-adds runs on blocks of the batch across threads;
-#: below it the hand-off costs more than it saves
-PARALLEL_MIN_MACS = 1 << 22
+#: below it the hand-off and the blocks' shared memory traffic cost more than they save:
+#: MNIST's 1 -> 32 3x3 on 28x28 (12M multiply-adds, batch 64, forward + backward) ran 1.41
+#: ms as one block and 1.57 on two at two threads (quiet 2-core VM, warm, min of 7)
+PARALLEL_MIN_MACS = 1 << 24
 #: A dense conv (one GEMM, no copies) of at least this many multiply-adds runs whole on
 #: BLAS's own threads; a smaller one on one thread (a DCGAN generator's 100 -> 512 first
 #: layer, 52M multiply-adds at batch 64: median 64 ms on two BLAS threads, 16 on one, on a
