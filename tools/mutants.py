@@ -56,6 +56,7 @@ RECURRENT = OPS + "recurrent.py"
 SEQUENCE = OPS + "recurrent_sequence.py"
 DROPOUT = OPS + "dropout.py"
 CONVERSION = OPS + "conversion.py"
+ARGUMENTS = OPS + "arguments.py"
 ENGINE = "tinygen/autograd/engine.py"
 FUNCTION = "tinygen/autograd/function.py"
 TENSOR = "tinygen/autograd/tensor.py"
@@ -325,8 +326,10 @@ MUTANTS = [
            "phase layout: a tap a stride or more into its window read from the window's start",
            "phases[phase, shift:shift + count]", "phases[phase, :count]"),
     Mutant("pooling.spread-crop", PASSES,
-           "spread (the pools' backward): the start padding not cut off the adjoint",
-           "block)[:, before:before + size]", "block)[:, :size]"),
+           "spread (the pools' backward): a phase's gradient taken from the window's start "
+           "instead of its first in-range position",
+           "target[:, start:start + stride * (end - first):stride] = source[:, first:end]",
+           "target[:, start:start + stride * (end - first):stride] = source[:, :end - first]"),
     Mutant("pooling.plain-overlap", PASSES,
            "plain strided taps also taken when neighbouring windows share a position",
            "(kernel - 1) * dilation >= stride", "(kernel - 1) * dilation > stride"),
@@ -353,7 +356,7 @@ MUTANTS = [
            "max pool: a start-padding tap may win a window whose inputs are all -inf",
            "hit[lead + (slice(None, first),)] = False", "pass"),
     Mutant("pooling.block-boundary", PASSES,
-           "in_blocks: each batch block runs one sample past its end (a boundary off by one)",
+           "in_chunks: each chunk runs one plane past its end (a boundary off by one)",
            "kernel(*(array[low:high] for array in arrays))",
            "kernel(*(array[low:high + 1] for array in arrays))"),
     Mutant("pooling.avg-divisor", POOLING, "avg_pool2d's adjoint: the divisor lost",
@@ -566,8 +569,8 @@ MUTANTS = [
            "retain_graph = False if retain_graph is None else retain_graph"),
     Mutant("engine.missing-output-ones", ENGINE,
            "multi-output ops: an output without gradient contributes ones, not zeros",
-           "Tensor._from_array(xp.zeros(shape, dtype=dtype)) if grad is None",
-           "Tensor._from_array(xp.ones(shape, dtype=dtype)) if grad is None"),
+           "wrap(xp.zeros(shape, dtype=dtype)) if grad is None",
+           "wrap(xp.ones(shape, dtype=dtype)) if grad is None"),
     Mutant("engine.retain-accumulate", ENGINE,
            "retain_grad: a second backward replaces the retained .grad instead of adding",
            "if tensor.grad is not None:\n            grad = tensor.grad + grad",
@@ -577,8 +580,8 @@ MUTANTS = [
            "grad = Tensor._from_array(xp.ones(output.shape))"),
     Mutant("engine.visited-push", ENGINE,
            "topological order: a visited parent pushed again",
-           "if parent._ctx is not None and parent._ctx not in visited:",
-           "if parent._ctx is not None:",
+           "if producer is not None and producer not in visited:",
+           "if producer is not None:",
            equivalent="a node popped a second time is skipped by the visited check at the "
                       "pop; the check at the push only saves stack entries"),
     Mutant("engine.grad-detach", ENGINE,
@@ -587,10 +590,22 @@ MUTANTS = [
            "if result is None and not create_graph:\n            result = result.detach()"),
     # ------------------------------------------------------------------ the op contract
     Mutant("engine.error-path", ENGINE,
-           "backward's error path: a backward returning a raw array fails with a bare "
-           "AttributeError, not a TypeError naming the op",
-           "        _check_gradient_types(node, input_grads)\n        raise\n",
-           "        raise\n"),
+           "backward's error path: a raw array returned by a Tensor-op backward is dropped "
+           "as no gradient, not a TypeError naming the op",
+           "        _check_gradient_types(node, input_grads)  # raises for an input that",
+           "        pass  # raises for an input that"),
+    Mutant("engine.arrays-leaf-alias", ENGINE,
+           "arrays mode: a leaf's .grad is the backward's array itself, which may be another "
+           "leaf's gradient or the caller's upstream gradient",
+           "grad.copy() if leaf.grad is None else leaf.grad._data + grad",
+           "grad if leaf.grad is None else leaf.grad._data + grad"),
+    Mutant("arguments.weak-mask-float64", ARGUMENTS,
+           "weak_operand: a bool mask cast to float64, widening a float32 product",
+           "return Tensor._from_array(mask.astype(data.dtype))",
+           "return Tensor._from_array(mask.astype(np.float64))"),
+    Mutant("arguments.weak-number-float64", ARGUMENTS,
+           "weak_operand: a Python number made a float64 0-d array beside a float32 tensor",
+           "np.asarray(other, dtype=data.dtype)", "np.asarray(other)"),
     Mutant("function.version-check", FUNCTION,
            "mutation guard: a saved tensor changed in place is not detected",
            "if tensor._version[0] != version:", "if tensor._version[0] < version:"),

@@ -54,6 +54,7 @@ ENGINE_TESTS = ["tests/debug/test_learner_stumbles.py::"
                 "tests/autograd/test_mutation.py", "tests/autograd/test_view_writes.py",
                 "tests/autograd/test_inplace_values.py",
                 "tests/autograd/test_gradient_dtypes.py", "tests/autograd/test_gradcheck.py",
+                "tests/autograd/test_backward_on_arrays.py",
                 "tests/autograd/test_ties.py", REGISTRY, "tests/autograd/test_invariants.py"]
 KINKS = "tests/autograd/test_gradients_at_kinks.py"
 # the update rules' written forms first (quick, and they name the term that is wrong)
@@ -117,6 +118,8 @@ TESTS = {
     "tinygen/autograd/ops/recurrent_sequence.py": [
         "tests/autograd/ops/test_recurrent_sequence.py", "tests/nn/test_recurrent_layers.py"],
     "tinygen/autograd/ops/dropout.py": ["tests/autograd/ops/test_dropout.py"],
+    "tinygen/autograd/ops/arguments.py": ["tests/autograd/test_backward_on_arrays.py",
+                                          "tests/autograd/test_gradient_dtypes.py"],
     "tinygen/optim/optimizer.py": OPTIMIZER_TESTS,
     "tinygen/backend.py": ["tests/autograd/ops/test_conv_blocks.py",
                            "tests/autograd/ops/test_pooling_threads.py",
