@@ -137,7 +137,8 @@ MUTANTS = [
            "return gy * -sin(x)", "return gy * sin(x)"),
     # ------------------------------------------------------------------ activations
     Mutant("activation.relu-at-zero", ACTIVATION, "relu: gradient 1 at 0 (PyTorch: 0)",
-           "return gy * ~(y.data <= 0)", "return gy * ~(y.data < 0)"),
+           "return gy * ~((y.data if isinstance(y, Tensor) else y) <= 0)",
+           "return gy * ~((y.data if isinstance(y, Tensor) else y) < 0)"),
     Mutant("activation.leaky-side", ACTIVATION, "leaky_relu: the slope on the wrong side",
            "slope += ~positive * x.dtype.type(self.negative_slope)",
            "slope += positive * x.dtype.type(self.negative_slope)"),
