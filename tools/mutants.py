@@ -244,9 +244,9 @@ MUTANTS = [
            "keep = offset > self.diagonal if self.upper"),
     # ------------------------------------------------------------------ matrix products
     Mutant("linalg.matmul-transpose", LINALG, "matmul: d/da = gy @ b, b not transposed",
-           "ga = gy @ swap_last_axes(b) if", "ga = gy @ b if"),
+           "ga = gy @ b.mT if", "ga = gy @ b if"),
     Mutant("linalg.matmul-swapped", LINALG, "matmul: d/db = gy @ a^T (operands swapped)",
-           "gb = swap_last_axes(a) @ gy if", "gb = swap_last_axes(gy @ a) if"),
+           "gb = a.mT @ gy if", "gb = (gy @ a).mT if"),
     Mutant("linalg.linear-bias-mean", LINALG, "linear: the bias gradient averaged, not summed",
            "gb = gy_rows.sum(axis=0)", "gb = gy_rows.mean(axis=0)"),
     Mutant("linalg.svd-skew-scale", DECOMPOSITION,
