@@ -170,3 +170,18 @@ def test_numbers_and_masks_beside_a_float_tensor_keep_its_dtype(make, dtype):
 
     assert y.dtype == dtype
     assert x.grad.dtype == dtype
+
+
+def test_leaf_gradients_do_not_alias_on_the_tensor_route_either():
+    """engine.leaf-alias: with an observer installed the gradients stay Tensors, and a
+    leaf's .grad must still own its memory (add hands the same gradient to both inputs)."""
+    a = tg.tensor([1.0], requires_grad=True)
+    b = tg.tensor([2.0], requires_grad=True)
+    upstream = tg.tensor([5.0])
+
+    with listening(backward=lambda node, output_grads, input_grads: None):
+        (a + b).backward(upstream)
+
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, upstream.data)
+    np.testing.assert_allclose([a.grad.item(), b.grad.item()], [5.0, 5.0])
