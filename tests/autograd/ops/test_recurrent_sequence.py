@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from threadpoolctl import threadpool_limits
 
 import tinygen as tg
+from tinygen import backend
 from tinygen.autograd import grad, gradcheck, gradgradcheck
 from tinygen.autograd.ops import recurrent_sequence
 from tinygen.autograd.ops.recurrent_sequence import (
@@ -145,3 +146,24 @@ def test_layer_gives_the_same_at_one_and_two_pinned_threads(layer):
 
     for one, two in zip(*results):
         np.testing.assert_allclose(two, one, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_sequence_layers_on_the_gpu_match_numpy(kind):
+    """LSTMSequence / GRUSequence are not registry ops (the layers call them), so the
+    registry's NumPy-vs-CuPy test does not reach them: forward and gradients here."""
+    rng = np.random.default_rng(0)
+    layer = getattr(tg.nn, kind)(5, 7, num_layers=2, bidirectional=True)
+    x_values = rng.standard_normal((6, 3, 5)).astype(np.float32)
+    results = []
+    for device in ("cpu", "cuda"):
+        model = layer.to(device)
+        x = tg.Tensor(x_values, requires_grad=True, device=device)
+        output = model(x)[0]
+        output.sum().backward()
+        results.append([backend.to_numpy(t.data) for t in
+                        (output, x.grad, *(p.grad for p in model.parameters()))])
+        model.zero_grad()
+    for on_cpu, on_gpu in zip(*results, strict=True):
+        np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-4, atol=1e-5)
