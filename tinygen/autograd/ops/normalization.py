@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 
-from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.arguments import flag, ints, positive, real, tensor_args
 from tinygen.autograd.ops.conversion import clone
 from tinygen.autograd.ops.elementwise import abs, clamp, pow, sqrt, where
 from tinygen.autograd.ops.normalization_layer import LayerNorm
 from tinygen.autograd.ops.normalization_passes import (
+    AffineNormalization,
     block_sum,
     by_channel,
     by_position,
@@ -45,7 +45,7 @@ def _layout(x_shape: tuple) -> tuple[tuple, tuple]:
     return (0, *range(2, 2 + spatial)), (1, x_shape[1]) + (1,) * spatial
 
 
-class BatchNorm(Function):
+class BatchNorm(AffineNormalization):
     """y = weight * (x - mean) / sqrt(var + eps) + bias, per channel. Inputs: x, then the
     weight and the bias when they are given (each is optional)."""
 
@@ -58,11 +58,6 @@ class BatchNorm(Function):
         self.eps = eps
         self.has_weight = has_weight
         self.has_bias = has_bias
-
-    def _params(self, params):
-        weight = params[0] if self.has_weight else None
-        bias = params[-1] if self.has_bias else None
-        return weight, bias
 
     def forward(self, x, *params):
         xp = get_array_module(x)
@@ -132,18 +127,7 @@ class BatchNorm(Function):
             gx, g_weight, g_bias = self._differentiable_backward(gy, x, weight)
         else:
             gx, g_weight, g_bias = self._array_backward(gy.data, x.data, weight)
-        grads = [gx]
-        if self.has_weight:
-            grads.append(g_weight)
-        if self.has_bias:
-            grads.append(g_bias)
-        return tuple(grads)
-
-    def _wanted(self):
-        """Whether the gradient of x, of the weight and of the bias is needed."""
-        wants_weight = self.has_weight and self.needs_input_grad[1]
-        wants_bias = self.has_bias and self.needs_input_grad[-1]
-        return self.needs_input_grad[0], wants_weight, wants_bias
+        return self._gradients(gx, g_weight, g_bias)
 
     def _array_backward(self, g, x, weight):
         xp = get_array_module(g)

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import math
 
-from tinygen.autograd.function import Function
 from tinygen.autograd.grad_mode import is_grad_enabled
 from tinygen.autograd.ops.elementwise import sqrt
-from tinygen.autograd.ops.normalization_passes import block_sum, in_blocks
+from tinygen.autograd.ops.normalization_passes import AffineNormalization, block_sum, in_blocks
 from tinygen.autograd.ops.reduction import mean, sum
 from tinygen.autograd.tensor import Tensor
 from tinygen.backend import get_array_module
 
 
-class LayerNorm(Function):
+class LayerNorm(AffineNormalization):
     """y = (x - mean) / sqrt(var + eps) * weight + bias, mean and (biased) variance over
     each row of the trailing ``normalized_shape`` entries. Inputs: x, then the weight and the
     bias (each of ``normalized_shape``) when they are given."""
@@ -32,11 +31,6 @@ class LayerNorm(Function):
         self.eps = eps
         self.has_weight = has_weight
         self.has_bias = has_bias
-
-    def _params(self, params):
-        weight = params[0] if self.has_weight else None
-        bias = params[-1] if self.has_bias else None
-        return weight, bias
 
     def forward(self, x, *params):
         xp = get_array_module(x)
@@ -80,18 +74,7 @@ class LayerNorm(Function):
             gx, g_weight, g_bias = self._differentiable_backward(gy, x, weight)
         else:
             gx, g_weight, g_bias = self._array_backward(gy.data, weight)
-        grads = [gx]
-        if self.has_weight:
-            grads.append(g_weight)
-        if self.has_bias:
-            grads.append(g_bias)
-        return tuple(grads)
-
-    def _wanted(self):
-        """Whether the gradient of x, of the weight and of the bias is needed."""
-        wants_weight = self.has_weight and self.needs_input_grad[1]
-        wants_bias = self.has_bias and self.needs_input_grad[-1]
-        return self.needs_input_grad[0], wants_weight, wants_bias
+        return self._gradients(gx, g_weight, g_bias)
 
     def _array_backward(self, g, weight):
         xp = get_array_module(g)

@@ -8,12 +8,16 @@ threads where NumPy may use two: NumPy releases the GIL inside einsum and ufunc 
 PyTorch runs these kernels on its intra-op threads. The blocks depend on the input's size
 only, never on the thread count, so that a sum adds its partial sums in the same order and one
 and two threads give the same bits.
+
+:class:`AffineNormalization` is what the two fused ops share around those passes: an input x
+followed by an optional weight and bias, and the gradients handed back in that order.
 """
 
 from __future__ import annotations
 
 import math
 
+from tinygen.autograd.function import Function
 from tinygen.backend import blas_threads, even_blocks, run_blocks
 
 #: A pass over at least this many elements runs as two blocks. Below it a second thread's
@@ -71,3 +75,31 @@ def channel_sum(xp, a3):
 def channel_dot(xp, a3, b3):
     """(N, C, L) x (N, C, L) -> (C,): sum of a*b per channel, without a product array."""
     return xp.einsum("ncl,ncl->nc", a3, b3).sum(axis=0)
+
+
+class AffineNormalization(Function):
+    """A fused normalization's inputs: x, then the weight and the bias when they are given
+    (``has_weight``, ``has_bias``, set by the subclass's constructor)."""
+
+    has_weight = has_bias = False
+
+    def _params(self, params):
+        """(weight, bias) from the inputs after x, None for one not given."""
+        weight = params[0] if self.has_weight else None
+        bias = params[-1] if self.has_bias else None
+        return weight, bias
+
+    def _wanted(self):
+        """Whether the gradient of x, of the weight and of the bias is needed."""
+        wants_weight = self.has_weight and self.needs_input_grad[1]
+        wants_bias = self.has_bias and self.needs_input_grad[-1]
+        return self.needs_input_grad[0], wants_weight, wants_bias
+
+    def _gradients(self, gx, g_weight, g_bias) -> tuple:
+        """The gradients in the inputs' order, without those of a weight or bias not given."""
+        grads = [gx]
+        if self.has_weight:
+            grads.append(g_weight)
+        if self.has_bias:
+            grads.append(g_bias)
+        return tuple(grads)
