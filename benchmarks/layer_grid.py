@@ -74,6 +74,16 @@ def parse_setting(text: str) -> int | None:
     return int(text)
 
 
+def add_sampling_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """The options every interleaved benchmark takes: --threads, --repeats, --only and
+    --no-write."""
+    parser.add_argument("--threads", type=parse_setting, nargs="+", default=[None, 1],
+                        metavar="N|default", help="thread settings (default: default 1)")
+    parser.add_argument("--repeats", type=int, default=repeats, help="samples per framework")
+    parser.add_argument("--only", default="", help="run only the rows whose name has this")
+    parser.add_argument("--no-write", action="store_true", help="do not update the doc")
+
+
 def label(setting: int | None) -> str:
     """A thread setting as the table's headers name it."""
     if setting is None:
@@ -269,13 +279,9 @@ def render(results: dict, settings: list, peaks: dict, repeats: int, stat: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=parse_setting, nargs="+", default=[None, 1],
-                        metavar="N|default", help="thread settings (default: default 1)")
-    parser.add_argument("--repeats", type=int, default=9, help="samples per framework")
+    add_sampling_arguments(parser, repeats=9)
     parser.add_argument("--stat", choices=("median", "best"), default="median",
                         help="the statistic of the samples that the table gives")
-    parser.add_argument("--only", default="", help="run only the rows whose name has this")
-    parser.add_argument("--no-write", action="store_true", help="do not update the doc")
     args = parser.parse_args()
     _unpinned_blas()
     settings = list(dict.fromkeys(args.threads))

@@ -31,7 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import tinygen
-from benchmarks.layer_grid import default_threads, label, parse_setting, settle, thread_setting
+from benchmarks.layer_grid import (
+    add_sampling_arguments,
+    default_threads,
+    label,
+    settle,
+    thread_setting,
+)
 from benchmarks.report import machine, publish
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "pytorch_style"
@@ -184,11 +190,7 @@ def render(rows: list, settings: list, repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=parse_setting, nargs="+", default=[None, 1],
-                        metavar="N|default", help="thread settings (default: default 1)")
-    parser.add_argument("--repeats", type=int, default=5, help="samples per framework")
-    parser.add_argument("--only", default="", help="time only the rows whose name has this")
-    parser.add_argument("--no-write", action="store_true", help="do not update the doc")
+    add_sampling_arguments(parser, repeats=5)
     args = parser.parse_args()
     settings = list(dict.fromkeys(args.threads))
     rows = []

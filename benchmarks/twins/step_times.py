@@ -37,7 +37,13 @@ import torch
 
 import tinygen as tg
 from benchmarks.host_memory import peak_rss_above_mib
-from benchmarks.layer_grid import default_threads, label, parse_setting, settle, thread_setting
+from benchmarks.layer_grid import (
+    add_sampling_arguments,
+    default_threads,
+    label,
+    settle,
+    thread_setting,
+)
 from benchmarks.report import machine, publish
 from benchmarks.twins import dcgan_twin, pixelcnn_twin, pixelrnn_twin, vae_twin
 from models import pixelcnn, pixelrnn, vae
@@ -187,12 +193,8 @@ def render(rows: list, settings: list, repeats: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=parse_setting, nargs="+", default=[None, 1],
-                        metavar="N|default", help="thread settings (default: default 1)")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--only", default="", help="time only the rows whose name has this")
+    add_sampling_arguments(parser, repeats=10)
     parser.add_argument("--no-memory", action="store_true", help="skip the peak memory")
-    parser.add_argument("--no-write", action="store_true", help="do not update the doc")
     parser.add_argument("--memory-child", nargs=2, metavar=("ROW", "FRAMEWORK"),
                         help=argparse.SUPPRESS)  # peak_memory_mib's fresh process
     args = parser.parse_args()
