@@ -344,3 +344,97 @@ def test_a_run_nested_in_a_hold_keeps_the_record_and_the_outer_run_restores_blas
 
     assert inside == [(users, users, 1)] * 2
     assert after == (users, users)
+
+
+# (a shape, b shape, the blocks run_blocks gets at two threads with every product counted
+# as large): a's rows, b's columns, a stack's first axis (b shared or stacked), and the
+# shapes that run whole on the calling thread (too few rows, broadcast batch axes)
+_SPLITS = [
+    ((40, 7), (7, 12), [(0, 20), (20, 40)]),
+    ((12, 7), (7, 40), [(0, 20), (20, 40)]),
+    ((5, 6, 7), (7, 9), [(0, 2), (2, 5)]),
+    ((5, 6, 7), (5, 7, 9), [(0, 2), (2, 5)]),
+    ((3, 4), (4, 3), [(0, 1)]),
+    ((1, 6, 7), (5, 7, 9), [(0, 1)]),
+]
+
+
+@pytest.mark.parametrize("a_shape, b_shape, blocks", _SPLITS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_on_tinygens_threads_equals_numpy_and_holds_blas_to_one(
+        a_shape, b_shape, blocks, dtype, monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    for name in ("BLAS_THREADED_MACS", "SPLIT_MIN_MACS"):
+        monkeypatch.setattr(backend, name, 0)
+    monkeypatch.setattr(backend, "SPLIT_MIN_SIDE", 2)
+    runs, run_blocks = [], backend.run_blocks
+
+    def spy(work, ran, *, single_threaded_blas=False):
+        runs.append((ran, single_threaded_blas))
+        return run_blocks(work, ran, single_threaded_blas=single_threaded_blas)
+
+    monkeypatch.setattr(backend, "run_blocks", spy)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    with threadpool_limits(2):
+        if backend.blas_threads(a) < 2:
+            pytest.skip("NumPy's BLAS runs on one thread here")
+        got = backend.matmul(a, b)
+        after = backend.blas_threads(a)
+
+    want = a @ b
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=10 * np.finfo(dtype).eps, atol=0)
+    assert runs == [(blocks, True)]
+    assert after == 2  # BLAS's threads given back
+
+
+def test_matmul_leaves_products_blas_runs_on_one_thread_to_numpy(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    called = []
+    monkeypatch.setattr(backend, "threaded_matmul", lambda a, b: called.append(1))
+    a = np.ones((64, 64), np.float32)  # 2^18 multiply-adds: OpenBLAS threads from there
+    small = np.ones((63, 64), np.float32)
+    with threadpool_limits(2):
+        backend.matmul(small, a)
+        backend.run_blocks(lambda low, high: backend.matmul(a, a), [(0, 1)],
+                           single_threaded_blas=True)  # already held
+        assert not called
+        backend.matmul(a, a)
+    assert called == [1]
+
+
+def _cpu_ms_while_idle(seconds=0.08):
+    import time
+
+    start = time.process_time()
+    time.sleep(seconds)
+    return (time.process_time() - start) * 1e3
+
+
+def test_blas_workers_do_not_spin_after_a_tinygen_matmul():
+    # the reason tinygen splits products itself: after a product on its own threads,
+    # OpenBLAS's workers spin for ~0.1 s, each holding a core the next blocks need. The
+    # control, NumPy's own matmul, must show the spin for the check to mean anything.
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    a = np.ones((256, 256), np.float32)
+    with threadpool_limits(2):
+        if backend.blas_threads(a) < 2 or (os.cpu_count() or 1) < 2:
+            pytest.skip("NumPy's BLAS runs on one thread here")
+        time.sleep(0.3)  # any spinning from earlier tests stops
+        a @ a
+        control = _cpu_ms_while_idle()
+        if control < 40:
+            pytest.skip(f"this BLAS does not spin after a product ({control:.0f} ms of CPU "
+                        "in 80 ms idle)")
+        time.sleep(0.3)
+        for _ in range(3):
+            backend.matmul(a, a)  # 2^24 multiply-adds: split across tinygen's threads
+            backend.matmul(a[:128], a[:, :128])  # 2^22: whole, BLAS held to one thread
+        spun = _cpu_ms_while_idle()
+    assert spun < control / 4, (spun, control)

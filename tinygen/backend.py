@@ -18,6 +18,7 @@ Xeon, one BLAS thread, alone on the machine; docs/BENCHMARKS.md). Set
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -283,12 +284,21 @@ def shifted_rows(flat, kernel: tuple, dilation: tuple, row_width: int, length: i
 
 
 def matmul(a, b):
-    """``a @ b`` for arrays of at least 2 axes, with a contraction of length 1 done as the
-    broadcast product it is: NumPy's matmul runs that case outside BLAS, 20x slower ((32, 1)
-    @ (1, 3136): 250 µs against 12 µs; a DCGAN critic's one-channel input gradient). Both
-    are exact, each entry being a single product."""
+    """``a @ b`` (NumPy's rules), on NumPy's BLAS as tinygen runs it.
+
+    A contraction of length 1 is done as the broadcast product it is: NumPy's matmul runs
+    that case outside BLAS, 20x slower ((32, 1) @ (1, 3136): 250 µs against 12 µs; a DCGAN
+    critic's one-channel input gradient). Both are exact, each entry being a single product.
+
+    A product OpenBLAS would spread over its own threads runs on tinygen's instead
+    (:func:`threaded_matmul`), so that one pool of threads does all of a step's parallel work.
+    """
     if a.shape[-1] == 1 and a.ndim >= 2 and b.ndim >= 2:
         return a * b  # (..., m, 1) * (..., 1, n) -> (..., m, n), batch axes broadcast
+    if (type(a) is np.ndarray and type(b) is np.ndarray and _held_threads[0] is None
+            and a.ndim >= 2 and b.ndim >= 2
+            and a.shape[-2] * a.shape[-1] * b.shape[-1] >= BLAS_THREADED_MACS):
+        return threaded_matmul(a, b)
     return a @ b
 
 
@@ -302,6 +312,18 @@ _pools: dict = {}  # process id -> ThreadPoolExecutor (a forked child makes its 
 # NumPy's BLAS threads as they were before run_blocks held them to one, while it holds them
 # (process-wide, as the hold itself): what work_threads reports inside the blocks
 _held_threads: list = [None]
+#: Multiply-adds of one matrix product from which OpenBLAS 0.3 may use several threads
+#: (interface/gemm.c: 65536 * GEMM_MULTITHREAD_THRESHOLD, 4 by default); below it a product
+#: runs on the calling thread either way and :func:`matmul` leaves it to NumPy
+BLAS_THREADED_MACS = 1 << 18
+#: Multiply-adds of a product from which :func:`threaded_matmul` cuts it into blocks, one per
+#: thread. Measured at two threads on the 2-core VM, µs, (m, k, n) one thread / blocks /
+#: OpenBLAS's own two threads with its workers spinning: (64, 4608, 64) 407 / 345 / 295,
+#: (128, 784, 400) 807 / 545 / 553, (64, 1024, 1024) 1744 / 987 / 873; (100, 128, 512) 139 /
+#: 182 / 111: a hand-off to a worker thread costs about 60 µs
+SPLIT_MIN_MACS = 1 << 24
+#: rows (or columns) of a product's side that a block gets at least
+SPLIT_MIN_SIDE = 16
 
 
 def _blas_controllers() -> list:
@@ -342,6 +364,45 @@ def even_blocks(length: int, parts: int) -> list[tuple[int, int]]:
     by at most one."""
     cuts = [length * index // parts for index in range(parts + 1)]
     return list(zip(cuts, cuts[1:]))
+
+
+def threaded_matmul(a, b):
+    """``a @ b`` for NumPy arrays, the work spread over tinygen's threads, never BLAS's own.
+
+    After a call on several threads, OpenBLAS's workers spin for about 0.1 s waiting for the
+    next one, each holding a core. The next :func:`run_blocks` of a conv, a pool or an
+    optimizer then shares its cores with them: on 2 cores a PyTorch-style MNIST step ran
+    35 ms with them spinning, 25 ms without (docs/BENCHMARKS.md, "One pool of threads").
+    So BLAS is held to one thread here; a product of at least ``SPLIT_MIN_MACS``
+    multiply-adds is cut along its longer side (a's rows or b's columns; for a stack of
+    products, a's first batch axis) into one block per thread, and a smaller one
+    runs whole on the calling thread, where a hand-off to another would cost more than it
+    saves.
+    """
+    threads = blas_threads(a)
+    if threads == 1:
+        return a @ b
+    m, n = a.shape[-2], b.shape[-1]
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    if math.prod(batch) * m * a.shape[-1] * n >= SPLIT_MIN_MACS:
+        if a.ndim == b.ndim == 2 and max(m, n) >= threads * SPLIT_MIN_SIDE:
+            out = np.empty((m, n), dtype=np.result_type(a, b))
+            if m >= n:  # a's rows: (m_i, k) @ (k, n) -> out's rows
+                def work(low, high):
+                    np.matmul(a[low:high], b, out=out[low:high])
+            else:  # b's columns: (m, k) @ (k, n_i) -> out's columns, a strided view
+                def work(low, high):
+                    np.matmul(a, b[:, low:high], out=out[:, low:high])
+            run_blocks(work, even_blocks(max(m, n), threads), single_threaded_blas=True)
+            return out
+        if a.ndim > 2 and b.shape[:-2] in ((), a.shape[:-2]) and batch[0] >= threads:
+            out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
+
+            def work(low, high):  # (B_i, ..., m, k) @ ([B_i, ...,] k, n) -> (B_i, ..., m, n)
+                np.matmul(a[low:high], b if b.ndim == 2 else b[low:high], out=out[low:high])
+            run_blocks(work, even_blocks(batch[0], threads), single_threaded_blas=True)
+            return out
+    return run_blocks(lambda low, high: a @ b, [(0, 1)], single_threaded_blas=True)[0]
 
 
 def run_blocks(work, blocks: list, *, single_threaded_blas: bool = False) -> list:

@@ -72,8 +72,12 @@ def test_sequence_op_in_blocks_matches_the_per_step_composition(threads, kind, s
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_sequence_op_with_threaded_step_gemms_matches_the_composition(kind, monkeypatch):
-    # every step's GEMM counted as large: the loop keeps BLAS's threads
-    monkeypatch.setattr(recurrent_sequence, "_THREADED_STEP_MACS", 0)
+    # every step's GEMM counted as large: the loop leaves BLAS alone and each GEMM is cut
+    # across tinygen's threads (backend.threaded_matmul)
+    monkeypatch.setattr(recurrent_sequence, "SPLIT_MIN_MACS", 0)
+    for name in ("SPLIT_MIN_MACS", "BLAS_THREADED_MACS"):
+        monkeypatch.setattr(backend, name, 0)
+    monkeypatch.setattr(backend, "SPLIT_MIN_SIDE", 1)
     fused, composite, _ = KINDS[kind]
     inputs = _inputs(kind, 3, 2, 2)
 

@@ -23,7 +23,7 @@ class MatMul(Function):
     op_name = "matmul"
 
     broadcasts = True  # batch axes broadcast: the engine sums gradients back to each shape
-    backward_on_arrays = True  # .mT and @ mean the same on Tensors and on arrays
+    backward_on_arrays = True  # .mT and backend.matmul mean the same on Tensors and arrays
 
     def forward(self, a, b):
         self.save_for_backward(a, b)
@@ -32,8 +32,8 @@ class MatMul(Function):
     def backward(self, gy):
         # d(a @ b)/da = gy @ b^T, d(a @ b)/db = a^T @ gy  (.mT: the last two axes swapped)
         a, b = self.saved_tensors
-        ga = gy @ b.mT if self.needs_input_grad[0] else None
-        gb = a.mT @ gy if self.needs_input_grad[1] else None
+        ga = backend.matmul(gy, b.mT) if self.needs_input_grad[0] else None
+        gb = backend.matmul(a.mT, gy) if self.needs_input_grad[1] else None
         return ga, gb
 
 

@@ -9,8 +9,9 @@ small (64 x 128 x 512: ~0.1 ms), and at two BLAS threads their hand-offs cost wh
 thread saves (the GRU row was slower at two threads than at one). So with several threads a
 large batch is cut into blocks of rows, each running the whole recurrence on its own thread
 with NumPy's BLAS held to one thread (the sequences of a batch are independent); with one
-block, the loop's GEMMs keep BLAS's threads only from ``_THREADED_STEP_MACS``. The big GEMMs (the
-input projection before, the weight gradient after) run on all of BLAS's threads.
+block, a step's GEMM is cut across the threads only from ``backend.SPLIT_MIN_MACS``. The big
+GEMMs (the input projection before, the weight gradient after) run on all of tinygen's
+threads (``backend.matmul``).
 
 A recorded backward (``create_graph=True``) differentiates the same steps composed from
 differentiable ops (``linear`` and ``lstm_cell``, or the GRU's gates), so second derivatives
@@ -28,12 +29,15 @@ from tinygen.autograd.ops.linalg import linear
 from tinygen.autograd.ops.recurrent import lstm_backward_numpy, lstm_cell, lstm_forward_numpy
 from tinygen.autograd.ops.shape import reshape, split, stack
 from tinygen.autograd.tensor import Tensor
-from tinygen.backend import blas_threads, even_blocks, get_array_module, run_blocks
+from tinygen.backend import (
+    SPLIT_MIN_MACS,
+    blas_threads,
+    even_blocks,
+    get_array_module,
+    matmul,
+    run_blocks,
+)
 
-#: Multiply-adds of one step's recurrent GEMM (N x H x G H) from which the loop keeps NumPy's
-#: BLAS threads: measured at two threads on this 2-core machine (loaded), 64 x 128 x 512 (4M)
-#: ran 0.10 ms at both counts, 64 x 256 x 1024 (17M) 0.46 ms at one and 0.29 at two.
-_THREADED_STEP_MACS = 1 << 23
 #: A block of the batch gets a thread of its own from this many rows: below it the per-step
 #: Python work, which holds the GIL, outweighs the halved GEMM and cell. GRU 28 -> 128 over
 #: 28 steps at two threads, min ms (loaded, 2 cores): batch 64 one block 13.1, two blocks
@@ -52,7 +56,7 @@ def _plan(like, batch: int, macs: int) -> tuple[list, bool]:
     parts = min(blas_threads(like), batch // _MIN_BLOCK_ROWS)
     if parts >= 2:
         return even_blocks(batch, parts), True
-    return [(0, batch)], macs < _THREADED_STEP_MACS
+    return [(0, batch)], macs < SPLIT_MIN_MACS  # smaller products run whole anyway
 
 
 def _recorded(function, composite, inputs, grads):
@@ -88,7 +92,7 @@ class LSTMSequence(Function):
             cells = activations[low] = [None] * steps
             for t in _steps(steps, self.reverse):
                 h_prev[t, low:high], c_prev[t, low:high] = h, c
-                h, c, cells[t] = lstm_forward_numpy(projected[t, low:high] + h @ w_t, c)
+                h, c, cells[t] = lstm_forward_numpy(projected[t, low:high] + matmul(h, w_t), c)
                 out[t, low:high] = h
             h_last[low:high], c_last[low:high] = h, c
 
@@ -120,12 +124,12 @@ class LSTMSequence(Function):
             for t in _steps(steps, not self.reverse):
                 ga[t, low:high], gc = lstm_backward_numpy(
                     cells[t], c_prev[t, low:high], g_out[t, low:high] + gh, gc)
-                gh = ga[t, low:high] @ w_hh  # (n, 4H) @ (4H, H) -> (n, H)
+                gh = matmul(ga[t, low:high], w_hh)  # (n, 4H) @ (4H, H) -> (n, H)
             gh0[low:high], gc0[low:high] = gh, gc
 
         run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         # (T*N, 4H)^T @ (T*N, H) -> (4H, H)
-        gw = ga.reshape(-1, 4 * hidden).T @ h_prev.reshape(-1, hidden)
+        gw = matmul(ga.reshape(-1, 4 * hidden).T, h_prev.reshape(-1, hidden))
         return tuple(Tensor._from_array(g) if needed else None
                      for g, needed in zip((ga, gh0, gc0, gw), self.needs_input_grad))
 
@@ -151,7 +155,7 @@ class GRUSequence(Function):
             h = h0[low:high]
             for t in _steps(steps, self.reverse):
                 h_prev[t, low:high] = h
-                recurrent = h @ w_t
+                recurrent = matmul(h, w_t)
                 recurrent += b_hh
                 step, x = gates[t, low:high], projected[t, low:high]
                 rz, n, h_n = step[:, :2 * hidden], step[:, 2 * hidden:3 * hidden], \
@@ -215,12 +219,12 @@ class GRUSequence(Function):
                 g_rec[:, :2 * hidden] = g_step[:, :2 * hidden]
                 xp.multiply(ga_n, r, out=g_rec[:, 2 * hidden:])
                 # (n, 3H) @ (3H, H) -> (n, H)
-                gh = gh * z + g_rec @ w_hh
+                gh = gh * z + matmul(g_rec, w_hh)
             gh0[low:high] = gh
 
         run_blocks(loop, self.blocks, single_threaded_blas=self.single_threaded)
         flat = g_recurrent.reshape(-1, 3 * hidden)  # (T, N, 3H) -> (T*N, 3H)
-        gw = flat.T @ h_prev.reshape(-1, hidden)  # (3H, T*N) @ (T*N, H) -> (3H, H)
+        gw = matmul(flat.T, h_prev.reshape(-1, hidden))  # (3H, T*N) @ (T*N, H) -> (3H, H)
         gb = flat.sum(axis=0)
         return tuple(Tensor._from_array(g) if needed else None
                      for g, needed in zip((g_projected, gh0, gw, gb), self.needs_input_grad))
