@@ -85,7 +85,9 @@ class LSTMSequence(Function):
         out = xp.empty_like(h_prev)
         h_last, c_last = xp.empty_like(h0), xp.empty_like(c0)
         activations = {}  # block's low row -> per step the cell's (t, gates, tanh_c)
-        w_t = w_hh.T  # (4H, H) -> (H, 4H)
+        # (4H, H) -> (H, 4H), copied once: OpenBLAS takes 1.2x as long per step on the
+        # transposed view (100 x 128 x 512 at one thread: 176 against 147 µs)
+        w_t = xp.ascontiguousarray(w_hh.T)
 
         def loop(low, high):
             h, c = h0[low:high], c0[low:high]
@@ -149,7 +151,7 @@ class GRUSequence(Function):
         gates = xp.empty((steps, batch, 4 * hidden), dtype=projected.dtype)
         out = xp.empty_like(h_prev)
         h_last = xp.empty_like(h0)
-        w_t = w_hh.T  # (3H, H) -> (H, 3H)
+        w_t = xp.ascontiguousarray(w_hh.T)  # (3H, H) -> (H, 3H), copied once as the LSTM's
 
         def loop(low, high):
             h = h0[low:high]
