@@ -54,7 +54,7 @@ ENGINE_TESTS = ["tests/debug/test_learner_stumbles.py::"
                 "tests/autograd/test_mutation.py", "tests/autograd/test_view_writes.py",
                 "tests/autograd/test_inplace_values.py",
                 "tests/autograd/test_gradient_dtypes.py", "tests/autograd/test_gradcheck.py",
-                "tests/autograd/test_backward_on_arrays.py",
+                "tests/autograd/test_backward_on_arrays.py", "tests/autograd/test_owned_grads.py",
                 "tests/autograd/test_ties.py", REGISTRY, "tests/autograd/test_invariants.py"]
 KINKS = "tests/autograd/test_gradients_at_kinks.py"
 # the update rules' written forms first (quick, and they name the term that is wrong)

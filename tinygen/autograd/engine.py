@@ -79,12 +79,16 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
                 if output_grads is None:
                     continue  # no gradient reached it, or it only produces a captured tensor
                 input_grads = _call_backward(node, output_grads, arrays)
+                owned = node.owned_grads if arrays else ()
                 for index, tensor in enumerate(node.inputs):
                     grad = input_grads[index]
                     if grad is not None and tensor.requires_grad:
                         if grad.shape != tensor._data.shape:
                             grad = _fit_to_input(node, index, grad, tensor)
-                        send(tensor, grad)
+                        if owned and index in owned and tensor._ctx is None:
+                            _deliver(tensor, grad, capture, False, owned=True)
+                        else:
+                            send(tensor, grad)
                 if not retain_graph:
                     node.release()
     finally:
@@ -235,15 +239,19 @@ def _retain(node, output_grads) -> None:
         tensor.grad = grad if grad.requires_grad else grad.detach()
 
 
-def _deliver(leaf, grad, capture, create_graph):
-    """Accumulate a finished gradient into a leaf (or into the capture)."""
+def _deliver(leaf, grad, capture, create_graph, owned=False):
+    """Accumulate a finished gradient into a leaf (or into the capture). ``owned``: the
+    gradient is a raw array nothing else refers to (``Function.owned_grads``)."""
     if capture is not None:
         if id(leaf) in capture:
             capture.add(id(leaf), grad)
         return
     if type(grad) is not Tensor:  # arrays mode: a new .grad that owns its memory
-        leaf.grad = Tensor._from_array(
-            grad.copy() if leaf.grad is None else leaf.grad._data + grad)
+        if leaf.grad is not None:
+            grad = leaf.grad._data + grad
+        elif not owned:
+            grad = grad.copy()
+        leaf.grad = Tensor._from_array(grad)
         return
     if leaf.grad is not None:
         leaf.grad = leaf.grad + grad

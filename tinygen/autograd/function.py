@@ -62,6 +62,13 @@ class Function:
     #: that one formula on raw arrays (``gy``, ``saved_tensors`` and the returned gradients
     #: are arrays; docs/ARCHITECTURE.md, "The engine loop"). Kept to the hottest ops.
     backward_on_arrays = False
+    #: Inputs (by position) whose gradient the raw backward (the one without
+    #: ``create_graph``) always returns in a new array that nothing else refers to. The engine
+    #: hands such an array to a leaf's ``.grad`` as it is, where it would otherwise copy it so
+    #: that ``.grad`` owns its memory: a large weight's gradient (an embedding table, a
+    #: linear layer's weight) is then not copied once more per step.
+    #: tests/autograd/test_owned_grads.py checks the claim for every op that makes it.
+    owned_grads: tuple = ()
 
     # Filled by apply() when the call is recorded.
     inputs: tuple = ()

@@ -23,6 +23,7 @@ class MatMul(Function):
     op_name = "matmul"
 
     broadcasts = True  # batch axes broadcast: the engine sums gradients back to each shape
+    owned_grads = (0, 1)  # each a new product
     backward_on_arrays = True  # .mT and backend.matmul mean the same on Tensors and arrays
 
     def forward(self, a, b):
@@ -65,6 +66,8 @@ class Linear(Function):
     product, and the weight gradient comes out in W's own (out, in) layout, where the
     composite's came out as a transposed view that had to be copied into W.grad.
     """
+
+    owned_grads = (0, 1, 2)  # new products and a new sum: W.grad takes them as they are
 
     def forward(self, x, weight, bias=None):
         self.save_for_backward(x, weight)
