@@ -378,6 +378,14 @@ def threaded_matmul(a, b):
     products, a's first batch axis) into one block per thread, and a smaller one
     runs whole on the calling thread, where a hand-off to another would cost more than it
     saves.
+
+    The cost: a step made of products alone (an MLP's) loses OpenBLAS's spinning workers,
+    whose hand-offs are cheaper than tinygen's (~60 µs to wake a sleeping thread here): an
+    MLP VAE's step ran 1.03-1.09x as long. Choosing OpenBLAS's threads only while no blocks
+    had run lately was tried and dropped: its two-thread products round differently from
+    one-thread ones (784-long sums), so a run's bits then hung on timing, and a resumed run
+    no longer matched a straight one (tests/models/test_resume.py). Here the path depends on
+    the shapes and the thread count alone, and the blocks reproduce one thread's bits.
     """
     threads = blas_threads(a)
     if threads == 1:
