@@ -385,7 +385,8 @@ def threaded_matmul(a, b):
     had run lately was tried and dropped: its two-thread products round differently from
     one-thread ones (784-long sums), so a run's bits then hung on timing, and a resumed run
     no longer matched a straight one (tests/models/test_resume.py). Here the path depends on
-    the shapes and the thread count alone, and the blocks reproduce one thread's bits.
+    the shapes and the thread count alone (and on this machine the blocks gave one thread's
+    bits: each entry's sum runs in the same order wherever a block starts).
     """
     threads = blas_threads(a)
     if threads == 1:
