@@ -1,15 +1,18 @@
 """Activations: properties the op registry's checks (tinygen/testing/op_specs*.py) do not
 state: PyTorch's ``inplace`` flag, finiteness at extreme inputs, the argument errors, prelu's
-channel axis and glu's halves."""
+channel axis, glu's halves and relu's block path for large arrays."""
 
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tinygen as tg
 import tinygen.nn.functional as F
 from tinygen.autograd import gradcheck, gradgradcheck
+from tinygen.autograd.ops import activation
 
 
 def leaf(values):
@@ -139,3 +142,29 @@ def test_functional_names_include_torch_spellings():
     for name in ("gelu", "silu", "mish", "hardtanh", "relu6", "selu", "celu", "prelu",
                  "softsign", "hardsigmoid", "glu"):
         assert getattr(F, name) is getattr(tg, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(size=st.integers(2 * activation._ZERO_BLOCK, 3 * activation._ZERO_BLOCK + 7),
+       seed=st.integers(0, 2**16))
+def test_relu_in_zero_blocks_gives_the_scalar_maximums_bits(dtype, size, seed):
+    # the block path (a large contiguous NumPy array): the same values as max(x, 0), signed
+    # zeros, infinities and NaN included, and the gradient passing at NaN
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(size).astype(dtype)
+    specials = rng.choice(size, 40, replace=False)
+    x[specials] = np.array([-0.0, 0.0, np.inf, -np.inf, np.nan] * 8, dtype=dtype)
+    t = tg.tensor(x.reshape(-1, 1), requires_grad=True)
+
+    y = F.relu(t)
+    y.backward(tg.ones_like(y))
+
+    want = np.maximum(x, 0).reshape(-1, 1)
+    np.testing.assert_array_equal(y.numpy(), want)
+    assert np.array_equal(np.signbit(y.numpy()), np.signbit(want))
+    np.testing.assert_array_equal(t.grad.numpy().ravel(), (~(want.ravel() <= 0)).astype(dtype))
+
+
+def test_relu_of_a_strided_view_takes_the_scalar_path():
+    x = np.arange(-40000.0, 40000.0, dtype=np.float32).reshape(400, 200)[:, ::2]
+    np.testing.assert_array_equal(F.relu(tg.tensor(x)).numpy(), np.maximum(x, 0))
