@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tinygen"
 
 # Bottom to top, as in docs/ARCHITECTURE.md; a module's layer is its longest matching prefix.
 LAYERS = [
-    ("tinygen.backend",),
+    ("tinygen.backend", "tinygen.host_memory"),
     ("tinygen.autograd.hooks", "tinygen.autograd.grad_mode", "tinygen.autograd.display"),
     ("tinygen.autograd.tensor", "tinygen.autograd.tensor_methods",
      "tinygen.autograd.tensor_math_methods"),

@@ -7,23 +7,20 @@ CuPy differ, the difference lives here behind one helper (see :func:`scatter_add
 CuPy missing, or installed without a usable GPU, means NumPy: silently for CPU tensors, and
 with a clear :class:`DeviceError` for ``device="cuda"``.
 
-Host memory: an engine on NumPy allocates a fresh array for almost every op, and glibc hands
-large freed blocks back to the kernel, so the next step page-faults them in again (zeroed
-by the kernel). :func:`keep_freed_memory`, run when tinygen is imported, asks glibc to keep
-them for reuse instead. A PixelCNN training step takes 0.8x the time with it (2-core Intel
-Xeon, one BLAS thread, alone on the machine; docs/BENCHMARKS.md). Set
-``TINYGEN_KEEP_FREED_MEMORY=0`` to leave the allocator alone.
+Host memory (glibc keeping freed blocks for reuse) is ``tinygen.host_memory``'s; its
+:func:`keep_freed_memory` is re-exported here.
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 import os
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from tinygen import host_memory
+from tinygen.host_memory import keep_freed_memory  # noqa: F401 - re-exported
 
 try:  # guarded: CuPy is an optional extra (``pip install tinygen[gpu]``)
     import cupy
@@ -128,50 +125,8 @@ def info() -> dict:
         "gpu": reason if usable else None,
         "backend": "cupy" if usable else "numpy",
         "fallback_reason": None if usable else reason,
-        "host_memory": _allocator_state.get("reason", "not asked"),
+        "host_memory": host_memory.allocator_state.get("reason", "not asked"),
     }
-
-
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-# blocks up to this size come from the heap and are reused; glibc's largest allowed value
-# on 64-bit machines (4 * 1024 * 1024 * sizeof(long))
-MMAP_THRESHOLD_BYTES = 32 << 20
-# free memory at the top of the heap kept, not returned: above a model step's churn
-TRIM_THRESHOLD_BYTES = 512 << 20
-_allocator_state: dict = {}
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks of up to 32 MiB for reuse, and up to 512 MiB
-    of free heap before returning memory to the kernel. Returns whether it did.
-
-    By default glibc serves large blocks by mmap and returns them (and a large free heap
-    top) to the kernel on free, so each training step page-faults its arrays in afresh.
-    Nothing is done, and the reason is kept for :func:`info`, when
-    ``TINYGEN_KEEP_FREED_MEMORY=0``, when the user set glibc's own ``MALLOC_MMAP_THRESHOLD_``
-    or ``MALLOC_TRIM_THRESHOLD_`` (theirs win), or off Linux/glibc.
-    """
-    if os.environ.get("TINYGEN_KEEP_FREED_MEMORY", "1") == "0":
-        reason = "left alone: TINYGEN_KEEP_FREED_MEMORY=0"
-    elif any(name in os.environ for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
-        reason = "left alone: MALLOC_*_THRESHOLD_ set in the environment"
-    elif not sys.platform.startswith("linux"):
-        reason = f"left alone: not Linux ({sys.platform})"
-    else:
-        try:
-            mallopt = ctypes.CDLL("libc.so.6").mallopt
-        except (OSError, AttributeError):
-            mallopt = None
-        if mallopt is None:
-            reason = "left alone: no glibc mallopt"
-        elif (mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
-              and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)):
-            reason = "glibc keeps freed blocks <= 32 MiB and up to 512 MiB of free heap"
-        else:
-            reason = "left alone: glibc refused the mallopt values"
-    _allocator_state["reason"] = reason
-    return reason.startswith("glibc keeps")
 
 
 def get_array_module(*arrays):
