@@ -64,6 +64,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks.layer_grid
 	$(BIN)/python -m benchmarks.twins.step_times
 	$(BIN)/python -m benchmarks.twins.example_steps
+	$(BIN)/python -m benchmarks.numpy_floors
 
 # mutation testing (not in CI): tools/mutants.py's bugs applied one at a time to a copy of
 # the committed tree under /tmp, each mutated file's tests run; rewrites docs/MUTATION.md
