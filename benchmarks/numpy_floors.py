@@ -161,8 +161,9 @@ def render(results: dict, settings: list, repeats: int) -> str:
         "## NumPy floors (issue 18)", "",
         "`python -m benchmarks.numpy_floors`: the least NumPy work that computes three grid rows "
         "PyTorch runs as fused kernels or a C++ loop (the fewest NumPy calls the math needs, on "
-        "preallocated arrays, no graph or checks), beside PyTorch's own forward + backward (or "
-        f"step); best of {repeats} samples of 5 calls, interleaved. A floor over 1.2× means "
+        "preallocated arrays, no graph or checks; layer_norm's and SGD's on one block of rows "
+        "per thread), beside PyTorch's own forward + backward (or step); best of "
+        f"{repeats} samples of 5 calls, interleaved. A floor over 1.2× means "
         "no NumPy arrangement of that row meets issue 18's bar.", "",
         f"- Machine: {machine()}; {datetime.date.today().isoformat()}",
         f"- numpy {np.__version__}, torch {torch.__version__}",
