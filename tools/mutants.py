@@ -603,8 +603,8 @@ MUTANTS = [
     Mutant("engine.owned-everywhere", ENGINE,
            "arrays mode: every gradient reaching a leaf is taken as owned (Function.owned_grads "
            "ignored), so add's one gradient array becomes both its leaves' .grad",
-           "if owned and index in owned and tensor._ctx is None:",
-           "if tensor._ctx is None:"),
+           "send(tensor, grad, index in owned)",
+           "send(tensor, grad, True)"),
     Mutant("engine.owned-copied", ENGINE,
            "arrays mode: an owned gradient is copied anyway (the copy owned_grads saves)",
            "        elif not owned:\n            grad = grad.copy()",

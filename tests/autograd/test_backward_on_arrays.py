@@ -23,7 +23,9 @@ from tinygen.testing import all_specs
 DIFFERENTIABLE = [spec for spec in all_specs() if spec.order >= 1]
 
 
-def _gradients(spec, case, upstream_seed: int, create_graph: bool):
+def _graph(spec, case, upstream_seed: int):
+    """(inputs, outputs that require grad, inputs that do, an upstream gradient per output),
+    or None when nothing is differentiated."""
     tensors = case.tensors()
     result = spec.apply(tensors, case.kwargs)
     outputs = [y for y in (result if isinstance(result, tuple) else (result,))
@@ -33,6 +35,14 @@ def _gradients(spec, case, upstream_seed: int, create_graph: bool):
         return None
     rng = np.random.default_rng(upstream_seed)
     upstream = [tg.tensor(rng.standard_normal(y.shape).astype(y.dtype)) for y in outputs]
+    return tensors, outputs, wanted, upstream
+
+
+def _gradients(spec, case, upstream_seed: int, create_graph: bool):
+    graph = _graph(spec, case, upstream_seed)
+    if graph is None:
+        return None
+    _, outputs, wanted, upstream = graph
     grads = tg.autograd.grad(outputs, wanted, grad_outputs=upstream, create_graph=create_graph,
                              allow_unused=True)
     return [None if g is None else g.numpy() for g in grads]
@@ -55,6 +65,27 @@ def test_array_route_gives_the_tensor_routes_gradients(spec, data):
         if got is not None:
             assert got.dtype == expected.dtype
             np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", DIFFERENTIABLE, ids=[spec.name for spec in DIFFERENTIABLE])
+@settings(deadline=None, max_examples=5)
+@given(data=st.data())
+def test_leaf_gradients_own_their_memory(spec, data):
+    # whatever an op declares in owned_grads (tests/autograd/test_owned_grads.py), no leaf's
+    # .grad may share memory with anything the caller holds, nor with another leaf's
+    case = data.draw(spec.cases(), label="case")
+    graph = _graph(spec, case, data.draw(st.integers(0, 2**16), label="upstream seed"))
+    if graph is None:
+        return
+    tensors, outputs, leaves, upstream = graph
+
+    tg.autograd.backward(outputs, upstream)
+
+    held = [t.numpy() for t in [*tensors, *outputs, *upstream]]
+    grads = [leaf.grad.numpy() for leaf in leaves if leaf.grad is not None]
+    for i, grad in enumerate(grads):
+        assert not any(np.shares_memory(grad, array) for array in held)
+        assert not any(np.shares_memory(grad, other) for other in grads[i + 1:])
 
 
 def test_the_hottest_ops_run_their_backward_on_arrays():

@@ -85,10 +85,7 @@ def _run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=Non
                     if grad is not None and tensor.requires_grad:
                         if grad.shape != tensor._data.shape:
                             grad = _fit_to_input(node, index, grad, tensor)
-                        if owned and index in owned and tensor._ctx is None:
-                            _deliver(tensor, grad, capture, False, owned=True)
-                        else:
-                            send(tensor, grad)
+                        send(tensor, grad, index in owned)
                 if not retain_graph:
                     node.release()
     finally:
@@ -183,11 +180,12 @@ class _Router:
         self.capture, self.create_graph, self.arrays = capture, create_graph, arrays
         self.pending: dict = {}
 
-    def send(self, tensor, grad) -> None:
-        """Deliver ``grad`` to a leaf, or add it to the pending sum of the tensor's node."""
+    def send(self, tensor, grad, owned: bool = False) -> None:
+        """Deliver ``grad`` to a leaf, or add it to the pending sum of the tensor's node.
+        ``owned``: a raw array nothing else refers to (``Function.owned_grads``)."""
         node = tensor._ctx
         if node is None:
-            _deliver(tensor, grad, self.capture, self.create_graph)
+            _deliver(tensor, grad, self.capture, self.create_graph, owned)
             return
         slots = self.pending.get(node)
         if slots is None:
