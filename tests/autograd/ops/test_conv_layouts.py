@@ -100,3 +100,27 @@ def test_the_layouts_at_the_edges_match_the_definition_and_differentiate_twice(
                       tg.tensor(w_values, requires_grad=True)]
             assert gradcheck(conv, inputs)
             assert gradgradcheck(conv, inputs)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kernel, stride, padding, groups", [
+    (1, 1, 0, 1), (3, 1, 1, 1), (4, 2, 1, 1), (3, 1, 1, 2), (2, 2, 0, 2)])
+def test_an_empty_batch_gives_empty_outputs_and_zero_weight_gradients(kernel, stride, padding,
+                                                                      groups, threads):
+    # as PyTorch: (0, C, H, W) in, (0, O, oh, ow) out, dL/dx empty, dL/dW and dL/db zero
+    x = tg.tensor(np.zeros((0, 4, 6, 6)), requires_grad=True)
+    w = tg.tensor(np.ones((4, 4 // groups, kernel, kernel)), requires_grad=True)
+    b = tg.tensor(np.ones(4), requires_grad=True)
+    size = (6 + 2 * padding - kernel) // stride + 1
+    transposed_size = (6 - 1) * stride - 2 * padding + kernel
+
+    with threadpool_limits(threads):
+        for function, side in ((F.conv2d, size), (F.conv_transpose2d, transposed_size)):
+            x.grad = w.grad = b.grad = None
+            y = function(x, w, b, stride=stride, padding=padding, groups=groups)
+            y.sum().backward()
+
+            assert y.shape == (0, 4, side, side)
+            assert x.grad.shape == x.shape
+            np.testing.assert_array_equal(w.grad.numpy(), np.zeros(w.shape))
+            np.testing.assert_array_equal(b.grad.numpy(), np.zeros(4))

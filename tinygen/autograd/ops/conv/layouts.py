@@ -153,6 +153,8 @@ def conv2d(x, weight, stride, pads, dilation, groups, bias=None, out=None):
     None for a dense conv. Each block writes its images' outputs straight into ``out`` (or
     a new array), the bias added in the same pass where its layout copies them anyway."""
     out_hw = _output_size(x.shape, weight.shape, stride, pads, dilation)
+    if x.shape[0] == 0:  # an empty batch: no windows to cut, as PyTorch an empty output
+        return get_array_module(x).empty((0, weight.shape[0]) + out_hw, dtype=x.dtype), None
     # multiply-adds: each of the N*oh*ow output pixels times the O*C/G*kh*kw weights
     macs = math.prod(weight.shape) * x.shape[0] * math.prod(out_hw)
     blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups)
@@ -177,6 +179,8 @@ def conv2d_weight_grad(x, gy, weight_shape, stride, pads, dilation, groups, cols
     """Raw dL/dW of conv2d, (O, C/G, kh, kw): the sum over images and pixels of gy times
     the windows of x. ``cols`` are the dict of x's windows per block of the batch that the
     forward kept (or None); each block sums its own images."""
+    if gy.shape[0] == 0:  # an empty batch: a sum of nothing
+        return get_array_module(x).zeros(weight_shape, dtype=x.dtype)
     macs = math.prod(weight_shape) * gy.shape[0] * math.prod(gy.shape[2:])
     blocks = _blocks(x, macs, weight_shape, gy.shape[2:], stride, pads, dilation, groups)
     if blocks is None:
@@ -193,6 +197,9 @@ def conv_transpose2d(x, weight, out_hw, stride, pads, dilation, groups):
 
     ``pads`` is the padding of the conv it is the adjoint of.
     """
+    if x.shape[0] == 0:  # an empty batch: an empty output
+        return get_array_module(x).empty((0, weight.shape[1] * groups) + tuple(out_hw),
+                                         dtype=x.dtype)
     # multiply-adds: each of the N*h*w input pixels times the C*O/G*kh*kw weights
     macs = math.prod(weight.shape) * x.shape[0] * x.shape[2] * x.shape[3]
     blocks = _blocks(x, macs, weight.shape, out_hw, stride, pads, dilation, groups,
